@@ -1,0 +1,128 @@
+# sfbridge — see README.md. One flavour per build directory:
+#   make                 -> build/       (optimised, warnings are errors)
+#   make FLAVOUR=asan    -> build-asan/  (AddressSanitizer + UBSan)
+PKGS      := libcurl libcjson rdkafka openssl yaml-0.1
+TEST_PKGS := libmicrohttpd cmocka
+DEB_DEPS  := build-essential pkg-config libcurl4-openssl-dev libcjson-dev \
+             librdkafka-dev libssl-dev libyaml-dev libcmocka-dev \
+             libmicrohttpd-dev kcat openssl curl procps
+
+FLAVOUR ?= release
+ifeq ($(FLAVOUR),asan)
+B        := build-asan
+OPTFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+            -fno-sanitize-recover=all
+else
+B        := build
+OPTFLAGS := -O2 -g
+endif
+
+CC       ?= cc
+WARN     := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes \
+            -Wmissing-prototypes -Wpointer-arith -Wcast-align
+CPPFLAGS += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -MMD -MP \
+            -Iconnector $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+CFLAGS   += $(OPTFLAGS) $(WARN)
+LDFLAGS  += $(OPTFLAGS)
+LIBS     := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+TEST_LIBS := $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
+
+VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+CPPFLAGS += -DSFBRIDGE_VERSION='"$(VERSION)"'
+
+LIB_SRC   := $(filter-out connector/main.c,$(wildcard connector/*.c))
+LIB_OBJ   := $(LIB_SRC:%.c=$(B)/%.o)
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%)
+SFSIM_SRC := $(wildcard tests/sfsim/*.c)
+SFSIM_OBJ := $(SFSIM_SRC:%.c=$(B)/%.o)
+SFSIM_TEST_SRC := $(wildcard tests/sfsim/test/test_*.c)
+SFSIM_TEST_BIN := $(SFSIM_TEST_SRC:tests/sfsim/test/%.c=$(B)/tests/sfsim/%)
+KMOCK_SRC := $(wildcard tests/kafka-mock/*.c)
+BENCH_SRC := $(wildcard tests/bench/*.c)
+BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
+
+PROGS := $(B)/sfbridge $(if $(SFSIM_SRC),$(B)/sfsim) \
+         $(if $(KMOCK_SRC),$(B)/kafka-mock)
+
+.PHONY: all deps test test-run clean demo bench soak lint certs
+all: $(PROGS) $(UNIT_BIN) $(SFSIM_TEST_BIN) $(BENCH_BIN)
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(B)/libsfbridge.a: $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && $(AR) rcs $@ $^
+
+$(B)/sfbridge: $(B)/connector/main.o $(B)/libsfbridge.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/sfsim: $(SFSIM_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
+
+$(B)/kafka-mock: $(KMOCK_SRC:%.c=$(B)/%.o)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# A unit test links only the modules named in tests/unit/test_X.deps, so it
+# tests that module alone (and builds while other modules are mid-change).
+unit_deps = $(patsubst %,$(B)/connector/%.o,$(shell cat tests/unit/$(1).deps 2>/dev/null))
+.SECONDEXPANSION:
+$(B)/tests/unit/%: $(B)/tests/unit/%.o $$(call unit_deps,$$*)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
+
+$(B)/tests/sfsim/%: $(B)/tests/sfsim/test/%.o
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
+
+$(B)/bench/%: $(B)/tests/bench/%.o $(B)/libsfbridge.a
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(TEST_LIBS)
+
+# Installs only what is missing; a no-op on a prepared machine.
+deps:
+	@missing=$$(for p in $(DEB_DEPS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	  done); \
+	if [ -n "$$missing" ]; then \
+	  echo "deps: installing$$(echo $$missing | sed 's/^/ /')"; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	else echo "deps: all present"; fi
+
+# A throwaway test CA and server certificate; no private key is committed.
+certs: tests/certs/server.pem
+tests/certs/server.pem: tests/gen-certs.sh
+	sh tests/gen-certs.sh tests/certs
+
+test: deps
+	$(MAKE) all
+	$(MAKE) FLAVOUR=asan all
+	$(MAKE) certs
+	$(MAKE) test-run
+
+test-run:
+	@sh tests/run.sh
+
+bench: deps
+	$(MAKE) all
+	sh tests/bench/run.sh
+
+demo: deps
+	$(MAKE) all
+	sh tests/demo.sh
+
+soak: deps
+	$(MAKE) all
+	sh tests/soak.sh
+
+lint:
+	clang-format --dry-run -Werror connector/*.c connector/*.h
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance connector
+
+clean:
+	rm -rf build build-asan tests/certs
+
+-include $(shell find build build-asan -name '*.d' 2>/dev/null)

@@ -1,0 +1,40 @@
+/*
+ * A bounded growable byte buffer: HTTP bodies, JSON request bodies. Every
+ * buffer has a ceiling set at init so nothing fed by the network grows
+ * without bound, and a defined state after a failed append.
+ */
+#ifndef SFB_BUF_H
+#define SFB_BUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+struct buf {
+        char *data;    /* always NUL-terminated when non-NULL */
+        size_t len;
+        size_t cap;
+        size_t max;    /* ceiling on len */
+        int toobig;    /* an append was refused because of max */
+};
+
+/** @brief Initialise an empty buffer that will never hold more than @p max bytes. */
+void buf_init(struct buf *b, size_t max);
+
+/**
+ * @brief Append @p n bytes.
+ * @returns 0, or -1 when the ceiling would be passed (toobig set, contents
+ *          unchanged) or memory ran out (contents unchanged).
+ */
+int buf_append(struct buf *b, const void *p, size_t n);
+
+/** @brief Append a formatted string; same contract as buf_append(). */
+int buf_printf(struct buf *b, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+/** @brief Empty the buffer, keep its memory and ceiling; clears toobig. */
+void buf_reset(struct buf *b);
+
+/** @brief Release the memory; the buffer may be reused after buf_init(). */
+void buf_free(struct buf *b);
+
+#endif

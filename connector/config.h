@@ -1,0 +1,103 @@
+/*
+ * The configuration: loaded from YAML with libyaml's document API, validated
+ * against one table of known keys, `${VAR}` / `${VAR:-default}` expanded
+ * from the environment. Errors name file:line:column and the key.
+ */
+#ifndef SFB_CONFIG_H
+#define SFB_CONFIG_H
+
+#include <stdio.h>
+#include <stddef.h>
+
+enum auth_flow {
+        AUTH_PASSWORD,
+        AUTH_JWT,
+        AUTH_REFRESH_TOKEN,
+        AUTH_CLIENT_CREDENTIALS
+};
+
+enum delivery { DELIVERY_EXACTLY_ONCE, DELIVERY_AT_LEAST_ONCE };
+
+enum invalid_replay {
+        INVALID_REPLAY_ALL,  /* resubscribe with -2: everything still retained */
+        INVALID_REPLAY_NEW,  /* resubscribe with -1: only new events */
+        INVALID_REPLAY_FAIL  /* stop, exit 3 */
+};
+
+enum route_key { ROUTE_KEY_REPLAY_ID, ROUTE_KEY_RECORD_ID, ROUTE_KEY_NONE };
+enum route_value { ROUTE_VALUE_DATA, ROUTE_VALUE_PAYLOAD, ROUTE_VALUE_MESSAGE };
+
+/* Salesforce's replay sentinels, used as route start values. */
+#define REPLAY_NEW (-1LL)
+#define REPLAY_ALL (-2LL)
+
+struct config_route {
+        char *channel;          /* as configured, e.g. /topic/X?Type=A */
+        char *topic;            /* may contain {entity} */
+        enum route_key key;
+        enum route_value value;
+        long long start;        /* REPLAY_NEW (default) or REPLAY_ALL */
+        enum invalid_replay on_invalid_replay; /* route's own, else global */
+        int line;               /* 1-based line of the route in the file */
+};
+
+struct config_property {
+        char *name;
+        char *value;
+};
+
+struct config {
+        char *path;             /* the file it was loaded from */
+        char *name;             /* default "sfbridge" */
+        struct {
+                char *login_url;        /* default https://login.salesforce.com */
+                char *api_version;      /* default "59.0" */
+                enum auth_flow flow;
+                char *client_id;
+                char *client_secret;    /* secret */
+                char *username;
+                char *password;         /* secret */
+                char *private_key_file;
+                char *refresh_token;    /* secret */
+                char *ca_file;          /* NULL: system trust store only */
+                char *proxy;            /* NULL: none */
+                int stall_timeout_s;    /* default 150 */
+        } sf;
+        struct {
+                char *bootstrap_servers;
+                enum delivery delivery;         /* default exactly_once */
+                char *replay_topic;             /* default "sfbridge.replay" */
+                int max_in_flight;              /* default 10000 */
+                struct config_property *properties;
+                size_t nproperties;
+        } kafka;
+        enum invalid_replay on_invalid_replay;  /* default all */
+        char *metrics_listen;   /* host:port; default 127.0.0.1:9464 */
+        struct config_route *routes;
+        size_t nroutes;
+        char **warnings;        /* file:line:column: key: message, for the caller to log */
+        size_t nwarnings;
+};
+
+/**
+ * @brief Load and validate @p path.
+ * @returns a new config, free with config_destroy(), or NULL with the first
+ *          error in errstr as "file:line:column: key: message" (line and
+ *          column 1-based; the offending line echoed on a second line).
+ */
+struct config *config_load(const char *path, char *errstr, size_t errstr_size);
+
+/** @brief Free everything; accepts NULL. */
+void config_destroy(struct config *cfg);
+
+/** @brief Print every known key with its type, default and one-line doc (README reference, `--help`). */
+void config_print_reference(FILE *fp);
+
+/** @returns the route whose channel is @p channel (ignoring a `?filter` suffix on either side), or NULL. */
+const struct config_route *config_find_route(const struct config *cfg, const char *channel);
+
+const char *config_flow_name(enum auth_flow flow);
+const char *config_delivery_name(enum delivery d);
+const char *config_invalid_replay_name(enum invalid_replay p);
+
+#endif

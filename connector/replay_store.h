@@ -1,0 +1,69 @@
+/*
+ * The replay store: channel -> last committed replay ID, persisted as records
+ * in a compacted Kafka topic (key "<name>:<channel>", JSON value). Read to
+ * its end with read_committed at start; written by sink_kafka in the same
+ * transaction as the events (exactly_once) or after their acks (at_least_once).
+ */
+#ifndef SFB_REPLAY_STORE_H
+#define SFB_REPLAY_STORE_H
+
+#include <stddef.h>
+#include "buf.h"
+#include "config.h"
+
+struct replay_entry {
+        char *channel;
+        long long replay_id;      /* may be REPLAY_NEW/REPLAY_ALL after `replay set --new/--all` */
+        char event_time[40];      /* "" when unknown */
+        char committed_at[40];
+};
+
+struct replay_store;
+
+/** @returns a new store for cfg (borrowed, must outlive it), free with replay_store_destroy(); NULL with errstr. */
+struct replay_store *replay_store_new(const struct config *cfg, char *errstr, size_t errstr_size);
+void replay_store_destroy(struct replay_store *rs);
+
+/**
+ * @brief Create replay_topic (cleanup.policy=compact) if missing, then read
+ *        it from the beginning to its end with isolation.level=read_committed,
+ *        keeping the newest record of each "<name>:<channel>" key.
+ * @returns 0, or -1 with errstr (Kafka unreachable within timeout_ms, ...).
+ *          Records that fail to decode are reported in errstr only when
+ *          nothing else failed and are otherwise skipped with a warning log
+ *          naming partition and offset.
+ */
+int replay_store_load(struct replay_store *rs, int timeout_ms, char *errstr, size_t errstr_size);
+
+/** @returns 0 and *replay_id when a committed ID is known for channel, else -1. */
+int replay_store_get(const struct replay_store *rs, const char *channel, long long *replay_id);
+
+/** @brief Record a committed ID (after the Kafka commit/ack that made it durable). */
+int replay_store_set(struct replay_store *rs, const char *channel, long long replay_id,
+                     const char *event_time);
+
+size_t replay_store_count(const struct replay_store *rs);
+const struct replay_entry *replay_store_entry(const struct replay_store *rs, size_t i);
+
+/**
+ * @brief Write one replay record outside any transaction and wait for its
+ *        ack (`sfbridge replay set`). @returns 0 or -1 with errstr.
+ */
+int replay_store_write(struct replay_store *rs, const char *channel, long long replay_id,
+                       int timeout_ms, char *errstr, size_t errstr_size);
+
+/* Record codec, pure. Timestamps are RFC 3339 UTC ("2026-11-23T09:18:43.123Z"). */
+int replay_record_encode(const char *name, const char *channel, long long replay_id,
+                         const char *event_time, const char *committed_at,
+                         struct buf *key, struct buf *value);
+/** @brief Decode a value; out->channel is malloc'd (free it). @returns 0 or -1 with errstr. */
+int replay_record_decode(const char *value, size_t len, struct replay_entry *out,
+                         char *errstr, size_t errstr_size);
+/** @brief The audit record of a replay gap, key "<name>:<channel>:gap". */
+int replay_gap_encode(const char *name, const char *channel, long long last_committed,
+                      const char *policy, const char *at, struct buf *key, struct buf *value);
+
+/** @brief Current UTC time as RFC 3339 with milliseconds into out (>= 32 bytes). */
+void replay_now_rfc3339(char *out, size_t out_size);
+
+#endif
