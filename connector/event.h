@@ -19,13 +19,17 @@ enum sf_channel_kind {
 struct sf_event {
         const cJSON *msg;        /* the whole Bayeux message */
         const cJSON *data;       /* msg.data */
-        const cJSON *payload;    /* data.payload or data.sobject; NULL for generic */
+        const cJSON *payload;    /* data.payload, else data.sobject (PushTopic), or NULL;
+                                  * for generic /u/ channels a string node */
         const char *channel;
         enum sf_channel_kind kind;
-        long long replay_id;     /* data.event.replayId */
-        const char *event_time;  /* data.event.createdDate or ChangeEventHeader.commitTimestamp (as text), or NULL */
+        long long replay_id;     /* data.event.replayId: an integer in [0, 2^53) */
+        const char *event_time;  /* data.event.createdDate, else ChangeEventHeader.commitTimestamp
+                                  * (RFC 3339 UTC with ms, in event_time_buf), else
+                                  * payload.CreatedDate; or NULL */
         const char *event_uuid;  /* data.event.EventUuid, or NULL */
-        const char *record_id;   /* ChangeEventHeader.recordIds[0] or sobject.Id, or NULL */
+        const char *record_id;   /* ChangeEventHeader.recordIds[0], else sobject.Id, else
+                                  * payload.Id; or NULL */
         const char *entity;      /* ChangeEventHeader.entityName, or NULL */
         const char *change_type; /* ChangeEventHeader.changeType, or NULL */
         char event_time_buf[32]; /* holds commitTimestamp rendered as text */
@@ -38,8 +42,15 @@ enum sf_channel_kind event_channel_kind(const char *channel);
  * @brief Recognise @p msg (one element of a /meta/connect response that is
  *        not a /meta/ reply) as an event.
  * @returns 0, or -1 with the reason in errstr (no channel, no data, no
- *          integer replayId).
- * @remark ev borrows from msg: valid while the tree lives.
+ *          data.event.replayId, a replayId that is not an integer in
+ *          [0, 2^53)); errstr names the channel and the field.
+ * @remark ev borrows from msg: valid while the tree lives, except
+ *         event_time, which may point into ev->event_time_buf (a copy of
+ *         the struct still points into the original's buffer). A replayId may be
+ *         a JSON number or a string of decimal digits. Optional fields of the
+ *         wrong JSON type are treated as absent: the event is still forwarded.
+ *         Field lookup does not depend on the channel kind, so an event of an
+ *         unknown channel prefix is recognised by its shape.
  */
 int event_parse(const cJSON *msg, struct sf_event *ev, char *errstr, size_t errstr_size);
 

@@ -8,9 +8,14 @@
 #include <stddef.h>
 
 /**
- * @brief Build a signed assertion with claims iss, sub, aud, exp.
- * @returns a malloc'd string, or NULL with errstr naming the key file and
- *          what failed (the key itself is never written to errstr).
+ * @brief Build a signed assertion with claims iss, sub, aud, exp:
+ *        base64url({"alg":"RS256"}) "." base64url({"iss":…,"sub":…,"aud":…,"exp":N})
+ *        "." base64url(RSASSA-PKCS1-v1_5 SHA-256 signature), no padding.
+ * @param key_file  a PEM RSA private key (PKCS#8 or PKCS#1), not encrypted.
+ * @param exp       expiry in epoch seconds, written as a JSON number.
+ * @returns a malloc'd string (free() it), or NULL with errstr naming the key
+ *          file and what failed (the key itself is never written to errstr,
+ *          and no passphrase is ever asked for).
  */
 char *jwt_build_assertion(const char *key_file, const char *iss, const char *sub,
                           const char *aud, long long exp, char *errstr, size_t errstr_size);

@@ -21,17 +21,37 @@ enum recovery_action {
 struct recovery_input {
         int transport_error;            /* non-zero: no HTTP answer (reset, DNS, TLS, timeout) */
         int http_status;                /* 0 when transport_error */
-        const struct bayeux_msg *msg;   /* the meta reply, or NULL */
+        const struct bayeux_msg *msg;   /* the meta reply, or NULL (borrowed) */
 };
 
 struct recovery_decision {
         enum recovery_action action;
         const char *cause;  /* static metric label: "auth_invalid", "unknown_client", ... */
+        int rule;           /* 1-based row of the table that decided; 0 when the
+                             * decision was not made by recovery_classify() */
 };
 
-/** @brief Classify one answer. Pure; the unit test walks every DESIGN row. */
+/**
+ * @brief Classify one answer. Pure; the unit test walks every DESIGN row.
+ * @returns the action of the first matching row of the table, walked in
+ *          this order: transport failure, HTTP status other than 200 (a
+ *          status of 0 with a msg counts as 200), no reply (HTTP 200, msg
+ *          NULL), events, server-sent /meta/disconnect, success; then the
+ *          text rows against ext.sfdc.failureReason, then the same rows
+ *          against error (so failureReason wins); then advice; last, any
+ *          unsuccessful reply nothing explained: ACT_REHANDSHAKE
+ *          "unknown_error" (never silent).
+ * @remark cause is a static string (a metric label).
+ */
 struct recovery_decision recovery_classify(const struct recovery_input *in);
 
+/** @returns the action's lower-case name ("rehandshake"), a static string. */
 const char *recovery_action_name(enum recovery_action act);
+
+/** @returns how many rows the table has (rules are numbered 1..count). */
+size_t recovery_rule_count(void);
+
+/** @returns a one-line description of row @p rule (1-based), or NULL when out of range. */
+const char *recovery_rule_describe(int rule);
 
 #endif

@@ -12,6 +12,10 @@
 
 #define ROUTER_MAX_HEADERS 5
 
+/* Bits set in *warned by router_render(): the record was still rendered. */
+#define ROUTER_WARN_NO_ENTITY 0x1  /* {entity} in the topic, no entityName: "_unknown" used */
+#define ROUTER_WARN_NO_KEY    0x2  /* key: record_id, no record ID: the record has no key */
+
 struct router_header {
         const char *name;
         const char *value;
@@ -38,9 +42,23 @@ struct router_record {
  * @returns 0, or -1 with errstr (value could not be rendered: no payload for
  *          value: payload, out of memory, topic too long). A {entity}
  *          template on an event without entityName renders "_unknown" and
- *          sets *warned (when non-NULL) so the caller logs it.
+ *          sets ROUTER_WARN_NO_ENTITY in *warned; key: record_id on an event
+ *          without a record ID renders no key and sets ROUTER_WARN_NO_KEY
+ *          (*warned is zeroed first; NULL is allowed) so the caller logs it.
+ *          Characters of entityName that Kafka forbids in a topic name are
+ *          replaced by '_'.
+ *
+ *          Headers, in this order: sf.channel, sf.replay_id (decimal),
+ *          sf.event_time (only when known), sf.event_uuid (only when
+ *          present), sf.bridge (cfg->name, "sfbridge" when NULL).
+ *          Value: compact JSON of data / data.payload or data.sobject (a
+ *          generic /u/ payload string becomes a JSON string) / the message.
  * @remark rec borrows from ev and cfg except rec->value, which the caller
- *         owns (free() it if it is not handed to the sink).
+ *         owns (free() it if it is not handed to the sink). rec->key and
+ *         the sf.replay_id header may point into rec itself (key_buf,
+ *         replay_id_buf): do not copy a rendered record by value. The value
+ *         is the only allocation: one malloc'd buffer per record; on -1
+ *         rec->value is NULL.
  */
 int router_render(const struct config *cfg, const struct config_route *rt,
                   const struct sf_event *ev, struct router_record *rec,

@@ -1,0 +1,48 @@
+/*
+ * The four OAuth 2.0 flows Salesforce offers a server-side client:
+ * password, JWT bearer, refresh_token and client_credentials. Pure: builds
+ * the token request and reads the answer; the caller moves the bytes.
+ */
+#ifndef SFB_AUTH_H
+#define SFB_AUTH_H
+
+#include <stddef.h>
+#include "buf.h"
+#include "config.h"
+
+struct auth_token {
+        char *access_token;   /* secret: never logged */
+        char *instance_url;
+        char *org_id;         /* from the identity URL <login>/id/<orgId>/<userId> */
+        char *user_id;
+};
+
+enum auth_outcome {
+        AUTH_OK,
+        AUTH_REJECTED,  /* the credentials were refused: invalid_grant, invalid_client_id, … */
+        AUTH_RETRY      /* no verdict: 5xx, a malformed answer, a transport error */
+};
+
+/**
+ * @brief Build the token endpoint URL and the form body for cfg's flow.
+ * @returns 0, or -1 with errstr (e.g. the JWT key file cannot be read).
+ * @remark body holds secrets: the caller clears it (buf_reset) after use.
+ */
+int auth_build_request(const struct config *cfg, char *url, size_t url_size, struct buf *body,
+                       char *errstr, size_t errstr_size);
+
+/**
+ * @brief Read the token endpoint's answer.
+ * @returns AUTH_OK with tok filled (free with auth_token_clear()), or
+ *          AUTH_REJECTED / AUTH_RETRY with errstr quoting Salesforce's
+ *          error and error_description (which hold no secret).
+ */
+enum auth_outcome auth_parse_response(long status, const char *body, size_t len,
+                                      struct auth_token *tok, char *errstr, size_t errstr_size);
+
+void auth_token_clear(struct auth_token *tok);
+
+/** @brief Append s to out, application/x-www-form-urlencoded. @returns 0 or -1. */
+int auth_form_escape(struct buf *out, const char *s);
+
+#endif

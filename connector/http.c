@@ -1,0 +1,264 @@
+/*
+ * libcurl multi: every transfer is non-blocking so one loop can serve
+ * Salesforce, librdkafka's callbacks and signals together.
+ */
+#include "http.h"
+
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct http {
+        CURLM *multi;
+        struct http_opts opts;
+        char *ca_file;
+        char *proxy;
+};
+
+static size_t http_write_cb(char *p, size_t size, size_t n, void *arg)
+{
+        struct http_xfer *x = arg;
+        size_t len = size * n;
+
+        /* Returning less than len makes libcurl fail the transfer with
+         * CURLE_WRITE_ERROR: an over-long body is an error, never a truncation. */
+        if (buf_append(&x->body, p, len) == -1)
+                return 0;
+        return len;
+}
+
+struct http *http_new(const struct http_opts *opts, char *errstr, size_t errstr_size)
+{
+        static int curl_ready;
+        struct http *http;
+
+        if (!curl_ready) {
+                if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+                        snprintf(errstr, errstr_size, "libcurl initialisation failed");
+                        return NULL;
+                }
+                curl_ready = 1;
+        }
+        http = calloc(1, sizeof(*http));
+        if (!http) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return NULL;
+        }
+        http->opts = *opts;
+        if ((opts->ca_file && !(http->ca_file = strdup(opts->ca_file))) ||
+            (opts->proxy && !(http->proxy = strdup(opts->proxy))) ||
+            !(http->multi = curl_multi_init())) {
+                snprintf(errstr, errstr_size, "out of memory");
+                http_destroy(http);
+                return NULL;
+        }
+        if (!http->opts.max_response)
+                http->opts.max_response = 64u << 20;
+        if (!http->opts.connect_timeout_ms)
+                http->opts.connect_timeout_ms = 10000;
+        return http;
+}
+
+void http_destroy(struct http *http)
+{
+        if (!http)
+                return;
+        if (http->multi)
+                curl_multi_cleanup(http->multi);
+        free(http->ca_file);
+        free(http->proxy);
+        free(http);
+}
+
+int http_xfer_init(struct http *http, struct http_xfer *x, char *errstr, size_t errstr_size)
+{
+        CURL *easy;
+
+        memset(x, 0, sizeof(*x));
+        x->http = http;
+        buf_init(&x->body, http->opts.max_response);
+        easy = curl_easy_init();
+        if (!easy) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        x->easy = easy;
+        curl_easy_setopt(easy, CURLOPT_PRIVATE, x);
+        curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, http_write_cb);
+        curl_easy_setopt(easy, CURLOPT_WRITEDATA, x);
+        curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, x->error);
+        /* An empty name enables the in-memory cookie engine for this handle
+         * only: one jar per Bayeux session, as Salesforce requires. */
+        curl_easy_setopt(easy, CURLOPT_COOKIEFILE, "");
+        /* libcurl must not install signal handlers: we own signals. */
+        curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 1L);
+        curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
+        curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, http->opts.connect_timeout_ms);
+        curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+        curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
+        curl_easy_setopt(easy, CURLOPT_USERAGENT, "sfbridge/" SFBRIDGE_VERSION);
+        if (http->ca_file)
+                curl_easy_setopt(easy, CURLOPT_CAINFO, http->ca_file);
+        if (http->proxy)
+                curl_easy_setopt(easy, CURLOPT_PROXY, http->proxy);
+        return 0;
+}
+
+void http_xfer_cleanup(struct http_xfer *x)
+{
+        if (!x || !x->http)
+                return;
+        http_xfer_cancel(x);
+        if (x->easy)
+                curl_easy_cleanup(x->easy);
+        curl_slist_free_all(x->headers);
+        buf_free(&x->body);
+        memset(x, 0, sizeof(*x));
+}
+
+int http_xfer_post(struct http_xfer *x, const char *url, const char *content_type,
+                   const char *auth, const char *body, size_t len, long timeout_ms,
+                   char *errstr, size_t errstr_size)
+{
+        char hdr[96];
+        struct curl_slist *list = NULL, *tmp;
+        CURLMcode mc;
+
+        http_xfer_cancel(x);
+        snprintf(hdr, sizeof(hdr), "Content-Type: %s", content_type);
+        if (!(tmp = curl_slist_append(list, hdr)))
+                goto oom;
+        list = tmp;
+        if (auth) {
+                /* The header holds the token: built here, never logged. */
+                size_t n = strlen("Authorization: ") + strlen(auth) + 1;
+                char *line = malloc(n);
+                if (!line)
+                        goto oom;
+                snprintf(line, n, "Authorization: %s", auth);
+                tmp = curl_slist_append(list, line);
+                OPENSSL_cleanse(line, n);
+                free(line);
+                if (!tmp)
+                        goto oom;
+                list = tmp;
+        }
+        if (!(tmp = curl_slist_append(list, "Expect:")))
+                goto oom;
+        list = tmp;
+        curl_slist_free_all(x->headers);
+        x->headers = list;
+
+        buf_reset(&x->body);
+        x->done = 0;
+        x->curl_code = 0;
+        x->status = 0;
+        x->error[0] = '\0';
+        curl_easy_setopt(x->easy, CURLOPT_URL, url);
+        curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
+        curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+        curl_easy_setopt(x->easy, CURLOPT_COPYPOSTFIELDS, body);
+        curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
+        mc = curl_multi_add_handle(x->http->multi, x->easy);
+        if (mc != CURLM_OK) {
+                snprintf(errstr, errstr_size, "cannot start request: %s", curl_multi_strerror(mc));
+                return -1;
+        }
+        x->busy = 1;
+        return 0;
+oom:
+        curl_slist_free_all(list);
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+}
+
+void http_xfer_cancel(struct http_xfer *x)
+{
+        if (!x->busy)
+                return;
+        curl_multi_remove_handle(x->http->multi, x->easy);
+        /* A held long-poll must not be reused: its answer could still come. */
+        curl_easy_setopt(x->easy, CURLOPT_FORBID_REUSE, 1L);
+        x->busy = 0;
+        x->done = 0;
+}
+
+void http_xfer_clear_cookies(struct http_xfer *x)
+{
+        curl_easy_setopt(x->easy, CURLOPT_COOKIELIST, "ALL");
+}
+
+int http_poll(struct http *http, int timeout_ms, int wake_fd)
+{
+        struct curl_waitfd wfd = { 0 };
+        int running, left;
+        CURLMsg *msg;
+
+        wfd.fd = wake_fd;
+        wfd.events = CURL_WAIT_POLLIN;
+        if (curl_multi_poll(http->multi, wake_fd >= 0 ? &wfd : NULL, wake_fd >= 0 ? 1 : 0,
+                            timeout_ms, NULL) != CURLM_OK)
+                return -1;
+        if (curl_multi_perform(http->multi, &running) != CURLM_OK)
+                return -1;
+        while ((msg = curl_multi_info_read(http->multi, &left))) {
+                struct http_xfer *x = NULL;
+
+                if (msg->msg != CURLMSG_DONE)
+                        continue;
+                curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+                x->curl_code = msg->data.result;
+                curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
+                curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME, &x->seconds);
+                if (x->curl_code != CURLE_OK) {
+                        x->status = 0;
+                        if (!x->error[0])
+                                snprintf(x->error, sizeof(x->error), "%s",
+                                         curl_easy_strerror((CURLcode)x->curl_code));
+                }
+                curl_multi_remove_handle(http->multi, x->easy);
+                curl_easy_setopt(x->easy, CURLOPT_FORBID_REUSE, 0L);
+                x->busy = 0;
+                x->done = 1;
+        }
+        return 0;
+}
+
+int http_xfer_run(struct http_xfer *x, const char *url, const char *content_type,
+                  const char *auth, const char *body, size_t len, long timeout_ms,
+                  char *errstr, size_t errstr_size)
+{
+        if (http_xfer_post(x, url, content_type, auth, body, len, timeout_ms, errstr,
+                           errstr_size) == -1)
+                return -1;
+        while (!x->done) {
+                if (http_poll(x->http, 1000, -1) == -1) {
+                        snprintf(errstr, errstr_size, "libcurl multi failure");
+                        http_xfer_cancel(x);
+                        return -1;
+                }
+        }
+        if (x->curl_code) {
+                snprintf(errstr, errstr_size, "%s", x->error);
+                return -1;
+        }
+        return 0;
+}
+
+int http_xfer_is_tls_error(const struct http_xfer *x)
+{
+        switch (x->curl_code) {
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_SSL_CACERT_BADFILE:
+        case CURLE_SSL_CERTPROBLEM:
+        case CURLE_SSL_ISSUER_ERROR:
+        case CURLE_SSL_INVALIDCERTSTATUS:
+                return 1;
+        default:
+                return 0;
+        }
+}

@@ -1,0 +1,633 @@
+/*
+ * Metrics: process-wide counters, gauges and one histogram behind one mutex,
+ * rendered as Prometheus text exposition 0.0.4. Labelled series sit in a
+ * fixed array (insertion order, so scrapes are stable) indexed by a small
+ * open-addressing hash; the hash never fills because it has twice as many
+ * slots as the array.
+ */
+#include "metrics.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define METRICS_HASH_SLOTS (2 * METRICS_MAX_LABEL_SETS) /* a power of two */
+
+/* The labelled families; the rest are plain fields of struct metrics_state. */
+enum metrics_family {
+        FAM_EVENTS,     /* channel, topic: count */
+        FAM_REAUTH,     /* cause: count */
+        FAM_RECOVERY,   /* cause, action: count */
+        FAM_REPLAY_ID,  /* channel: ival */
+        FAM_LAST_EVENT, /* channel: dval (unix time) */
+        FAM_CDC_GAP,    /* channel: count */
+};
+
+struct series {
+        enum metrics_family fam;
+        uint32_t hash;
+        char *l1;                 /* one allocation holds l1 and l2 */
+        char *l2;                 /* NULL for single-label families */
+        unsigned long long count;
+        long long ival;
+        double dval;
+};
+
+/* Upper bounds of sfbridge_connect_seconds: quick replies when events are
+ * waiting, up to Salesforce's ~110 s long-poll hold and the client timeout. */
+static const double connect_buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+                                          2.5,   5,    10,    30,   60,  90,   110, 120 };
+#define NBUCKETS (sizeof(connect_buckets) / sizeof(connect_buckets[0]))
+
+struct metrics_state {
+        char *name;
+        char *version;
+
+        struct series series[METRICS_MAX_LABEL_SETS];
+        size_t nseries;
+        unsigned short slots[METRICS_HASH_SLOTS]; /* index + 1; 0 = empty */
+        unsigned long long label_overflow;
+
+        unsigned long long handshakes;
+        unsigned long long kafka_errors;
+        unsigned long long replay_gaps;
+        unsigned long in_flight;
+        double backoff_s;
+        int up;
+
+        unsigned long long bucket_counts[NBUCKETS]; /* not cumulative; +Inf is count */
+        unsigned long long connect_count;
+        double connect_sum;
+
+        struct timespec heartbeat;                  /* CLOCK_MONOTONIC */
+        double health_max_age_s;
+
+        int handshaken;
+        int all_subscribed;
+        int stalled;
+        const char *not_ready_reason;               /* static string or NULL */
+};
+
+static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct metrics_state ms = { .health_max_age_s = METRICS_HEALTH_MAX_AGE_DEFAULT,
+                                   .not_ready_reason = "starting" };
+
+static double ts_diff(const struct timespec *a, const struct timespec *b)
+{
+        return (double)(a->tv_sec - b->tv_sec) + (double)(a->tv_nsec - b->tv_nsec) / 1e9;
+}
+
+/* Call with the lock held. */
+static void series_free_all(void)
+{
+        size_t i;
+
+        for (i = 0; i < ms.nseries; i++)
+                free(ms.series[i].l1);
+        ms.nseries = 0;
+        memset(ms.slots, 0, sizeof(ms.slots));
+}
+
+static uint32_t label_hash(enum metrics_family fam, const char *l1, const char *l2)
+{
+        uint32_t h = 2166136261u; /* FNV-1a */
+        const unsigned char *p;
+
+        h = (h ^ (uint32_t)fam) * 16777619u;
+        for (p = (const unsigned char *)l1; *p; p++)
+                h = (h ^ *p) * 16777619u;
+        h = (h ^ 0xffu) * 16777619u; /* separator: ("ab","c") != ("a","bc") */
+        if (l2)
+                for (p = (const unsigned char *)l2; *p; p++)
+                        h = (h ^ *p) * 16777619u;
+        return h;
+}
+
+/*
+ * Find the series of (fam, l1[, l2]), creating it the first time. Call with
+ * the lock held. Returns NULL, counted as overflow, when the table is full,
+ * a value is too long, or memory ran out: a metric is lost, never the event.
+ */
+static struct series *series_get(enum metrics_family fam, const char *l1, const char *l2)
+{
+        struct series *se;
+        uint32_t h;
+        size_t slot, n1, n2 = 0;
+        char *mem;
+
+        if (!l1)
+                l1 = "";
+        h = label_hash(fam, l1, l2);
+        slot = h & (METRICS_HASH_SLOTS - 1);
+        while (ms.slots[slot]) {
+                se = &ms.series[ms.slots[slot] - 1];
+                if (se->hash == h && se->fam == fam && !strcmp(se->l1, l1) &&
+                    (!l2 || !strcmp(se->l2, l2)))
+                        return se;
+                slot = (slot + 1) & (METRICS_HASH_SLOTS - 1);
+        }
+
+        n1 = strlen(l1);
+        if (l2)
+                n2 = strlen(l2);
+        if (ms.nseries == METRICS_MAX_LABEL_SETS || n1 > METRICS_LABEL_MAX ||
+            n2 > METRICS_LABEL_MAX) {
+                ms.label_overflow++;
+                return NULL;
+        }
+        mem = malloc(n1 + 1 + n2 + 1);
+        if (!mem) {
+                ms.label_overflow++;
+                return NULL;
+        }
+        se = &ms.series[ms.nseries];
+        memset(se, 0, sizeof(*se));
+        se->fam = fam;
+        se->hash = h;
+        se->l1 = mem;
+        memcpy(se->l1, l1, n1 + 1);
+        if (l2) {
+                se->l2 = mem + n1 + 1;
+                memcpy(se->l2, l2, n2 + 1);
+        }
+        ms.slots[slot] = (unsigned short)(++ms.nseries);
+        return se;
+}
+
+int metrics_init(const char *bridge_name, const char *version)
+{
+        char *name, *ver;
+
+        if (!bridge_name || !version)
+                return -1;
+        name = strdup(bridge_name);
+        ver = strdup(version);
+        if (!name || !ver) {
+                free(name);
+                free(ver);
+                return -1;
+        }
+
+        pthread_mutex_lock(&metrics_lock);
+        series_free_all();
+        free(ms.name);
+        free(ms.version);
+        memset(&ms, 0, sizeof(ms));
+        ms.name = name;
+        ms.version = ver;
+        ms.health_max_age_s = METRICS_HEALTH_MAX_AGE_DEFAULT;
+        ms.not_ready_reason = "starting";
+        clock_gettime(CLOCK_MONOTONIC, &ms.heartbeat);
+        pthread_mutex_unlock(&metrics_lock);
+        return 0;
+}
+
+void metrics_shutdown(void)
+{
+        pthread_mutex_lock(&metrics_lock);
+        series_free_all();
+        free(ms.name);
+        free(ms.version);
+        ms.name = ms.version = NULL;
+        pthread_mutex_unlock(&metrics_lock);
+}
+
+void metrics_events_add(const char *channel, const char *topic, unsigned long n)
+{
+        struct series *se;
+
+        pthread_mutex_lock(&metrics_lock);
+        se = series_get(FAM_EVENTS, channel, topic ? topic : "");
+        if (se)
+                se->count += n;
+        pthread_mutex_unlock(&metrics_lock);
+}
+
+void metrics_handshake_inc(void)
+{
+        pthread_mutex_lock(&metrics_lock);
+        ms.handshakes++;
+        pthread_mutex_unlock(&metrics_lock);
+}
+
+void metrics_reauth_inc(const char *cause)
+{
+        struct series *se;
+
+        pthread_mutex_lock(&metrics_lock);
+        se = series_get(FAM_REAUTH, cause, NULL);
+        if (se)
+                se->count++;
+        pthread_mutex_unlock(&metrics_lock);
+}
+
+void metrics_recovery_inc(const char *cause, const char *action)
+{
+        struct series *se;
+
+        pthread_mutex_lock(&metrics_lock);
+        se = series_get(FAM_RECOVERY, cause, action ? action : "");
+        if (se)
+                se->count++;
+        pthread_mutex_unlock(&metrics_lock);
+}
+
+void metrics_connect_observe(double seconds)
+{
+        size_t i;
+
+        if (isnan(seconds) || seconds < 0)
+                return;
+        pthread_mutex_lock(&metrics_lock);
+        for (i = 0; i < NBUCKETS; i++) {
+                if (seconds <= connect_buckets[i]) {
+                        ms.bucket_counts[i]++;
+                        break;
+                }
+        }
+        ms.connect_count++;
+        ms.connect_sum += seconds;
+        pthread_mutex_unlock(&metrics_lock);
+}
+
+void metrics_kafka_errors_add(unsigned long n)
+{
+        pthread_mutex_lock(&metrics_lock);
+        ms.kafka_errors += n;
+        pthread_mutex_unlock(&metrics_lock);
+}
+
+void metrics_replay_id_set(const char *channel, long long replay_id)
+{
+        struct series *se;
+
+        pthread_mutex_lock(&metrics_lock);
+        se = series_get(FAM_REPLAY_ID, channel, NULL);
+        if (se)
+                se->ival = replay_id;
+        pthread_mutex_unlock(&metrics_lock);
+}
+
+void metrics_last_event_set(const char *channel, double unix_time)
+{
+        struct series *se;
+
+        pthread_mutex_lock(&metrics_lock);
+        se = series_get(FAM_LAST_EVENT, channel, NULL);
+        if (se)
+                se->dval = unix_time;
+        pthread_mutex_unlock(&metrics_lock);
+}
+
+void metrics_replay_gaps_inc(void)
+{
+        pthread_mutex_lock(&metrics_lock);
+        ms.replay_gaps++;
+        pthread_mutex_unlock(&metrics_lock);
+}
+
+void metrics_cdc_gap_inc(const char *channel)
+{
+        struct series *se;
+
+        pthread_mutex_lock(&metrics_lock);
+        se = series_get(FAM_CDC_GAP, channel, NULL);
+        if (se)
+                se->count++;
+        pthread_mutex_unlock(&metrics_lock);
+}
+
+void metrics_in_flight_set(unsigned long n)
+{
+        pthread_mutex_lock(&metrics_lock);
+        ms.in_flight = n;
+        pthread_mutex_unlock(&metrics_lock);
+}
+
+void metrics_backoff_set(double seconds)
+{
+        pthread_mutex_lock(&metrics_lock);
+        ms.backoff_s = (isnan(seconds) || seconds < 0) ? 0 : seconds;
+        pthread_mutex_unlock(&metrics_lock);
+}
+
+void metrics_up_set(int up)
+{
+        pthread_mutex_lock(&metrics_lock);
+        ms.up = up ? 1 : 0;
+        pthread_mutex_unlock(&metrics_lock);
+}
+
+void metrics_heartbeat(void)
+{
+        struct timespec now;
+
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        pthread_mutex_lock(&metrics_lock);
+        ms.heartbeat = now;
+        pthread_mutex_unlock(&metrics_lock);
+}
+
+void metrics_ready_set(int handshaken, int all_subscribed, int stalled, const char *reason)
+{
+        pthread_mutex_lock(&metrics_lock);
+        ms.handshaken = handshaken ? 1 : 0;
+        ms.all_subscribed = all_subscribed ? 1 : 0;
+        ms.stalled = stalled ? 1 : 0;
+        ms.not_ready_reason = reason;
+        pthread_mutex_unlock(&metrics_lock);
+}
+
+/* Call with the lock held. Returns NULL when ready, else the reason. */
+static const char *not_ready_reason(void)
+{
+        if (ms.not_ready_reason)
+                return ms.not_ready_reason;
+        if (!ms.handshaken)
+                return "not handshaken";
+        if (!ms.all_subscribed)
+                return "not all routes subscribed";
+        if (ms.stalled)
+                return "stalled";
+        return NULL;
+}
+
+int metrics_ready(char *reason, size_t n)
+{
+        const char *why;
+
+        pthread_mutex_lock(&metrics_lock);
+        why = not_ready_reason();
+        if (why && reason && n)
+                snprintf(reason, n, "not ready: %s", why);
+        pthread_mutex_unlock(&metrics_lock);
+        return why == NULL;
+}
+
+void metrics_health_max_age_set(double max_age_s)
+{
+        pthread_mutex_lock(&metrics_lock);
+        ms.health_max_age_s = (isnan(max_age_s) || max_age_s <= 0) ? METRICS_HEALTH_MAX_AGE_DEFAULT
+                                                                    : max_age_s;
+        pthread_mutex_unlock(&metrics_lock);
+}
+
+double metrics_heartbeat_age(void)
+{
+        struct timespec now;
+        double age;
+
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        pthread_mutex_lock(&metrics_lock);
+        age = ts_diff(&now, &ms.heartbeat);
+        pthread_mutex_unlock(&metrics_lock);
+        return age < 0 ? 0 : age;
+}
+
+int metrics_healthy(double max_age_s)
+{
+        double limit;
+
+        if (isnan(max_age_s) || max_age_s <= 0) {
+                pthread_mutex_lock(&metrics_lock);
+                limit = ms.health_max_age_s;
+                pthread_mutex_unlock(&metrics_lock);
+        } else {
+                limit = max_age_s;
+        }
+        return metrics_heartbeat_age() <= limit;
+}
+
+/*
+ * Rendering. Every helper returns 0 or -1 (the buffer refused an append);
+ * the first failure ends the render.
+ */
+
+/* A sample value in the form Prometheus parses: shortest of %.15g/%.17g that
+ * round-trips, and NaN / +Inf / -Inf spelled its way. */
+static void fmt_double(char *s, size_t n, double v)
+{
+        if (isnan(v))
+                snprintf(s, n, "NaN");
+        else if (isinf(v))
+                snprintf(s, n, "%s", v > 0 ? "+Inf" : "-Inf");
+        else {
+                snprintf(s, n, "%.15g", v);
+                if (strtod(s, NULL) != v)
+                        snprintf(s, n, "%.17g", v);
+        }
+}
+
+static int family_head(struct buf *out, const char *name, const char *type, const char *help)
+{
+        return buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* name="value" with backslash, double quote and newline escaped. */
+static int put_label(struct buf *out, const char *name, const char *value)
+{
+        const char *p, *run;
+
+        if (buf_printf(out, "%s=\"", name) == -1)
+                return -1;
+        for (p = run = value;; p++) {
+                const char *esc = NULL;
+
+                if (*p == '\\')
+                        esc = "\\\\";
+                else if (*p == '"')
+                        esc = "\\\"";
+                else if (*p == '\n')
+                        esc = "\\n";
+                else if (*p != '\0')
+                        continue;
+                if (buf_append(out, run, (size_t)(p - run)) == -1)
+                        return -1;
+                if (!esc)
+                        break;
+                if (buf_append(out, esc, 2) == -1)
+                        return -1;
+                run = p + 1;
+        }
+        return buf_append(out, "\"", 1);
+}
+
+/* name{l1name="l1"[,l2name="l2"]} value */
+static int put_sample(struct buf *out, const char *name, const char *l1name, const char *l1,
+                      const char *l2name, const char *l2, const char *value)
+{
+        if (buf_printf(out, "%s", name) == -1)
+                return -1;
+        if (l1name) {
+                if (buf_append(out, "{", 1) == -1 || put_label(out, l1name, l1) == -1)
+                        return -1;
+                if (l2name &&
+                    (buf_append(out, ",", 1) == -1 || put_label(out, l2name, l2) == -1))
+                        return -1;
+                if (buf_append(out, "}", 1) == -1)
+                        return -1;
+        }
+        return buf_printf(out, " %s\n", value);
+}
+
+static int put_scalar_ull(struct buf *out, const char *name, const char *type, const char *help,
+                          unsigned long long v)
+{
+        char val[32];
+
+        snprintf(val, sizeof(val), "%llu", v);
+        if (family_head(out, name, type, help) == -1)
+                return -1;
+        return put_sample(out, name, NULL, NULL, NULL, NULL, val);
+}
+
+/* Every series of one labelled family, in insertion order. */
+static int put_family(struct buf *out, enum metrics_family fam, const char *name,
+                      const char *type, const char *help, const char *l1name,
+                      const char *l2name, const struct timespec *wall)
+{
+        char val[40];
+        size_t i;
+
+        if (family_head(out, name, type, help) == -1)
+                return -1;
+        for (i = 0; i < ms.nseries; i++) {
+                const struct series *se = &ms.series[i];
+
+                if (se->fam != fam)
+                        continue;
+                switch (fam) {
+                case FAM_REPLAY_ID:
+                        snprintf(val, sizeof(val), "%lld", se->ival);
+                        break;
+                case FAM_LAST_EVENT: {
+                        double age = (double)wall->tv_sec + (double)wall->tv_nsec / 1e9 - se->dval;
+                        /* Milliseconds are plenty for an age. */
+                        fmt_double(val, sizeof(val), age < 0 ? 0 : round(age * 1000) / 1000);
+                        break;
+                }
+                default:
+                        snprintf(val, sizeof(val), "%llu", se->count);
+                        break;
+                }
+                if (put_sample(out, name, l1name, se->l1, l2name, se->l2, val) == -1)
+                        return -1;
+        }
+        return 0;
+}
+
+static int put_histogram(struct buf *out)
+{
+        static const char name[] = "sfbridge_connect_seconds";
+        unsigned long long cum = 0;
+        char le[32], val[40];
+        size_t i;
+
+        if (family_head(out, name, "histogram",
+                        "Duration of /meta/connect round trips (long-polls), in seconds.") == -1)
+                return -1;
+        for (i = 0; i < NBUCKETS; i++) {
+                cum += ms.bucket_counts[i];
+                fmt_double(le, sizeof(le), connect_buckets[i]);
+                snprintf(val, sizeof(val), "%llu", cum);
+                if (put_sample(out, "sfbridge_connect_seconds_bucket", "le", le, NULL, NULL,
+                               val) == -1)
+                        return -1;
+        }
+        snprintf(val, sizeof(val), "%llu", ms.connect_count);
+        if (put_sample(out, "sfbridge_connect_seconds_bucket", "le", "+Inf", NULL, NULL, val) == -1)
+                return -1;
+        fmt_double(val, sizeof(val), ms.connect_sum);
+        if (put_sample(out, "sfbridge_connect_seconds_sum", NULL, NULL, NULL, NULL, val) == -1)
+                return -1;
+        snprintf(val, sizeof(val), "%llu", ms.connect_count);
+        return put_sample(out, "sfbridge_connect_seconds_count", NULL, NULL, NULL, NULL, val);
+}
+
+static int render_locked(struct buf *out, const struct timespec *wall)
+{
+        char val[40];
+
+        if (family_head(out, "sfbridge_build_info", "gauge",
+                        "Build information: version and bridge name; always 1.") == -1)
+                return -1;
+        if (buf_printf(out, "sfbridge_build_info{") == -1 ||
+            put_label(out, "version", ms.version ? ms.version : "") == -1 ||
+            buf_append(out, ",", 1) == -1 || put_label(out, "name", ms.name ? ms.name : "") == -1 ||
+            buf_printf(out, "} 1\n") == -1)
+                return -1;
+
+        if (put_scalar_ull(out, "sfbridge_up", "gauge",
+                           "1 while the bridge has a Salesforce session and Kafka is reachable.",
+                           (unsigned long long)ms.up) == -1)
+                return -1;
+        if (put_scalar_ull(out, "sfbridge_ready", "gauge",
+                           "1 while handshaken, every route subscribed and no stall (/readyz).",
+                           not_ready_reason() ? 0ULL : 1ULL) == -1)
+                return -1;
+        if (put_family(out, FAM_EVENTS, "sfbridge_events_total", "counter",
+                       "Events produced to Kafka, by Salesforce channel and Kafka topic.",
+                       "channel", "topic", wall) == -1)
+                return -1;
+        if (put_scalar_ull(out, "sfbridge_handshakes_total", "counter",
+                           "Successful Bayeux handshakes.", ms.handshakes) == -1)
+                return -1;
+        if (put_family(out, FAM_REAUTH, "sfbridge_reauth_total", "counter",
+                       "Re-authentications (OAuth flow re-run), by cause.", "cause", NULL,
+                       wall) == -1)
+                return -1;
+        if (put_family(out, FAM_RECOVERY, "sfbridge_recoveries_total", "counter",
+                       "Recoveries of every kind, by cause and action taken.", "cause", "action",
+                       wall) == -1)
+                return -1;
+        if (put_histogram(out) == -1)
+                return -1;
+        if (put_scalar_ull(out, "sfbridge_kafka_errors_total", "counter",
+                           "Kafka errors (delivery failures and client errors).",
+                           ms.kafka_errors) == -1)
+                return -1;
+        if (put_scalar_ull(out, "sfbridge_kafka_in_flight", "gauge",
+                           "Events produced and not yet acknowledged by Kafka.",
+                           (unsigned long long)ms.in_flight) == -1)
+                return -1;
+        if (put_family(out, FAM_REPLAY_ID, "sfbridge_replay_id", "gauge",
+                       "Last committed replay ID, by channel.", "channel", NULL, wall) == -1)
+                return -1;
+        if (put_family(out, FAM_LAST_EVENT, "sfbridge_last_event_age_seconds", "gauge",
+                       "Seconds since the last event was received, by channel.", "channel", NULL,
+                       wall) == -1)
+                return -1;
+        if (put_scalar_ull(out, "sfbridge_replay_gaps_total", "counter",
+                           "Invalid replay IDs (events lost to retention), whatever the policy.",
+                           ms.replay_gaps) == -1)
+                return -1;
+        if (put_family(out, FAM_CDC_GAP, "sfbridge_cdc_gap_events_total", "counter",
+                       "Change Data Capture GAP_* events forwarded, by channel.", "channel", NULL,
+                       wall) == -1)
+                return -1;
+        fmt_double(val, sizeof(val), ms.backoff_s);
+        if (family_head(out, "sfbridge_backoff_seconds", "gauge",
+                        "Current backoff delay before the next attempt, 0 when none.") == -1 ||
+            put_sample(out, "sfbridge_backoff_seconds", NULL, NULL, NULL, NULL, val) == -1)
+                return -1;
+        return put_scalar_ull(out, "sfbridge_metrics_label_overflow_total", "counter",
+                              "Label sets dropped because the series table was full or a "
+                              "label value too long.",
+                              ms.label_overflow);
+}
+
+int metrics_render(struct buf *out)
+{
+        struct timespec wall;
+        int rc;
+
+        clock_gettime(CLOCK_REALTIME, &wall);
+        pthread_mutex_lock(&metrics_lock);
+        rc = render_locked(out, &wall);
+        pthread_mutex_unlock(&metrics_lock);
+        return rc;
+}

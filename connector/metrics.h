@@ -1,0 +1,136 @@
+/*
+ * Metrics and health: the bridge's counters, gauges and connect-latency
+ * histogram, rendered as Prometheus text (exposition format 0.0.4), plus the
+ * liveness (heartbeat) and readiness state behind /healthz and /readyz.
+ *
+ * The state is process-wide (one bridge per process) and guarded by one
+ * mutex: the main thread writes, the httpd thread reads. Labelled series live
+ * in a fixed table of METRICS_MAX_LABEL_SETS entries; a label set is
+ * allocated the first time it is seen and never again, so the per-event call
+ * costs a hash lookup and an add. Label sets beyond the cap (or with a value
+ * longer than METRICS_LABEL_MAX bytes) are dropped and counted in
+ * sfbridge_metrics_label_overflow_total.
+ */
+#ifndef SFB_METRICS_H
+#define SFB_METRICS_H
+
+#include <stddef.h>
+#include "buf.h"
+
+#define METRICS_MAX_LABEL_SETS 1024
+#define METRICS_LABEL_MAX 512               /* bytes per label value */
+#define METRICS_HEALTH_MAX_AGE_DEFAULT 30.0 /* seconds */
+
+/**
+ * @brief Reset every metric and record the build info labels.
+ * @param bridge_name  the config's `name` (copied).
+ * @param version      the build version (copied).
+ * @returns 0, or -1 when out of memory or a name is NULL.
+ * @remark The heartbeat starts at the time of this call; readiness starts
+ *         false with the reason "starting".
+ * @locality main thread, before httpd_start().
+ */
+int metrics_init(const char *bridge_name, const char *version);
+
+/**
+ * @brief Free every label set and the build info strings.
+ * @locality main thread, after httpd_stop().
+ */
+void metrics_shutdown(void);
+
+/*
+ * Writers. Each takes the mutex briefly; none allocates once its label set
+ * was seen. A NULL label value counts as "".
+ * @locality any thread (the main loop in practice).
+ */
+
+/** @brief sfbridge_events_total{channel,topic} += n (events produced to Kafka). */
+void metrics_events_add(const char *channel, const char *topic, unsigned long n);
+/** @brief sfbridge_handshakes_total += 1 (successful /meta/handshake). */
+void metrics_handshake_inc(void);
+/** @brief sfbridge_reauth_total{cause} += 1 (the auth flow was re-run). */
+void metrics_reauth_inc(const char *cause);
+/** @brief sfbridge_recoveries_total{cause,action} += 1, for every recovery of any kind. */
+void metrics_recovery_inc(const char *cause, const char *action);
+/**
+ * @brief Observe one /meta/connect round trip in sfbridge_connect_seconds.
+ * @remark Buckets 0.005 s … 120 s suit long-polls; NaN and negatives are ignored.
+ */
+void metrics_connect_observe(double seconds);
+/** @brief sfbridge_kafka_errors_total += n. */
+void metrics_kafka_errors_add(unsigned long n);
+/** @brief sfbridge_replay_id{channel} = replay_id (last committed). */
+void metrics_replay_id_set(const char *channel, long long replay_id);
+/**
+ * @brief Remember when the channel's last event was received.
+ * @param unix_time  seconds since the epoch (wall clock).
+ * @remark sfbridge_last_event_age_seconds{channel} is now - unix_time,
+ *         computed at scrape time (never negative).
+ */
+void metrics_last_event_set(const char *channel, double unix_time);
+/** @brief sfbridge_replay_gaps_total += 1 (invalid replay ID, events lost). */
+void metrics_replay_gaps_inc(void);
+/** @brief sfbridge_cdc_gap_events_total{channel} += 1 (a CDC GAP_* event). */
+void metrics_cdc_gap_inc(const char *channel);
+/** @brief sfbridge_kafka_in_flight = n (events awaiting acknowledgement). */
+void metrics_in_flight_set(unsigned long n);
+/** @brief sfbridge_backoff_seconds = seconds (current backoff delay, 0 when none). */
+void metrics_backoff_set(double seconds);
+/** @brief sfbridge_up = up ? 1 : 0. */
+void metrics_up_set(int up);
+
+/**
+ * @brief Record that the main loop is alive.
+ * @remark Call once per loop iteration; /healthz fails when the last call is
+ *         older than the health threshold. Cheap: one clock read under the mutex.
+ */
+void metrics_heartbeat(void);
+
+/**
+ * @brief Set the readiness state behind /readyz and sfbridge_ready.
+ * @param handshaken      a Bayeux session is established.
+ * @param all_subscribed  every route is subscribed.
+ * @param stalled         the long-poll stalled (no answer within stall_timeout_s).
+ * @param reason          NULL, or why the bridge is not ready (e.g. "auth
+ *                        rejected", "concurrent user limit"). A non-NULL
+ *                        reason makes the bridge not ready whatever the flags
+ *                        say, so a backoff on an org limit can hold
+ *                        readiness false while still handshaken.
+ * @remark Ready iff handshaken && all_subscribed && !stalled && !reason.
+ *         The pointer is kept, not copied: pass a string literal.
+ */
+void metrics_ready_set(int handshaken, int all_subscribed, int stalled, const char *reason);
+
+/**
+ * @brief Append the whole exposition (HELP and TYPE for every family) to @p out.
+ * @returns 0, or -1 when out's ceiling was reached or memory ran out (out
+ *          then holds a truncated text the caller must not serve).
+ * @locality any thread (the httpd thread in practice).
+ */
+int metrics_render(struct buf *out);
+
+/**
+ * @brief Set the health threshold used when metrics_healthy() gets 0.
+ * @param max_age_s  seconds; <= 0 restores the default (30 s).
+ */
+void metrics_health_max_age_set(double max_age_s);
+
+/** @returns seconds since the last metrics_heartbeat() (or metrics_init()). */
+double metrics_heartbeat_age(void);
+
+/**
+ * @returns 1 when the last heartbeat is at most @p max_age_s old, else 0.
+ *          max_age_s <= 0 means the threshold set with
+ *          metrics_health_max_age_set() (default 30 s).
+ */
+int metrics_healthy(double max_age_s);
+
+/**
+ * @returns 1 when ready, else 0 with "not ready: <reason>" written to
+ *          @p reason (NUL-terminated, truncated to @p n; may be NULL).
+ *          Without an explicit reason the first failing condition is named:
+ *          "not handshaken", "not all routes subscribed", "stalled".
+ */
+int metrics_ready(char *reason, size_t n);
+
+#endif

@@ -1,0 +1,157 @@
+/*
+ * Rendering an event as a Kafka record, as DESIGN.md "What lands in Kafka"
+ * says. Everything but the value lives in the record itself or points into
+ * the event: the value is the one allocation per event.
+ */
+#include "router.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define ROUTER_ENTITY "{entity}"
+#define ROUTER_UNKNOWN_ENTITY "_unknown"
+
+/* Kafka topic names allow [a-zA-Z0-9._-] only. */
+static int router_topic_char_ok(char c)
+{
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '.' || c == '_' || c == '-';
+}
+
+static int router_topic(const struct config_route *rt, const struct sf_event *ev,
+                        struct router_record *rec, int *warned, char *errstr,
+                        size_t errstr_size)
+{
+        const size_t elen = strlen(ROUTER_ENTITY);
+        const char *t = rt->topic;
+        size_t len = 0;
+
+        while (*t) {
+                const char *src;
+                int sanitize;
+                size_t n;
+
+                if (!strncmp(t, ROUTER_ENTITY, elen)) {
+                        src = ev->entity;
+                        sanitize = 1;
+                        if (!src) {
+                                src = ROUTER_UNKNOWN_ENTITY;
+                                *warned |= ROUTER_WARN_NO_ENTITY;
+                        }
+                        n = strlen(src);
+                        t += elen;
+                } else {
+                        src = t;
+                        sanitize = 0;
+                        n = strcspn(t + 1, "{") + 1;
+                        t += n;
+                }
+                if (n >= sizeof(rec->topic) - len) {
+                        snprintf(errstr, errstr_size,
+                                 "topic of route %s for an event on %s is longer than %zu bytes",
+                                 rt->channel, ev->channel, sizeof(rec->topic) - 1);
+                        return -1;
+                }
+                memcpy(rec->topic + len, src, n);
+                if (sanitize) {
+                        size_t i;
+                        for (i = len; i < len + n; i++)
+                                if (!router_topic_char_ok(rec->topic[i]))
+                                        rec->topic[i] = '_';
+                }
+                len += n;
+        }
+        rec->topic[len] = '\0';
+        return 0;
+}
+
+static void router_header(struct router_record *rec, const char *name, const char *value)
+{
+        struct router_header *hdr = &rec->headers[rec->nheaders++];
+
+        hdr->name = name;
+        hdr->value = value;
+        hdr->value_len = strlen(value);
+}
+
+int router_render(const struct config *cfg, const struct config_route *rt,
+                  const struct sf_event *ev, struct router_record *rec,
+                  int *warned, char *errstr, size_t errstr_size)
+{
+        const cJSON *value;
+        int warned_local = 0;
+
+        if (!warned)
+                warned = &warned_local;
+        *warned = 0;
+        memset(rec, 0, sizeof(*rec));
+        rec->channel = ev->channel;
+        rec->replay_id = ev->replay_id;
+        rec->event_time = ev->event_time;
+
+        if (router_topic(rt, ev, rec, warned, errstr, errstr_size) == -1)
+                return -1;
+
+        snprintf(rec->replay_id_buf, sizeof(rec->replay_id_buf), "%lld", ev->replay_id);
+        switch (rt->key) {
+        case ROUTE_KEY_REPLAY_ID:
+                memcpy(rec->key_buf, rec->replay_id_buf, sizeof(rec->key_buf));
+                rec->key = rec->key_buf;
+                rec->key_len = strlen(rec->key_buf);
+                break;
+        case ROUTE_KEY_RECORD_ID:
+                if (ev->record_id) {
+                        rec->key = ev->record_id;
+                        rec->key_len = strlen(ev->record_id);
+                } else {
+                        *warned |= ROUTER_WARN_NO_KEY;
+                }
+                break;
+        case ROUTE_KEY_NONE:
+                break;
+        }
+
+        switch (rt->value) {
+        case ROUTE_VALUE_PAYLOAD:
+                value = ev->payload;
+                if (!value) {
+                        snprintf(errstr, errstr_size,
+                                 "event %lld on %s has neither data.payload nor data.sobject "
+                                 "(route %s has value: payload)",
+                                 ev->replay_id, ev->channel, rt->channel);
+                        return -1;
+                }
+                break;
+        case ROUTE_VALUE_MESSAGE:
+                value = ev->msg;
+                break;
+        case ROUTE_VALUE_DATA:
+        default:
+                value = ev->data;
+                break;
+        }
+        if (!value) {
+                snprintf(errstr, errstr_size,
+                         "event %lld on %s was not parsed (no message or data)",
+                         ev->replay_id, ev->channel ? ev->channel : "?");
+                return -1;
+        }
+        /* A generic /u/ payload is a string node: cJSON prints it as a
+         * JSON string literal, which is what a JSON value must be. */
+        rec->value = cJSON_PrintUnformatted(value);
+        if (!rec->value) {
+                snprintf(errstr, errstr_size, "out of memory rendering event %lld on %s",
+                         ev->replay_id, ev->channel);
+                return -1;
+        }
+        rec->value_len = strlen(rec->value);
+
+        router_header(rec, "sf.channel", ev->channel);
+        router_header(rec, "sf.replay_id", rec->replay_id_buf);
+        if (ev->event_time)
+                router_header(rec, "sf.event_time", ev->event_time);
+        if (ev->event_uuid)
+                router_header(rec, "sf.event_uuid", ev->event_uuid);
+        router_header(rec, "sf.bridge", cfg->name ? cfg->name : "sfbridge");
+        return 0;
+}

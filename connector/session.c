@@ -1,0 +1,802 @@
+/*
+ * The Salesforce side of the bridge. Every request goes through libcurl's
+ * multi handle, so the run loop never blocks on Salesforce. The rule that
+ * keeps the bridge from losing events: whenever anything unexpected
+ * happens, start a new Bayeux session and subscribe every route from its
+ * last committed replay ID; Salesforce replays what we had not committed.
+ */
+#include "session.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth.h"
+#include "backoff.h"
+#include "log.h"
+#include "metrics.h"
+#include "recovery.h"
+
+/* Requests other than the long-poll get this long. */
+#define SESSION_REQUEST_TIMEOUT_MS 30000L
+
+enum sess_state {
+        S_LOGIN,            /* need a token */
+        S_LOGIN_WAIT,
+        S_HANDSHAKE,        /* need a clientId */
+        S_HANDSHAKE_WAIT,
+        S_SUBSCRIBE,        /* some routes still to subscribe */
+        S_SUBSCRIBE_WAIT,
+        S_CONNECT,          /* next long-poll due (after interval, when the bridge allows) */
+        S_CONNECT_WAIT,
+        S_BACKOFF,          /* until deadline, then state_after */
+        S_DEAD
+};
+
+static const char *const state_names[] = {
+        "login", "login_wait", "handshake", "handshake_wait", "subscribe", "subscribe_wait",
+        "connect", "connect_wait", "backoff", "dead"
+};
+
+struct session_sub {
+        const struct config_route *rt;
+        long long from;     /* replay ID the subscribe asks for */
+        int pending;        /* still to subscribe in this Bayeux session */
+        int in_request;     /* part of the subscribe request in flight */
+};
+
+struct session {
+        const struct config *cfg;
+        struct http *http;
+        struct session_opts opts;
+        struct session_hooks hooks;
+
+        struct http_xfer oauth;
+        struct http_xfer cometd;   /* its cookie jar is the Bayeux session's */
+        struct buf req;
+        struct bayeux_response resp;
+        struct bayeux_sub *batch;  /* scratch for building subscribe requests */
+
+        struct auth_token tok;
+        char *auth_header;
+        char *cometd_url;
+        char client_id[128];
+        unsigned long msg_id;
+
+        enum sess_state state;
+        enum sess_state state_after;
+        long long deadline_ms;
+        struct backoff bo;
+        struct backoff limit_bo;
+
+        struct session_sub *subs;
+        size_t nsubs;
+
+        int ever_logged_in;
+        int auth_failed;
+        int stalled;
+        int handshaken;
+        long long connect_started_ms;
+        int warned_advice_timeout;
+};
+
+static long long now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct session *session_new(const struct config *cfg, struct http *http,
+                            const struct session_opts *opts, const struct session_hooks *hooks,
+                            char *errstr, size_t errstr_size)
+{
+        struct session *sess = calloc(1, sizeof(*sess));
+        size_t i;
+
+        if (!sess) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return NULL;
+        }
+        sess->cfg = cfg;
+        sess->http = http;
+        sess->opts = *opts;
+        sess->hooks = *hooks;
+        buf_init(&sess->req, BAYEUX_MAX_BODY);
+        backoff_init(&sess->bo, opts->backoff_base_ms, opts->backoff_cap_ms);
+        backoff_init(&sess->limit_bo, opts->limit_backoff_base_ms, opts->limit_backoff_cap_ms);
+        /* A limit is not lifted by retrying at once: wait from the first time. */
+        backoff_next_ms(&sess->limit_bo);
+        sess->nsubs = cfg->nroutes;
+        sess->subs = calloc(cfg->nroutes ? cfg->nroutes : 1, sizeof(*sess->subs));
+        sess->batch = calloc(cfg->nroutes ? cfg->nroutes : 1, sizeof(*sess->batch));
+        if (!sess->subs || !sess->batch) {
+                snprintf(errstr, errstr_size, "out of memory");
+                session_destroy(sess);
+                return NULL;
+        }
+        for (i = 0; i < cfg->nroutes; i++)
+                sess->subs[i].rt = &cfg->routes[i];
+        if (http_xfer_init(http, &sess->oauth, errstr, errstr_size) == -1 ||
+            http_xfer_init(http, &sess->cometd, errstr, errstr_size) == -1) {
+                session_destroy(sess);
+                return NULL;
+        }
+        sess->state = S_LOGIN;
+        return sess;
+}
+
+static void session_forget_token(struct session *sess)
+{
+        auth_token_clear(&sess->tok);
+        if (sess->auth_header) {
+                memset(sess->auth_header, 0, strlen(sess->auth_header));
+                free(sess->auth_header);
+                sess->auth_header = NULL;
+        }
+        free(sess->cometd_url);
+        sess->cometd_url = NULL;
+}
+
+void session_destroy(struct session *sess)
+{
+        if (!sess)
+                return;
+        http_xfer_cleanup(&sess->oauth);
+        http_xfer_cleanup(&sess->cometd);
+        session_forget_token(sess);
+        bayeux_response_free(&sess->resp);
+        buf_free(&sess->req);
+        free(sess->subs);
+        free(sess->batch);
+        free(sess);
+}
+
+static void publish_readiness(struct session *sess)
+{
+        const char *reason = NULL;
+        int all = 1;
+        size_t i;
+
+        for (i = 0; i < sess->nsubs; i++)
+                if (sess->subs[i].pending)
+                        all = 0;
+        if (sess->auth_failed)
+                reason = "credentials rejected";
+        else if (sess->stalled)
+                reason = "stalled";
+        else if (!sess->handshaken)
+                reason = "not handshaken";
+        else if (!all)
+                reason = "not every route subscribed";
+        metrics_ready_set(sess->handshaken, all, sess->stalled, reason);
+}
+
+int session_ready(const struct session *sess)
+{
+        size_t i;
+
+        if (!sess->handshaken || sess->stalled || sess->auth_failed)
+                return 0;
+        for (i = 0; i < sess->nsubs; i++)
+                if (sess->subs[i].pending)
+                        return 0;
+        return 1;
+}
+
+int session_ever_logged_in(const struct session *sess)
+{
+        return sess->ever_logged_in;
+}
+
+/* Wait per bo, then go to next. The first retry of a series is immediate. */
+static void session_backoff(struct session *sess, struct backoff *bo, enum sess_state next)
+{
+        long delay = backoff_next_ms(bo);
+
+        metrics_backoff_set((double)delay / 1000.0);
+        if (delay <= 0) {
+                sess->state = next;
+                return;
+        }
+        log_msg(LOG_INFO, "backoff", "delay_ms=%ld then=%s", delay, state_names[next]);
+        sess->deadline_ms = now_ms() + delay;
+        sess->state_after = next;
+        sess->state = S_BACKOFF;
+}
+
+static void session_drop_bayeux(struct session *sess)
+{
+        size_t i;
+
+        http_xfer_cancel(&sess->cometd);
+        sess->client_id[0] = '\0';
+        sess->handshaken = 0;
+        for (i = 0; i < sess->nsubs; i++) {
+                sess->subs[i].pending = 1;
+                sess->subs[i].in_request = 0;
+        }
+}
+
+/* One log line and one count per recovery, then the move the table asks for. */
+static int session_recover(struct session *sess, struct recovery_decision dec, const char *detail,
+                           char *errstr, size_t errstr_size)
+{
+        const char *act = recovery_action_name(dec.action);
+
+        if (dec.action == ACT_NONE)
+                return 0;
+        log_msg(dec.action == ACT_RETRY ? LOG_INFO : LOG_WARN, "recovery",
+                "cause=%s action=%s state=%s detail=\"%s\"", dec.cause, act,
+                state_names[sess->state], detail ? detail : "");
+        metrics_recovery_inc(dec.cause, act);
+
+        switch (dec.action) {
+        case ACT_NONE:
+                break;
+        case ACT_RETRY:
+                sess->state = S_CONNECT;
+                break;
+        case ACT_REHANDSHAKE:
+                session_drop_bayeux(sess);
+                session_backoff(sess, &sess->bo, S_HANDSHAKE);
+                break;
+        case ACT_REAUTH:
+                metrics_reauth_inc(dec.cause);
+                session_drop_bayeux(sess);
+                session_forget_token(sess);
+                session_backoff(sess, &sess->bo, S_LOGIN);
+                break;
+        case ACT_BACKOFF:
+                session_drop_bayeux(sess);
+                session_backoff(sess, &sess->bo, sess->auth_header ? S_HANDSHAKE : S_LOGIN);
+                break;
+        case ACT_BACKOFF_LONG:
+                session_drop_bayeux(sess);
+                session_backoff(sess, &sess->limit_bo, sess->auth_header ? S_HANDSHAKE : S_LOGIN);
+                break;
+        case ACT_INVALID_REPLAY:
+                /* Handled per route where the subscribe reply is read. */
+                break;
+        case ACT_FATAL:
+                snprintf(errstr, errstr_size, "%s: %s", dec.cause, detail ? detail : "");
+                sess->state = S_DEAD;
+                return -1;
+        }
+        publish_readiness(sess);
+        return 0;
+}
+
+void session_rebuild(struct session *sess, const char *cause)
+{
+        struct recovery_decision dec = { .action = ACT_REHANDSHAKE, .cause = cause };
+        char err[8];
+
+        session_recover(sess, dec, "", err, sizeof(err));
+}
+
+/* A transfer that got no usable answer: classify it from curl's code and the status. */
+static int session_transport_failure(struct session *sess, struct http_xfer *x, int is_connect,
+                                     char *errstr, size_t errstr_size)
+{
+        struct recovery_input in = { 0 };
+        struct recovery_decision dec;
+        char detail[600];
+
+        if (x->curl_code == CURLE_OPERATION_TIMEDOUT && is_connect) {
+                /* The watchdog: Salesforce held the long-poll past
+                 * stall_timeout_s, which it never does when healthy. */
+                sess->stalled = 1;
+                dec.action = ACT_REHANDSHAKE;
+                dec.cause = "stall";
+                snprintf(detail, sizeof(detail), "no answer to /meta/connect within %d s",
+                         sess->cfg->sf.stall_timeout_s);
+                return session_recover(sess, dec, detail, errstr, errstr_size);
+        }
+        in.transport_error = x->curl_code != 0;
+        in.http_status = (int)x->status;
+        dec = recovery_classify(&in);
+        if (x->curl_code && http_xfer_is_tls_error(x)) {
+                dec.cause = "tls";
+                snprintf(detail, sizeof(detail), "TLS failure talking to Salesforce: %s%s", x->error,
+                         sess->cfg->sf.ca_file ? "" : " (set salesforce.ca_file to add a trust anchor)");
+        } else if (x->curl_code) {
+                snprintf(detail, sizeof(detail), "%s", x->error);
+        } else {
+                snprintf(detail, sizeof(detail), "HTTP %ld", x->status);
+        }
+        return session_recover(sess, dec, detail, errstr, errstr_size);
+}
+
+static int session_start_login(struct session *sess, char *errstr, size_t errstr_size)
+{
+        char url[1024];
+        struct buf form;
+        int rc;
+
+        buf_init(&form, 64 * 1024);
+        if (auth_build_request(sess->cfg, url, sizeof(url), &form, errstr, errstr_size) == -1) {
+                buf_free(&form);
+                return -1;
+        }
+        rc = http_xfer_post(&sess->oauth, url, "application/x-www-form-urlencoded", NULL,
+                            form.data, form.len, SESSION_REQUEST_TIMEOUT_MS, errstr, errstr_size);
+        memset(form.data, 0, form.len);
+        buf_free(&form);
+        if (rc == -1)
+                return -1;
+        sess->state = S_LOGIN_WAIT;
+        return 0;
+}
+
+static int session_login_done(struct session *sess, char *errstr, size_t errstr_size)
+{
+        struct http_xfer *x = &sess->oauth;
+        char err[512];
+        enum auth_outcome out;
+        size_t n;
+
+        if (x->curl_code)
+                return session_transport_failure(sess, x, 0, errstr, errstr_size);
+        out = auth_parse_response(x->status, x->body.data, x->body.len, &sess->tok, err, sizeof(err));
+        memset(x->body.data, 0, x->body.len);  /* it held the token */
+        if (out == AUTH_REJECTED) {
+                if (!sess->ever_logged_in) {
+                        snprintf(errstr, errstr_size, "login as %s failed (%s flow): %s",
+                                 sess->cfg->sf.username ? sess->cfg->sf.username : sess->cfg->sf.client_id,
+                                 config_flow_name(sess->cfg->sf.flow), err);
+                        sess->state = S_DEAD;
+                        return -1;
+                }
+                /* They worked before: an admin may be rotating them. Keep
+                 * trying at the capped pace so a fix needs no restart. */
+                sess->auth_failed = 1;
+                log_msg(LOG_ERROR, "auth_rejected", "flow=%s err=\"%s\"",
+                        config_flow_name(sess->cfg->sf.flow), err);
+                metrics_recovery_inc("auth_rejected", "backoff");
+                publish_readiness(sess);
+                session_backoff(sess, &sess->bo, S_LOGIN);
+                return 0;
+        }
+        if (out == AUTH_RETRY) {
+                struct recovery_decision dec = { .action = ACT_BACKOFF, .cause = "auth_unavailable" };
+                return session_recover(sess, dec, err, errstr, errstr_size);
+        }
+        sess->auth_failed = 0;
+        sess->ever_logged_in = 1;
+        n = strlen("Bearer ") + strlen(sess->tok.access_token) + 1;
+        sess->auth_header = malloc(n);
+        n = strlen(sess->tok.instance_url) + strlen(sess->cfg->sf.api_version) + 16;
+        sess->cometd_url = malloc(n);
+        if (!sess->auth_header || !sess->cometd_url) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        snprintf(sess->auth_header, strlen("Bearer ") + strlen(sess->tok.access_token) + 1,
+                 "Bearer %s", sess->tok.access_token);
+        n = strlen(sess->tok.instance_url);
+        while (n && sess->tok.instance_url[n - 1] == '/')
+                n--;
+        snprintf(sess->cometd_url, strlen(sess->tok.instance_url) + strlen(sess->cfg->sf.api_version) + 16,
+                 "%.*s/cometd/%s", (int)n, sess->tok.instance_url, sess->cfg->sf.api_version);
+        log_msg(LOG_INFO, "login", "flow=%s instance_url=%s org_id=%s",
+                config_flow_name(sess->cfg->sf.flow), sess->tok.instance_url,
+                sess->tok.org_id ? sess->tok.org_id : "");
+        sess->state = S_HANDSHAKE;
+        return 0;
+}
+
+static int session_post(struct session *sess, enum sess_state wait_state, long timeout_ms,
+                        char *errstr, size_t errstr_size)
+{
+        if (sess->req.toobig) {
+                snprintf(errstr, errstr_size, "Bayeux request larger than %d bytes", BAYEUX_MAX_BODY);
+                return -1;
+        }
+        if (http_xfer_post(&sess->cometd, sess->cometd_url, "application/json", sess->auth_header,
+                           sess->req.data, sess->req.len, timeout_ms, errstr, errstr_size) == -1)
+                return -1;
+        sess->state = wait_state;
+        return 0;
+}
+
+static int session_start_handshake(struct session *sess, char *errstr, size_t errstr_size)
+{
+        session_drop_bayeux(sess);
+        /* A new Bayeux session starts with no cookies: a stale BAYEUX_BROWSER
+         * from the old one would confuse the server. */
+        http_xfer_clear_cookies(&sess->cometd);
+        sess->msg_id = 0;
+        if (bayeux_build_handshake(&sess->req, &sess->msg_id) == -1) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        return session_post(sess, S_HANDSHAKE_WAIT, SESSION_REQUEST_TIMEOUT_MS, errstr, errstr_size);
+}
+
+/* Parse a CometD answer. Returns 1 with sess->resp filled, 0 when a recovery was started. */
+static int session_read_response(struct session *sess, int is_connect, int *rc,
+                                 char *errstr, size_t errstr_size)
+{
+        struct http_xfer *x = &sess->cometd;
+        char err[256];
+
+        *rc = 0;
+        if (x->curl_code || x->status != 200) {
+                *rc = session_transport_failure(sess, x, is_connect, errstr, errstr_size);
+                return 0;
+        }
+        if (bayeux_response_parse(&sess->resp, x->body.data, x->body.len, err, sizeof(err)) == -1) {
+                struct recovery_decision dec = { .action = ACT_BACKOFF, .cause = "malformed_response" };
+                *rc = session_recover(sess, dec, err, errstr, errstr_size);
+                return 0;
+        }
+        return 1;
+}
+
+/* The severity order when one response holds several answers. */
+static int action_rank(enum recovery_action a)
+{
+        switch (a) {
+        case ACT_NONE: return 0;
+        case ACT_RETRY: return 1;
+        case ACT_INVALID_REPLAY: return 2;
+        case ACT_REHANDSHAKE: return 3;
+        case ACT_BACKOFF: return 4;
+        case ACT_BACKOFF_LONG: return 5;
+        case ACT_REAUTH: return 6;
+        case ACT_FATAL: return 7;
+        }
+        return 0;
+}
+
+/* Events first (they may arrive beside any reply), then the worst verdict on the meta replies. */
+static int session_handle_messages(struct session *sess, enum bayeux_kind expect,
+                                   int *expected_ok, char *errstr, size_t errstr_size)
+{
+        struct recovery_decision worst = { .action = ACT_NONE, .cause = "ok" };
+        const char *worst_detail = NULL;
+        size_t i, nevents = 0;
+        int seen = 0;
+
+        *expected_ok = 0;
+        for (i = 0; i < sess->resp.nmsgs; i++)
+                if (sess->resp.msgs[i].kind == BAYEUX_EVENT)
+                        nevents++;
+        if (nevents) {
+                enum session_verdict v = sess->hooks.on_events(sess->hooks.ctx, &sess->resp, nevents);
+                if (v == SESSION_BATCH_FATAL) {
+                        snprintf(errstr, errstr_size, "the Kafka side cannot continue");
+                        sess->state = S_DEAD;
+                        return -1;
+                }
+                if (v == SESSION_BATCH_REBUILD) {
+                        session_rebuild(sess, "batch_aborted");
+                        return 1;
+                }
+        }
+        for (i = 0; i < sess->resp.nmsgs; i++) {
+                const struct bayeux_msg *m = &sess->resp.msgs[i];
+                struct recovery_input in = { 0, 200, m };
+                struct recovery_decision dec;
+
+                if (m->kind == BAYEUX_EVENT)
+                        continue;
+                if (m->kind == expect && expect != BAYEUX_SUBSCRIBE) {
+                        seen = 1;
+                        if (m->successful == 1)
+                                *expected_ok = 1;
+                        if (m->kind == BAYEUX_CONNECT && m->advice.interval_ms >= 0)
+                                sess->deadline_ms = now_ms() + m->advice.interval_ms;
+                        if (m->kind == BAYEUX_CONNECT && m->advice.timeout_ms > 0 &&
+                            m->advice.timeout_ms / 1000 >= sess->cfg->sf.stall_timeout_s &&
+                            !sess->warned_advice_timeout) {
+                                sess->warned_advice_timeout = 1;
+                                log_msg(LOG_WARN, "config", "key=salesforce.stall_timeout_s value=%d "
+                                        "advice_timeout_ms=%ld err=\"stall_timeout_s should exceed the server's long-poll timeout\"",
+                                        sess->cfg->sf.stall_timeout_s, m->advice.timeout_ms);
+                        }
+                }
+                if (m->kind == BAYEUX_SUBSCRIBE)
+                        continue;  /* read route by route by the caller */
+                dec = recovery_classify(&in);
+                if (action_rank(dec.action) > action_rank(worst.action)) {
+                        worst = dec;
+                        worst_detail = m->failure_reason && m->error ? m->failure_reason
+                                       : m->error ? m->error : m->channel;
+                }
+        }
+        if (worst.action != ACT_NONE) {
+                if (session_recover(sess, worst, worst_detail, errstr, errstr_size) == -1)
+                        return -1;
+                return 1;
+        }
+        if (expect != BAYEUX_SUBSCRIBE && !seen) {
+                struct recovery_decision dec = { .action = ACT_BACKOFF, .cause = "no_reply" };
+                if (session_recover(sess, dec, "the answer holds no reply to our request",
+                                    errstr, errstr_size) == -1)
+                        return -1;
+                return 1;
+        }
+        return 0;
+}
+
+static int session_handshake_done(struct session *sess, char *errstr, size_t errstr_size)
+{
+        int rc, ok;
+        size_t i;
+
+        if (!session_read_response(sess, 0, &rc, errstr, errstr_size))
+                return rc;
+        rc = session_handle_messages(sess, BAYEUX_HANDSHAKE, &ok, errstr, errstr_size);
+        if (rc)
+                return rc < 0 ? -1 : 0;
+        for (i = 0; i < sess->resp.nmsgs; i++) {
+                const struct bayeux_msg *m = &sess->resp.msgs[i];
+                if (m->kind == BAYEUX_HANDSHAKE && m->successful == 1 && m->client_id &&
+                    strlen(m->client_id) < sizeof(sess->client_id)) {
+                        snprintf(sess->client_id, sizeof(sess->client_id), "%s", m->client_id);
+                        if (!m->replay_ext)
+                                log_msg(LOG_WARN, "handshake", "err=\"server did not confirm the replay extension\"");
+                }
+        }
+        if (!sess->client_id[0]) {
+                struct recovery_decision dec = { .action = ACT_BACKOFF, .cause = "bad_handshake" };
+                return session_recover(sess, dec, "handshake reply without clientId", errstr, errstr_size);
+        }
+        sess->handshaken = 1;
+        metrics_handshake_inc();
+        log_msg(LOG_INFO, "handshake", "client_id=%s", sess->client_id);
+        for (i = 0; i < sess->nsubs; i++) {
+                sess->subs[i].from = sess->hooks.replay_from(sess->hooks.ctx, sess->subs[i].rt);
+                sess->subs[i].pending = 1;
+        }
+        sess->state = S_SUBSCRIBE;
+        return 0;
+}
+
+static int session_start_subscribe(struct session *sess, char *errstr, size_t errstr_size)
+{
+        size_t i, n = 0;
+        int written;
+
+        for (i = 0; i < sess->nsubs; i++) {
+                sess->subs[i].in_request = 0;
+                if (!sess->subs[i].pending)
+                        continue;
+                sess->batch[n].channel = sess->subs[i].rt->channel;
+                sess->batch[n].replay_id = sess->subs[i].from;
+                n++;
+        }
+        if (n == 0) {
+                sess->state = S_CONNECT;
+                sess->deadline_ms = 0;
+                publish_readiness(sess);
+                return 0;
+        }
+        written = bayeux_build_subscribes(&sess->req, sess->client_id, sess->batch, n,
+                                          BAYEUX_MAX_BODY, &sess->msg_id);
+        if (written < 1) {
+                snprintf(errstr, errstr_size, "subscribe for %s does not fit in %d bytes",
+                         sess->batch[0].channel, BAYEUX_MAX_BODY);
+                return -1;
+        }
+        /* The first `written` pending routes are in this request. */
+        for (i = 0; i < sess->nsubs && written > 0; i++) {
+                if (!sess->subs[i].pending)
+                        continue;
+                sess->subs[i].in_request = 1;
+                written--;
+        }
+        return session_post(sess, S_SUBSCRIBE_WAIT, SESSION_REQUEST_TIMEOUT_MS, errstr, errstr_size);
+}
+
+static struct session_sub *session_find_sub(struct session *sess, const char *subscription)
+{
+        size_t i;
+
+        if (!subscription)
+                return NULL;
+        for (i = 0; i < sess->nsubs; i++)
+                if (sess->subs[i].in_request && !strcmp(sess->subs[i].rt->channel, subscription))
+                        return &sess->subs[i];
+        return NULL;
+}
+
+static int session_subscribe_done(struct session *sess, char *errstr, size_t errstr_size)
+{
+        int rc, ok;
+        size_t i;
+
+        if (!session_read_response(sess, 0, &rc, errstr, errstr_size))
+                return rc;
+        rc = session_handle_messages(sess, BAYEUX_SUBSCRIBE, &ok, errstr, errstr_size);
+        if (rc)
+                return rc < 0 ? -1 : 0;
+        for (i = 0; i < sess->resp.nmsgs; i++) {
+                const struct bayeux_msg *m = &sess->resp.msgs[i];
+                struct recovery_input in = { 0, 200, m };
+                struct recovery_decision dec;
+                struct session_sub *sub;
+
+                if (m->kind != BAYEUX_SUBSCRIBE)
+                        continue;
+                sub = session_find_sub(sess, m->subscription);
+                if (!sub) {
+                        log_msg(LOG_WARN, "subscribe", "channel=%s err=\"reply for a channel we did not ask for\"",
+                                m->subscription ? m->subscription : "");
+                        continue;
+                }
+                sub->in_request = 0;
+                if (m->successful == 1) {
+                        sub->pending = 0;
+                        log_msg(LOG_INFO, "subscribed", "channel=%s replay_from=%lld",
+                                sub->rt->channel, sub->from);
+                        continue;
+                }
+                dec = recovery_classify(&in);
+                if (dec.action == ACT_INVALID_REPLAY) {
+                        long long lost_from = sub->from, next;
+
+                        metrics_recovery_inc(dec.cause, recovery_action_name(dec.action));
+                        if (sess->hooks.on_invalid_replay(sess->hooks.ctx, sub->rt, lost_from, &next) == -1) {
+                                snprintf(errstr, errstr_size,
+                                         "replay ID %lld of %s is no longer retained and on_invalid_replay is fail",
+                                         lost_from, sub->rt->channel);
+                                sess->state = S_DEAD;
+                                return -1;
+                        }
+                        sub->from = next;
+                        continue;  /* still pending: resubscribed in the next request */
+                }
+                return session_recover(sess, dec, m->error ? m->error : "subscribe failed", errstr,
+                                       errstr_size) < 0 ? -1 : 0;
+        }
+        for (i = 0; i < sess->nsubs; i++) {
+                if (sess->subs[i].in_request) {
+                        struct recovery_decision dec = { .action = ACT_BACKOFF, .cause = "no_reply" };
+                        return session_recover(sess, dec, "subscribe left unanswered", errstr,
+                                               errstr_size) < 0 ? -1 : 0;
+                }
+        }
+        sess->state = S_SUBSCRIBE;  /* the next call subscribes what is left, or connects */
+        return 0;
+}
+
+static int session_start_connect(struct session *sess, char *errstr, size_t errstr_size)
+{
+        if (bayeux_build_connect(&sess->req, sess->client_id, &sess->msg_id) == -1) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        sess->connect_started_ms = now_ms();
+        return session_post(sess, S_CONNECT_WAIT, (long)sess->cfg->sf.stall_timeout_s * 1000L,
+                            errstr, errstr_size);
+}
+
+static int session_connect_done(struct session *sess, char *errstr, size_t errstr_size)
+{
+        int rc, ok;
+
+        metrics_connect_observe((double)(now_ms() - sess->connect_started_ms) / 1000.0);
+        if (!session_read_response(sess, 1, &rc, errstr, errstr_size))
+                return rc;
+        sess->deadline_ms = 0;
+        rc = session_handle_messages(sess, BAYEUX_CONNECT, &ok, errstr, errstr_size);
+        if (rc)
+                return rc < 0 ? -1 : 0;
+        if (sess->stalled) {
+                sess->stalled = 0;
+                publish_readiness(sess);
+        }
+        backoff_reset(&sess->bo);
+        backoff_reset(&sess->limit_bo);
+        backoff_next_ms(&sess->limit_bo);
+        metrics_backoff_set(0);
+        sess->state = S_CONNECT;
+        return 0;
+}
+
+int session_step(struct session *sess, char *errstr, size_t errstr_size)
+{
+        /* Each pass moves one state; loop while progress is made so a
+         * chain of instant moves (backoff 0 -> handshake) needs no extra poll. */
+        for (;;) {
+                enum sess_state before = sess->state;
+                int rc = 0;
+
+                switch (sess->state) {
+                case S_LOGIN:
+                        rc = session_start_login(sess, errstr, errstr_size);
+                        break;
+                case S_LOGIN_WAIT:
+                        if (sess->oauth.done) {
+                                sess->oauth.done = 0;
+                                rc = session_login_done(sess, errstr, errstr_size);
+                        }
+                        break;
+                case S_HANDSHAKE:
+                        rc = session_start_handshake(sess, errstr, errstr_size);
+                        break;
+                case S_HANDSHAKE_WAIT:
+                        if (sess->cometd.done) {
+                                sess->cometd.done = 0;
+                                rc = session_handshake_done(sess, errstr, errstr_size);
+                        }
+                        break;
+                case S_SUBSCRIBE:
+                        rc = session_start_subscribe(sess, errstr, errstr_size);
+                        break;
+                case S_SUBSCRIBE_WAIT:
+                        if (sess->cometd.done) {
+                                sess->cometd.done = 0;
+                                rc = session_subscribe_done(sess, errstr, errstr_size);
+                        }
+                        break;
+                case S_CONNECT:
+                        if (now_ms() >= sess->deadline_ms && sess->hooks.may_connect(sess->hooks.ctx))
+                                rc = session_start_connect(sess, errstr, errstr_size);
+                        break;
+                case S_CONNECT_WAIT:
+                        if (sess->cometd.done) {
+                                sess->cometd.done = 0;
+                                rc = session_connect_done(sess, errstr, errstr_size);
+                        }
+                        break;
+                case S_BACKOFF:
+                        if (now_ms() >= sess->deadline_ms)
+                                sess->state = sess->state_after;
+                        break;
+                case S_DEAD:
+                        if (!errstr[0])
+                                snprintf(errstr, errstr_size, "session stopped");
+                        return -1;
+                }
+                if (rc == -1) {
+                        sess->state = S_DEAD;
+                        return -1;
+                }
+                if (sess->state == before)
+                        return 0;
+        }
+}
+
+int session_timeout_ms(const struct session *sess, int cap_ms)
+{
+        long long left;
+
+        if (sess->state != S_BACKOFF && sess->state != S_CONNECT)
+                return cap_ms;
+        left = sess->deadline_ms - now_ms();
+        if (left < 0)
+                left = 0;
+        return left < cap_ms ? (int)left : cap_ms;
+}
+
+void session_cancel(struct session *sess)
+{
+        http_xfer_cancel(&sess->cometd);
+        http_xfer_cancel(&sess->oauth);
+}
+
+void session_disconnect(struct session *sess, long timeout_ms)
+{
+        char err[256];
+
+        session_cancel(sess);
+        if (!sess->handshaken || !sess->client_id[0])
+                return;
+        if (bayeux_build_disconnect(&sess->req, sess->client_id, &sess->msg_id) == 0 &&
+            http_xfer_run(&sess->cometd, sess->cometd_url, "application/json", sess->auth_header,
+                          sess->req.data, sess->req.len, timeout_ms, err, sizeof(err)) == 0)
+                log_msg(LOG_INFO, "disconnect", "client_id=%s status=%ld", sess->client_id,
+                        sess->cometd.status);
+        else
+                log_msg(LOG_WARN, "disconnect", "client_id=%s err=\"%s\"", sess->client_id,
+                        sess->cometd.error[0] ? sess->cometd.error : "could not send /meta/disconnect");
+        sess->handshaken = 0;
+        sess->client_id[0] = '\0';
+}

@@ -1,0 +1,150 @@
+/*
+ * auth: the token request each flow sends and how answers are read.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth.h"
+
+#define SECRET "s3cr3t&=+ %value"
+
+static struct config *make_config(enum auth_flow flow)
+{
+        static struct config cfg;
+
+        memset(&cfg, 0, sizeof(cfg));
+        cfg.sf.login_url = "https://login.example.com/";
+        cfg.sf.api_version = "59.0";
+        cfg.sf.flow = flow;
+        cfg.sf.client_id = "client id/1";
+        cfg.sf.client_secret = SECRET;
+        cfg.sf.username = "bridge@example.com";
+        cfg.sf.password = SECRET "pw";
+        cfg.sf.refresh_token = SECRET "rt";
+        return &cfg;
+}
+
+static void form_escape_encodes_reserved(void **state)
+{
+        struct buf b;
+
+        (void)state;
+        buf_init(&b, 1024);
+        assert_int_equal(auth_form_escape(&b, "a b&c=d+e%f~g.h_i-j/k"), 0);
+        assert_string_equal(b.data, "a%20b%26c%3Dd%2Be%25f~g.h_i-j%2Fk");
+        buf_free(&b);
+}
+
+static void password_flow_request(void **state)
+{
+        char url[256], err[256];
+        struct buf b;
+
+        (void)state;
+        buf_init(&b, 4096);
+        assert_int_equal(auth_build_request(make_config(AUTH_PASSWORD), url, sizeof(url), &b, err, sizeof(err)), 0);
+        assert_string_equal(url, "https://login.example.com/services/oauth2/token");
+        assert_string_equal(b.data, "grant_type=password&client_id=client%20id%2F1"
+                            "&client_secret=s3cr3t%26%3D%2B%20%25value"
+                            "&username=bridge%40example.com&password=s3cr3t%26%3D%2B%20%25valuepw");
+        buf_free(&b);
+}
+
+static void refresh_and_client_credentials_requests(void **state)
+{
+        char url[256], err[256];
+        struct buf b;
+
+        (void)state;
+        buf_init(&b, 4096);
+        assert_int_equal(auth_build_request(make_config(AUTH_REFRESH_TOKEN), url, sizeof(url), &b, err, sizeof(err)), 0);
+        assert_string_equal(b.data, "grant_type=refresh_token&client_id=client%20id%2F1"
+                            "&client_secret=s3cr3t%26%3D%2B%20%25value&refresh_token=s3cr3t%26%3D%2B%20%25valuert");
+        assert_int_equal(auth_build_request(make_config(AUTH_CLIENT_CREDENTIALS), url, sizeof(url), &b, err, sizeof(err)), 0);
+        assert_string_equal(b.data, "grant_type=client_credentials&client_id=client%20id%2F1"
+                            "&client_secret=s3cr3t%26%3D%2B%20%25value");
+        buf_free(&b);
+}
+
+static void jwt_flow_missing_key_names_file(void **state)
+{
+        char url[256], err[512];
+        struct buf b;
+        struct config *cfg = make_config(AUTH_JWT);
+
+        (void)state;
+        cfg->sf.private_key_file = "/nonexistent/sf.pem";
+        buf_init(&b, 4096);
+        assert_int_equal(auth_build_request(cfg, url, sizeof(url), &b, err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "/nonexistent/sf.pem"));
+        buf_free(&b);
+}
+
+static void success_answer_read(void **state)
+{
+        const char *body = "{\"access_token\":\"00Dxx!AR8.tok\",\"instance_url\":\"https://na1.example.com\","
+                           "\"id\":\"https://login.example.com/id/00Dxx0000001gPLEAY/005xx000001SwiUAAS\","
+                           "\"token_type\":\"Bearer\",\"issued_at\":\"1487324604890\",\"signature\":\"XXX\"}";
+        struct auth_token tok;
+        char err[256];
+
+        (void)state;
+        assert_int_equal(auth_parse_response(200, body, strlen(body), &tok, err, sizeof(err)), AUTH_OK);
+        assert_string_equal(tok.access_token, "00Dxx!AR8.tok");
+        assert_string_equal(tok.instance_url, "https://na1.example.com");
+        assert_string_equal(tok.org_id, "00Dxx0000001gPLEAY");
+        assert_string_equal(tok.user_id, "005xx000001SwiUAAS");
+        auth_token_clear(&tok);
+        assert_null(tok.access_token);
+}
+
+static void rejected_answers(void **state)
+{
+        const char *grant = "{\"error\":\"invalid_grant\",\"error_description\":\"authentication failure\"}";
+        const char *client = "{\"error\":\"invalid_client_id\",\"error_description\":\"client identifier invalid\"}";
+        struct auth_token tok;
+        char err[256];
+
+        (void)state;
+        assert_int_equal(auth_parse_response(400, grant, strlen(grant), &tok, err, sizeof(err)), AUTH_REJECTED);
+        assert_non_null(strstr(err, "invalid_grant"));
+        assert_non_null(strstr(err, "authentication failure"));
+        assert_int_equal(auth_parse_response(400, client, strlen(client), &tok, err, sizeof(err)), AUTH_REJECTED);
+        assert_non_null(strstr(err, "client identifier invalid"));
+}
+
+static void unavailable_and_malformed_answers_retry(void **state)
+{
+        struct auth_token tok;
+        char err[256];
+
+        (void)state;
+        assert_int_equal(auth_parse_response(503, "busy", 4, &tok, err, sizeof(err)), AUTH_RETRY);
+        assert_non_null(strstr(err, "503"));
+        assert_int_equal(auth_parse_response(200, "{not json", 9, &tok, err, sizeof(err)), AUTH_RETRY);
+        assert_int_equal(auth_parse_response(200, "{\"instance_url\":\"x\"}", 20, &tok, err, sizeof(err)), AUTH_RETRY);
+        assert_null(tok.access_token);
+        assert_int_equal(auth_parse_response(429, "{}", 2, &tok, err, sizeof(err)), AUTH_RETRY);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(form_escape_encodes_reserved),
+                cmocka_unit_test(password_flow_request),
+                cmocka_unit_test(refresh_and_client_credentials_requests),
+                cmocka_unit_test(jwt_flow_missing_key_names_file),
+                cmocka_unit_test(success_answer_read),
+                cmocka_unit_test(rejected_answers),
+                cmocka_unit_test(unavailable_and_malformed_answers_retry),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
