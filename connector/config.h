@@ -62,6 +62,8 @@ struct config {
                 char *ca_file;          /* NULL: system trust store only */
                 char *proxy;            /* NULL: none */
                 int stall_timeout_s;    /* default 150 */
+                int limit_backoff_s;    /* salesforce.limit_backoff_s, default 60: first wait after
+                                         * "too busy" or an org limit, doubling to 8x */
         } sf;
         struct {
                 char *bootstrap_servers;
@@ -86,6 +88,23 @@ struct config {
  *          column 1-based; the offending line echoed on a second line).
  */
 struct config *config_load(const char *path, char *errstr, size_t errstr_size);
+
+/**
+ * @brief Load and validate YAML held in memory, exactly as config_load()
+ *        would if @p path held @p text (used by tests and the fuzzer).
+ * @param path  only used in messages and stored in cfg->path.
+ * @returns a new config, free with config_destroy(), or NULL with errstr set.
+ * @remark text is borrowed; it need not be NUL-terminated.
+ */
+struct config *config_load_string(const char *path, const char *text, size_t len,
+                                  char *errstr, size_t errstr_size);
+
+/**
+ * @returns 1 when a kafka.properties entry named @p name holds a secret
+ *          (sasl.password, ssl.key.password, sasl.oauthbearer.client.secret,
+ *          ssl.key.pem, …), so its value must never be logged; else 0.
+ */
+int config_property_is_secret(const char *name);
 
 /** @brief Free everything; accepts NULL. */
 void config_destroy(struct config *cfg);

@@ -100,6 +100,9 @@ int http_xfer_init(struct http *http, struct http_xfer *x, char *errstr, size_t 
         curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
         curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
         curl_easy_setopt(easy, CURLOPT_USERAGENT, "sfbridge/" SFBRIDGE_VERSION);
+        /* Re-read the trust store for each new connection, so an operator
+         * who fixes a wrong ca_file on disk needs no restart. */
+        curl_easy_setopt(easy, CURLOPT_CA_CACHE_TIMEOUT, 0L);
         if (http->ca_file)
                 curl_easy_setopt(easy, CURLOPT_CAINFO, http->ca_file);
         if (http->proxy)

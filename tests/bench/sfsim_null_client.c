@@ -1,0 +1,348 @@
+/*
+ * A null CometD client for benchmarking sfsim: it logs in, preloads a
+ * channel through the admin API, then handshakes, subscribes with replay -2
+ * and drains the channel with /meta/connect over one keep-alive connection,
+ * doing as little work per event as possible (it counts replayIds instead
+ * of parsing JSON). It prints the publish and drain rates; tests/bench/run.sh
+ * keeps the output.
+ *
+ * usage: sfsim_null_client --url URL [--count N] [--size BYTES] [--channel CH]
+ *                          [--chunk N] [--client-id ID --client-secret S
+ *                           --username U --password P]
+ */
+#define _GNU_SOURCE /* memmem */
+
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+#define BODY_MAX (64 * 1024 * 1024)  /* ceiling on one response */
+
+struct body {
+        char *data;
+        size_t len, cap;
+};
+
+struct bench {
+        const char *url, *channel, *client_id, *client_secret, *username, *password;
+        long count, size, chunk;
+        CURL *curl;
+        struct body body;
+        char auth[512];
+        char client[64];
+        long next_id;
+};
+
+static double now_s(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static size_t on_data(char *p, size_t size, size_t n, void *arg)
+{
+        struct body *b = arg;
+        size_t len = size * n;
+
+        if (len > BODY_MAX - b->len)
+                return 0; /* aborts the transfer: over the ceiling */
+        if (b->len + len + 1 > b->cap) {
+                size_t cap = b->cap ? b->cap : 65536;
+                char *data;
+
+                while (cap < b->len + len + 1)
+                        cap *= 2;
+                data = realloc(b->data, cap);
+                if (!data)
+                        return 0;
+                b->data = data;
+                b->cap = cap;
+        }
+        memcpy(b->data + b->len, p, len);
+        b->len += len;
+        b->data[b->len] = '\0';
+        return len;
+}
+
+/* POST @p body (may be NULL for an empty POST) to @p url; @returns the HTTP status or -1. */
+static long post(struct bench *bench, const char *url, const char *body, const char *type)
+{
+        struct curl_slist *headers = NULL;
+        char content_type[128];
+        long status = -1;
+        CURLcode rc;
+
+        bench->body.len = 0;
+        snprintf(content_type, sizeof(content_type), "Content-Type: %s", type);
+        headers = curl_slist_append(headers, content_type);
+        if (bench->auth[0])
+                headers = curl_slist_append(headers, bench->auth);
+        curl_easy_setopt(bench->curl, CURLOPT_URL, url);
+        curl_easy_setopt(bench->curl, CURLOPT_POSTFIELDS, body ? body : "");
+        curl_easy_setopt(bench->curl, CURLOPT_HTTPHEADER, headers);
+        rc = curl_easy_perform(bench->curl);
+        curl_slist_free_all(headers);
+        if (rc != CURLE_OK) {
+                fprintf(stderr, "sfsim_null_client: POST %s: %s\n", url, curl_easy_strerror(rc));
+                return -1;
+        }
+        curl_easy_getinfo(bench->curl, CURLINFO_RESPONSE_CODE, &status);
+        return status;
+}
+
+static int login(struct bench *bench)
+{
+        char url[512], *form, *e[4];
+        const cJSON *tok;
+        cJSON *json;
+        long status;
+        size_t n;
+
+        e[0] = curl_easy_escape(bench->curl, bench->client_id, 0);
+        e[1] = curl_easy_escape(bench->curl, bench->client_secret, 0);
+        e[2] = curl_easy_escape(bench->curl, bench->username, 0);
+        e[3] = curl_easy_escape(bench->curl, bench->password, 0);
+        n = strlen(e[0]) + strlen(e[1]) + strlen(e[2]) + strlen(e[3]) + 128;
+        form = malloc(n);
+        if (!form)
+                return -1;
+        snprintf(form, n, "grant_type=password&client_id=%s&client_secret=%s&username=%s&password=%s",
+                 e[0], e[1], e[2], e[3]);
+        for (n = 0; n < 4; n++)
+                curl_free(e[n]);
+        snprintf(url, sizeof(url), "%s/services/oauth2/token", bench->url);
+        status = post(bench, url, form, "application/x-www-form-urlencoded");
+        free(form);
+        if (status != 200) {
+                fprintf(stderr, "sfsim_null_client: login: HTTP %ld\n", status);
+                return -1;
+        }
+        json = cJSON_Parse(bench->body.data);
+        tok = cJSON_GetObjectItemCaseSensitive(json, "access_token");
+        if (!cJSON_IsString(tok)) {
+                cJSON_Delete(json);
+                fprintf(stderr, "sfsim_null_client: login: no access_token in the answer\n");
+                return -1;
+        }
+        snprintf(bench->auth, sizeof(bench->auth), "Authorization: Bearer %s", tok->valuestring);
+        cJSON_Delete(json);
+        return 0;
+}
+
+static int preload(struct bench *bench)
+{
+        char url[1024], *chan = curl_easy_escape(bench->curl, bench->channel, 0);
+        long done = 0, n;
+        double t0 = now_s(), secs;
+
+        while (done < bench->count) {
+                n = bench->count - done < bench->chunk ? bench->count - done : bench->chunk;
+                snprintf(url, sizeof(url), "%s/admin/publish?channel=%s&count=%ld&size=%ld", bench->url,
+                         chan, n, bench->size);
+                if (post(bench, url, NULL, "application/json") != 200) {
+                        fprintf(stderr, "sfsim_null_client: publish failed: %s\n",
+                                bench->body.data ? bench->body.data : "");
+                        curl_free(chan);
+                        return -1;
+                }
+                done += n;
+        }
+        curl_free(chan);
+        secs = now_s() - t0;
+        printf("publish: %ld events of %ld bytes in %.3f s: %.0f events/s\n", done, bench->size, secs,
+               (double)done / secs);
+        return 0;
+}
+
+/* Send one Bayeux message array; @returns the parsed answer (caller frees) or NULL. */
+static cJSON *bayeux(struct bench *bench, const char *json)
+{
+        char url[512];
+
+        snprintf(url, sizeof(url), "%s/cometd/59.0", bench->url);
+        if (post(bench, url, json, "application/json") != 200) {
+                fprintf(stderr, "sfsim_null_client: %s -> %s\n", json,
+                        bench->body.data ? bench->body.data : "");
+                return NULL;
+        }
+        return cJSON_Parse(bench->body.data);
+}
+
+static int meta_ok(cJSON *answer, const char *what)
+{
+        const cJSON *first = cJSON_GetArrayItem(answer, 0);
+
+        if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(first, "successful"))) {
+                fprintf(stderr, "sfsim_null_client: %s failed\n", what);
+                return -1;
+        }
+        return 0;
+}
+
+static int start_session(struct bench *bench)
+{
+        char msg[1024];
+        const cJSON *id;
+        cJSON *answer;
+
+        answer = bayeux(bench, "[{\"channel\":\"/meta/handshake\",\"version\":\"1.0\","
+                               "\"supportedConnectionTypes\":[\"long-polling\"],\"id\":\"1\"}]");
+        if (!answer || meta_ok(answer, "handshake") == -1) {
+                cJSON_Delete(answer);
+                return -1;
+        }
+        id = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(answer, 0), "clientId");
+        snprintf(bench->client, sizeof(bench->client), "%s", cJSON_IsString(id) ? id->valuestring : "");
+        cJSON_Delete(answer);
+        snprintf(msg, sizeof(msg),
+                 "[{\"channel\":\"/meta/subscribe\",\"clientId\":\"%s\",\"subscription\":\"%s\","
+                 "\"id\":\"2\",\"ext\":{\"replay\":{\"%s\":-2}}}]",
+                 bench->client, bench->channel, bench->channel);
+        answer = bayeux(bench, msg);
+        if (!answer || meta_ok(answer, "subscribe") == -1) {
+                cJSON_Delete(answer);
+                return -1;
+        }
+        cJSON_Delete(answer);
+        return 0;
+}
+
+/* Count events without parsing: one "replayId" per event. */
+static long count_events(const char *p, size_t len, long long *last)
+{
+        static const char key[] = "\"replayId\":";
+        const char *end = p + len;
+        long n = 0;
+
+        while ((p = memmem(p, (size_t)(end - p), key, sizeof(key) - 1))) {
+                p += sizeof(key) - 1;
+                *last = strtoll(p, NULL, 10);
+                n++;
+        }
+        return n;
+}
+
+static int drain(struct bench *bench)
+{
+        char msg[256], url[512];
+        long got = 0, polls = 0, n, status;
+        long long last = 0, prev = 0;
+        double t0, secs, bytes = 0;
+
+        snprintf(url, sizeof(url), "%s/cometd/59.0", bench->url);
+        t0 = now_s();
+        while (got < bench->count) {
+                snprintf(msg, sizeof(msg),
+                         "[{\"channel\":\"/meta/connect\",\"clientId\":\"%s\","
+                         "\"connectionType\":\"long-polling\",\"id\":\"%ld\"}]",
+                         bench->client, bench->next_id++);
+                status = post(bench, url, msg, "application/json");
+                if (status != 200) {
+                        fprintf(stderr, "sfsim_null_client: connect: HTTP %ld\n", status);
+                        return -1;
+                }
+                if (!strstr(bench->body.data + (bench->body.len > 400 ? bench->body.len - 400 : 0),
+                            "\"channel\":\"/meta/connect\"") ||
+                    !strstr(bench->body.data + (bench->body.len > 400 ? bench->body.len - 400 : 0),
+                            "\"successful\":true")) {
+                        fprintf(stderr, "sfsim_null_client: connect failed: %.300s\n", bench->body.data);
+                        return -1;
+                }
+                n = count_events(bench->body.data, bench->body.len, &last);
+                if (n && last <= prev) {
+                        fprintf(stderr, "sfsim_null_client: replay IDs went backwards (%lld after %lld)\n",
+                                last, prev);
+                        return -1;
+                }
+                prev = n ? last : prev;
+                got += n;
+                bytes += (double)bench->body.len;
+                polls++;
+                if (n == 0 && polls > 2) {
+                        fprintf(stderr, "sfsim_null_client: drained %ld of %ld events, then nothing\n", got,
+                                bench->count);
+                        return -1;
+                }
+        }
+        secs = now_s() - t0;
+        printf("drain: %ld events, %.1f MB in %ld responses, %.3f s: %.0f events/s, %.1f MB/s\n", got,
+               bytes / 1e6, polls, secs, (double)got / secs, bytes / 1e6 / secs);
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        static const struct option opts[] = {
+                { "url", required_argument, NULL, 'u' },
+                { "count", required_argument, NULL, 'n' },
+                { "size", required_argument, NULL, 's' },
+                { "channel", required_argument, NULL, 'c' },
+                { "chunk", required_argument, NULL, 'k' },
+                { "client-id", required_argument, NULL, 'i' },
+                { "client-secret", required_argument, NULL, 'S' },
+                { "username", required_argument, NULL, 'U' },
+                { "password", required_argument, NULL, 'P' },
+                { NULL, 0, NULL, 0 },
+        };
+        struct bench bench;
+        int c, rc = 1;
+
+        memset(&bench, 0, sizeof(bench));
+        bench.channel = "/event/Bench__e";
+        bench.count = 200000;
+        bench.size = 1024;
+        bench.chunk = 10000;
+        bench.client_id = "bench-client";
+        bench.client_secret = "bench-secret";
+        bench.username = "bench@example.com";
+        bench.password = "bench-password";
+        bench.next_id = 3;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+                switch (c) {
+                case 'u': bench.url = optarg; break;
+                case 'n': bench.count = strtol(optarg, NULL, 10); break;
+                case 's': bench.size = strtol(optarg, NULL, 10); break;
+                case 'c': bench.channel = optarg; break;
+                case 'k': bench.chunk = strtol(optarg, NULL, 10); break;
+                case 'i': bench.client_id = optarg; break;
+                case 'S': bench.client_secret = optarg; break;
+                case 'U': bench.username = optarg; break;
+                case 'P': bench.password = optarg; break;
+                default:
+                        fprintf(stderr, "usage: sfsim_null_client --url URL [--count N] [--size BYTES] "
+                                        "[--channel CH] [--chunk N] [credentials]\n");
+                        return 2;
+                }
+        }
+        if (!bench.url || bench.count <= 0 || bench.size < 0 || bench.chunk <= 0) {
+                fprintf(stderr, "sfsim_null_client: --url is required; --count and --chunk must be > 0\n");
+                return 2;
+        }
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        bench.curl = curl_easy_init();
+        if (!bench.curl)
+                return 1;
+        /* One keep-alive connection, an in-memory cookie jar (BAYEUX_BROWSER). */
+        curl_easy_setopt(bench.curl, CURLOPT_COOKIEFILE, "");
+        curl_easy_setopt(bench.curl, CURLOPT_WRITEFUNCTION, on_data);
+        curl_easy_setopt(bench.curl, CURLOPT_WRITEDATA, &bench.body);
+        curl_easy_setopt(bench.curl, CURLOPT_TIMEOUT, 300L);
+        curl_easy_setopt(bench.curl, CURLOPT_MAXCONNECTS, 1L);
+        printf("sfsim null client: %ld events of %ld bytes on %s\n", bench.count, bench.size,
+               bench.channel);
+        if (login(&bench) == 0 && preload(&bench) == 0 && start_session(&bench) == 0 &&
+            drain(&bench) == 0)
+                rc = 0;
+        curl_easy_cleanup(bench.curl);
+        free(bench.body.data);
+        curl_global_cleanup();
+        return rc;
+}

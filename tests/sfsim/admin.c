@@ -1,0 +1,294 @@
+/*
+ * The admin API (see admin.h). Faults are named commands, like the
+ * <servercmd> of curl's test server: each one either acts at once
+ * (revoke-tokens, forget-clients, disconnect, clear) or is armed for the next
+ * N matching requests, or until clear when no count is given.
+ */
+#include "admin.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "channel.h"
+#include "clients.h"
+#include "fault.h"
+#include "oauth.h"
+#include "render.h"
+#include "sbuf.h"
+#include "sim.h"
+#include "store.h"
+
+#define PUBLISH_CHUNK 1024  /* events rendered per sim-lock acquisition */
+
+static void answer(struct admin_response *resp, int status, char *body)
+{
+        resp->status = body ? status : 500;
+        resp->body = body;
+        resp->body_len = body ? strlen(body) : 0;
+}
+
+static void answer_error(struct admin_response *resp, int status, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static void answer_error(struct admin_response *resp, int status, const char *fmt, ...)
+{
+        char msg[512];
+        cJSON *obj = cJSON_CreateObject();
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        answer(resp, status,
+               obj && cJSON_AddStringToObject(obj, "error", msg) ? cJSON_PrintUnformatted(obj) : NULL);
+        cJSON_Delete(obj);
+}
+
+/* Parse a decimal parameter in [min, max]. @returns 0, 1 (absent), -1 (bad). */
+static int arg_long(const struct admin_request *req, const char *name, long min, long max, long *out)
+{
+        const char *s = req->arg(req->arg_ctx, name);
+        char *end;
+        long v;
+
+        if (!s)
+                return 1;
+        errno = 0;
+        v = strtol(s, &end, 10);
+        if (!*s || *end || errno || v < min || v > max)
+                return -1;
+        *out = v;
+        return 0;
+}
+
+static void publish(struct sim *sim, const struct admin_request *req, struct admin_response *resp)
+{
+        const char *name = req->arg(req->arg_ctx, "channel");
+        struct store_publish_opts opts = { 0 };
+        struct sim_event *evs[PUBLISH_CHUNK];
+        long count = 1, size = 0;
+        uint64_t *ids = NULL;
+        struct channel *ch;
+        struct sbuf sb;
+        size_t done = 0, n;
+        int failed = 0;
+
+        if (!name || !*name) {
+                answer_error(resp, 400, "publish: parameter 'channel' is required");
+                return;
+        }
+        if (!sim_channel_exists(sim, name)) {
+                answer_error(resp, 400,
+                             "publish: channel '%.200s' does not exist (use /topic/X, /event/X__e, "
+                             "/data/ChangeEvents, /data/XChangeEvent or /u/X)",
+                             name);
+                return;
+        }
+        if (arg_long(req, "count", 1, ADMIN_MAX_PUBLISH, &count) == -1) {
+                answer_error(resp, 400, "publish: parameter 'count' must be an integer from 1 to %d",
+                             ADMIN_MAX_PUBLISH);
+                return;
+        }
+        if (arg_long(req, "size", 0, STORE_MAX_EVENT_SIZE, &size) == -1) {
+                answer_error(resp, 400, "publish: parameter 'size' must be an integer from 0 to %d",
+                             STORE_MAX_EVENT_SIZE);
+                return;
+        }
+        opts.size = (size_t)size;
+        opts.entity = req->arg(req->arg_ctx, "entity");
+        if (opts.entity && !channel_entity_valid(opts.entity)) {
+                answer_error(resp, 400, "publish: parameter 'entity' must match [A-Za-z0-9_]+");
+                return;
+        }
+        opts.change_type = req->arg(req->arg_ctx, "change_type");
+        if (opts.change_type && !render_change_type_valid(opts.change_type)) {
+                answer_error(resp, 400,
+                             "publish: parameter 'change_type' must be CREATE, UPDATE, DELETE, UNDELETE, "
+                             "GAP_CREATE, GAP_UPDATE, GAP_DELETE, GAP_UNDELETE or GAP_OVERFLOW");
+                return;
+        }
+        ids = malloc((size_t)count * sizeof(*ids));
+        if (!ids) {
+                answer(resp, 500, NULL);
+                return;
+        }
+        pthread_mutex_lock(&sim->lock);
+        ch = store_channel_locked(sim->store, name, 1);
+        pthread_mutex_unlock(&sim->lock);
+        if (!ch) {
+                free(ids);
+                answer_error(resp, 503, "publish: too many channels (at most %d)", STORE_MAX_CHANNELS);
+                return;
+        }
+        /* Render a chunk outside the sim lock, append it under the lock:
+         * subscribers keep draining while a large publish runs. */
+        store_publish_begin(ch);
+        while (done < (size_t)count) {
+                int64_t now = sim_wall_ms();
+
+                n = (size_t)count - done < PUBLISH_CHUNK ? (size_t)count - done : PUBLISH_CHUNK;
+                if (store_render(sim->store, ch, &opts, evs, n, now) == -1) {
+                        failed = 1;
+                        break;
+                }
+                pthread_mutex_lock(&sim->lock);
+                store_append_locked(sim->store, ch, evs, n, ids + done, now);
+                sim_wake_all_locked(sim);
+                pthread_mutex_unlock(&sim->lock);
+                done += n;
+        }
+        store_publish_end(ch);
+        if (failed && done == 0) {
+                free(ids);
+                answer_error(resp, 500, "publish: out of memory");
+                return;
+        }
+
+        sbuf_init(&sb, (size_t)count * 24 + 64);
+        sbuf_puts(&sb, "{\"replay_ids\":[");
+        for (n = 0; n < done; n++)
+                sbuf_printf(&sb, n ? ",%" PRIu64 : "%" PRIu64, ids[n]);
+        sbuf_puts(&sb, "]}");
+        free(ids);
+        if (sb.toobig || !sb.data) {
+                sbuf_free(&sb);
+                answer(resp, 500, NULL);
+                return;
+        }
+        answer(resp, 200, sbuf_steal(&sb, NULL));
+}
+
+static char *fault_answer(const char *kind, long count, const char *what, size_t n)
+{
+        cJSON *obj = cJSON_CreateObject();
+        char *text = NULL;
+
+        if (obj && cJSON_AddBoolToObject(obj, "ok", 1) && cJSON_AddStringToObject(obj, "kind", kind) &&
+            (count == 0 || cJSON_AddNumberToObject(obj, "count", (double)count)) &&
+            (!what || cJSON_AddNumberToObject(obj, what, (double)n)))
+                text = cJSON_PrintUnformatted(obj);
+        cJSON_Delete(obj);
+        return text;
+}
+
+static void fault(struct sim *sim, const struct admin_request *req, struct admin_response *resp)
+{
+        const char *kind = req->arg(req->arg_ctx, "kind");
+        struct sim_poll *held;
+        long count = -1;
+        size_t n = 0;
+        int f;
+
+        if (!kind) {
+                answer_error(resp, 400, "fault: parameter 'kind' is required");
+                return;
+        }
+        if (arg_long(req, "count", 1, 1000000000L, &count) == -1) {
+                answer_error(resp, 400, "fault: parameter 'count' must be a positive integer");
+                return;
+        }
+        if (!strcmp(kind, "revoke-tokens")) {
+                oauth_revoke_all(sim->oauth);
+                pthread_mutex_lock(&sim->lock);
+                sim_wake_all_locked(sim);
+                pthread_mutex_unlock(&sim->lock);
+                answer(resp, 200, fault_answer(kind, 0, NULL, 0));
+                return;
+        }
+        if (!strcmp(kind, "forget-clients") || !strcmp(kind, "disconnect")) {
+                pthread_mutex_lock(&sim->lock);
+                n = kind[0] == 'f' ? clients_forget_all_locked(sim->clients)
+                                   : clients_disconnect_all_locked(sim->clients);
+                sim_wake_all_locked(sim);
+                pthread_mutex_unlock(&sim->lock);
+                answer(resp, 200, fault_answer(kind, 0, "clients", n));
+                return;
+        }
+        if (!strcmp(kind, "clear")) {
+                pthread_mutex_lock(&sim->lock);
+                faults_clear(&sim->faults);
+                sim_wake_all_locked(sim);
+                pthread_mutex_unlock(&sim->lock);
+                answer(resp, 200, fault_answer(kind, 0, NULL, 0));
+                return;
+        }
+        f = fault_parse(kind);
+        if (f < 0) {
+                answer_error(resp, 400,
+                             "fault: unknown kind '%.100s' (known: revoke-tokens, forget-clients, disconnect, "
+                             "too-busy, concurrent-limit, stall, close-mid-poll, http-503, malformed, clear)",
+                             kind);
+                return;
+        }
+        pthread_mutex_lock(&sim->lock);
+        faults_arm(&sim->faults, (enum fault_kind)f, count);
+        if (f == FAULT_CLOSE_MID_POLL) {
+                /* Long-polls held now are closed first; what is left of the
+                 * count hits the next connects. */
+                for (held = sim->polls; held; held = held->next) {
+                        if (!held->close && faults_take(&sim->faults, FAULT_CLOSE_MID_POLL)) {
+                                held->close = 1;
+                                n++;
+                        }
+                }
+                sim_wake_all_locked(sim);
+        }
+        pthread_mutex_unlock(&sim->lock);
+        answer(resp, 200, fault_answer(kind, count, f == FAULT_CLOSE_MID_POLL ? "closed" : NULL, n));
+}
+
+static void retention(struct sim *sim, const struct admin_request *req, struct admin_response *resp)
+{
+        long keep = 0;
+        size_t dropped;
+        char text[64];
+
+        if (arg_long(req, "keep", 0, 1000000000L, &keep) != 0) {
+                answer_error(resp, 400, "retention: parameter 'keep' must be an integer >= 0");
+                return;
+        }
+        pthread_mutex_lock(&sim->lock);
+        dropped = store_truncate_locked(sim->store, (size_t)keep);
+        pthread_mutex_unlock(&sim->lock);
+        snprintf(text, sizeof(text), "{\"dropped\":%zu}", dropped);
+        answer(resp, 200, strdup(text));
+}
+
+void admin_handle(struct sim *sim, const struct admin_request *req, struct admin_response *resp)
+{
+        static const struct {
+                const char *path, *method;
+                void (*fn)(struct sim *, const struct admin_request *, struct admin_response *);
+        } routes[] = {
+                { "/admin/publish", "POST", publish },
+                { "/admin/fault", "POST", fault },
+                { "/admin/retention", "POST", retention },
+                { "/admin/stats", "GET", NULL },
+        };
+        size_t i;
+
+        memset(resp, 0, sizeof(*resp));
+        for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+                if (strcmp(req->path, routes[i].path))
+                        continue;
+                if (strcmp(req->method, routes[i].method)) {
+                        answer_error(resp, 405, "%s takes %s", routes[i].path, routes[i].method);
+                        return;
+                }
+                if (routes[i].fn)
+                        routes[i].fn(sim, req, resp);
+                else
+                        answer(resp, 200, sim_stats_json(sim));
+                return;
+        }
+        answer_error(resp, 404,
+                     "unknown admin endpoint '%.100s' (known: /admin/publish, /admin/fault, "
+                     "/admin/retention, /admin/stats)",
+                     req->path);
+}

@@ -1,0 +1,338 @@
+/*
+ * The Bayeux client table (see clients.h). Few clients exist at a time (one
+ * per bridge session), so the table is a list; lookups also expire clients
+ * lazily, which is all the bookkeeping the 40-second rule needs.
+ */
+#include "clients.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "store.h"
+
+struct sub {
+        struct channel *ch;
+        uint64_t cursor;  /* last replay ID delivered (or the start point) */
+};
+
+struct client {
+        char id[CLIENT_ID_LEN + 1];
+        char browser[CLIENT_ID_LEN + 1];
+        int64_t last_seen_ms;  /* monotonic: last handshake/subscribe/response */
+        int polls;             /* /meta/connect requests in progress */
+        unsigned poll_seq;
+        int connected;         /* a /meta/connect was answered */
+        int gone;
+        int disconnect_pending;
+        int refs;              /* the table's own + one per request using it */
+        struct sub *subs;
+        size_t nsubs, cap_subs;
+        size_t rr;             /* channel that goes first in the next response */
+        struct client *next;
+};
+
+struct clients {
+        long expiry_ms;
+        size_t max_clients;
+        size_t count;
+        struct client *list;
+};
+
+struct clients *clients_new(long expiry_ms, size_t max_clients)
+{
+        struct clients *clients = calloc(1, sizeof(*clients));
+
+        if (!clients)
+                return NULL;
+        clients->expiry_ms = expiry_ms;
+        clients->max_clients = max_clients && max_clients < CLIENTS_MAX ? max_clients : CLIENTS_MAX;
+        return clients;
+}
+
+static void client_free(struct client *cl)
+{
+        free(cl->subs);
+        free(cl);
+}
+
+static void unsubscribe_all(struct client *cl)
+{
+        size_t i;
+
+        for (i = 0; i < cl->nsubs; i++)
+                store_note_subscription_locked(cl->subs[i].ch, -1);
+        cl->nsubs = 0;
+}
+
+void clients_destroy(struct clients *clients)
+{
+        struct client *cl, *next;
+
+        if (!clients)
+                return;
+        for (cl = clients->list; cl; cl = next) {
+                next = cl->next;
+                client_free(cl);
+        }
+        free(clients);
+}
+
+/* 26 characters of [a-z0-9], like Salesforce's clientIds. */
+static int random_id(char out[CLIENT_ID_LEN + 1])
+{
+        static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+        unsigned char raw[CLIENT_ID_LEN];
+        int i;
+
+        if (RAND_bytes(raw, sizeof(raw)) != 1)
+                return -1;
+        for (i = 0; i < CLIENT_ID_LEN; i++)
+                out[i] = alphabet[raw[i] % 36];
+        out[CLIENT_ID_LEN] = '\0';
+        return 0;
+}
+
+static void unlink_client(struct clients *clients, struct client *cl)
+{
+        struct client **pp;
+
+        for (pp = &clients->list; *pp; pp = &(*pp)->next) {
+                if (*pp == cl) {
+                        *pp = cl->next;
+                        cl->next = NULL;
+                        clients->count--;
+                        return;
+                }
+        }
+}
+
+void clients_remove_locked(struct clients *clients, struct client *cl)
+{
+        if (cl->gone)
+                return;
+        cl->gone = 1;
+        unsubscribe_all(cl);
+        unlink_client(clients, cl);
+        clients_put_locked(clients, cl); /* the table's reference */
+}
+
+void clients_put_locked(struct clients *clients, struct client *cl)
+{
+        (void)clients;
+        if (cl && --cl->refs == 0)
+                client_free(cl);
+}
+
+static int expired(const struct clients *clients, const struct client *cl, int64_t now_ms)
+{
+        return cl->polls == 0 && now_ms - cl->last_seen_ms > clients->expiry_ms;
+}
+
+static void sweep(struct clients *clients, int64_t now_ms)
+{
+        struct client *cl, *next;
+
+        for (cl = clients->list; cl; cl = next) {
+                next = cl->next;
+                if (expired(clients, cl, now_ms))
+                        clients_remove_locked(clients, cl);
+        }
+}
+
+struct client *clients_add_locked(struct clients *clients, int64_t now_ms, int *full)
+{
+        struct client *cl;
+
+        *full = 0;
+        sweep(clients, now_ms);
+        if (clients->count >= clients->max_clients) {
+                *full = 1;
+                return NULL;
+        }
+        cl = calloc(1, sizeof(*cl));
+        if (!cl)
+                return NULL;
+        if (random_id(cl->id) == -1 || random_id(cl->browser) == -1) {
+                free(cl);
+                return NULL;
+        }
+        cl->last_seen_ms = now_ms;
+        cl->refs = 2; /* the table's and the caller's */
+        cl->next = clients->list;
+        clients->list = cl;
+        clients->count++;
+        return cl;
+}
+
+struct client *clients_get_locked(struct clients *clients, const char *id, int64_t now_ms)
+{
+        struct client *cl;
+
+        for (cl = clients->list; cl; cl = cl->next) {
+                if (strcmp(cl->id, id))
+                        continue;
+                if (expired(clients, cl, now_ms)) {
+                        clients_remove_locked(clients, cl);
+                        return NULL;
+                }
+                cl->refs++;
+                return cl;
+        }
+        return NULL;
+}
+
+size_t clients_forget_all_locked(struct clients *clients)
+{
+        size_t n = 0;
+
+        while (clients->list) {
+                clients_remove_locked(clients, clients->list);
+                n++;
+        }
+        return n;
+}
+
+size_t clients_disconnect_all_locked(struct clients *clients)
+{
+        struct client *cl;
+        size_t n = 0;
+
+        for (cl = clients->list; cl; cl = cl->next) {
+                cl->disconnect_pending = 1;
+                n++;
+        }
+        return n;
+}
+
+size_t clients_count_locked(struct clients *clients, int64_t now_ms)
+{
+        sweep(clients, now_ms);
+        return clients->count;
+}
+
+const char *client_id(const struct client *cl)
+{
+        return cl->id;
+}
+
+const char *client_browser(const struct client *cl)
+{
+        return cl->browser;
+}
+
+int client_cookie_ok(const struct client *cl, const char *cookie)
+{
+        return cookie && !strcmp(cookie, cl->browser);
+}
+
+int client_is_gone(const struct client *cl)
+{
+        return cl->gone;
+}
+
+int client_disconnect_pending(const struct client *cl)
+{
+        return cl->disconnect_pending;
+}
+
+int client_connected(const struct client *cl)
+{
+        return cl->connected;
+}
+
+void client_touch_locked(struct client *cl, int64_t now_ms)
+{
+        cl->last_seen_ms = now_ms;
+}
+
+int client_subscribe_locked(struct client *cl, struct channel *ch, uint64_t cursor)
+{
+        size_t i;
+
+        for (i = 0; i < cl->nsubs; i++) {
+                if (cl->subs[i].ch == ch) {
+                        cl->subs[i].cursor = cursor;
+                        store_note_subscription_locked(ch, 0);
+                        return 0;
+                }
+        }
+        if (cl->nsubs >= CLIENT_MAX_SUBS)
+                return -1;
+        if (cl->nsubs == cl->cap_subs) {
+                size_t cap = cl->cap_subs ? cl->cap_subs * 2 : 8;
+                struct sub *subs = realloc(cl->subs, cap * sizeof(*subs));
+
+                if (!subs)
+                        return -1;
+                cl->subs = subs;
+                cl->cap_subs = cap;
+        }
+        cl->subs[cl->nsubs].ch = ch;
+        cl->subs[cl->nsubs].cursor = cursor;
+        cl->nsubs++;
+        store_note_subscription_locked(ch, 1);
+        return 1;
+}
+
+int client_unsubscribe_locked(struct client *cl, struct channel *ch)
+{
+        size_t i;
+
+        for (i = 0; i < cl->nsubs; i++) {
+                if (cl->subs[i].ch == ch) {
+                        store_note_subscription_locked(ch, -1);
+                        memmove(&cl->subs[i], &cl->subs[i + 1],
+                                (cl->nsubs - i - 1) * sizeof(cl->subs[0]));
+                        cl->nsubs--;
+                        return 1;
+                }
+        }
+        return 0;
+}
+
+int client_has_pending_locked(const struct client *cl)
+{
+        size_t i;
+
+        for (i = 0; i < cl->nsubs; i++)
+                if (store_has_after_locked(cl->subs[i].ch, cl->subs[i].cursor))
+                        return 1;
+        return 0;
+}
+
+size_t client_collect_locked(struct client *cl, size_t max_events, size_t max_bytes,
+                             struct sbuf *out)
+{
+        size_t k, taken = 0;
+
+        for (k = 0; k < cl->nsubs && taken < max_events; k++) {
+                struct sub *sub = &cl->subs[(cl->rr + k) % cl->nsubs];
+
+                taken += store_collect_locked(sub->ch, &sub->cursor, max_events - taken,
+                                              max_bytes, taken > 0, out);
+        }
+        if (cl->nsubs)
+                cl->rr = (cl->rr + 1) % cl->nsubs;
+        return taken;
+}
+
+unsigned client_poll_begin_locked(struct client *cl)
+{
+        cl->polls++;
+        return ++cl->poll_seq;
+}
+
+int client_poll_superseded(const struct client *cl, unsigned seq)
+{
+        return cl->poll_seq != seq;
+}
+
+void client_poll_end_locked(struct client *cl, int answered, int64_t now_ms)
+{
+        cl->polls--;
+        if (answered)
+                cl->connected = 1;
+        cl->last_seen_ms = now_ms;
+}

@@ -1,0 +1,50 @@
+/*
+ * The lasting faults an admin can inject, each armed for the next N matching
+ * requests or until `clear`. The one-shot actions (revoke-tokens,
+ * forget-clients, disconnect) act at once and are not kept here.
+ *
+ * Locking: every function runs with the sim lock held.
+ */
+#ifndef SFSIM_FAULT_H
+#define SFSIM_FAULT_H
+
+enum fault_kind {
+        FAULT_TOO_BUSY,          /* handshakes and connects: 503::Server is too busy */
+        FAULT_CONCURRENT_LIMIT,  /* handshakes: 403::Organization concurrent user limit exceeded */
+        FAULT_STALL,             /* connects held unanswered until clear */
+        FAULT_CLOSE_MID_POLL,    /* connects: the TCP connection is closed */
+        FAULT_HTTP_503,          /* CometD requests: HTTP 503 */
+        FAULT_MALFORMED,         /* connect replies: invalid JSON */
+        FAULT_COUNT
+};
+
+struct faults {
+        struct {
+                int armed;
+                long left;  /* requests still to hit; -1: until clear */
+        } f[FAULT_COUNT];
+        unsigned clear_gen;  /* bumped by faults_clear(): releases stalls */
+};
+
+/** @returns the fault named @p name (e.g. "too-busy"), or -1. */
+int fault_parse(const char *name);
+
+/** @returns the admin API name of @p kind. */
+const char *fault_name(enum fault_kind kind);
+
+/** @brief Arm @p kind for @p count requests (-1: until clear). */
+void faults_arm(struct faults *faults, enum fault_kind kind, long count);
+
+/**
+ * @brief Consume one hit of @p kind if it is armed.
+ * @returns 1 when the current request must suffer the fault.
+ */
+int faults_take(struct faults *faults, enum fault_kind kind);
+
+/** @returns 1 when @p kind is armed (without consuming it). */
+int faults_armed(const struct faults *faults, enum fault_kind kind);
+
+/** @brief Disarm every fault and release stalled connects. */
+void faults_clear(struct faults *faults);
+
+#endif

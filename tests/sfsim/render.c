@@ -1,0 +1,248 @@
+/*
+ * Event shapes, copied from the Salesforce samples in
+ * shared/reference/salesforce-streaming.md §5: the replay ID always sits at
+ * data.event.replayId; PushTopic adds createdDate and type and carries the
+ * record in data.sobject; platform events carry data.schema, data.payload and
+ * data.event.EventUuid; CDC carries data.payload.ChangeEventHeader. A text
+ * field is padded so that benchmarks can ask for events of a given size.
+ */
+#include "render.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+void render_rng_seed(struct render_rng *rng, uint64_t seed)
+{
+        rng->s = seed ? seed : 0x9e3779b97f4a7c15ULL;
+}
+
+uint64_t render_rng_next(struct render_rng *rng)
+{
+        /* xorshift64*: plenty for UUIDs that only need to differ. */
+        rng->s ^= rng->s >> 12;
+        rng->s ^= rng->s << 25;
+        rng->s ^= rng->s >> 27;
+        return rng->s * 0x2545f4914f6cdd1dULL;
+}
+
+static const char *const change_types[] = {
+        "CREATE", "UPDATE", "DELETE", "UNDELETE",
+        "GAP_CREATE", "GAP_UPDATE", "GAP_DELETE", "GAP_UNDELETE", "GAP_OVERFLOW",
+};
+
+int render_change_type_valid(const char *s)
+{
+        size_t i;
+
+        for (i = 0; i < sizeof(change_types) / sizeof(change_types[0]); i++)
+                if (!strcmp(s, change_types[i]))
+                        return 1;
+        return 0;
+}
+
+static uint64_t fnv1a(const char *s, uint64_t h)
+{
+        for (; *s; s++) {
+                h ^= (unsigned char)*s;
+                h *= 0x100000001b3ULL;
+        }
+        return h;
+}
+
+void render_schema_id(const char *channel, const char *entity, char out[23])
+{
+        static const char b64[] =
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        struct render_rng rng;
+        int i;
+
+        render_rng_seed(&rng, fnv1a(entity ? entity : "", fnv1a(channel, 0xcbf29ce484222325ULL)));
+        for (i = 0; i < 22; i++)
+                out[i] = b64[render_rng_next(&rng) >> 58];
+        out[22] = '\0';
+}
+
+void render_iso_time(int64_t ms, char out[32])
+{
+        time_t secs = (time_t)(ms / 1000);
+        unsigned millis = (unsigned)(ms % 1000) % 1000u;
+        struct tm tm;
+        size_t n;
+
+        gmtime_r(&secs, &tm);
+        n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+        snprintf(out + n, 32 - n, ".%03uZ", millis);
+}
+
+static void uuid(struct render_rng *rng, char out[37])
+{
+        uint64_t hi = render_rng_next(rng), lo = render_rng_next(rng);
+
+        /* Version 4, variant 10xx, as java.util.UUID.randomUUID() makes them. */
+        hi = (hi & ~0xf000ULL) | 0x4000ULL;
+        lo = (lo & ~(3ULL << 62)) | (2ULL << 62);
+        snprintf(out, 37, "%08" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%04" PRIx64 "-%012" PRIx64,
+                 hi >> 32, (hi >> 16) & 0xffff, hi & 0xffff, lo >> 48,
+                 lo & (uint64_t)0xffffffffffffULL);
+}
+
+/* Record IDs look like Salesforce's 18-character IDs with the object's key prefix. */
+static void record_id(const char *entity, uint64_t seq, char out[19])
+{
+        static const struct {
+                const char *entity, *prefix;
+        } prefixes[] = {
+                { "Account", "001" }, { "Contact", "003" }, { "Opportunity", "006" },
+                { "Lead", "00Q" },    { "Case", "500" },    { "User", "005" },
+        };
+        const char *prefix = "a00";
+        size_t i;
+
+        for (i = 0; entity && i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+                if (!strcmp(entity, prefixes[i].entity))
+                        prefix = prefixes[i].prefix;
+        snprintf(out, 19, "%s%012" PRIu64 "AAA", prefix, seq % (uint64_t)1000000000000ULL);
+}
+
+/* The padding pattern: readable, cheap to copy, no JSON escaping needed. */
+static const char pad_pattern[] =
+        " Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod"
+        " tempor incididunt ut labore et dolore magna aliqua.";
+
+static int append_pad(struct sbuf *sb, size_t n)
+{
+        size_t chunk, plen = sizeof(pad_pattern) - 1;
+
+        if (sbuf_reserve(sb, n) == -1)
+                return -1;
+        while (n) {
+                chunk = n < plen ? n : plen;
+                memcpy(sb->data + sb->len, pad_pattern, chunk);
+                sb->len += chunk;
+                n -= chunk;
+        }
+        sb->data[sb->len] = '\0';
+        return 0;
+}
+
+static const char *topic_type(const char *change_type)
+{
+        const char *ct = change_type;
+
+        if (!strncmp(ct, "GAP_", 4))
+                ct += 4;
+        if (!strcmp(ct, "UPDATE"))
+                return "updated";
+        if (!strcmp(ct, "DELETE"))
+                return "deleted";
+        if (!strcmp(ct, "UNDELETE"))
+                return "undeleted";
+        return "created";
+}
+
+int render_event(struct sbuf *sb, const struct render_params *rp, uint64_t replay_id,
+                 uint64_t seq, int64_t now_ms, struct render_rng *rng)
+{
+        char when[32], id[19], uid[37], tail[768];
+        const char *ct = rp->change_type ? rp->change_type : "CREATE";
+        size_t start = sb->len, tail_len, pad;
+        int padded = 1, n = 0;
+
+        render_iso_time(now_ms, when);
+        /*
+         * Each shape is written as head + text + tail, where text is the
+         * field that padding grows; tail is formatted first so the pad length
+         * is known before anything is appended.
+         */
+        switch (rp->kind) {
+        case CHANNEL_TOPIC:
+                record_id("Account", seq, id);
+                if (sbuf_printf(sb,
+                                "{\"data\":{\"event\":{\"createdDate\":\"%s\",\"replayId\":%" PRIu64
+                                ",\"type\":\"%s\"},\"sobject\":{\"Id\":\"%s\",\"Name\":\"Account %" PRIu64
+                                "\",\"Description\":\"Event %" PRIu64,
+                                when, replay_id, topic_type(ct), id, seq, seq) == -1)
+                        goto fail;
+                n = snprintf(tail, sizeof(tail), "\"}},\"channel\":\"%s\"}", rp->channel);
+                break;
+        case CHANNEL_EVENT:
+                uuid(rng, uid);
+                if (sbuf_printf(sb,
+                                "{\"data\":{\"schema\":\"%s\",\"payload\":{\"CreatedDate\":\"%s\","
+                                "\"CreatedById\":\"%s\",\"Message__c\":\"Event %" PRIu64,
+                                rp->schema, when, rp->user_id, seq) == -1)
+                        goto fail;
+                n = snprintf(tail, sizeof(tail),
+                             "\"},\"event\":{\"EventUuid\":\"%s\",\"replayId\":%" PRIu64
+                             "}},\"channel\":\"%s\"}",
+                             uid, replay_id, rp->channel);
+                break;
+        case CHANNEL_CDC_ALL:
+        case CHANNEL_CDC_ENTITY: {
+                /* DELETE and gap events carry the header only, as Salesforce sends them. */
+                int header_only = !strcmp(ct, "DELETE") || !strncmp(ct, "GAP_", 4);
+
+                record_id(rp->entity, seq, id);
+                uuid(rng, uid);
+                if (sbuf_printf(sb,
+                                "{\"data\":{\"schema\":\"%s\",\"payload\":{\"ChangeEventHeader\":{"
+                                "\"entityName\":\"%s\",\"recordIds\":[\"%s\"],\"changeType\":\"%s\","
+                                "\"changeOrigin\":\"com/salesforce/api/soap/59.0;client=sfsim\","
+                                "\"transactionKey\":\"%s\",\"sequenceNumber\":1,\"isTransactionEnd\":true,"
+                                "\"commitTimestamp\":%" PRId64 ",\"commitNumber\":%" PRIu64
+                                ",\"commitUser\":\"%s\"}",
+                                rp->schema, rp->entity, id, ct, uid, now_ms,
+                                replay_id * 1000 + 7, rp->user_id) == -1)
+                        goto fail;
+                if (header_only) {
+                        padded = 0;
+                        n = snprintf(tail, sizeof(tail),
+                                     "},\"event\":{\"replayId\":%" PRIu64 "}},\"channel\":\"%s\"}",
+                                     replay_id, rp->channel);
+                        break;
+                }
+                if (!strcmp(ct, "UPDATE") || !strcmp(ct, "GAP_UPDATE")) {
+                        if (sbuf_printf(sb, ",\"LastModifiedDate\":\"%s\",\"Description\":\"Change %" PRIu64,
+                                        when, seq) == -1)
+                                goto fail;
+                } else if (sbuf_printf(sb,
+                                       ",\"Name\":\"%s %" PRIu64 "\",\"OwnerId\":\"%s\",\"CreatedDate\":\"%s\","
+                                       "\"CreatedById\":\"%s\",\"LastModifiedDate\":\"%s\","
+                                       "\"LastModifiedById\":\"%s\",\"Description\":\"Change %" PRIu64,
+                                       rp->entity, seq, rp->user_id, when, rp->user_id, when,
+                                       rp->user_id, seq) == -1) {
+                        goto fail;
+                }
+                n = snprintf(tail, sizeof(tail),
+                             "\"},\"event\":{\"replayId\":%" PRIu64 "}},\"channel\":\"%s\"}",
+                             replay_id, rp->channel);
+                break;
+        }
+        case CHANNEL_GENERIC:
+                if (sbuf_printf(sb,
+                                "{\"data\":{\"event\":{\"createdDate\":\"%s\",\"replayId\":%" PRIu64
+                                "},\"payload\":\"Event %" PRIu64,
+                                when, replay_id, seq) == -1)
+                        goto fail;
+                n = snprintf(tail, sizeof(tail), "\"},\"channel\":\"%s\"}", rp->channel);
+                break;
+        default:
+                return -1;
+        }
+        if (n < 0 || (size_t)n >= sizeof(tail))
+                goto fail;
+        tail_len = (size_t)n;
+        pad = 0;
+        if (padded && rp->size > sb->len - start + tail_len)
+                pad = rp->size - (sb->len - start) - tail_len;
+        if (append_pad(sb, pad) == -1 || sbuf_append(sb, tail, tail_len) == -1)
+                goto fail;
+        return 0;
+fail:
+        sb->len = start;
+        if (sb->data)
+                sb->data[start] = '\0';
+        return -1;
+}

@@ -1,0 +1,32 @@
+/*
+ * The HTTP side of the emulator: libmicrohttpd with a thread per connection
+ * (a held long-poll simply blocks its own thread), routing to the OAuth
+ * endpoint, the CometD endpoint and the admin API, with a ceiling on every
+ * request body.
+ */
+#ifndef SFSIM_SERVER_H
+#define SFSIM_SERVER_H
+
+#include <stddef.h>
+
+struct server;
+struct sim;
+
+/**
+ * @brief Start serving on an already listening socket.
+ * @param listen_fd  bound and listening; the server owns it from here on.
+ * @param tls_cert   PEM certificate text (NUL-terminated) or NULL for http.
+ * @param tls_key    PEM key text, with @p tls_cert.
+ * @returns a running server, stop it with server_destroy(), or NULL with
+ *          errstr set.
+ */
+struct server *server_new(struct sim *sim, int listen_fd, const char *tls_cert,
+                          const char *tls_key, char *errstr, size_t errstr_size);
+
+/**
+ * @brief Stop: every held long-poll ends (its connection is closed), every
+ *        connection thread is joined. Accepts NULL.
+ */
+void server_destroy(struct server *server);
+
+#endif

@@ -1,0 +1,382 @@
+/*
+ * sfsim: a Salesforce emulator for sfbridge's tests — the OAuth token
+ * endpoint, the CometD Streaming API endpoint and an admin API that
+ * publishes events and injects faults. This file parses the command line
+ * (fixed by DESIGN.md, outside tests use it), opens the listening socket,
+ * prints the one ready line, and stops cleanly on SIGTERM/SIGINT.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "server.h"
+#include "sim.h"
+
+#define PEM_MAX (1024 * 1024)
+
+static const char usage[] =
+        "usage: sfsim --listen 127.0.0.1:PORT --client-id ID --client-secret S\n"
+        "             --username U --password P [options]\n"
+        "\n"
+        "A Salesforce emulator: OAuth token endpoint, CometD Streaming API, admin API.\n"
+        "Prints `sfsim listening on http://HOST:PORT` (or https) once ready; that URL is\n"
+        "both the login URL and the instance URL.\n"
+        "\n"
+        "  --listen HOST:PORT       IPv4 address and port; PORT 0 picks a free one\n"
+        "  --client-id ID           connected app consumer key (all flows)\n"
+        "  --client-secret S        consumer secret (password, refresh_token, client_credentials)\n"
+        "  --username U             user (password flow, JWT sub)\n"
+        "  --password P             password (+ security token) for the password flow\n"
+        "  --jwt-public-key FILE    PEM RSA public key that verifies JWT bearer assertions\n"
+        "  --refresh-token T        the refresh token the refresh_token flow accepts\n"
+        "                           (default: none accepted)\n"
+        "  --connect-timeout-ms N   longest hold of a /meta/connect, advice.timeout (110000)\n"
+        "  --client-expiry-ms N     forget a client silent this long after a response (40000)\n"
+        "  --retention N            events kept per channel (100000)\n"
+        "  --retention-age-s N      drop events older than this; 0: never (86400)\n"
+        "  --max-batch N            most events in one /meta/connect response (1000)\n"
+        "  --max-clients N          concurrent CometD clients before 403::Organization\n"
+        "                           concurrent user limit exceeded (0: 10000)\n"
+        "  --missing-channel CH     answer subscribes to CH with \"doesn't exist\" (repeatable)\n"
+        "  --org-id ID              18-character org ID starting with 00D (00D000000000001AAA)\n"
+        "  --tls-cert FILE          serve https with this PEM certificate ...\n"
+        "  --tls-key FILE           ... and this PEM key\n"
+        "  --public-url URL         advertise URL instead of the listen address\n"
+        "  --stats-json FILE        write the /admin/stats document to FILE on exit\n"
+        "  --verbose                one stderr line per HTTP request (no secrets)\n"
+        "  --help                   this text\n"
+        "\n"
+        "Admin API (127.0.0.1 peers only):\n"
+        "  POST /admin/publish?channel=CH&count=N[&size=BYTES][&entity=E][&change_type=T]\n"
+        "  POST /admin/fault?kind=K[&count=N]   K: revoke-tokens, forget-clients, disconnect,\n"
+        "       too-busy, concurrent-limit, stall, close-mid-poll, http-503, malformed, clear\n"
+        "  POST /admin/retention?keep=N\n"
+        "  GET  /admin/stats\n";
+
+enum opt {
+        OPT_LISTEN = 1000, OPT_CLIENT_ID, OPT_CLIENT_SECRET, OPT_USERNAME, OPT_PASSWORD,
+        OPT_JWT_KEY, OPT_REFRESH, OPT_CONNECT_TIMEOUT, OPT_EXPIRY, OPT_RETENTION,
+        OPT_RETENTION_AGE, OPT_MAX_BATCH, OPT_MAX_CLIENTS, OPT_MISSING, OPT_ORG_ID,
+        OPT_TLS_CERT, OPT_TLS_KEY, OPT_PUBLIC_URL, OPT_STATS_JSON, OPT_VERBOSE, OPT_HELP,
+};
+
+static const struct option options[] = {
+        { "listen", required_argument, NULL, OPT_LISTEN },
+        { "client-id", required_argument, NULL, OPT_CLIENT_ID },
+        { "client-secret", required_argument, NULL, OPT_CLIENT_SECRET },
+        { "username", required_argument, NULL, OPT_USERNAME },
+        { "password", required_argument, NULL, OPT_PASSWORD },
+        { "jwt-public-key", required_argument, NULL, OPT_JWT_KEY },
+        { "refresh-token", required_argument, NULL, OPT_REFRESH },
+        { "connect-timeout-ms", required_argument, NULL, OPT_CONNECT_TIMEOUT },
+        { "client-expiry-ms", required_argument, NULL, OPT_EXPIRY },
+        { "retention", required_argument, NULL, OPT_RETENTION },
+        { "retention-age-s", required_argument, NULL, OPT_RETENTION_AGE },
+        { "max-batch", required_argument, NULL, OPT_MAX_BATCH },
+        { "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+        { "missing-channel", required_argument, NULL, OPT_MISSING },
+        { "org-id", required_argument, NULL, OPT_ORG_ID },
+        { "tls-cert", required_argument, NULL, OPT_TLS_CERT },
+        { "tls-key", required_argument, NULL, OPT_TLS_KEY },
+        { "public-url", required_argument, NULL, OPT_PUBLIC_URL },
+        { "stats-json", required_argument, NULL, OPT_STATS_JSON },
+        { "verbose", no_argument, NULL, OPT_VERBOSE },
+        { "help", no_argument, NULL, OPT_HELP },
+        { NULL, 0, NULL, 0 },
+};
+
+static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int bad_usage(const char *fmt, ...)
+{
+        va_list ap;
+
+        fprintf(stderr, "sfsim: ");
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "\nsfsim: try --help\n");
+        return 2;
+}
+
+static int parse_num(const char *opt, const char *s, long min, long max, long *out)
+{
+        char *end;
+        long v;
+
+        errno = 0;
+        v = strtol(s, &end, 10);
+        if (!*s || *end || errno || v < min || v > max) {
+                fprintf(stderr, "sfsim: --%s: '%s' is not an integer from %ld to %ld\n", opt, s, min,
+                        max);
+                return -1;
+        }
+        *out = v;
+        return 0;
+}
+
+static int parse_listen(const char *s, struct sim_config *cfg)
+{
+        const char *colon = strrchr(s, ':');
+        struct in_addr addr;
+        long port;
+        size_t n;
+
+        if (!colon || colon == s || (size_t)(colon - s) >= sizeof(cfg->listen_host))
+                return -1;
+        n = (size_t)(colon - s);
+        memcpy(cfg->listen_host, s, n);
+        cfg->listen_host[n] = '\0';
+        if (!strcmp(cfg->listen_host, "localhost"))
+                strcpy(cfg->listen_host, "127.0.0.1");
+        if (inet_pton(AF_INET, cfg->listen_host, &addr) != 1)
+                return -1;
+        if (parse_num("listen", colon + 1, 0, 65535, &port) == -1)
+                return -1;
+        cfg->listen_port = (int)port;
+        return 0;
+}
+
+static int parse_args(int argc, char **argv, struct sim_config *cfg)
+{
+        long v;
+        int c;
+
+        memset(cfg, 0, sizeof(*cfg));
+        strcpy(cfg->listen_host, "127.0.0.1");
+        cfg->connect_timeout_ms = 110000;
+        cfg->client_expiry_ms = 40000;
+        cfg->retention = 100000;
+        cfg->retention_age_s = 86400;
+        cfg->max_batch = 1000;
+        cfg->org_id = "00D000000000001AAA";
+
+        while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+                switch (c) {
+                case OPT_LISTEN:
+                        if (parse_listen(optarg, cfg) == -1)
+                                return bad_usage("--listen: '%s' is not IPV4:PORT", optarg);
+                        break;
+                case OPT_CLIENT_ID: cfg->client_id = optarg; break;
+                case OPT_CLIENT_SECRET: cfg->client_secret = optarg; break;
+                case OPT_USERNAME: cfg->username = optarg; break;
+                case OPT_PASSWORD: cfg->password = optarg; break;
+                case OPT_JWT_KEY: cfg->jwt_public_key = optarg; break;
+                case OPT_REFRESH: cfg->refresh_token = optarg; break;
+                case OPT_CONNECT_TIMEOUT:
+                        if (parse_num("connect-timeout-ms", optarg, 1, 3600000, &v) == -1)
+                                return 2;
+                        cfg->connect_timeout_ms = v;
+                        break;
+                case OPT_EXPIRY:
+                        if (parse_num("client-expiry-ms", optarg, 1, 86400000, &v) == -1)
+                                return 2;
+                        cfg->client_expiry_ms = v;
+                        break;
+                case OPT_RETENTION:
+                        if (parse_num("retention", optarg, 1, 100000000, &v) == -1)
+                                return 2;
+                        cfg->retention = (size_t)v;
+                        break;
+                case OPT_RETENTION_AGE:
+                        if (parse_num("retention-age-s", optarg, 0, 365L * 86400, &v) == -1)
+                                return 2;
+                        cfg->retention_age_s = v;
+                        break;
+                case OPT_MAX_BATCH:
+                        if (parse_num("max-batch", optarg, 1, 1000000, &v) == -1)
+                                return 2;
+                        cfg->max_batch = (size_t)v;
+                        break;
+                case OPT_MAX_CLIENTS:
+                        if (parse_num("max-clients", optarg, 0, 10000, &v) == -1)
+                                return 2;
+                        cfg->max_clients = (size_t)v;
+                        break;
+                case OPT_MISSING:
+                        if (cfg->nmissing == SIM_MAX_MISSING)
+                                return bad_usage("--missing-channel: more than %d given", SIM_MAX_MISSING);
+                        cfg->missing[cfg->nmissing++] = optarg;
+                        break;
+                case OPT_ORG_ID:
+                        if (strlen(optarg) != 18 || strncmp(optarg, "00D", 3))
+                                return bad_usage("--org-id: '%s' is not an 18-character ID starting with 00D",
+                                                 optarg);
+                        cfg->org_id = optarg;
+                        break;
+                case OPT_TLS_CERT: cfg->tls_cert = optarg; break;
+                case OPT_TLS_KEY: cfg->tls_key = optarg; break;
+                case OPT_PUBLIC_URL:
+                        if (strncmp(optarg, "http://", 7) && strncmp(optarg, "https://", 8))
+                                return bad_usage("--public-url: '%s' is not an http(s) URL", optarg);
+                        cfg->public_url = optarg;
+                        break;
+                case OPT_STATS_JSON: cfg->stats_json = optarg; break;
+                case OPT_VERBOSE: cfg->verbose = 1; break;
+                case OPT_HELP:
+                        fputs(usage, stdout);
+                        exit(0);
+                default:
+                        fprintf(stderr, "sfsim: try --help\n");
+                        return 2;
+                }
+        }
+        if (optind < argc)
+                return bad_usage("unexpected argument '%s'", argv[optind]);
+        if (!cfg->client_id)
+                return bad_usage("%s is required", "--client-id");
+        if (!cfg->client_secret)
+                return bad_usage("%s is required", "--client-secret");
+        if (!cfg->username)
+                return bad_usage("%s is required", "--username");
+        if (!cfg->password)
+                return bad_usage("%s is required", "--password");
+        if (!cfg->tls_cert != !cfg->tls_key)
+                return bad_usage("%s: give both --tls-cert and --tls-key, or neither",
+                                 cfg->tls_cert ? "--tls-cert" : "--tls-key");
+        return 0;
+}
+
+/* Read a PEM file into a NUL-terminated malloc'd string. */
+static char *read_pem(const char *opt, const char *path)
+{
+        FILE *fp = fopen(path, "r");
+        char *text;
+        size_t n;
+
+        if (!fp) {
+                fprintf(stderr, "sfsim: %s %s: %s\n", opt, path, strerror(errno));
+                return NULL;
+        }
+        text = malloc(PEM_MAX + 1);
+        n = text ? fread(text, 1, PEM_MAX + 1, fp) : 0;
+        fclose(fp);
+        if (!text || n == 0 || n > PEM_MAX) {
+                fprintf(stderr, "sfsim: %s %s: empty, unreadable or larger than 1 MB\n", opt, path);
+                free(text);
+                return NULL;
+        }
+        text[n] = '\0';
+        return text;
+}
+
+static int open_listener(const struct sim_config *cfg, int *port)
+{
+        struct sockaddr_in sin;
+        socklen_t len = sizeof(sin);
+        int fd, one = 1;
+
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -1;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        memset(&sin, 0, sizeof(sin));
+        sin.sin_family = AF_INET;
+        sin.sin_port = htons((uint16_t)cfg->listen_port);
+        inet_pton(AF_INET, cfg->listen_host, &sin.sin_addr);
+        if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, 128) < 0 ||
+            getsockname(fd, (struct sockaddr *)&sin, &len) < 0) {
+                close(fd);
+                return -1;
+        }
+        *port = ntohs(sin.sin_port);
+        return fd;
+}
+
+static void write_stats(struct sim *sim)
+{
+        char *text = sim_stats_json(sim);
+        FILE *fp;
+
+        if (!text)
+                return;
+        fp = fopen(sim->cfg.stats_json, "w");
+        if (!fp || fprintf(fp, "%s\n", text) < 0 || fclose(fp) != 0)
+                fprintf(stderr, "sfsim: --stats-json %s: %s\n", sim->cfg.stats_json, strerror(errno));
+        free(text);
+}
+
+int main(int argc, char **argv)
+{
+        char url[256], errstr[512], *cert = NULL, *key = NULL;
+        struct server *server = NULL;
+        struct sim *sim = NULL;
+        struct sim_config cfg;
+        sigset_t stop_signals;
+        int rc, fd, port, sig = 0;
+
+        rc = parse_args(argc, argv, &cfg);
+        if (rc)
+                return rc;
+        if (cfg.tls_cert) {
+                cert = read_pem("--tls-cert", cfg.tls_cert);
+                key = cert ? read_pem("--tls-key", cfg.tls_key) : NULL;
+                if (!key) {
+                        free(cert);
+                        return 1;
+                }
+        }
+        /* Every thread inherits this mask, so only sigwait() below sees the
+         * stop signals and nothing runs in signal context. */
+        sigemptyset(&stop_signals);
+        sigaddset(&stop_signals, SIGINT);
+        sigaddset(&stop_signals, SIGTERM);
+        pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+        signal(SIGPIPE, SIG_IGN);
+
+        fd = open_listener(&cfg, &port);
+        if (fd < 0) {
+                fprintf(stderr, "sfsim: --listen %s:%d: %s\n", cfg.listen_host, cfg.listen_port,
+                        strerror(errno));
+                rc = 1;
+                goto out;
+        }
+        if (cfg.public_url)
+                snprintf(url, sizeof(url), "%.*s", (int)strcspn(cfg.public_url, "\n"), cfg.public_url);
+        else
+                snprintf(url, sizeof(url), "%s://%s:%d", cert ? "https" : "http", cfg.listen_host, port);
+        while (strlen(url) > 8 && url[strlen(url) - 1] == '/')
+                url[strlen(url) - 1] = '\0';
+        sim = sim_new(&cfg, url, errstr, sizeof(errstr));
+        if (!sim) {
+                fprintf(stderr, "sfsim: %s\n", errstr);
+                close(fd);
+                rc = 1;
+                goto out;
+        }
+        server = server_new(sim, fd, cert, key, errstr, sizeof(errstr));
+        if (!server) {
+                fprintf(stderr, "sfsim: %s\n", errstr);
+                close(fd);
+                rc = 1;
+                goto out;
+        }
+        printf("sfsim listening on %s\n", url);
+        fflush(stdout);
+        fprintf(stderr, "sfsim: level=info msg=ready url=%s connect_timeout_ms=%ld client_expiry_ms=%ld "
+                        "retention=%zu max_batch=%zu jwt=%s refresh_token=%s\n",
+                url, cfg.connect_timeout_ms, cfg.client_expiry_ms, cfg.retention, cfg.max_batch,
+                cfg.jwt_public_key ? "on" : "off", cfg.refresh_token ? "on" : "off");
+
+        while (sigwait(&stop_signals, &sig) != 0 || (sig != SIGINT && sig != SIGTERM))
+                ;
+        fprintf(stderr, "sfsim: level=info msg=stopping signal=%s\n", sig == SIGINT ? "INT" : "TERM");
+        rc = 0;
+out:
+        server_destroy(server);
+        if (sim && cfg.stats_json)
+                write_stats(sim);
+        sim_destroy(sim);
+        free(cert);
+        free(key);
+        return rc;
+}

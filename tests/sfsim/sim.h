@@ -1,0 +1,125 @@
+/*
+ * The emulator's shared state: its configuration, the one lock that guards
+ * the event store, the client table and the faults, and the condition
+ * variable every held /meta/connect waits on. This is where the pieces meet;
+ * each piece (store, clients, fault, oauth) keeps its own struct opaque.
+ *
+ * Lock discipline: one mutex, sim->lock, held only for short, bounded work
+ * (append a rendered chunk, copy a batch of ready-made JSON, update a
+ * client). Rendering events and writing to sockets happen outside it. Every
+ * change a held connect may be waiting for is followed by sim_wake_all_locked().
+ * The OAuth token registry has its own mutex, taken after sim->lock if both.
+ */
+#ifndef SFSIM_SIM_H
+#define SFSIM_SIM_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fault.h"
+
+#define SIM_MAX_MISSING 64
+
+struct store;
+struct clients;
+struct oauth;
+
+/** The command line, parsed (strings point into argv; not owned). */
+struct sim_config {
+        char listen_host[64];
+        int listen_port;
+        const char *client_id;
+        const char *client_secret;
+        const char *username;
+        const char *password;
+        const char *jwt_public_key;   /* PEM file, or NULL: JWT flow refused */
+        const char *refresh_token;    /* or NULL: refresh flow refused */
+        long connect_timeout_ms;      /* long-poll hold, advice.timeout */
+        long client_expiry_ms;        /* forget a client silent this long */
+        size_t retention;             /* events kept per channel */
+        long retention_age_s;         /* 0: no age limit */
+        size_t max_batch;             /* events per /meta/connect response */
+        size_t max_clients;           /* 0: no limit but the hard cap */
+        const char *tls_cert;
+        const char *tls_key;
+        const char *org_id;           /* 18 characters, starts with 00D */
+        const char *public_url;       /* advertised instead of the listen address */
+        const char *stats_json;       /* write /admin/stats here at exit */
+        const char *missing[SIM_MAX_MISSING]; /* channels that "don't exist" */
+        size_t nmissing;
+        int verbose;                  /* one stderr line per request */
+};
+
+struct sim_stats {
+        uint64_t handshakes;          /* successful handshakes */
+        uint64_t handshakes_denied;
+        uint64_t connects;            /* /meta/connect messages received */
+        uint64_t subscribes;          /* successful subscribes */
+        uint64_t unsubscribes;
+        uint64_t disconnects;         /* client /meta/disconnect */
+        uint64_t events_delivered;
+        uint64_t http_requests;       /* requests of any route */
+};
+
+/* A /meta/connect being held, so close-mid-poll can reach it. */
+struct sim_poll {
+        int close;                    /* set by close-mid-poll */
+        struct sim_poll *next;
+};
+
+struct sim {
+        struct sim_config cfg;
+        char url[256];                /* login URL = instance URL, no trailing / */
+        char user_id[19];
+
+        pthread_mutex_t lock;
+        pthread_cond_t cond;          /* CLOCK_MONOTONIC */
+        int stopping;                 /* SIGTERM: answer nothing more */
+
+        /* Guarded by lock. */
+        struct store *store;
+        struct clients *clients;
+        struct faults faults;
+        struct sim_poll *polls;
+        struct sim_stats stats;
+
+        struct oauth *oauth;          /* own mutex */
+};
+
+/** @returns monotonic milliseconds. */
+int64_t sim_now_ms(void);
+
+/** @returns wall-clock epoch milliseconds. */
+int64_t sim_wall_ms(void);
+
+/**
+ * @brief Build the emulator's state for @p cfg advertised at @p url.
+ * @returns a new sim, free with sim_destroy(), or NULL with errstr set
+ *          (e.g. an unreadable JWT public key, named by file).
+ */
+struct sim *sim_new(const struct sim_config *cfg, const char *url, char *errstr,
+                    size_t errstr_size);
+
+/** @brief Free everything. Accepts NULL. @locality no request in progress. */
+void sim_destroy(struct sim *sim);
+
+/** @brief Wake every held /meta/connect to re-check its state. @locality lock held. */
+void sim_wake_all_locked(struct sim *sim);
+
+/** @brief Wait on sim->cond until woken or @p deadline_ms (monotonic). @locality lock held. */
+void sim_wait_locked(struct sim *sim, int64_t deadline_ms);
+
+/**
+ * @returns 1 when @p name (bare) is a channel this org has: a valid name
+ *          that --missing-channel does not list.
+ */
+int sim_channel_exists(const struct sim *sim, const char *name);
+
+/**
+ * @brief Render GET /admin/stats.
+ * @returns a malloc'd JSON object text, or NULL (out of memory).
+ */
+char *sim_stats_json(struct sim *sim);
+
+#endif
