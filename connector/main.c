@@ -63,11 +63,11 @@ static void usage(FILE *fp)
                 "       sfbridge --version | --help\n"
                 "\n"
                 "Subscribes to Salesforce Streaming API channels and produces every event to Kafka.\n"
-                "Exit codes: 0 clean stop, 1 bad config, 2 bad usage, 3 fatal at run time.\n"
-                "\n"
-                "Configuration keys:\n");
-        if (fp == stdout)
+                "Exit codes: 0 clean stop, 1 bad config, 2 bad usage, 3 fatal at run time.\n");
+        if (fp == stdout) {
+                fputc('\n', fp);
                 config_print_reference(fp);
+        }
 }
 
 static int run(const char *path)

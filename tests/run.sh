@@ -27,6 +27,7 @@ passed=0; failed=0; failures=""
 run_one() { # run_one BUILD_DIR PROGRAM [ARGS...]
     build=$1; shift
     prog=$1
+    [ "$prog" = sh ] && prog=$2
     case "$prog" in *"$ONLY"*) ;; *) return ;; esac
     name=$(echo "$build:$prog" | sed 's|^\./||; s|[/:]|_|g')
     log="$LOGS/$name.log"
