@@ -18,6 +18,7 @@
 #include "backoff.h"
 #include "bayeux.h"
 #include "event.h"
+#include "fence.h"
 #include "http.h"
 #include "httpd.h"
 #include "log.h"
@@ -38,6 +39,7 @@ struct bridge {
         struct http *http;
         struct session *sess;
         struct httpd *httpd;
+        struct fence *fence;
         int wake_fd;
         volatile sig_atomic_t *stop;
         int commit_pending;          /* a batch awaits its commit: Kafka was unreachable */
@@ -115,6 +117,9 @@ static enum session_verdict bridge_on_events(void *ctx, const struct bayeux_resp
         int st;
 
         (void)nevents;
+        /* A newer instance took over: not one more event from this one. */
+        if (fence_check(br->fence, br->fatal, sizeof(br->fatal)))
+                return SESSION_BATCH_FATAL;
         st = sink_begin(br->sink, err, sizeof(err));
         if (st == SINK_FATAL) {
                 snprintf(br->fatal, sizeof(br->fatal), "%s", err);
@@ -164,8 +169,10 @@ static enum session_verdict bridge_on_events(void *ctx, const struct bayeux_resp
                          * let Salesforce send it again. */
                         char aerr[256];
 
-                        log_msg(LOG_ERROR, "produce_failed", "channel=%s replay_id=%lld topic=%s err=\"%s\"",
-                                ev.channel, ev.replay_id, rec.topic, err);
+                        log_msg(LOG_ERROR, "produce_failed",
+                                "channel=%s replay_id=%lld topic=%s bytes=%zu err=\"%s\" action=%s",
+                                ev.channel, ev.replay_id, rec.topic, rec.value_len, err,
+                                "abort_batch_and_resubscribe_from_committed");
                         if (st == SINK_FATAL) {
                                 snprintf(br->fatal, sizeof(br->fatal), "%s", err);
                                 return SESSION_BATCH_FATAL;
@@ -255,53 +262,120 @@ static void drain_fd(int fd)
                 ;
 }
 
-/* Kafka may come up after the bridge: wait for it, politely, until stopped. */
-static int bridge_wait_kafka(struct bridge *br, char *errstr, size_t errstr_size)
+/* Retry step() with backoff until it succeeds (0), fails for good (-1,
+ * errstr set) or a stop is requested (1). Kafka may come up after us. */
+static int bridge_retry(struct bridge *br, const char *what,
+                        int (*step)(struct bridge *br, char *err, size_t err_size),
+                        char *errstr, size_t errstr_size)
 {
         struct backoff bo;
         char err[512];
-        int st;
 
         backoff_init(&bo, 500, 10000);
         for (;;) {
                 long delay;
+                int rc;
 
                 if (*br->stop)
                         return 1;
-                if (replay_store_load(br->rs, 10000, err, sizeof(err)) == 0)
-                        break;
+                err[0] = '\0';
+                rc = step(br, err, sizeof(err));
+                if (rc == 0)
+                        return 0;
+                if (rc == SINK_FATAL) {
+                        snprintf(errstr, errstr_size, "%s", err);
+                        return -1;
+                }
                 delay = backoff_next_ms(&bo);
-                log_msg(LOG_WARN, "kafka_unavailable", "step=replay_load err=\"%s\" retry_ms=%ld", err, delay);
+                log_msg(LOG_WARN, "kafka_unavailable", "step=%s err=\"%s\" retry_ms=%ld", what, err, delay);
                 metrics_heartbeat();
                 http_poll(br->http, (int)delay, br->wake_fd);
                 drain_fd(br->wake_fd);
         }
+}
+
+static int step_load(struct bridge *br, char *err, size_t err_size)
+{
+        return replay_store_load(br->rs, 10000, err, err_size) == 0 ? 0 : SINK_RETRY;
+}
+
+static int step_start(struct bridge *br, char *err, size_t err_size)
+{
+        return sink_start(br->sink, 10000, err, err_size);
+}
+
+static int step_watch(struct bridge *br, char *err, size_t err_size)
+{
+        return fence_watch_start(br->fence, 10000, err, err_size) == 0 ? 0 : SINK_RETRY;
+}
+
+/* Claim the name on the replay topic; see fence.h. */
+static int step_claim(struct bridge *br, char *err, size_t err_size)
+{
+        struct buf key, value;
+        int st;
+
+        buf_init(&key, 1024);
+        buf_init(&value, 4096);
+        if (fence_claim_encode(br->fence, &key, &value) == -1) {
+                buf_free(&key);
+                buf_free(&value);
+                snprintf(err, err_size, "owner record too large");
+                return SINK_FATAL;
+        }
+        st = sink_begin(br->sink, err, err_size);
+        if (st == SINK_OK)
+                st = sink_put_record(br->sink, key.data, key.len, value.data, value.len, err, err_size);
+        if (st == SINK_OK)
+                st = sink_commit(br->sink, 10000, err, err_size);
+        if (st == SINK_OK && sink_flush(br->sink, 10000) == -1) {
+                snprintf(err, err_size, "owner record not acknowledged within 10 s");
+                st = SINK_RETRY;
+        }
+        if (st != SINK_OK && st != SINK_FATAL) {
+                char aerr[128];
+                sink_abort(br->sink, 5000, aerr, sizeof(aerr));
+        }
+        buf_free(&key);
+        buf_free(&value);
+        return st;
+}
+
+/*
+ * Start the Kafka side: make sure the replay topic exists, take the
+ * transactional.id (Kafka fences an older producer here), claim the name,
+ * give an older instance the grace period to see the claim and stop, and
+ * only then read the committed replay IDs, so they include its last batch.
+ */
+static int bridge_start_kafka(struct bridge *br, char *errstr, size_t errstr_size)
+{
+        long long until;
+        int rc;
+
+        if ((rc = bridge_retry(br, "replay_topic", step_load, errstr, errstr_size)) ||
+            (rc = bridge_retry(br, "init_transactions", step_start, errstr, errstr_size)) ||
+            (rc = bridge_retry(br, "fence_watch", step_watch, errstr, errstr_size)) ||
+            (rc = bridge_retry(br, "claim", step_claim, errstr, errstr_size)))
+                return rc;
+        log_msg(LOG_INFO, "claimed", "name=%s instance=%s grace_ms=%d", br->cfg->name,
+                fence_instance(br->fence), FENCE_GRACE_MS);
+        until = mono_ms() + FENCE_GRACE_MS;
+        while (mono_ms() < until && !*br->stop) {
+                if (fence_check(br->fence, errstr, errstr_size))
+                        return -1;
+                metrics_heartbeat();
+                http_poll(br->http, 50, br->wake_fd);
+                drain_fd(br->wake_fd);
+        }
+        if ((rc = bridge_retry(br, "replay_load", step_load, errstr, errstr_size)))
+                return rc;
         log_msg(LOG_INFO, "replay_loaded", "topic=%s entries=%zu", br->cfg->kafka.replay_topic,
                 replay_store_count(br->rs));
         for (size_t i = 0; i < replay_store_count(br->rs); i++) {
                 const struct replay_entry *re = replay_store_entry(br->rs, i);
                 metrics_replay_id_set(re->channel, re->replay_id);
         }
-        backoff_reset(&bo);
-        for (;;) {
-                long delay;
-
-                if (*br->stop)
-                        return 1;
-                st = sink_start(br->sink, 10000, err, sizeof(err));
-                if (st == SINK_OK)
-                        return 0;
-                if (st == SINK_FATAL) {
-                        snprintf(errstr, errstr_size, "%s", err);
-                        return -1;
-                }
-                delay = backoff_next_ms(&bo);
-                log_msg(LOG_WARN, "kafka_unavailable", "step=init_transactions err=\"%s\" retry_ms=%ld",
-                        err, delay);
-                metrics_heartbeat();
-                http_poll(br->http, (int)delay, br->wake_fd);
-                drain_fd(br->wake_fd);
-        }
+        return 0;
 }
 
 /* Graceful stop, in DESIGN.md's order, within the 10 s budget. */
@@ -350,11 +424,12 @@ int bridge_run(const struct config *cfg, int wake_fd, volatile sig_atomic_t *sto
         hopts.proxy = cfg->sf.proxy;
         if (!(br.http = http_new(&hopts, errstr, errstr_size)) ||
             !(br.rs = replay_store_new(cfg, errstr, errstr_size)) ||
-            !(br.sink = sink_new(cfg, br.rs, errstr, errstr_size)))
+            !(br.sink = sink_new(cfg, br.rs, errstr, errstr_size)) ||
+            !(br.fence = fence_new(cfg, errstr, errstr_size)))
                 goto out;
         metrics_up_set(1);
 
-        switch (bridge_wait_kafka(&br, errstr, errstr_size)) {
+        switch (bridge_start_kafka(&br, errstr, errstr_size)) {
         case 1:
                 rc = EXIT_CLEAN;
                 goto out;
@@ -386,6 +461,8 @@ int bridge_run(const struct config *cfg, int wake_fd, volatile sig_atomic_t *sto
                 if (br.commit_pending && mono_ms() >= br.commit_retry_at &&
                     bridge_commit(&br, 2000) == SESSION_BATCH_REBUILD)
                         session_rebuild(br.sess, "batch_aborted");
+                if (!br.fatal[0])
+                        fence_check(br.fence, br.fatal, sizeof(br.fatal));
                 if (br.fatal[0]) {
                         snprintf(errstr, errstr_size, "%s", br.fatal);
                         goto out;
@@ -422,6 +499,7 @@ out:
         metrics_up_set(0);
         session_destroy(br.sess);
         sink_destroy(br.sink);
+        fence_destroy(br.fence);
         replay_store_destroy(br.rs);
         http_destroy(br.http);
         httpd_stop(br.httpd);

@@ -184,7 +184,7 @@ static int check_online(const struct config *cfg)
         sprintf(auth, "Bearer %s", tok.access_token);
         sprintf(cometd, "%s/cometd/%s", tok.instance_url, cfg->sf.api_version);
 
-        buf_init(&body, BAYEUX_MAX_BODY);
+        buf_reset(&body);
         if (bayeux_build_handshake(&body, &id) == -1 ||
             http_xfer_run(&x, cometd, "application/json", auth, body.data, body.len, CLI_HTTP_TIMEOUT_MS,
                           err, sizeof(err)) == -1) {

@@ -8,19 +8,27 @@
 #define SFB_REPLAY_STORE_H
 
 #include <stddef.h>
+#include <librdkafka/rdkafka.h>
 #include "buf.h"
 #include "config.h"
 
+/* A replay record value larger than this is refused (decode and load). */
+#define REPLAY_RECORD_MAX 65536
+
 struct replay_entry {
         char *channel;
-        long long replay_id;      /* may be REPLAY_NEW/REPLAY_ALL after `replay set --new/--all` */
-        char event_time[40];      /* "" when unknown */
+        /* may be REPLAY_NEW/REPLAY_ALL after `replay set --new/--all` */
+        long long replay_id;
+        char event_time[40]; /* "" when unknown */
         char committed_at[40];
 };
 
 struct replay_store;
 
-/** @returns a new store for cfg (borrowed, must outlive it), free with replay_store_destroy(); NULL with errstr. */
+/**
+ * @returns a new store for cfg (borrowed, must outlive it), free with
+ *          replay_store_destroy(); NULL with errstr.
+ */
 struct replay_store *replay_store_new(const struct config *cfg, char *errstr, size_t errstr_size);
 void replay_store_destroy(struct replay_store *rs);
 
@@ -32,6 +40,18 @@ void replay_store_destroy(struct replay_store *rs);
  *          Records that fail to decode are reported in errstr only when
  *          nothing else failed and are otherwise skipped with a warning log
  *          naming partition and offset.
+ * @remark errstr is "" after a clean load; after a load that skipped records
+ *         it holds a one-line note (count, first partition/offset, reason)
+ *         and 0 is still returned. Entries loaded earlier are dropped first.
+ *         Keys of other bridge names and gap keys ("<name>:<channel>:gap")
+ *         are ignored; a tombstone (NULL value) removes the channel's entry.
+ *         The topic is created with 1 partition, the broker's default
+ *         replication factor and cleanup.policy=compact. When it cannot be
+ *         created (no controller, as with librdkafka's mock cluster, or the
+ *         broker refuses) this is logged and the store loads empty.
+ *         The reader uses assign() with group.id "sfbridge-<name>-replay-loader"
+ *         (required by librdkafka's consumer API; never joined, never committed).
+ * @locality caller's thread; blocks up to timeout_ms.
  */
 int replay_store_load(struct replay_store *rs, int timeout_ms, char *errstr, size_t errstr_size);
 
@@ -52,18 +72,56 @@ const struct replay_entry *replay_store_entry(const struct replay_store *rs, siz
 int replay_store_write(struct replay_store *rs, const char *channel, long long replay_id,
                        int timeout_ms, char *errstr, size_t errstr_size);
 
-/* Record codec, pure. Timestamps are RFC 3339 UTC ("2026-11-23T09:18:43.123Z"). */
+/*
+ * Record codec, pure. Timestamps are RFC 3339 UTC ("2026-11-23T09:18:43.123Z").
+ * Value: {"channel":"…","replay_id":N,"event_time":"…","committed_at":"…"};
+ * event_time is always present and "" when unknown (NULL is encoded as "").
+ * replay_id must be an integer in [-2, 2^53] (exact in JSON doubles).
+ */
+
+/**
+ * @brief Encode key "<name>:<channel>" and the JSON value, replacing the
+ *        contents of key and value.
+ * @returns 0 or -1 (buffer ceiling/out of memory).
+ */
 int replay_record_encode(const char *name, const char *channel, long long replay_id,
-                         const char *event_time, const char *committed_at,
-                         struct buf *key, struct buf *value);
-/** @brief Decode a value; out->channel is malloc'd (free it). @returns 0 or -1 with errstr. */
-int replay_record_decode(const char *value, size_t len, struct replay_entry *out,
-                         char *errstr, size_t errstr_size);
+                         const char *event_time, const char *committed_at, struct buf *key,
+                         struct buf *value);
+/**
+ * @brief Decode a value; out->channel is malloc'd (free it). @returns 0 or -1 with errstr.
+ * @remark Required: channel (non-empty string), replay_id (integer in
+ *         [-2, 2^53]). Optional: event_time, committed_at (strings of at
+ *         most 39 bytes; missing or null reads as ""). On -1, out holds no
+ *         allocation.
+ */
+int replay_record_decode(const char *value, size_t len, struct replay_entry *out, char *errstr,
+                         size_t errstr_size);
 /** @brief The audit record of a replay gap, key "<name>:<channel>:gap". */
 int replay_gap_encode(const char *name, const char *channel, long long last_committed,
                       const char *policy, const char *at, struct buf *key, struct buf *value);
 
 /** @brief Current UTC time as RFC 3339 with milliseconds into out (>= 32 bytes). */
 void replay_now_rfc3339(char *out, size_t out_size);
+
+/**
+ * @brief A librdkafka configuration for cfg: client.id "sfbridge-<name>",
+ *        kafka.bootstrap_servers, every kafka.properties entry (in order,
+ *        each rd_kafka_conf_set checked), and a log callback that routes
+ *        librdkafka's logs through log_msg(). Shared by sink_kafka and the
+ *        replay store so both connect the same way.
+ * @returns a new conf (hand it to rd_kafka_new() or rd_kafka_conf_destroy()
+ *          it), or NULL with errstr naming the property. The value of a
+ *          property whose name contains "password", "secret",
+ *          "sasl.oauthbearer" or "ssl.key" is never echoed.
+ */
+rd_kafka_conf_t *replay_kafka_conf_new(const struct config *cfg, char *errstr, size_t errstr_size);
+
+/**
+ * @brief Set one librdkafka property, errstr naming it (origin is the config
+ *        path shown, e.g. "kafka.properties"); secret values never echoed.
+ * @returns 0 or -1 with errstr.
+ */
+int replay_kafka_conf_set(rd_kafka_conf_t *conf, const char *origin, const char *name,
+                          const char *value, char *errstr, size_t errstr_size);
 
 #endif

@@ -15,58 +15,141 @@
 
 enum sink_status {
         SINK_OK = 0,
-        SINK_RETRY = -1,    /* retriable (Kafka unreachable, timeout): call again later, batch kept */
-        SINK_ABORTED = -2,  /* the batch was aborted: resume Salesforce from the last committed IDs */
-        SINK_FATAL = -3     /* fenced by a newer instance, or a fatal producer error: exit 3 */
+        /* retriable (Kafka unreachable, timeout): call again later, batch kept */
+        SINK_RETRY = -1,
+        /* the batch was aborted: resume Salesforce from the last committed IDs */
+        SINK_ABORTED = -2,
+        /* fenced by a newer instance, or a fatal producer error: exit 3 */
+        SINK_FATAL = -3
 };
 
 struct sink;
 
-/** @returns a new sink, free with sink_destroy(); NULL with errstr (bad kafka.properties key/value named). @remark cfg and rs are borrowed. */
-struct sink *sink_new(const struct config *cfg, struct replay_store *rs,
-                      char *errstr, size_t errstr_size);
+/**
+ * @returns a new sink, free with sink_destroy(); NULL with errstr (bad
+ *          kafka.properties key/value named).
+ * @remark cfg and rs are borrowed and must outlive the sink.
+ * @remark Producer settings: kafka.bootstrap_servers, then kafka.properties
+ *         in order (values of secret-looking names never echoed), then
+ *         enable.idempotence=true and acks=all; exactly_once adds
+ *         transactional.id "sfbridge-<name>". kafka.properties may not set
+ *         transactional.id, nor enable.idempotence/acks to anything else
+ *         (an error names the property).
+ * @remark Startup order for the bridge: sink_new; sink_start (fences an older
+ *         instance with the same name and aborts the transaction it left
+ *         open, so it cannot commit after we read the store); then
+ *         replay_store_load (creates the replay topic compacted when
+ *         missing); then batches. sink_start never references the replay
+ *         topic (a producer's lookup of a missing topic lets the broker
+ *         auto-create it uncompacted); the first sink_begin looks it up
+ *         (up to 1 s, once).
+ */
+struct sink *sink_new(const struct config *cfg, struct replay_store *rs, char *errstr,
+                      size_t errstr_size);
 void sink_destroy(struct sink *sink);
 
-/** @brief exactly_once: init_transactions (fences older instances). @returns enum sink_status. */
+/**
+ * @brief exactly_once: init_transactions (fences older instances);
+ *        at_least_once: nothing to wait for. Both learn the partitions of
+ *        the fixed route topics.
+ * @returns enum sink_status (SINK_RETRY: Kafka not reachable within
+ *          timeout_ms, call again).
+ */
 int sink_start(struct sink *sink, int timeout_ms, char *errstr, size_t errstr_size);
 
-/** @brief Open a batch (exactly_once: begin_transaction). @returns enum sink_status. */
+/**
+ * @brief Open a batch (exactly_once: begin_transaction). A no-op while a
+ *        batch is open. After a failed produce, first completes the abort
+ *        (SINK_RETRY when Kafka does not answer within 10 s).
+ * @returns enum sink_status.
+ */
 int sink_begin(struct sink *sink, char *errstr, size_t errstr_size);
 
-/** @brief Produce one record. Takes rec->value in every case (sets it NULL). @returns enum sink_status. */
+/**
+ * @brief Produce one record to rec->topic with rec's key, value and headers,
+ *        in the open batch. Takes rec->value in every case (sets it NULL).
+ *        Waits up to 5 s (serving delivery reports) while librdkafka's queue is full.
+ * @returns SINK_OK; SINK_ABORTED when the record could not be queued: the batch
+ *          cannot complete (exactly_once: it is aborted by the next
+ *          sink_begin/sink_commit/sink_abort; at_least_once: its marks are
+ *          dropped), resume from the last committed IDs; SINK_FATAL on a fatal
+ *          producer error or without an open batch.
+ */
 int sink_produce(struct sink *sink, struct router_record *rec, char *errstr, size_t errstr_size);
 
-/** @brief Note the newest replay ID of a channel in the open batch. */
-int sink_mark(struct sink *sink, const char *channel, long long replay_id,
-              const char *event_time, char *errstr, size_t errstr_size);
+/**
+ * @brief Note the newest replay ID of a channel in the open batch (the last
+ *        call per channel wins: call it in the order events arrive).
+ *        event_time may be NULL. No allocation except the first time a
+ *        channel is seen.
+ * @returns SINK_OK, SINK_ABORTED (the batch is being aborted) or SINK_FATAL
+ *          (no open batch, out of memory).
+ */
+int sink_mark(struct sink *sink, const char *channel, long long replay_id, const char *event_time,
+              char *errstr, size_t errstr_size);
 
-/** @brief Put the audit record of a replay gap in the open batch. */
-int sink_gap(struct sink *sink, const char *channel, long long last_committed,
-             const char *policy, char *errstr, size_t errstr_size);
+/**
+ * @brief Put the audit record of a replay gap in the open batch: key
+ *        "<name>:<channel>:gap" in replay_topic, value
+ *        {"channel","last_committed_replay_id","policy","at"}.
+ * @returns enum sink_status as sink_produce().
+ */
+int sink_gap(struct sink *sink, const char *channel, long long last_committed, const char *policy,
+             char *errstr, size_t errstr_size);
+
+/** @brief Put one record (key and value copied) on replay_topic in the open batch: the owner claim of fence.c. */
+int sink_put_record(struct sink *sink, const char *key, size_t key_len, const char *value,
+                    size_t value_len, char *errstr, size_t errstr_size);
 
 /**
  * @brief Close the batch. exactly_once: produce the replay records, commit;
  *        on success update the replay store. A retriable failure leaves the
  *        transaction open (call again); an abortable one aborts it.
  *        at_least_once: queue the marks; they reach Kafka and the store as acks arrive.
- * @returns enum sink_status.
+ * @returns enum sink_status. SINK_RETRY: the transaction stays open with
+ *          the replay records in it; call sink_commit again (not
+ *          sink_begin). SINK_FATAL when fenced, with errstr "… fenced by a
+ *          newer instance with the same name (transactional.id sfbridge-<name>) …".
  */
 int sink_commit(struct sink *sink, int timeout_ms, char *errstr, size_t errstr_size);
 
-/** @brief Abort the open batch (shutdown mid-batch). @returns enum sink_status. */
+/**
+ * @brief Abort the open batch (shutdown mid-batch); its marks are dropped.
+ * @returns enum sink_status (SINK_OK when nothing was open).
+ */
 int sink_abort(struct sink *sink, int timeout_ms, char *errstr, size_t errstr_size);
 
-/** @brief Serve delivery reports without blocking. */
+/**
+ * @brief Serve delivery reports and errors without blocking; at_least_once:
+ *        write the replay records that acks released.
+ * @locality caller's thread (all sink calls are; no callback runs elsewhere).
+ */
 void sink_poll(struct sink *sink);
 
 /** @returns events produced and not yet acknowledged. */
 size_t sink_in_flight(const struct sink *sink);
 
-/** @returns 0 when everything was delivered within timeout_ms, else -1. */
+/**
+ * @brief rd_kafka_flush, plus (at_least_once) the replay records the acks released.
+ * @returns 0 when everything was delivered within timeout_ms, else -1.
+ */
 int sink_flush(struct sink *sink, int timeout_ms);
 
-/** @returns non-zero once a delivery failed in at_least_once mode since the last call (caller resumes from the store). */
+/**
+ * @returns non-zero once a delivery failed in at_least_once mode since the
+ *          last call (caller resumes from the store). The failed batch, every
+ *          later one and every batch opened before this call never advance
+ *          the replay store. exactly_once reports failures through sink_commit.
+ */
 int sink_take_delivery_failure(struct sink *sink);
+
+/**
+ * @returns non-zero while librdkafka reports every broker down and nothing
+ *          was acknowledged since. The sink logs "kafka_unavailable
+ *          cause=all_brokers_down" once when an outage starts and
+ *          "kafka_recovered" when Kafka answers again.
+ */
+int sink_kafka_down(const struct sink *sink);
 
 /** @returns the total of Kafka errors seen (delivery failures, produce and transaction errors). */
 unsigned long long sink_errors(const struct sink *sink);

@@ -1,0 +1,207 @@
+/*
+ * Owner claims on the replay topic. The key "<name>:owner" cannot collide
+ * with a replay key, whose channel part always starts with '/'.
+ */
+#include "fence.h"
+
+#include <cjson/cJSON.h>
+#include <fcntl.h>
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "replay_store.h"
+
+struct fence {
+        const struct config *cfg;
+        char instance[17];
+        char owner_key[300];
+        size_t owner_key_len;
+        rd_kafka_t *rk;          /* the watcher, NULL until fence_watch_start() */
+        char claimed_by[64];     /* the newer owner once seen */
+};
+
+static void random_hex(char *out, size_t n)
+{
+        static const char hex[] = "0123456789abcdef";
+        unsigned char raw[8] = { 0 };
+        size_t i;
+        int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+        if (fd < 0 || read(fd, raw, sizeof(raw)) != (ssize_t)sizeof(raw)) {
+                /* No urandom: time and pid still differ between two starts. */
+                unsigned long long v = (unsigned long long)time(NULL) * 2654435761ULL ^
+                                       (unsigned long long)getpid() << 20;
+                memcpy(raw, &v, sizeof(raw));
+        }
+        if (fd >= 0)
+                close(fd);
+        for (i = 0; i < 8 && 2 * i + 1 < n; i++) {
+                out[2 * i] = hex[raw[i] >> 4];
+                out[2 * i + 1] = hex[raw[i] & 15];
+        }
+        out[2 * i] = '\0';
+}
+
+struct fence *fence_new(const struct config *cfg, char *errstr, size_t errstr_size)
+{
+        struct fence *fence = calloc(1, sizeof(*fence));
+
+        if (!fence) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return NULL;
+        }
+        fence->cfg = cfg;
+        random_hex(fence->instance, sizeof(fence->instance));
+        fence->owner_key_len = (size_t)snprintf(fence->owner_key, sizeof(fence->owner_key),
+                                                "%s:owner", cfg->name);
+        return fence;
+}
+
+void fence_destroy(struct fence *fence)
+{
+        if (!fence)
+                return;
+        if (fence->rk) {
+                rd_kafka_consumer_close(fence->rk);
+                rd_kafka_destroy(fence->rk);
+        }
+        free(fence);
+}
+
+const char *fence_instance(const struct fence *fence)
+{
+        return fence->instance;
+}
+
+int fence_claim_encode(const struct fence *fence, struct buf *key, struct buf *value)
+{
+        char host[128] = "", now[40];
+
+        gethostname(host, sizeof(host) - 1);
+        replay_now_rfc3339(now, sizeof(now));
+        buf_reset(key);
+        buf_reset(value);
+        if (buf_append(key, fence->owner_key, fence->owner_key_len) == -1)
+                return -1;
+        /* host comes from the kernel; keep it JSON-safe rather than escape it. */
+        for (char *p = host; *p; p++)
+                if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+                        *p = '_';
+        return buf_printf(value, "{\"instance\":\"%s\",\"host\":\"%s\",\"pid\":%ld,\"claimed_at\":\"%s\"}",
+                          fence->instance, host, (long)getpid(), now);
+}
+
+int fence_claim_decode(const char *value, size_t len, char *out, size_t out_size)
+{
+        cJSON *root = cJSON_ParseWithLength(value, len);
+        const cJSON *inst = root ? cJSON_GetObjectItemCaseSensitive(root, "instance") : NULL;
+        int rc = -1;
+
+        if (cJSON_IsString(inst) && inst->valuestring[0] && strlen(inst->valuestring) < out_size) {
+                snprintf(out, out_size, "%s", inst->valuestring);
+                rc = 0;
+        }
+        cJSON_Delete(root);
+        return rc;
+}
+
+int fence_watch_start(struct fence *fence, int timeout_ms, char *errstr, size_t errstr_size)
+{
+        const char *topic = fence->cfg->kafka.replay_topic;
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_topic_partition_list_t *parts = NULL;
+        rd_kafka_topic_t *rkt = NULL;
+        rd_kafka_conf_t *conf;
+        rd_kafka_resp_err_t err;
+        char group[300], wait[16], rderr[512];
+        int i, rc = -1;
+
+        if (fence->rk)
+                return 0;
+        conf = replay_kafka_conf_new(fence->cfg, errstr, errstr_size);
+        if (!conf)
+                return -1;
+        snprintf(group, sizeof(group), "sfbridge-%s-fence", fence->cfg->name);
+        snprintf(wait, sizeof(wait), "%d", FENCE_FETCH_WAIT_MS);
+        if (replay_kafka_conf_set(conf, "sfbridge", "group.id", group, errstr, errstr_size) ||
+            replay_kafka_conf_set(conf, "sfbridge", "isolation.level", "read_committed", errstr, errstr_size) ||
+            replay_kafka_conf_set(conf, "sfbridge", "enable.auto.commit", "false", errstr, errstr_size) ||
+            replay_kafka_conf_set(conf, "sfbridge", "enable.auto.offset.store", "false", errstr, errstr_size) ||
+            replay_kafka_conf_set(conf, "sfbridge", "fetch.wait.max.ms", wait, errstr, errstr_size)) {
+                rd_kafka_conf_destroy(conf);
+                return -1;
+        }
+        fence->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rderr, sizeof(rderr));
+        if (!fence->rk) {
+                rd_kafka_conf_destroy(conf);
+                snprintf(errstr, errstr_size, "fence: cannot create Kafka consumer: %s", rderr);
+                return -1;
+        }
+        rkt = rd_kafka_topic_new(fence->rk, topic, NULL);
+        err = rkt ? rd_kafka_metadata(fence->rk, 0, rkt, &md, timeout_ms) : RD_KAFKA_RESP_ERR__NOENT;
+        if (err || !md || md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt < 1) {
+                snprintf(errstr, errstr_size, "replay topic %s: no partitions to watch: %s", topic,
+                         rd_kafka_err2str(err ? err : md && md->topic_cnt == 1 ? md->topics[0].err
+                                                                                : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+                goto out;
+        }
+        parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
+        for (i = 0; i < md->topics[0].partition_cnt; i++)
+                rd_kafka_topic_partition_list_add(parts, topic, md->topics[0].partitions[i].id)->offset =
+                        RD_KAFKA_OFFSET_END;
+        err = rd_kafka_assign(fence->rk, parts);
+        if (err) {
+                snprintf(errstr, errstr_size, "replay topic %s: assign: %s", topic, rd_kafka_err2str(err));
+                goto out;
+        }
+        rc = 0;
+out:
+        if (parts)
+                rd_kafka_topic_partition_list_destroy(parts);
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        if (rkt)
+                rd_kafka_topic_destroy(rkt);
+        if (rc) {
+                rd_kafka_destroy(fence->rk);
+                fence->rk = NULL;
+        }
+        return rc;
+}
+
+int fence_check(struct fence *fence, char *errstr, size_t errstr_size)
+{
+        rd_kafka_message_t *rkm;
+
+        if (fence->claimed_by[0])
+                goto fenced;
+        if (!fence->rk)
+                return 0;
+        while ((rkm = rd_kafka_consumer_poll(fence->rk, 0))) {
+                char other[64];
+
+                if (!rkm->err && rkm->key_len == fence->owner_key_len &&
+                    !memcmp(rkm->key, fence->owner_key, fence->owner_key_len) && rkm->payload &&
+                    fence_claim_decode(rkm->payload, rkm->len, other, sizeof(other)) == 0 &&
+                    strcmp(other, fence->instance)) {
+                        snprintf(fence->claimed_by, sizeof(fence->claimed_by), "%s", other);
+                        log_msg(LOG_ERROR, "fenced", "instance=%s newer_instance=%s", fence->instance,
+                                other);
+                }
+                rd_kafka_message_destroy(rkm);
+                if (fence->claimed_by[0])
+                        goto fenced;
+        }
+        return 0;
+fenced:
+        snprintf(errstr, errstr_size,
+                 "fenced by a newer instance with the same name %s (instance %s); this one (%s) stops "
+                 "so that no event is produced twice",
+                 fence->cfg->name, fence->claimed_by, fence->instance);
+        return 1;
+}

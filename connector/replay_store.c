@@ -1,0 +1,998 @@
+/*
+ * The replay store: channel -> last committed replay ID, kept in memory and
+ * persisted as records of a compacted Kafka topic. At start the topic is read
+ * to its end with read_committed, so only IDs whose events were committed are
+ * trusted; afterwards sink_kafka writes the records and tells us (set).
+ */
+#include "replay_store.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "log.h"
+
+/* 2^53: the largest integer a JSON number (an IEEE double) holds exactly. */
+#define REPLAY_ID_MAX  9007199254740992.0
+#define REPLAY_KEY_MAX 4096
+
+struct replay_slot {
+        struct replay_entry entry;
+        int32_t partition; /* where load() found it; -1 when set locally */
+};
+
+struct replay_store {
+        const struct config *cfg; /* borrowed */
+        struct replay_slot *slots;
+        size_t nslots;
+        size_t cap;
+};
+
+/* The state of one replay_store_load(): what the caller sees in errstr. */
+struct replay_load {
+        size_t skipped;
+        char first_skip[256];
+};
+
+static long long now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms)
+{
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+        nanosleep(&ts, NULL);
+}
+
+/* Milliseconds left before deadline, never negative. */
+static int remaining_ms(long long deadline)
+{
+        long long left = deadline - now_ms();
+
+        if (left < 0)
+                return 0;
+        if (left > 0x7fffffff)
+                return 0x7fffffff;
+        return (int)left;
+}
+
+void replay_now_rfc3339(char *out, size_t out_size)
+{
+        struct timespec ts;
+        struct tm tm;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        gmtime_r(&ts.tv_sec, &tm);
+        snprintf(out, out_size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 (long)(ts.tv_nsec / 1000000));
+}
+
+/* ---- librdkafka configuration shared with sink_kafka ---- */
+
+/*
+ * Whether a property's value must never be shown. librdkafka's own errstr
+ * quotes the rejected value, so for these names we write our own message.
+ */
+static int property_is_secret(const char *name)
+{
+        static const char *const secret_words[] = {"password", "secret", "sasl.oauthbearer",
+                                                   "ssl.key"};
+        const char *p;
+        size_t i;
+
+        for (p = name; *p; p++)
+                for (i = 0; i < sizeof(secret_words) / sizeof(secret_words[0]); i++)
+                        if (!strncasecmp(p, secret_words[i], strlen(secret_words[i])))
+                                return 1;
+        return 0;
+}
+
+int replay_kafka_conf_set(rd_kafka_conf_t *conf, const char *origin, const char *name,
+                          const char *value, char *errstr, size_t errstr_size)
+{
+        char rderr[512];
+
+        if (rd_kafka_conf_set(conf, name, value, rderr, sizeof(rderr)) == RD_KAFKA_CONF_OK)
+                return 0;
+        if (property_is_secret(name))
+                snprintf(errstr, errstr_size, "%s: %s: rejected by librdkafka (value not shown)",
+                         origin, name);
+        else
+                snprintf(errstr, errstr_size, "%s: %s: %s", origin, name, rderr);
+        return -1;
+}
+
+/* librdkafka logs from its own threads; log_msg() writes one line atomically. */
+static void replay_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+        enum log_level lvl;
+        char text[1024];
+        size_t i;
+
+        if (level <= 3)
+                lvl = LOG_ERROR;
+        else if (level == 4)
+                lvl = LOG_WARN;
+        else if (level <= 6)
+                lvl = LOG_INFO;
+        else
+                lvl = LOG_DEBUG;
+        /* Keep the logfmt value quotable: no double quotes inside. */
+        snprintf(text, sizeof(text), "%s", buf);
+        for (i = 0; text[i]; i++)
+                if (text[i] == '"')
+                        text[i] = '\'';
+        log_msg(lvl, "kafka", "client=%s fac=%s text=\"%s\"", rd_kafka_name(rk), fac, text);
+}
+
+rd_kafka_conf_t *replay_kafka_conf_new(const struct config *cfg, char *errstr, size_t errstr_size)
+{
+        rd_kafka_conf_t *conf;
+        char client_id[256];
+        size_t i;
+
+        conf = rd_kafka_conf_new();
+        if (!conf) {
+                snprintf(errstr, errstr_size, "kafka: out of memory");
+                return NULL;
+        }
+        snprintf(client_id, sizeof(client_id), "sfbridge-%s", cfg->name ? cfg->name : "sfbridge");
+        if (replay_kafka_conf_set(conf, "sfbridge", "client.id", client_id, errstr, errstr_size))
+                goto fail;
+        if (cfg->kafka.bootstrap_servers &&
+            replay_kafka_conf_set(conf, "kafka.bootstrap_servers", "bootstrap.servers",
+                                  cfg->kafka.bootstrap_servers, errstr, errstr_size))
+                goto fail;
+        for (i = 0; i < cfg->kafka.nproperties; i++) {
+                const struct config_property *prop = &cfg->kafka.properties[i];
+
+                if (replay_kafka_conf_set(conf, "kafka.properties", prop->name, prop->value, errstr,
+                                          errstr_size))
+                        goto fail;
+        }
+        rd_kafka_conf_set_log_cb(conf, replay_kafka_log_cb);
+        return conf;
+fail:
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+}
+
+/* ---- record codec ---- */
+
+/* Append s as a JSON string literal (quotes included). */
+static int json_put_string(struct buf *b, const char *s)
+{
+        const unsigned char *p;
+        char esc[8];
+
+        if (buf_append(b, "\"", 1))
+                return -1;
+        for (p = (const unsigned char *)s; *p; p++) {
+                const unsigned char *run = p;
+
+                while (*p && *p != '"' && *p != '\\' && *p >= 0x20)
+                        p++;
+                if (p > run && buf_append(b, run, (size_t)(p - run)))
+                        return -1;
+                if (!*p)
+                        break;
+                if (*p == '"' || *p == '\\') {
+                        esc[0] = '\\';
+                        esc[1] = (char)*p;
+                        if (buf_append(b, esc, 2))
+                                return -1;
+                } else {
+                        snprintf(esc, sizeof(esc), "\\u%04x", *p);
+                        if (buf_append(b, esc, 6))
+                                return -1;
+                }
+        }
+        return buf_append(b, "\"", 1);
+}
+
+int replay_record_encode(const char *name, const char *channel, long long replay_id,
+                         const char *event_time, const char *committed_at, struct buf *key,
+                         struct buf *value)
+{
+        buf_reset(key);
+        buf_reset(value);
+        if (buf_printf(key, "%s:%s", name, channel))
+                return -1;
+        if (buf_append(value, "{\"channel\":", 11) || json_put_string(value, channel) ||
+            buf_printf(value, ",\"replay_id\":%lld,\"event_time\":", replay_id) ||
+            json_put_string(value, event_time ? event_time : "") ||
+            buf_append(value, ",\"committed_at\":", 16) ||
+            json_put_string(value, committed_at ? committed_at : "") || buf_append(value, "}", 1))
+                return -1;
+        return 0;
+}
+
+int replay_gap_encode(const char *name, const char *channel, long long last_committed,
+                      const char *policy, const char *at, struct buf *key, struct buf *value)
+{
+        buf_reset(key);
+        buf_reset(value);
+        if (buf_printf(key, "%s:%s:gap", name, channel))
+                return -1;
+        if (buf_append(value, "{\"channel\":", 11) || json_put_string(value, channel) ||
+            buf_printf(value, ",\"last_committed_replay_id\":%lld,\"policy\":", last_committed) ||
+            json_put_string(value, policy ? policy : "") || buf_append(value, ",\"at\":", 6) ||
+            json_put_string(value, at ? at : "") || buf_append(value, "}", 1))
+                return -1;
+        return 0;
+}
+
+/* An optional timestamp member: absent or null -> "", else a short string. */
+static int decode_time(const cJSON *obj, const char *field, char *out, size_t out_size,
+                       char *errstr, size_t errstr_size)
+{
+        const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, field);
+
+        out[0] = '\0';
+        if (!item || cJSON_IsNull(item))
+                return 0;
+        if (!cJSON_IsString(item) || !item->valuestring) {
+                snprintf(errstr, errstr_size, "%s: not a string", field);
+                return -1;
+        }
+        if (strlen(item->valuestring) >= out_size) {
+                snprintf(errstr, errstr_size, "%s: too long (at most %zu bytes)", field,
+                         out_size - 1);
+                return -1;
+        }
+        memcpy(out, item->valuestring, strlen(item->valuestring) + 1);
+        return 0;
+}
+
+int replay_record_decode(const char *value, size_t len, struct replay_entry *out, char *errstr,
+                         size_t errstr_size)
+{
+        const cJSON *item;
+        cJSON *root;
+        double id;
+
+        memset(out, 0, sizeof(*out));
+        if (!value || len == 0) {
+                snprintf(errstr, errstr_size, "empty value");
+                return -1;
+        }
+        if (len > REPLAY_RECORD_MAX) {
+                snprintf(errstr, errstr_size, "value too large (%zu bytes, at most %d)", len,
+                         REPLAY_RECORD_MAX);
+                return -1;
+        }
+        root = cJSON_ParseWithLength(value, len);
+        if (!root) {
+                snprintf(errstr, errstr_size, "not valid JSON");
+                return -1;
+        }
+        if (!cJSON_IsObject(root)) {
+                snprintf(errstr, errstr_size, "not a JSON object");
+                goto fail;
+        }
+
+        item = cJSON_GetObjectItemCaseSensitive(root, "channel");
+        if (!item) {
+                snprintf(errstr, errstr_size, "channel: missing");
+                goto fail;
+        }
+        if (!cJSON_IsString(item) || !item->valuestring) {
+                snprintf(errstr, errstr_size, "channel: not a string");
+                goto fail;
+        }
+        if (!item->valuestring[0]) {
+                snprintf(errstr, errstr_size, "channel: empty");
+                goto fail;
+        }
+
+        item = cJSON_GetObjectItemCaseSensitive(root, "replay_id");
+        if (!item) {
+                snprintf(errstr, errstr_size, "replay_id: missing");
+                goto fail;
+        }
+        if (!cJSON_IsNumber(item)) {
+                snprintf(errstr, errstr_size, "replay_id: not a number");
+                goto fail;
+        }
+        id = item->valuedouble;
+        /*
+         * cJSON keeps numbers as doubles: past 2^53 the value read may not
+         * be the value written, and a wrong replay ID silently skips or
+         * replays events. Refuse rather than guess.
+         */
+        if (!isfinite(id) || id != floor(id) || id < (double)REPLAY_ALL || id > REPLAY_ID_MAX) {
+                snprintf(errstr, errstr_size, "replay_id: not an integer in [-2, 2^53]");
+                goto fail;
+        }
+
+        if (decode_time(root, "event_time", out->event_time, sizeof(out->event_time), errstr,
+                        errstr_size) ||
+            decode_time(root, "committed_at", out->committed_at, sizeof(out->committed_at), errstr,
+                        errstr_size))
+                goto fail;
+
+        out->channel = strdup(cJSON_GetObjectItemCaseSensitive(root, "channel")->valuestring);
+        if (!out->channel) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto fail;
+        }
+        out->replay_id = (long long)id;
+        cJSON_Delete(root);
+        return 0;
+fail:
+        cJSON_Delete(root);
+        memset(out, 0, sizeof(*out));
+        return -1;
+}
+
+/* ---- the store ---- */
+
+struct replay_store *replay_store_new(const struct config *cfg, char *errstr, size_t errstr_size)
+{
+        struct replay_store *rs;
+
+        if (!cfg || !cfg->name || !cfg->kafka.replay_topic) {
+                snprintf(errstr, errstr_size,
+                         "replay store: name and kafka.replay_topic are required");
+                return NULL;
+        }
+        rs = calloc(1, sizeof(*rs));
+        if (!rs) {
+                snprintf(errstr, errstr_size, "replay store: out of memory");
+                return NULL;
+        }
+        rs->cfg = cfg;
+        return rs;
+}
+
+static void replay_store_clear(struct replay_store *rs)
+{
+        size_t i;
+
+        for (i = 0; i < rs->nslots; i++)
+                free(rs->slots[i].entry.channel);
+        rs->nslots = 0;
+}
+
+void replay_store_destroy(struct replay_store *rs)
+{
+        if (!rs)
+                return;
+        replay_store_clear(rs);
+        free(rs->slots);
+        free(rs);
+}
+
+static struct replay_slot *replay_find(const struct replay_store *rs, const char *channel,
+                                       size_t len)
+{
+        size_t i;
+
+        for (i = 0; i < rs->nslots; i++) {
+                const char *c = rs->slots[i].entry.channel;
+
+                if (strlen(c) == len && !memcmp(c, channel, len))
+                        return &rs->slots[i];
+        }
+        return NULL;
+}
+
+/* The slot for channel, added empty when missing. NULL when out of memory. */
+static struct replay_slot *replay_slot_get(struct replay_store *rs, const char *channel, size_t len)
+{
+        struct replay_slot *slot = replay_find(rs, channel, len);
+        char *copy;
+
+        if (slot)
+                return slot;
+        if (rs->nslots == rs->cap) {
+                size_t cap = rs->cap ? rs->cap * 2 : 16;
+                struct replay_slot *slots = realloc(rs->slots, cap * sizeof(*slots));
+
+                if (!slots)
+                        return NULL;
+                rs->slots = slots;
+                rs->cap = cap;
+        }
+        copy = malloc(len + 1);
+        if (!copy)
+                return NULL;
+        memcpy(copy, channel, len);
+        copy[len] = '\0';
+        slot = &rs->slots[rs->nslots++];
+        memset(slot, 0, sizeof(*slot));
+        slot->entry.channel = copy;
+        slot->partition = -1;
+        return slot;
+}
+
+static void replay_remove(struct replay_store *rs, struct replay_slot *slot)
+{
+        size_t i = (size_t)(slot - rs->slots);
+
+        free(slot->entry.channel);
+        memmove(&rs->slots[i], &rs->slots[i + 1], (rs->nslots - i - 1) * sizeof(*slot));
+        rs->nslots--;
+}
+
+int replay_store_get(const struct replay_store *rs, const char *channel, long long *replay_id)
+{
+        const struct replay_slot *slot = replay_find(rs, channel, strlen(channel));
+
+        if (!slot)
+                return -1;
+        *replay_id = slot->entry.replay_id;
+        return 0;
+}
+
+int replay_store_set(struct replay_store *rs, const char *channel, long long replay_id,
+                     const char *event_time)
+{
+        struct replay_slot *slot = replay_slot_get(rs, channel, strlen(channel));
+
+        if (!slot)
+                return -1;
+        slot->entry.replay_id = replay_id;
+        snprintf(slot->entry.event_time, sizeof(slot->entry.event_time), "%s",
+                 event_time ? event_time : "");
+        replay_now_rfc3339(slot->entry.committed_at, sizeof(slot->entry.committed_at));
+        return 0;
+}
+
+size_t replay_store_count(const struct replay_store *rs)
+{
+        return rs->nslots;
+}
+
+const struct replay_entry *replay_store_entry(const struct replay_store *rs, size_t i)
+{
+        return i < rs->nslots ? &rs->slots[i].entry : NULL;
+}
+
+/* ---- reading the topic ---- */
+
+static void load_skip(struct replay_load *ld, const char *topic, int32_t partition, int64_t offset,
+                      const char *why)
+{
+        log_msg(LOG_WARN, "replay_record_skipped", "topic=%s partition=%d offset=%lld err=\"%s\"",
+                topic, (int)partition, (long long)offset, why);
+        if (ld->skipped++ == 0)
+                snprintf(ld->first_skip, sizeof(ld->first_skip), "partition %d offset %lld: %s",
+                         (int)partition, (long long)offset, why);
+}
+
+/*
+ * Apply one record of the replay topic. Keys are "<name>:<channel>"; a
+ * channel always starts with '/' and holds no ':', which tells our keys
+ * from those of a bridge whose name merely starts like ours, and from gap
+ * keys ("<name>:<channel>:gap").
+ */
+static void load_record(struct replay_store *rs, struct replay_load *ld,
+                        const rd_kafka_message_t *rkm)
+{
+        const char *name = rs->cfg->name;
+        const char *topic = rs->cfg->kafka.replay_topic;
+        size_t namelen = strlen(name);
+        const char *key = rkm->key;
+        const char *channel;
+        size_t chlen;
+        struct replay_entry entry;
+        struct replay_slot *slot;
+        char why[200];
+
+        if (!key || rkm->key_len <= namelen + 1 || memcmp(key, name, namelen) ||
+            key[namelen] != ':' || key[namelen + 1] != '/')
+                return;
+        channel = key + namelen + 1;
+        chlen = rkm->key_len - namelen - 1;
+        if (memchr(channel, ':', chlen))
+                return; /* a gap record or another bridge's key */
+
+        if (!rkm->payload) {
+                /* A tombstone: someone deleted the channel's stored ID. */
+                slot = replay_find(rs, channel, chlen);
+                if (slot)
+                        replay_remove(rs, slot);
+                return;
+        }
+        if (replay_record_decode(rkm->payload, rkm->len, &entry, why, sizeof(why))) {
+                load_skip(ld, topic, rkm->partition, rkm->offset, why);
+                return;
+        }
+        if (strlen(entry.channel) != chlen || memcmp(entry.channel, channel, chlen)) {
+                load_skip(ld, topic, rkm->partition, rkm->offset,
+                          "channel in the value differs from the key");
+                free(entry.channel);
+                return;
+        }
+        slot = replay_find(rs, channel, chlen);
+        /*
+         * Within a partition the later offset is the newer record. The same
+         * key in two partitions only happens when a writer used another
+         * partitioner; then the later commit time wins.
+         */
+        if (slot && slot->partition != rkm->partition &&
+            strcmp(entry.committed_at, slot->entry.committed_at) < 0) {
+                free(entry.channel);
+                return;
+        }
+        if (!slot)
+                slot = replay_slot_get(rs, channel, chlen);
+        if (!slot) {
+                load_skip(ld, topic, rkm->partition, rkm->offset, "out of memory");
+                free(entry.channel);
+                return;
+        }
+        slot->entry.replay_id = entry.replay_id;
+        memcpy(slot->entry.event_time, entry.event_time, sizeof(entry.event_time));
+        memcpy(slot->entry.committed_at, entry.committed_at, sizeof(entry.committed_at));
+        slot->partition = rkm->partition;
+        free(entry.channel);
+}
+
+enum topic_state { TOPIC_EXISTS, TOPIC_CREATED, TOPIC_MISSING };
+
+/* Ask the controller to create the topic compacted. Never fails the load. */
+static enum topic_state replay_topic_create(rd_kafka_t *rk, const char *topic,
+                                            const struct rd_kafka_metadata *md, long long deadline)
+{
+        const rd_kafka_CreateTopics_result_t *res;
+        const rd_kafka_topic_result_t **results;
+        rd_kafka_AdminOptions_t *opts = NULL;
+        rd_kafka_NewTopic_t *newt = NULL;
+        rd_kafka_queue_t *rkqu = NULL;
+        rd_kafka_event_t *rkev = NULL;
+        enum topic_state state = TOPIC_MISSING;
+        int32_t controller;
+        char rderr[512];
+        size_t n;
+        int i, known = 0;
+
+        /*
+         * Admin requests go to the controller. A cluster that names no
+         * broker of its own as controller (librdkafka's mock cluster says 0,
+         * its brokers start at 1) would leave CreateTopics waiting until the
+         * timeout, so do not ask.
+         */
+        controller = rd_kafka_controllerid(rk, remaining_ms(deadline));
+        for (i = 0; i < md->broker_cnt; i++)
+                if (md->brokers[i].id == controller)
+                        known = 1;
+        if (controller < 0 || !known) {
+                log_msg(
+                    LOG_INFO, "replay_topic_not_created",
+                    "topic=%s controller=%d reason=\"the cluster names no usable controller "
+                    "(as librdkafka's mock cluster); the broker's topic auto-creation applies and "
+                    "cleanup.policy=compact is not set\"",
+                    topic, (int)controller);
+                return TOPIC_MISSING;
+        }
+
+        newt = rd_kafka_NewTopic_new(topic, 1, -1, rderr, sizeof(rderr));
+        if (!newt || rd_kafka_NewTopic_set_config(newt, "cleanup.policy", "compact") !=
+                         RD_KAFKA_RESP_ERR_NO_ERROR) {
+                log_msg(LOG_WARN, "replay_topic_not_created", "topic=%s err=\"%s\"", topic,
+                        newt ? "cannot set cleanup.policy" : rderr);
+                goto out;
+        }
+        opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+        rkqu = rd_kafka_queue_new(rk);
+        if (!opts || !rkqu)
+                goto out;
+        rd_kafka_AdminOptions_set_request_timeout(opts, remaining_ms(deadline) + 1, rderr,
+                                                  sizeof(rderr));
+        rd_kafka_AdminOptions_set_operation_timeout(opts, remaining_ms(deadline) + 1, rderr,
+                                                    sizeof(rderr));
+        rd_kafka_CreateTopics(rk, &newt, 1, opts, rkqu);
+        rkev = rd_kafka_queue_poll(rkqu, remaining_ms(deadline) + 1000);
+        if (!rkev || rd_kafka_event_error(rkev)) {
+                log_msg(
+                    LOG_INFO, "replay_topic_not_created",
+                    "topic=%s err=\"%s\" reason=\"CreateTopics not answered; the broker's topic "
+                    "auto-creation applies and cleanup.policy=compact is not set\"",
+                    topic, rkev ? rd_kafka_event_error_string(rkev) : "timed out");
+                goto out;
+        }
+        res = rd_kafka_event_CreateTopics_result(rkev);
+        results = res ? rd_kafka_CreateTopics_result_topics(res, &n) : NULL;
+        if (!results || n != 1) {
+                log_msg(LOG_WARN, "replay_topic_not_created", "topic=%s err=\"no result\"", topic);
+                goto out;
+        }
+        switch (rd_kafka_topic_result_error(results[0])) {
+        case RD_KAFKA_RESP_ERR_NO_ERROR:
+                log_msg(LOG_INFO, "replay_topic_created",
+                        "topic=%s partitions=1 cleanup.policy=compact", topic);
+                state = TOPIC_CREATED;
+                break;
+        case RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS:
+                state = TOPIC_EXISTS; /* another instance was quicker */
+                break;
+        default:
+                log_msg(LOG_WARN, "replay_topic_not_created", "topic=%s err=\"%s: %s\"", topic,
+                        rd_kafka_err2name(rd_kafka_topic_result_error(results[0])),
+                        rd_kafka_topic_result_error_string(results[0])
+                            ? rd_kafka_topic_result_error_string(results[0])
+                            : "");
+                break;
+        }
+out:
+        if (rkev)
+                rd_kafka_event_destroy(rkev);
+        if (rkqu)
+                rd_kafka_queue_destroy(rkqu);
+        if (opts)
+                rd_kafka_AdminOptions_destroy(opts);
+        if (newt)
+                rd_kafka_NewTopic_destroy(newt);
+        return state;
+}
+
+/*
+ * Find the topic (creating it when missing) and its partition count.
+ * @returns 0 with *state and *partitions, or -1 with errstr.
+ */
+static int replay_topic_prepare(rd_kafka_t *rk, const char *topic, long long deadline,
+                                enum topic_state *state, int *partitions, char *errstr,
+                                size_t errstr_size)
+{
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t err;
+        int rc = -1;
+
+        if (!rkt) {
+                snprintf(errstr, errstr_size, "replay topic %s: %s", topic,
+                         rd_kafka_err2str(rd_kafka_last_error()));
+                return -1;
+        }
+        for (;;) {
+                err = rd_kafka_metadata(rk, 0, rkt, &md, remaining_ms(deadline));
+                if (err) {
+                        snprintf(errstr, errstr_size,
+                                 "replay topic %s: Kafka metadata not available: %s", topic,
+                                 rd_kafka_err2str(err));
+                        goto out;
+                }
+                err = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+                if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                        *state = TOPIC_EXISTS;
+                        *partitions = md->topics[0].partition_cnt;
+                        rc = 0;
+                        goto out;
+                }
+                if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+                    err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
+                        *state = replay_topic_create(rk, topic, md, deadline);
+                        *partitions = 0;
+                        if (*state != TOPIC_EXISTS) {
+                                rc = 0;
+                                goto out;
+                        }
+                        /* It appeared meanwhile: describe it again. */
+                } else if (err != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE) {
+                        snprintf(errstr, errstr_size, "replay topic %s: %s", topic,
+                                 rd_kafka_err2str(err));
+                        goto out;
+                }
+                rd_kafka_metadata_destroy(md);
+                md = NULL;
+                if (remaining_ms(deadline) == 0) {
+                        snprintf(errstr, errstr_size,
+                                 "replay topic %s: no partition leader before the timeout", topic);
+                        goto out;
+                }
+                sleep_ms(100);
+        }
+out:
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
+        return rc;
+}
+
+struct load_partition {
+        int32_t partition;
+        int64_t high; /* read_committed end (last stable offset) when load began */
+        int done;
+};
+
+/* Errors after which waiting longer cannot help. */
+static int load_error_is_permanent(rd_kafka_resp_err_t err)
+{
+        switch (err) {
+        case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+        case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+        case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+        case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+        case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+        case RD_KAFKA_RESP_ERR__SSL:
+        case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+        case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+        case RD_KAFKA_RESP_ERR__FATAL: return 1;
+        default: return 0;
+        }
+}
+
+static int replay_read_partitions(struct replay_store *rs, rd_kafka_t *rk, int partitions,
+                                  long long deadline, struct replay_load *ld, char *errstr,
+                                  size_t errstr_size)
+{
+        const char *topic = rs->cfg->kafka.replay_topic;
+        rd_kafka_topic_partition_list_t *assignment = NULL;
+        struct load_partition *parts;
+        rd_kafka_resp_err_t err;
+        size_t nparts = 0, left = 0, i;
+        int rc = -1;
+        int32_t p;
+
+        parts = calloc((size_t)partitions, sizeof(*parts));
+        assignment = rd_kafka_topic_partition_list_new(partitions);
+        if (!parts || !assignment) {
+                snprintf(errstr, errstr_size, "replay topic %s: out of memory", topic);
+                goto out;
+        }
+        for (p = 0; p < partitions; p++) {
+                int64_t low = 0, high = 0;
+
+                /*
+                 * With isolation.level=read_committed the high mark is the
+                 * last stable offset: reading to it yields every committed
+                 * record and never waits for an open transaction.
+                 */
+                for (;;) {
+                        err = rd_kafka_query_watermark_offsets(rk, topic, p, &low, &high,
+                                                               remaining_ms(deadline));
+                        if (!err || load_error_is_permanent(err) || remaining_ms(deadline) == 0)
+                                break;
+                        sleep_ms(100);
+                }
+                if (err) {
+                        snprintf(errstr, errstr_size,
+                                 "replay topic %s: partition %d: end offset not available: %s",
+                                 topic, (int)p, rd_kafka_err2str(err));
+                        goto out;
+                }
+                if (high <= low)
+                        continue; /* empty: nothing to wait for */
+                parts[nparts].partition = p;
+                parts[nparts].high = high;
+                nparts++;
+                rd_kafka_topic_partition_list_add(assignment, topic, p)->offset =
+                    RD_KAFKA_OFFSET_BEGINNING;
+        }
+        if (nparts == 0) {
+                rc = 0;
+                goto out;
+        }
+        err = rd_kafka_assign(rk, assignment);
+        if (err) {
+                snprintf(errstr, errstr_size, "replay topic %s: assign: %s", topic,
+                         rd_kafka_err2str(err));
+                goto out;
+        }
+        left = nparts;
+        while (left > 0) {
+                rd_kafka_message_t *rkm;
+                struct load_partition *lp = NULL;
+
+                if (remaining_ms(deadline) == 0) {
+                        for (i = 0; i < nparts && parts[i].done; i++)
+                                ;
+                        snprintf(errstr, errstr_size,
+                                 "replay topic %s: not read to its end before the timeout "
+                                 "(partition %d, end offset %lld)",
+                                 topic, (int)parts[i].partition, (long long)parts[i].high);
+                        goto out;
+                }
+                rkm = rd_kafka_consumer_poll(
+                    rk, remaining_ms(deadline) < 100 ? remaining_ms(deadline) : 100);
+                if (!rkm)
+                        continue;
+                for (i = 0; i < nparts; i++)
+                        if (parts[i].partition == rkm->partition)
+                                lp = &parts[i];
+                if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                        if (lp && !lp->done && rkm->offset >= lp->high) {
+                                lp->done = 1;
+                                left--;
+                        }
+                } else if (rkm->err) {
+                        if (load_error_is_permanent(rkm->err)) {
+                                snprintf(errstr, errstr_size, "replay topic %s: %s", topic,
+                                         rd_kafka_message_errstr(rkm));
+                                rd_kafka_message_destroy(rkm);
+                                goto out;
+                        }
+                        log_msg(LOG_WARN, "replay_load_error", "topic=%s err=\"%s\"", topic,
+                                rd_kafka_message_errstr(rkm));
+                } else {
+                        load_record(rs, ld, rkm);
+                        if (lp && !lp->done && rkm->offset + 1 >= lp->high) {
+                                lp->done = 1;
+                                left--;
+                        }
+                }
+                rd_kafka_message_destroy(rkm);
+        }
+        rc = 0;
+out:
+        if (assignment)
+                rd_kafka_topic_partition_list_destroy(assignment);
+        free(parts);
+        return rc;
+}
+
+int replay_store_load(struct replay_store *rs, int timeout_ms, char *errstr, size_t errstr_size)
+{
+        const struct config *cfg = rs->cfg;
+        long long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+        struct replay_load ld = {0, ""};
+        enum topic_state state = TOPIC_MISSING;
+        rd_kafka_conf_t *conf;
+        rd_kafka_t *rk;
+        char group[300];
+        char rderr[512];
+        int partitions = 0;
+        int rc;
+
+        errstr[0] = '\0';
+        replay_store_clear(rs);
+        conf = replay_kafka_conf_new(cfg, errstr, errstr_size);
+        if (!conf)
+                return -1;
+        snprintf(group, sizeof(group), "sfbridge-%s-replay-loader", cfg->name);
+        /* Set after the user's properties: these make the load correct. */
+        if (replay_kafka_conf_set(conf, "sfbridge", "group.id", group, errstr, errstr_size) ||
+            replay_kafka_conf_set(conf, "sfbridge", "isolation.level", "read_committed", errstr,
+                                  errstr_size) ||
+            replay_kafka_conf_set(conf, "sfbridge", "enable.auto.commit", "false", errstr,
+                                  errstr_size) ||
+            replay_kafka_conf_set(conf, "sfbridge", "enable.auto.offset.store", "false", errstr,
+                                  errstr_size) ||
+            replay_kafka_conf_set(conf, "sfbridge", "enable.partition.eof", "true", errstr,
+                                  errstr_size) ||
+            replay_kafka_conf_set(conf, "sfbridge", "auto.offset.reset", "earliest", errstr,
+                                  errstr_size)) {
+                rd_kafka_conf_destroy(conf);
+                return -1;
+        }
+        rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rderr, sizeof(rderr));
+        if (!rk) {
+                rd_kafka_conf_destroy(conf);
+                snprintf(errstr, errstr_size, "replay store: cannot create Kafka consumer: %s",
+                         rderr);
+                return -1;
+        }
+        rc = replay_topic_prepare(rk, cfg->kafka.replay_topic, deadline, &state, &partitions,
+                                  errstr, errstr_size);
+        if (rc == 0 && state == TOPIC_EXISTS && partitions > 0)
+                rc = replay_read_partitions(rs, rk, partitions, deadline, &ld, errstr, errstr_size);
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+        if (rc)
+                return -1;
+        if (ld.skipped)
+                snprintf(errstr, errstr_size,
+                         "replay topic %s: skipped %zu undecodable record(s), first at %s",
+                         cfg->kafka.replay_topic, ld.skipped, ld.first_skip);
+        log_msg(LOG_INFO, "replay_store_loaded", "topic=%s channels=%zu skipped=%zu",
+                cfg->kafka.replay_topic, rs->nslots, ld.skipped);
+        return 0;
+}
+
+/* ---- writing one record outside the bridge (`sfbridge replay set`) ---- */
+
+struct replay_write_result {
+        int done;
+        rd_kafka_resp_err_t err;
+};
+
+static void replay_write_dr(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
+{
+        struct replay_write_result *res = rkm->_private;
+
+        (void)rk;
+        (void)opaque;
+        if (res) {
+                res->done = 1;
+                res->err = rkm->err;
+        }
+}
+
+int replay_store_write(struct replay_store *rs, const char *channel, long long replay_id,
+                       int timeout_ms, char *errstr, size_t errstr_size)
+{
+        const struct config *cfg = rs->cfg;
+        long long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+        struct replay_write_result res = {0, RD_KAFKA_RESP_ERR_NO_ERROR};
+        enum topic_state state;
+        rd_kafka_conf_t *conf;
+        rd_kafka_t *rk;
+        struct buf key, value;
+        char now[40];
+        char rderr[512];
+        int partitions, rc = -1;
+        rd_kafka_resp_err_t err;
+
+        if (!channel || channel[0] != '/') {
+                snprintf(errstr, errstr_size, "replay set: channel must start with '/'");
+                return -1;
+        }
+        if (replay_id < REPLAY_ALL || (double)replay_id > REPLAY_ID_MAX) {
+                snprintf(errstr, errstr_size, "replay set: replay ID %lld not in [-2, 2^53]",
+                         replay_id);
+                return -1;
+        }
+        conf = replay_kafka_conf_new(cfg, errstr, errstr_size);
+        if (!conf)
+                return -1;
+        if (replay_kafka_conf_set(conf, "sfbridge", "enable.idempotence", "true", errstr,
+                                  errstr_size) ||
+            replay_kafka_conf_set(conf, "sfbridge", "acks", "all", errstr, errstr_size)) {
+                rd_kafka_conf_destroy(conf);
+                return -1;
+        }
+        rd_kafka_conf_set_dr_msg_cb(conf, replay_write_dr);
+        rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, rderr, sizeof(rderr));
+        if (!rk) {
+                rd_kafka_conf_destroy(conf);
+                snprintf(errstr, errstr_size, "replay set: cannot create Kafka producer: %s",
+                         rderr);
+                return -1;
+        }
+        buf_init(&key, REPLAY_KEY_MAX);
+        buf_init(&value, REPLAY_RECORD_MAX);
+        if (replay_topic_prepare(rk, cfg->kafka.replay_topic, deadline, &state, &partitions, errstr,
+                                 errstr_size))
+                goto out;
+        replay_now_rfc3339(now, sizeof(now));
+        if (replay_record_encode(cfg->name, channel, replay_id, "", now, &key, &value)) {
+                snprintf(errstr, errstr_size, "replay set: channel too long");
+                goto out;
+        }
+        err = rd_kafka_producev(
+            rk, RD_KAFKA_V_TOPIC(cfg->kafka.replay_topic), RD_KAFKA_V_KEY(key.data, key.len),
+            RD_KAFKA_V_VALUE(value.data, value.len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_OPAQUE(&res), RD_KAFKA_V_END);
+        if (err) {
+                snprintf(errstr, errstr_size, "replay topic %s: produce: %s",
+                         cfg->kafka.replay_topic, rd_kafka_err2str(err));
+                goto out;
+        }
+        rd_kafka_flush(rk, remaining_ms(deadline));
+        if (!res.done) {
+                /* Purge so the report cannot reach &res after we return. */
+                rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+                rd_kafka_flush(rk, 1000);
+                if (res.err == RD_KAFKA_RESP_ERR_NO_ERROR)
+                        res.err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+        }
+        if (res.err) {
+                snprintf(errstr, errstr_size, "replay topic %s: write not acknowledged: %s",
+                         cfg->kafka.replay_topic, rd_kafka_err2str(res.err));
+                goto out;
+        }
+        if (replay_store_set(rs, channel, replay_id, "")) {
+                snprintf(errstr, errstr_size, "replay set: out of memory");
+                goto out;
+        }
+        rc = 0;
+out:
+        buf_free(&key);
+        buf_free(&value);
+        rd_kafka_destroy(rk);
+        return rc;
+}

@@ -1,0 +1,964 @@
+/*
+ * config: good files for every flow, defaults, every error message (the
+ * data-driven tests/data/config/NAME.yaml + NAME.err / NAME.warn corpus),
+ * secrets that never reach a message, the examples in config/, and (plain
+ * build only) every allocation failing in turn.
+ *
+ * Runs from the repository root (SFB_ROOT when the runner sets it): the
+ * expected messages hold paths relative to it.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+#define DATA_DIR "tests/data/config"
+#define KEY_FILE DATA_DIR "/not-a-key.pem"
+
+/* Every secret the tests plant starts with this; no output may hold it. */
+#define PLANTED "PLANTED-S3CRET"
+
+static void set_test_env(void)
+{
+        setenv("SF_CLIENT_ID", "test-client-id", 1);
+        setenv("SF_CLIENT_SECRET", PLANTED "-client", 1);
+        setenv("SF_USERNAME", "user@example.com", 1);
+        setenv("SF_PASSWORD", PLANTED "-pw", 1);
+        setenv("SF_REFRESH_TOKEN", PLANTED "-rt", 1);
+        setenv("SF_PRIVATE_KEY_FILE", KEY_FILE, 1);
+        setenv("SF_LOGIN_URL", "https://acme.my.salesforce.com", 1);
+        setenv("SFSIM_URL", "http://127.0.0.1:8080", 1);
+        setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092", 1);
+        setenv("SFB_TEST_EMPTY", "", 1);
+        unsetenv("SFB_TEST_UNSET_VAR");
+        unsetenv("SF_CA_FILE");
+        unsetenv("SF_PROXY");
+        unsetenv("SFSIM_CA_FILE");
+        unsetenv("SFB_STALL_TIMEOUT_S");
+        unsetenv("SFB_METRICS_LISTEN");
+}
+
+static int setup(void **state)
+{
+        const char *root = getenv("SFB_ROOT");
+
+        (void)state;
+        if (root && chdir(root) == -1) {
+                fprintf(stderr, "chdir %s: %s\n", root, strerror(errno));
+                return -1;
+        }
+        if (access(DATA_DIR, R_OK) == -1) {
+                fprintf(stderr, "%s: %s (run from the repository root)\n", DATA_DIR, strerror(errno));
+                return -1;
+        }
+        set_test_env();
+        return 0;
+}
+
+static char *read_file(const char *path)
+{
+        FILE *fp = fopen(path, "rb");
+        char *s;
+        long n;
+
+        if (!fp)
+                return NULL;
+        fseek(fp, 0, SEEK_END);
+        n = ftell(fp);
+        rewind(fp);
+        s = calloc(1, (size_t)n + 1);
+        if (s && fread(s, 1, (size_t)n, fp) != (size_t)n) {
+                free(s);
+                s = NULL;
+        }
+        fclose(fp);
+        return s;
+}
+
+static void assert_no_secret(const char *what, const char *text)
+{
+        if (text && strstr(text, PLANTED))
+                fail_msg("%s shows a secret:\n%s", what, text);
+}
+
+static void assert_no_secret_in(const struct config *cfg, const char *err)
+{
+        size_t i;
+
+        assert_no_secret("error", err);
+        for (i = 0; cfg && i < cfg->nwarnings; i++)
+                assert_no_secret("warning", cfg->warnings[i]);
+}
+
+static struct config *load_text(const char *text, char *err, size_t err_size)
+{
+        struct config *cfg = config_load_string("test.yaml", text, strlen(text), err, err_size);
+
+        assert_no_secret_in(cfg, err);
+        return cfg;
+}
+
+static struct config *must_load(const char *text)
+{
+        char err[1024] = "";
+        struct config *cfg = load_text(text, err, sizeof(err));
+
+        if (!cfg)
+                fail_msg("loading failed: %s", err);
+        return cfg;
+}
+
+static void expect_error(const char *text, const char *want)
+{
+        char err[1024] = "";
+        struct config *cfg = load_text(text, err, sizeof(err));
+
+        if (cfg) {
+                config_destroy(cfg);
+                fail_msg("loaded, expected: %s", want);
+        }
+        assert_string_equal(err, want);
+}
+
+/*
+ * The corpus: every NAME.yaml has NAME.err (the exact error) or NAME.warn
+ * (loads; the exact warnings, one a line; empty for none).
+ */
+static void test_corpus(void **state)
+{
+        char path[512], err[2048], *want, *got;
+        struct dirent *de;
+        size_t n, i, o, errors = 0, warns = 0;
+        struct config *cfg;
+        DIR *dir;
+
+        (void)state;
+        assert_non_null(dir = opendir(DATA_DIR));
+        while ((de = readdir(dir))) {
+                n = strlen(de->d_name);
+                if (n < 6 || strcmp(de->d_name + n - 5, ".yaml") != 0)
+                        continue;
+                snprintf(path, sizeof(path), "%s/%.*s.err", DATA_DIR, (int)(n - 5), de->d_name);
+                if (!(want = read_file(path))) {
+                        snprintf(path, sizeof(path), "%s/%.*s.warn", DATA_DIR, (int)(n - 5), de->d_name);
+                        if (!(want = read_file(path)))
+                                fail_msg("%s has neither a .err nor a .warn file", de->d_name);
+                }
+                /* The files end in a newline; the messages do not. */
+                if (want[0] && want[strlen(want) - 1] == '\n')
+                        want[strlen(want) - 1] = '\0';
+                snprintf(path, sizeof(path), "%s/%s", DATA_DIR, de->d_name);
+                err[0] = '\0';
+                cfg = config_load(path, err, sizeof(err));
+                assert_no_secret_in(cfg, err);
+                got = NULL;
+                if (cfg) {
+                        /* Join the warnings as the .warn file holds them. */
+                        got = calloc(1, 4096);
+                        assert_non_null(got);
+                        for (i = 0, o = 0; i < cfg->nwarnings; i++)
+                                o += (size_t)snprintf(got + o, 4096 - o, "%s%s", i ? "\n" : "",
+                                                      cfg->warnings[i]);
+                        warns++;
+                } else {
+                        errors++;
+                }
+                snprintf(path, sizeof(path), "%s/%.*s.err", DATA_DIR, (int)(n - 5), de->d_name);
+                if (access(path, F_OK) == 0) {
+                        if (cfg)
+                                fail_msg("%s loaded; expected the error\n%s", de->d_name, want);
+                        if (strcmp(err, want) != 0)
+                                fail_msg("%s:\n got: %s\nwant: %s", de->d_name, err, want);
+                } else {
+                        if (!cfg)
+                                fail_msg("%s failed: %s", de->d_name, err);
+                        if (strcmp(got, want) != 0)
+                                fail_msg("%s warnings:\n got: %s\nwant: %s", de->d_name, got, want);
+                }
+                free(got);
+                free(want);
+                config_destroy(cfg);
+        }
+        closedir(dir);
+        /* The walk really walked. */
+        assert_true(errors >= 70);
+        assert_true(warns >= 3);
+}
+
+#define AUTH_PASSWORD_YAML                              \
+        "  auth:\n"                                     \
+        "    flow: password\n"                          \
+        "    client_id: ${SF_CLIENT_ID}\n"              \
+        "    client_secret: ${SF_CLIENT_SECRET}\n"      \
+        "    username: ${SF_USERNAME}\n"                \
+        "    password: ${SF_PASSWORD}\n"
+
+#define MIN_REST                                        \
+        "kafka:\n"                                      \
+        "  bootstrap_servers: localhost:9092\n"         \
+        "routes:\n"                                     \
+        "  - channel: /topic/AccountUpdates\n"          \
+        "    topic: salesforce.accounts\n"
+
+static void test_defaults(void **state)
+{
+        struct config *cfg;
+        const struct config_route *rt;
+
+        (void)state;
+        cfg = must_load("salesforce:\n" AUTH_PASSWORD_YAML MIN_REST);
+        assert_string_equal(cfg->path, "test.yaml");
+        assert_string_equal(cfg->name, "sfbridge");
+        assert_string_equal(cfg->sf.login_url, "https://login.salesforce.com");
+        assert_string_equal(cfg->sf.api_version, "59.0");
+        assert_int_equal(cfg->sf.flow, AUTH_PASSWORD);
+        assert_string_equal(cfg->sf.client_id, "test-client-id");
+        assert_string_equal(cfg->sf.client_secret, PLANTED "-client");
+        assert_string_equal(cfg->sf.username, "user@example.com");
+        assert_string_equal(cfg->sf.password, PLANTED "-pw");
+        assert_null(cfg->sf.private_key_file);
+        assert_null(cfg->sf.refresh_token);
+        assert_null(cfg->sf.ca_file);
+        assert_null(cfg->sf.proxy);
+        assert_int_equal(cfg->sf.stall_timeout_s, 150);
+        assert_int_equal(cfg->sf.limit_backoff_s, 60);
+        assert_string_equal(cfg->kafka.bootstrap_servers, "localhost:9092");
+        assert_int_equal(cfg->kafka.delivery, DELIVERY_EXACTLY_ONCE);
+        assert_string_equal(cfg->kafka.replay_topic, "sfbridge.replay");
+        assert_int_equal(cfg->kafka.max_in_flight, 10000);
+        assert_int_equal(cfg->kafka.nproperties, 0);
+        assert_int_equal(cfg->on_invalid_replay, INVALID_REPLAY_ALL);
+        assert_string_equal(cfg->metrics_listen, "127.0.0.1:9464");
+        assert_int_equal(cfg->nroutes, 1);
+        rt = &cfg->routes[0];
+        assert_string_equal(rt->channel, "/topic/AccountUpdates");
+        assert_string_equal(rt->topic, "salesforce.accounts");
+        assert_int_equal(rt->key, ROUTE_KEY_REPLAY_ID);
+        assert_int_equal(rt->value, ROUTE_VALUE_DATA);
+        assert_true(rt->start == REPLAY_NEW);
+        assert_int_equal(rt->on_invalid_replay, INVALID_REPLAY_ALL);
+        assert_int_equal(rt->line, 11);
+        assert_int_equal(cfg->nwarnings, 0);
+        config_destroy(cfg);
+}
+
+static void test_flow_jwt(void **state)
+{
+        struct config *cfg;
+
+        (void)state;
+        cfg = must_load("salesforce:\n"
+                        "  auth:\n"
+                        "    flow: jwt\n"
+                        "    client_id: ${SF_CLIENT_ID}\n"
+                        "    username: ${SF_USERNAME}\n"
+                        "    private_key_file: ${SF_PRIVATE_KEY_FILE}\n" MIN_REST);
+        assert_int_equal(cfg->sf.flow, AUTH_JWT);
+        assert_string_equal(cfg->sf.client_id, "test-client-id");
+        assert_string_equal(cfg->sf.username, "user@example.com");
+        assert_string_equal(cfg->sf.private_key_file, KEY_FILE);
+        assert_null(cfg->sf.client_secret);
+        assert_null(cfg->sf.password);
+        assert_null(cfg->sf.refresh_token);
+        assert_int_equal(cfg->nwarnings, 0);
+        config_destroy(cfg);
+}
+
+static void test_flow_refresh_token(void **state)
+{
+        struct config *cfg;
+
+        (void)state;
+        cfg = must_load("salesforce:\n"
+                        "  auth:\n"
+                        "    flow: refresh_token\n"
+                        "    client_id: ${SF_CLIENT_ID}\n"
+                        "    client_secret: ${SF_CLIENT_SECRET}\n"
+                        "    refresh_token: ${SF_REFRESH_TOKEN}\n" MIN_REST);
+        assert_int_equal(cfg->sf.flow, AUTH_REFRESH_TOKEN);
+        assert_string_equal(cfg->sf.client_secret, PLANTED "-client");
+        assert_string_equal(cfg->sf.refresh_token, PLANTED "-rt");
+        assert_null(cfg->sf.username);
+        assert_null(cfg->sf.password);
+        assert_null(cfg->sf.private_key_file);
+        assert_int_equal(cfg->nwarnings, 0);
+        config_destroy(cfg);
+}
+
+static void test_flow_client_credentials(void **state)
+{
+        struct config *cfg;
+
+        (void)state;
+        cfg = must_load("salesforce:\n"
+                        "  login_url: https://acme.my.salesforce.com/\n"
+                        "  auth:\n"
+                        "    flow: client_credentials\n"
+                        "    client_id: ${SF_CLIENT_ID}\n"
+                        "    client_secret: ${SF_CLIENT_SECRET}\n" MIN_REST);
+        assert_int_equal(cfg->sf.flow, AUTH_CLIENT_CREDENTIALS);
+        assert_string_equal(cfg->sf.login_url, "https://acme.my.salesforce.com/");
+        assert_string_equal(cfg->sf.client_secret, PLANTED "-client");
+        assert_null(cfg->sf.username);
+        assert_int_equal(cfg->nwarnings, 0);
+        config_destroy(cfg);
+}
+
+/* Every key set to a non-default value, ${} in several places. */
+static void test_every_key(void **state)
+{
+        struct config *cfg;
+        const struct config_route *rt;
+
+        (void)state;
+        setenv("SFB_TEST_TIMEOUT", "42", 1);
+        cfg = must_load("name: acme-prod.eu_1\n"
+                        "salesforce:\n"
+                        "  login_url: http://127.0.0.1:${SFB_TEST_UNSET_VAR:-8443}\n"
+                        "  api_version: 37.0\n"
+                        "  ca_file: " KEY_FILE "\n"
+                        "  proxy: http://proxy:3128\n"
+                        "  stall_timeout_s: ${SFB_TEST_TIMEOUT}\n"
+                        "  limit_backoff_s: 3600\n" AUTH_PASSWORD_YAML
+                        "kafka:\n"
+                        "  bootstrap_servers: 'a:9092,b:9092'\n"
+                        "  delivery: at_least_once\n"
+                        "  replay_topic: acme.replay-ids\n"
+                        "  max_in_flight: 1\n"
+                        "  properties:\n"
+                        "    linger.ms: 5\n"
+                        "    enable.ssl.certificate.verification: false\n"
+                        "    sasl.password: ${SF_PASSWORD}\n"
+                        "    client.id: \"pa$$word ${SFB_TEST_EMPTY}x\"\n"
+                        "on_invalid_replay: new\n"
+                        "metrics:\n"
+                        "  listen: '[::1]:0'\n"
+                        "routes:\n"
+                        "  - channel: /topic/AccountUpdates?Type=Customer\n"
+                        "    topic: salesforce.accounts\n"
+                        "    key: none\n"
+                        "    value: message\n"
+                        "    start: all\n"
+                        "    on_invalid_replay: fail\n"
+                        "  - {channel: /data/ChangeEvents, topic: 'cdc.{entity}', key: record_id, value: payload}\n"
+                        "  - channel: /event/Order_Placed__e\n"
+                        "    topic: orders\n"
+                        "  - channel: /u/Notifications\n"
+                        "    topic: \"${SFB_TEST_UNSET_VAR:-notifications}\"\n");
+        unsetenv("SFB_TEST_TIMEOUT");
+        assert_string_equal(cfg->name, "acme-prod.eu_1");
+        assert_string_equal(cfg->sf.login_url, "http://127.0.0.1:8443");
+        assert_string_equal(cfg->sf.api_version, "37.0");
+        assert_string_equal(cfg->sf.ca_file, KEY_FILE);
+        assert_string_equal(cfg->sf.proxy, "http://proxy:3128");
+        assert_int_equal(cfg->sf.stall_timeout_s, 42);
+        assert_int_equal(cfg->sf.limit_backoff_s, 3600);
+        assert_string_equal(cfg->kafka.bootstrap_servers, "a:9092,b:9092");
+        assert_int_equal(cfg->kafka.delivery, DELIVERY_AT_LEAST_ONCE);
+        assert_string_equal(cfg->kafka.replay_topic, "acme.replay-ids");
+        assert_int_equal(cfg->kafka.max_in_flight, 1);
+        assert_int_equal(cfg->kafka.nproperties, 4);
+        assert_string_equal(cfg->kafka.properties[0].name, "linger.ms");
+        assert_string_equal(cfg->kafka.properties[0].value, "5");
+        assert_string_equal(cfg->kafka.properties[1].name, "enable.ssl.certificate.verification");
+        assert_string_equal(cfg->kafka.properties[1].value, "false");
+        assert_string_equal(cfg->kafka.properties[2].name, "sasl.password");
+        assert_string_equal(cfg->kafka.properties[2].value, PLANTED "-pw");
+        assert_string_equal(cfg->kafka.properties[3].value, "pa$word x");
+        assert_int_equal(cfg->on_invalid_replay, INVALID_REPLAY_NEW);
+        assert_string_equal(cfg->metrics_listen, "[::1]:0");
+        assert_int_equal(cfg->nroutes, 4);
+
+        rt = &cfg->routes[0];
+        assert_string_equal(rt->channel, "/topic/AccountUpdates?Type=Customer");
+        assert_int_equal(rt->key, ROUTE_KEY_NONE);
+        assert_int_equal(rt->value, ROUTE_VALUE_MESSAGE);
+        assert_true(rt->start == REPLAY_ALL);
+        assert_int_equal(rt->on_invalid_replay, INVALID_REPLAY_FAIL);
+        assert_int_equal(rt->line, 29);
+        rt = &cfg->routes[1];
+        assert_string_equal(rt->topic, "cdc.{entity}");
+        assert_int_equal(rt->key, ROUTE_KEY_RECORD_ID);
+        assert_int_equal(rt->value, ROUTE_VALUE_PAYLOAD);
+        assert_true(rt->start == REPLAY_NEW);
+        /* No own on_invalid_replay: the top-level one, even though the
+         * top-level key comes before the routes here... */
+        assert_int_equal(rt->on_invalid_replay, INVALID_REPLAY_NEW);
+        assert_int_equal(rt->line, 35);
+        assert_string_equal(cfg->routes[3].topic, "notifications");
+        assert_int_equal(cfg->nwarnings, 0);
+        config_destroy(cfg);
+}
+
+/* ... and after them. */
+static void test_route_inherits_later_global(void **state)
+{
+        struct config *cfg;
+
+        (void)state;
+        cfg = must_load("salesforce:\n" AUTH_PASSWORD_YAML MIN_REST "on_invalid_replay: fail\n");
+        assert_int_equal(cfg->routes[0].on_invalid_replay, INVALID_REPLAY_FAIL);
+        config_destroy(cfg);
+}
+
+static void test_find_route(void **state)
+{
+        struct config *cfg;
+
+        (void)state;
+        cfg = must_load("salesforce:\n" AUTH_PASSWORD_YAML
+                        "kafka:\n"
+                        "  bootstrap_servers: localhost:9092\n"
+                        "routes:\n"
+                        "  - channel: /topic/AccountUpdates?Type=Customer\n"
+                        "    topic: a\n"
+                        "  - channel: /event/Order_Placed__e\n"
+                        "    topic: b\n"
+                        "  - channel: /topic/Account\n"
+                        "    topic: c\n");
+        assert_ptr_equal(config_find_route(cfg, "/topic/AccountUpdates"), &cfg->routes[0]);
+        assert_ptr_equal(config_find_route(cfg, "/topic/AccountUpdates?Type=Customer"), &cfg->routes[0]);
+        assert_ptr_equal(config_find_route(cfg, "/topic/AccountUpdates?Type=Partner"), &cfg->routes[0]);
+        assert_ptr_equal(config_find_route(cfg, "/event/Order_Placed__e"), &cfg->routes[1]);
+        assert_ptr_equal(config_find_route(cfg, "/event/Order_Placed__e?x"), &cfg->routes[1]);
+        assert_ptr_equal(config_find_route(cfg, "/topic/Account"), &cfg->routes[2]);
+        assert_null(config_find_route(cfg, "/topic/AccountUpdate"));
+        assert_null(config_find_route(cfg, "/topic/AccountUpdatesX"));
+        assert_null(config_find_route(cfg, "/topic/Acc"));
+        assert_null(config_find_route(cfg, "/event/Order_Placed__"));
+        assert_null(config_find_route(cfg, ""));
+        assert_null(config_find_route(cfg, "?Type=Customer"));
+        config_destroy(cfg);
+}
+
+static void test_examples(void **state)
+{
+        static const char *const examples[] = { "config/pushtopic.yaml", "config/platform-event.yaml",
+                                                "config/cdc.yaml", "config/generic.yaml",
+                                                "config/demo.yaml", "config/full.yaml" };
+        static const enum auth_flow flows[] = { AUTH_PASSWORD, AUTH_JWT, AUTH_CLIENT_CREDENTIALS,
+                                                AUTH_REFRESH_TOKEN, AUTH_PASSWORD, AUTH_PASSWORD };
+        char err[2048];
+        struct config *cfg;
+        struct dirent *de;
+        size_t i, found = 0;
+        DIR *dir;
+
+        (void)state;
+        for (i = 0; i < sizeof(examples) / sizeof(examples[0]); i++) {
+                err[0] = '\0';
+                cfg = config_load(examples[i], err, sizeof(err));
+                if (!cfg)
+                        fail_msg("%s", err);
+                assert_int_equal(cfg->sf.flow, flows[i]);
+                assert_true(cfg->nroutes >= 1);
+                if (cfg->nwarnings)
+                        fail_msg("%s: %s", examples[i], cfg->warnings[0]);
+                config_destroy(cfg);
+        }
+        /* Every file in config/ is one of the documented examples. */
+        assert_non_null(dir = opendir("config"));
+        while ((de = readdir(dir))) {
+                if (de->d_name[0] == '.')
+                        continue;
+                for (i = 0; i < sizeof(examples) / sizeof(examples[0]); i++)
+                        if (strcmp(examples[i] + 7, de->d_name) == 0)
+                                found++;
+        }
+        closedir(dir);
+        assert_int_equal(found, sizeof(examples) / sizeof(examples[0]));
+
+        cfg = config_load("config/cdc.yaml", err, sizeof(err));
+        assert_non_null(cfg);
+        assert_string_equal(cfg->sf.login_url, "https://acme.my.salesforce.com");
+        assert_string_equal(cfg->routes[0].topic, "salesforce.cdc.{entity}");
+        config_destroy(cfg);
+        cfg = config_load("config/demo.yaml", err, sizeof(err));
+        assert_non_null(cfg);
+        assert_string_equal(cfg->sf.login_url, "http://127.0.0.1:8080");
+        assert_string_equal(cfg->kafka.bootstrap_servers, "127.0.0.1:9092");
+        assert_null(cfg->sf.ca_file);
+        assert_int_equal(cfg->nroutes, 4);
+        config_destroy(cfg);
+}
+
+static void test_errors_inline(void **state)
+{
+        (void)state;
+        /* A literal value too long after ${} expansion keeps the node's mark. */
+        expect_error("salesforce:\n" AUTH_PASSWORD_YAML "  stall_timeout_s: ${SFB_TEST_EMPTY}x\n" MIN_REST,
+                     "test.yaml:8:20: salesforce.stall_timeout_s: expected an integer, found \"x\"\n"
+                     ">>>   stall_timeout_s: ${SFB_TEST_EMPTY}x");
+        expect_error("salesforce:\n" AUTH_PASSWORD_YAML "  stall_timeout_s: -5\n" MIN_REST,
+                     "test.yaml:8:20: salesforce.stall_timeout_s: must be between 1 and 86400, found \"-5\"\n"
+                     ">>>   stall_timeout_s: -5");
+        expect_error("salesforce:\n" AUTH_PASSWORD_YAML "kafka:\n  bootstrap_servers: \"\"\n"
+                     "routes:\n  - channel: /topic/A\n    topic: a\n",
+                     "test.yaml:9:3: kafka.bootstrap_servers: is empty\n"
+                     ">>>   bootstrap_servers: \"\"");
+        expect_error("salesforce:\n" AUTH_PASSWORD_YAML "kafka:\n  bootstrap_servers: localhost:9092\n"
+                     "  max_in_flight: 1000001\n"
+                     "routes:\n  - channel: /topic/A\n    topic: a\n",
+                     "test.yaml:10:18: kafka.max_in_flight: must be between 1 and 1000000, found \"1000001\"\n"
+                     ">>>   max_in_flight: 1000001");
+        expect_error("salesforce:\n" AUTH_PASSWORD_YAML MIN_REST "  - channel: /data/Foo\n    topic: t\n"
+                     "    topic: u\n",
+                     "test.yaml:15:5: routes[1].topic: duplicate key (first at line 14)\n"
+                     ">>>     topic: u");
+        /* A control character is shown escaped, and the echo does not
+         * carry it raw to a terminal. */
+        expect_error("salesforce:\n" AUTH_PASSWORD_YAML MIN_REST "  - channel: /u/X\n    topic: \"a\\x1bb\"\n",
+                     "test.yaml:14:12: routes[1].topic: character '\\x1b' is not allowed in a Kafka "
+                     "topic name (allowed: a-z A-Z 0-9 . _ -)\n"
+                     ">>>     topic: \"a\\x1bb\"");
+        expect_error("salesforce:\n" AUTH_PASSWORD_YAML MIN_REST "  - channel: /u/X\n    topic: \"a\\0b\"\n",
+                     "test.yaml:14:12: routes[1].topic: holds a NUL character\n"
+                     ">>>     topic: \"a\\0b\"");
+        /* CRLF line ends: same positions, no \r in the echo. */
+        expect_error("salesforce:\r\n  login_url: ftp://x\r\n  auth: {}\r\n",
+                     "test.yaml:2:14: salesforce.login_url: must be an http:// or https:// URL, found \"ftp://x\"\n"
+                     ">>>   login_url: ftp://x");
+        /* A value from the environment that is wrong: the message shows
+         * the expanded value, the echo shows the line as written. */
+        setenv("SFB_TEST_FLOW", "saml", 1);
+        expect_error("salesforce:\n  auth:\n    flow: ${SFB_TEST_FLOW}\n",
+                     "test.yaml:3:11: salesforce.auth.flow: unknown value \"saml\"; allowed: password, "
+                     "jwt, refresh_token, client_credentials\n"
+                     ">>>     flow: ${SFB_TEST_FLOW}");
+        unsetenv("SFB_TEST_FLOW");
+        /* Anchors and aliases are plain YAML and work. */
+        expect_error("salesforce:\n  auth: &a\n    flow: jwt\n  other: *a\n",
+                     "test.yaml:4:3: salesforce.other: unknown key (known here: login_url, api_version, "
+                     "auth, ca_file, proxy, stall_timeout_s, limit_backoff_s)\n"
+                     ">>>   other: *a");
+}
+
+static void test_aliases(void **state)
+{
+        struct config *cfg;
+
+        (void)state;
+        cfg = must_load("name: &n acme\n"
+                        "salesforce:\n" AUTH_PASSWORD_YAML
+                        "kafka:\n  bootstrap_servers: localhost:9092\n"
+                        "routes:\n"
+                        "  - &r {channel: /topic/A, topic: *n}\n");
+        assert_string_equal(cfg->name, "acme");
+        assert_string_equal(cfg->routes[0].topic, "acme");
+        config_destroy(cfg);
+}
+
+static void test_missing_file(void **state)
+{
+        char err[512];
+
+        (void)state;
+        assert_null(config_load(DATA_DIR "/does-not-exist.yaml", err, sizeof(err)));
+        assert_string_equal(err, DATA_DIR "/does-not-exist.yaml: cannot open: No such file or directory");
+        assert_null(config_load(DATA_DIR, err, sizeof(err)));
+        assert_string_equal(err, DATA_DIR ": cannot read: Is a directory");
+}
+
+static void test_too_large(void **state)
+{
+        char path[] = "/tmp/sfb-config-XXXXXX", err[512], want[600];
+        static char block[4096];
+        FILE *fp;
+        int fd, i;
+
+        (void)state;
+        assert_true((fd = mkstemp(path)) != -1);
+        assert_non_null(fp = fdopen(fd, "w"));
+        memset(block, '#', sizeof(block));
+        for (i = 0; i < 257; i++)
+                assert_int_equal(fwrite(block, 1, sizeof(block), fp), sizeof(block));
+        fclose(fp);
+        assert_null(config_load(path, err, sizeof(err)));
+        unlink(path);
+        snprintf(want, sizeof(want), "%s: larger than 1048576 bytes; is this the routing file?", path);
+        assert_string_equal(err, want);
+}
+
+/*
+ * Secrets planted where an error or warning happens, in every way the
+ * loader could be tempted to show them.
+ */
+static void test_no_secret_in_errors(void **state)
+{
+        static const char *const texts[] = {
+                /* On the line of the error, flow style. */
+                "salesforce:\n  auth: {flow: password, password: " PLANTED "-a, client_secret: " PLANTED
+                "-b, refresh_token: " PLANTED "-c, nope: 1}\n",
+                "salesforce:\n  auth: {password: " PLANTED "-a, flow: passwd}\n",
+                "salesforce:\n  auth: {password: " PLANTED "-a, client_id: [x]}\n",
+                /* The secret is the bad value. */
+                "salesforce:\n  auth:\n    password: {value: " PLANTED "}\n",
+                "salesforce:\n  auth:\n    client_secret:\n      - " PLANTED "\n",
+                "salesforce:\n  auth:\n    refresh_token: \"" PLANTED "\\0x\"\n",
+                "salesforce:\n  auth:\n    password: " PLANTED "${\n",
+                "salesforce:\n  auth:\n    password: ${" PLANTED "}\n",
+                "salesforce:\n  auth:\n    password: ${X:-" PLANTED "${Y}}\n",
+                "salesforce:\n  auth:\n    password: ${X:-" PLANTED "\n",
+                "salesforce:\n  auth:\n    password: ${X-" PLANTED "}\n",
+                /* Misspelt secret keys. */
+                "salesforce:\n  auth:\n    passwrd: " PLANTED "\n",
+                "salesforce:\n  auth:\n    clientsecret: " PLANTED "\n",
+                "salesforce:\n  auth:\n    refresh-token: {a: " PLANTED "}\n",
+                "salesforce:\n  auth:\n    Password: " PLANTED "\n",
+                /* Duplicate secret key. */
+                "salesforce:\n  auth:\n    password: " PLANTED "-1\n    password: " PLANTED "-2\n",
+                /* Multi-line secret, error on its last line. */
+                "salesforce:\n  auth:\n    password: |\n      " PLANTED "\n      " PLANTED
+                "\n    flow: x\n",
+                /* YAML syntax errors on a secret's line. */
+                "salesforce:\n  auth:\n    password: \"" PLANTED "\n",
+                "salesforce:\n  auth:\n    password: " PLANTED ": x\n",
+                "salesforce:\n  auth:\n    password: '" PLANTED "'x\n",
+                "salesforce:\n  auth:\n    client_secret: " PLANTED "\n   bad: indent\n",
+                "salesforce:\n  auth: {client_secret: " PLANTED ", ]\n",
+                "kafka:\n  properties:\n    sasl.password: \"" PLANTED "\n",
+                "kafka:\n  properties: {ssl.key.password: " PLANTED ", x: [1]}\n",
+                "kafka:\n  properties: {sasl.oauthbearer.client.secret: " PLANTED ", x: }\n",
+                /* Unused secrets (warnings), and an error after them. */
+                "salesforce:\n  auth:\n    flow: jwt\n    client_id: x\n    username: u\n"
+                "    private_key_file: " KEY_FILE "\n    password: " PLANTED "-1\n"
+                "    client_secret: " PLANTED "-2\n    refresh_token: " PLANTED "-3\n" MIN_REST,
+                "salesforce:\n  auth:\n    flow: client_credentials\n    client_id: x\n"
+                "    client_secret: ${SF_CLIENT_SECRET}\n    password: ${SF_PASSWORD}\n" MIN_REST,
+                "salesforce:\n  auth:\n    flow: jwt\n    client_id: x\n    username: u\n"
+                "    private_key_file: " KEY_FILE "\n    password: " PLANTED "-1\n" MIN_REST "bogus: 1\n",
+                /* Secrets from the environment, error on their line. */
+                "salesforce:\n  auth:\n    password: ${SF_PASSWORD}${SFB_TEST_UNSET_VAR}\n",
+                "salesforce:\n  auth:\n    password: [${SF_PASSWORD}]\n",
+                "salesforce:\n  auth:\n    {password: ${SF_PASSWORD}, flow: nope}\n",
+                /* Invalid UTF-8 on a secret's line. */
+                "salesforce:\n  auth:\n    password: " PLANTED "\xff\xfe\n",
+        };
+        char err[2048];
+        struct config *cfg;
+        size_t i, nwarned = 0;
+
+        (void)state;
+        for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+                err[0] = '\0';
+                cfg = config_load_string("secret.yaml", texts[i], strlen(texts[i]), err, sizeof(err));
+                if (cfg) {
+                        nwarned += cfg->nwarnings > 0;
+                } else if (!err[0]) {
+                        fail_msg("case %zu failed without a message", i);
+                }
+                if (strstr(err, PLANTED))
+                        fail_msg("case %zu shows a secret:\n%s", i, err);
+                assert_no_secret_in(cfg, err);
+                config_destroy(cfg);
+        }
+        /* The unused-secret cases did load and warn. */
+        assert_int_equal(nwarned, 2);
+}
+
+/* What the "value hidden" echo looks like, and that other lines are shown. */
+static void test_secret_echo(void **state)
+{
+        (void)state;
+        expect_error("salesforce:\n  auth: {flow: jwtx, password: " PLANTED "}\n",
+                     "test.yaml:2:16: salesforce.auth.flow: unknown value \"jwtx\"; allowed: password, "
+                     "jwt, refresh_token, client_credentials\n"
+                     ">>>   auth: {flow: jwtx, password: ***}");
+        expect_error("salesforce:\n  auth:\n    password: \"" PLANTED "\n",
+                     "test.yaml:3:15: YAML syntax error: found unexpected end of stream while scanning a "
+                     "quoted scalar (which starts here)\n"
+                     ">>>     password: ***");
+        expect_error("salesforce:\n  auth:\n    password: |\n      " PLANTED "\n      more\n"
+                     "  nope: 1\n",
+                     "test.yaml:6:3: salesforce.nope: unknown key (known here: login_url, api_version, "
+                     "auth, ca_file, proxy, stall_timeout_s, limit_backoff_s)\n"
+                     ">>>   nope: ***");
+}
+
+static void test_unused_field_warning(void **state)
+{
+        struct config *cfg;
+
+        (void)state;
+        cfg = must_load("salesforce:\n"
+                        "  auth:\n"
+                        "    flow: refresh_token\n"
+                        "    client_id: ${SF_CLIENT_ID}\n"
+                        "    client_secret: ${SF_CLIENT_SECRET}\n"
+                        "    refresh_token: ${SF_REFRESH_TOKEN}\n"
+                        "    username: someone\n"
+                        "    private_key_file: /nonexistent/is/not/checked.pem\n" MIN_REST);
+        assert_int_equal(cfg->nwarnings, 2);
+        assert_string_equal(cfg->warnings[0],
+                            "test.yaml:7:5: salesforce.auth.username: not used by flow refresh_token (ignored)");
+        assert_string_equal(cfg->warnings[1],
+                            "test.yaml:8:5: salesforce.auth.private_key_file: not used by flow "
+                            "refresh_token (ignored)");
+        /* Ignored means not kept. */
+        assert_null(cfg->sf.username);
+        assert_null(cfg->sf.private_key_file);
+        config_destroy(cfg);
+}
+
+static void test_reference(void **state)
+{
+        static const char *const keys[] = {
+                "name", "salesforce", "salesforce.login_url", "salesforce.api_version",
+                "salesforce.auth", "salesforce.auth.flow", "salesforce.auth.client_id",
+                "salesforce.auth.client_secret", "salesforce.auth.username", "salesforce.auth.password",
+                "salesforce.auth.private_key_file", "salesforce.auth.refresh_token", "salesforce.ca_file",
+                "salesforce.proxy", "salesforce.stall_timeout_s", "salesforce.limit_backoff_s", "kafka", "kafka.bootstrap_servers",
+                "kafka.delivery", "kafka.replay_topic", "kafka.max_in_flight", "kafka.properties",
+                "on_invalid_replay", "metrics", "metrics.listen", "routes", "routes[].channel",
+                "routes[].topic", "routes[].key", "routes[].value", "routes[].start",
+                "routes[].on_invalid_replay",
+        };
+        char *text = NULL, line[128];
+        size_t len = 0, i, nsecret = 0;
+        const char *p;
+        FILE *fp;
+
+        (void)state;
+        assert_non_null(fp = open_memstream(&text, &len));
+        config_print_reference(fp);
+        fclose(fp);
+        for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+                snprintf(line, sizeof(line), "\n%s\n    ", keys[i]);
+                if (!strstr(text, line))
+                        fail_msg("reference lacks %s", keys[i]);
+        }
+        for (p = text; (p = strstr(p, "\n    string, secret;")); p++)
+                nsecret++;
+        assert_int_equal(nsecret, 3);
+        assert_non_null(strstr(text, "\nsalesforce.auth.private_key_file\n    string; required by flow jwt;"));
+        assert_non_null(strstr(text, "\nsalesforce.stall_timeout_s\n    integer 1..86400; default 150\n"));
+        assert_non_null(strstr(text, "\nkafka.delivery\n    one of: exactly_once, at_least_once; default exactly_once\n"));
+        assert_non_null(strstr(text, "default: the value of on_invalid_replay"));
+        free(text);
+}
+
+static void test_names(void **state)
+{
+        (void)state;
+        assert_string_equal(config_flow_name(AUTH_PASSWORD), "password");
+        assert_string_equal(config_flow_name(AUTH_JWT), "jwt");
+        assert_string_equal(config_flow_name(AUTH_REFRESH_TOKEN), "refresh_token");
+        assert_string_equal(config_flow_name(AUTH_CLIENT_CREDENTIALS), "client_credentials");
+        assert_string_equal(config_delivery_name(DELIVERY_EXACTLY_ONCE), "exactly_once");
+        assert_string_equal(config_delivery_name(DELIVERY_AT_LEAST_ONCE), "at_least_once");
+        assert_string_equal(config_invalid_replay_name(INVALID_REPLAY_ALL), "all");
+        assert_string_equal(config_invalid_replay_name(INVALID_REPLAY_NEW), "new");
+        assert_string_equal(config_invalid_replay_name(INVALID_REPLAY_FAIL), "fail");
+        assert_true(config_property_is_secret("sasl.password"));
+        assert_true(config_property_is_secret("ssl.key.password"));
+        assert_true(config_property_is_secret("ssl.keystore.password"));
+        assert_true(config_property_is_secret("sasl.oauthbearer.client.secret"));
+        assert_true(config_property_is_secret("ssl.key.pem"));
+        assert_true(config_property_is_secret("sasl.oauthbearer.config"));
+        assert_false(config_property_is_secret("sasl.username"));
+        assert_false(config_property_is_secret("linger.ms"));
+        assert_false(config_property_is_secret("ssl.certificate.pem"));
+        config_destroy(NULL);
+}
+
+/* A small error buffer truncates the message, never overflows. */
+static void test_small_errstr(void **state)
+{
+        char err[12];
+
+        (void)state;
+        memset(err, 'x', sizeof(err));
+        assert_null(config_load_string("test.yaml", "x: 1\n", 5, err, sizeof(err)));
+        assert_string_equal(err, "test.yaml:1");
+        assert_null(config_load(DATA_DIR "/missing", err, sizeof(err)));
+        assert_int_equal(strlen(err), sizeof(err) - 1);
+}
+
+/*
+ * Allocation failure: the plain build replaces malloc (glibc allows it)
+ * and fails the Nth allocation made while loading, for every N, checking
+ * the loader reports "out of memory" and leaves nothing allocated. The
+ * sanitizer build and valgrind own malloc themselves: there it is skipped.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define ALLOC_HOOK 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ALLOC_HOOK 0
+#endif
+#endif
+#ifndef ALLOC_HOOK
+#define ALLOC_HOOK 1
+#endif
+
+#if ALLOC_HOOK
+extern void *__libc_malloc(size_t size);
+extern void *__libc_calloc(size_t n, size_t size);
+extern void *__libc_realloc(void *p, size_t size);
+extern void __libc_free(void *p);
+
+static int alloc_armed;
+static long alloc_countdown; /* the allocation that fails when it reaches 0 */
+static long alloc_live;      /* allocations made while armed, not yet freed */
+static int alloc_failed;
+
+static int alloc_should_fail(void)
+{
+        if (!alloc_armed)
+                return 0;
+        if (alloc_countdown-- == 0) {
+                alloc_failed = 1;
+                return 1;
+        }
+        return 0;
+}
+
+void *malloc(size_t size)
+{
+        void *p;
+
+        if (alloc_should_fail())
+                return NULL;
+        p = __libc_malloc(size);
+        if (p && alloc_armed)
+                alloc_live++;
+        return p;
+}
+
+void *calloc(size_t n, size_t size)
+{
+        void *p;
+
+        if (alloc_should_fail())
+                return NULL;
+        p = __libc_calloc(n, size);
+        if (p && alloc_armed)
+                alloc_live++;
+        return p;
+}
+
+void *realloc(void *old, size_t size)
+{
+        void *p;
+
+        if (alloc_should_fail())
+                return NULL;
+        p = __libc_realloc(old, size);
+        if (p && !old && alloc_armed)
+                alloc_live++;
+        return p;
+}
+
+void free(void *p)
+{
+        if (p && alloc_armed)
+                alloc_live--;
+        __libc_free(p);
+}
+
+static void test_alloc_failure(void **state)
+{
+        static const char text[] =
+                "name: acme\n"
+                "salesforce:\n" AUTH_PASSWORD_YAML "    private_key_file: x\n"
+                "  stall_timeout_s: ${SFB_TEST_UNSET_VAR:-30}\n"
+                "kafka:\n"
+                "  bootstrap_servers: localhost:9092\n"
+                "  properties: {linger.ms: 5, acks: all, client.id: x}\n"
+                "routes:\n"
+                "  - channel: /topic/A\n    topic: a\n"
+                "  - channel: /u/B\n    topic: b\n    key: record_id\n"
+                "  - channel: /data/ChangeEvents\n    topic: c.{entity}\n";
+        static const char bad[] = "salesforce:\n  auth:\n    flow: jwt\n    bogus: 1\n";
+        void *(*volatile malloc_fn)(size_t) = malloc;
+        char err[1024];
+        struct config *cfg;
+        void *probe;
+        long n;
+        int pass;
+
+        (void)state;
+        /* Under valgrind (or any other interposer) this malloc is not the
+         * one called: nothing to test then. */
+        alloc_countdown = 0;
+        alloc_armed = 1;
+        probe = malloc_fn(1); /* through a volatile pointer: not optimised away */
+        alloc_armed = 0;
+        if (probe) {
+                free(probe);
+                skip();
+        }
+        for (pass = 0; pass < 2; pass++) {
+                const char *t = pass ? bad : text;
+
+                for (n = 0;; n++) {
+                        err[0] = '\0';
+                        alloc_failed = 0;
+                        alloc_live = 0;
+                        alloc_countdown = n;
+                        alloc_armed = 1;
+                        cfg = config_load_string("oom.yaml", t, strlen(t), err, sizeof(err));
+                        config_destroy(cfg);
+                        alloc_armed = 0;
+                        if (alloc_live != 0)
+                                fail_msg("allocation %ld failing leaks %ld blocks (%s)", n, alloc_live, err);
+                        if (!alloc_failed)
+                                break;
+                        if (pass == 0 && cfg)
+                                fail_msg("allocation %ld failed yet the load succeeded", n);
+                        if (!cfg && !strstr(err, "out of memory"))
+                                fail_msg("allocation %ld failing gives: %s", n, err);
+                }
+                /* The loop ran through every allocation, then loaded. */
+                assert_true(n > 20);
+                if (pass == 0) {
+                        assert_null(strstr(err, "out of memory"));
+                        assert_string_equal(err, "");
+                }
+        }
+}
+#else
+static void test_alloc_failure(void **state)
+{
+        (void)state;
+        skip();
+}
+#endif
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_corpus),
+                cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_flow_jwt),
+                cmocka_unit_test(test_flow_refresh_token),
+                cmocka_unit_test(test_flow_client_credentials),
+                cmocka_unit_test(test_every_key),
+                cmocka_unit_test(test_route_inherits_later_global),
+                cmocka_unit_test(test_find_route),
+                cmocka_unit_test(test_examples),
+                cmocka_unit_test(test_errors_inline),
+                cmocka_unit_test(test_aliases),
+                cmocka_unit_test(test_missing_file),
+                cmocka_unit_test(test_too_large),
+                cmocka_unit_test(test_no_secret_in_errors),
+                cmocka_unit_test(test_secret_echo),
+                cmocka_unit_test(test_unused_field_warning),
+                cmocka_unit_test(test_reference),
+                cmocka_unit_test(test_names),
+                cmocka_unit_test(test_small_errstr),
+                cmocka_unit_test(test_alloc_failure),
+        };
+
+        return cmocka_run_group_tests(tests, setup, NULL);
+}
