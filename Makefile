@@ -1,6 +1,8 @@
 # sfbridge — see README.md. One flavour per build directory:
 #   make                 -> build/       (optimised, warnings are errors)
 #   make FLAVOUR=asan    -> build-asan/  (AddressSanitizer + UBSan)
+MAKEFLAGS += --no-print-directory
+
 PKGS      := libcurl libcjson rdkafka openssl yaml-0.1
 TEST_PKGS := libmicrohttpd cmocka
 DEB_DEPS  := build-essential pkg-config libcurl4-openssl-dev libcjson-dev \
