@@ -45,6 +45,7 @@ struct bridge {
         int wake_fd;
         volatile sig_atomic_t *stop;
         int commit_pending;          /* a batch awaits its commit: Kafka was unreachable */
+        int backpressure;            /* long-polling paused: too many events unacknowledged */
         long long commit_retry_at;
         unsigned long long kafka_errors_seen;
         char fatal[512];
@@ -201,10 +202,23 @@ static int bridge_may_connect(void *ctx)
 {
         struct bridge *br = ctx;
 
+        size_t in_flight;
+
         if (br->commit_pending)
                 return 0;
         /* Bounded memory: no new events while too many await their ack. */
-        return sink_in_flight(br->sink) < (size_t)br->cfg->kafka.max_in_flight;
+        in_flight = sink_in_flight(br->sink);
+        if (in_flight >= (size_t)br->cfg->kafka.max_in_flight) {
+                if (!br->backpressure)
+                        log_msg(LOG_WARN, "backpressure", "in_flight=%zu max_in_flight=%d action=pause_long_polling",
+                                in_flight, br->cfg->kafka.max_in_flight);
+                br->backpressure = 1;
+                return 0;
+        }
+        if (br->backpressure)
+                log_msg(LOG_INFO, "backpressure", "in_flight=%zu action=resume_long_polling", in_flight);
+        br->backpressure = 0;
+        return 1;
 }
 
 static long long bridge_replay_from(void *ctx, const struct config_route *rt)
