@@ -8,7 +8,7 @@ TEST_PKGS := libmicrohttpd cmocka
 DEB_DEPS  := build-essential pkg-config libcurl4-openssl-dev libcjson-dev \
              librdkafka-dev libssl-dev libyaml-dev libcmocka-dev \
              libmicrohttpd-dev kcat openssl curl procps \
-             docker-compose python3 python3-yaml systemd
+             docker-compose python3 python3-yaml systemd prometheus
 
 FLAVOUR ?= release
 ifeq ($(FLAVOUR),asan)

@@ -76,6 +76,7 @@ static void bridge_sync_kafka_metrics(struct bridge *br)
                 br->kafka_errors_seen = errs;
         }
         metrics_in_flight_set((unsigned long)sink_in_flight(br->sink));
+        metrics_up_set(!sink_kafka_down(br->sink) && br->sess && session_handshaken(br->sess));
 }
 
 /* Close the batch. Returns the session's verdict on it. */
@@ -92,7 +93,7 @@ static enum session_verdict bridge_commit(struct bridge *br, int timeout_ms)
                 return SESSION_BATCH_OK;
         case SINK_RETRY:
                 if (!br->commit_pending) {
-                        log_msg(LOG_WARN, "kafka_unavailable", "err=\"%s\" action=hold_batch", err);
+                        log_msg(LOG_WARN, "kafka_unavailable", "err=\"%s\" cause=kafka_unavailable action=hold_batch", err);
                         metrics_recovery_inc("kafka_unavailable", "hold_batch");
                 }
                 br->commit_pending = 1;
@@ -240,8 +241,8 @@ static int bridge_on_invalid_replay(void *ctx, const struct config_route *rt, lo
         int st;
 
         log_msg(LOG_ERROR, "replay_gap", "channel=%s lost_after_replay_id=%lld policy=%s "
-                "err=\"Salesforce no longer retains the events after this replay ID\"",
-                rt->channel, lost_from, policy);
+                "err=\"Salesforce no longer retains the events after this replay ID\" "
+                "cause=invalid_replay action=invalid_replay", rt->channel, lost_from, policy);
         metrics_replay_gaps_inc();
         /* The loss goes on the bus too, for auditors, not only in a log. */
         st = sink_begin(br->sink, err, sizeof(err));
@@ -450,7 +451,6 @@ int bridge_run(const struct config *cfg, int wake_fd, volatile sig_atomic_t *sto
             !(br.sink = sink_new(cfg, br.rs, errstr, errstr_size)) ||
             !(br.fence = fence_new(cfg, errstr, errstr_size)))
                 goto out;
-        metrics_up_set(1);
 
         switch (bridge_start_kafka(&br, errstr, errstr_size)) {
         case 1:

@@ -183,7 +183,7 @@ void log_msg(enum log_level lvl, const char *msg, const char *fmt, ...)
         struct line ln = { out, 0, sizeof(out) };
         struct timespec now;
         struct tm tm;
-        size_t i;
+        size_t i, before_pairs;
 
         if (lvl < log_min)
                 return;
@@ -214,10 +214,20 @@ void log_msg(enum log_level lvl, const char *msg, const char *fmt, ...)
                 puts_(&ln, "\",\"msg\":\"");
                 put_json_str(&ln, msg, strlen(msg));
                 puts_(&ln, "\"");
+                before_pairs = ln.len;
                 pairs_to_json(&ln, pairs);
-                /* Keep the object closed even when the line was cut. */
-                if (ln.len > ln.cap - 3)
-                        ln.len = ln.cap - 3;
+                if (ln.len >= ln.cap - 2) {
+                        /* Cut mid-member the object would not parse: keep
+                         * the pairs as one text member sized to fit, since
+                         * each byte escapes to at most six. */
+                        size_t budget;
+
+                        ln.len = before_pairs;
+                        puts_(&ln, ",\"truncated\":true,\"text\":\"");
+                        budget = (ln.cap - 1 - ln.len - 3) / 6;
+                        put_json_str(&ln, pairs, strlen(pairs) < budget ? strlen(pairs) : budget);
+                        puts_(&ln, "\"");
+                }
                 puts_(&ln, "}");
         } else {
                 puts_(&ln, "ts=");

@@ -97,7 +97,7 @@ static int run(const char *path)
                 config_destroy(cfg);
                 return EXIT_FATAL;
         }
-        log_msg(LOG_INFO, "starting", "version=%s config=%s name=%s delivery=%s flow=%s routes=\"%s\"",
+        log_msg(LOG_INFO, "starting", "version=%s config=\"%s\" name=%s delivery=%s flow=%s routes=\"%s\"",
                 SFBRIDGE_VERSION, path, cfg->name, config_delivery_name(cfg->kafka.delivery),
                 config_flow_name(cfg->sf.flow), routes);
         rc = bridge_run(cfg, wake_pipe[0], &stop_requested, err, sizeof(err));

@@ -187,6 +187,11 @@ int session_ready(const struct session *sess)
         return 1;
 }
 
+int session_handshaken(const struct session *sess)
+{
+        return sess->handshaken && !sess->auth_failed;
+}
+
 int session_ever_logged_in(const struct session *sess)
 {
         return sess->ever_logged_in;
@@ -354,7 +359,7 @@ static int session_login_done(struct session *sess, char *errstr, size_t errstr_
                 /* They worked before: an admin may be rotating them. Keep
                  * trying at the capped pace so a fix needs no restart. */
                 sess->auth_failed = 1;
-                log_msg(LOG_ERROR, "auth_rejected", "flow=%s err=\"%s\"",
+                log_msg(LOG_ERROR, "auth_rejected", "flow=%s err=\"%s\" cause=auth_rejected action=backoff",
                         config_flow_name(sess->cfg->sf.flow), err);
                 metrics_recovery_inc("auth_rejected", "backoff");
                 publish_readiness(sess);

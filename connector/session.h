@@ -74,6 +74,9 @@ void session_disconnect(struct session *sess, long timeout_ms);
 /** @returns 1 while handshaken, every route subscribed, no stall and no auth failure. */
 int session_ready(const struct session *sess);
 
+/** @returns 1 while a Bayeux session is established with valid credentials. */
+int session_handshaken(const struct session *sess);
+
 /** @returns 1 once a login has succeeded in this process. */
 int session_ever_logged_in(const struct session *sess);
 

@@ -79,6 +79,35 @@ static void json_line_parses(void **state)
         cJSON_Delete(obj);
 }
 
+static void emit_huge(void)
+{
+        char big[3000];
+
+        /* Quotes and control bytes escape to several bytes each in JSON. */
+        memset(big, '"', sizeof(big) - 1);
+        big[sizeof(big) - 1] = '\0';
+        big[10] = '\x01';
+        log_msg(LOG_ERROR, "huge", "a=1 err=\"%s\" b=2", big);
+}
+
+static void json_line_cut_still_parses(void **state)
+{
+        const char *out;
+        cJSON *obj;
+
+        (void)state;
+        log_setup(LOG_FORMAT_JSON, LOG_INFO);
+        out = capture(emit_huge);
+        assert_true(strlen(out) <= 4096);
+        assert_ptr_equal(strchr(out, '\n'), out + strlen(out) - 1);
+        obj = cJSON_Parse(out);
+        assert_non_null(obj);
+        assert_string_equal(cJSON_GetObjectItem(obj, "msg")->valuestring, "huge");
+        assert_true(cJSON_IsTrue(cJSON_GetObjectItem(obj, "truncated")));
+        assert_non_null(strstr(cJSON_GetObjectItem(obj, "text")->valuestring, "a=1 err="));
+        cJSON_Delete(obj);
+}
+
 static void level_filter(void **state)
 {
         (void)state;
@@ -107,6 +136,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(logfmt_line),
                 cmocka_unit_test(json_line_parses),
+                cmocka_unit_test(json_line_cut_still_parses),
                 cmocka_unit_test(level_filter),
                 cmocka_unit_test(parse_names),
         };
