@@ -7,6 +7,10 @@
 #   sfsim   the emulator alone: a null client drains 200,000 preloaded 1 KB
 #           events (target >= 200,000 events/s, so sfsim is never the
 #           bottleneck of the bridge's benchmark).
+#   bridge  sfbridge drains a 200,000-event backlog of 1 KB events into
+#           kafka-mock, with exactly_once then at_least_once: events/s, CPU
+#           per event, peak RSS (tests/bench/bridge.sh, which documents its
+#           own BRIDGE_BENCH_* settings).
 #
 # Environment: SFB_BUILD (default build), SFB_BENCH, SFSIM_BENCH_COUNT (200000),
 # SFSIM_BENCH_SIZE (1024).
@@ -93,8 +97,12 @@ bench_sfsim() {
     return $rc
 }
 
+bench_bridge() {
+    SFB_BUILD="$BUILD" sh "$ROOT/tests/bench/bridge.sh"
+}
+
 failed=0
-for b in sfsim; do
+for b in sfsim bridge; do
     case "$b" in *"$ONLY"*) ;; *) continue ;; esac
     if ! "bench_$b"; then
         echo "bench: $b failed" >&2
