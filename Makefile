@@ -48,7 +48,7 @@ BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
 PROGS := $(B)/sfbridge $(if $(SFSIM_SRC),$(B)/sfsim) \
          $(if $(KMOCK_SRC),$(B)/kafka-mock)
 
-.PHONY: all deps test test-run clean demo bench soak lint certs
+.PHONY: all deps test test-run clean demo bench soak lint certs fuzz
 all: $(PROGS) $(UNIT_BIN) $(SFSIM_TEST_BIN) $(BENCH_BIN)
 
 # `make V=1` shows whole command lines.
@@ -131,11 +131,26 @@ soak: deps
 	$(MAKE) all
 	sh tests/soak.sh
 
+# libFuzzer targets (clang); run e.g. build-fuzz/fuzz_bayeux -max_total_time=60
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 \
+               -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iconnector \
+               $(shell pkg-config --cflags libcjson rdkafka 2>/dev/null)
+fuzz:
+	@mkdir -p build-fuzz
+	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_bayeux.c connector/bayeux.c connector/event.c \
+	    connector/recovery.c connector/router.c connector/buf.c -lcjson -o build-fuzz/fuzz_bayeux
+	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_config.c connector/config.c connector/expand.c \
+	    connector/buf.c -lyaml -o build-fuzz/fuzz_config
+	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_expand.c connector/expand.c connector/buf.c \
+	    -o build-fuzz/fuzz_expand
+	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_replay.c connector/replay_store.c connector/buf.c \
+	    connector/log.c -lcjson -lrdkafka -lm -o build-fuzz/fuzz_replay
+
 lint:  # advisory: not part of make test
 	-clang-format --dry-run connector/*.c connector/*.h
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance connector
 
 clean:
-	rm -rf build build-asan tests/certs
+	rm -rf build build-asan build-fuzz tests/certs
 
 -include $(shell find build build-asan -name '*.d' 2>/dev/null)
