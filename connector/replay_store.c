@@ -151,6 +151,12 @@ rd_kafka_conf_t *replay_kafka_conf_new(const struct config *cfg, char *errstr, s
         snprintf(client_id, sizeof(client_id), "sfbridge-%s", cfg->name ? cfg->name : "sfbridge");
         if (replay_kafka_conf_set(conf, "sfbridge", "client.id", client_id, errstr, errstr_size))
                 goto fail;
+        /* librdkafka's default reconnect backoff grows to 10 s: a batch held
+         * through a Kafka outage would wait that long after Kafka is back.
+         * A default only: kafka.properties below may set it. */
+        if (replay_kafka_conf_set(conf, "sfbridge", "reconnect.backoff.max.ms", "1000", errstr,
+                                  errstr_size))
+                goto fail;
         if (cfg->kafka.bootstrap_servers &&
             replay_kafka_conf_set(conf, "kafka.bootstrap_servers", "bootstrap.servers",
                                   cfg->kafka.bootstrap_servers, errstr, errstr_size))

@@ -748,6 +748,14 @@ static struct kmock *kmock_new(const struct kmock_opts *opts, char *errstr,
                 rd_kafka_conf_destroy(conf);
                 goto fail;
         }
+        /* The mock's broker sockets inherit this. Without it a second
+         * pipelined response waits ~40 ms for the client's delayed ACK,
+         * as a real broker (TCP_NODELAY) never makes it wait. */
+        if (rd_kafka_conf_set(conf, "socket.nagle.disable", "true", errstr, errstr_size) !=
+            RD_KAFKA_CONF_OK) {
+                rd_kafka_conf_destroy(conf);
+                goto fail;
+        }
         kmock->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errstr_size);
         if (!kmock->rk) {
                 rd_kafka_conf_destroy(conf); /* not taken over on failure */
