@@ -29,6 +29,7 @@
 #include "replay_store.h"
 #include "router.h"
 #include "sink_kafka.h"
+#include "mock_cluster.h"
 
 /* Kafka protocol ApiKeys (rdkafka_protocol.h is not installed). */
 #define APIKEY_PRODUCE               0
@@ -49,32 +50,7 @@ static long long now_ms(void)
  * test gets its own bridge name, so its own transactional.id, replay topic
  * and event topic, and leaves no injected error or broker state behind.
  */
-static rd_kafka_t *mock_rk; /* owns the mock cluster */
-static rd_kafka_mock_cluster_t *mock_cluster;
 static int test_count;
-
-static int group_setup(void **state)
-{
-        rd_kafka_conf_t *conf = rd_kafka_conf_new();
-        char errstr[256];
-
-        (void)state;
-        /* No bootstrap servers on purpose: this handle only hosts the cluster. */
-        rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof(errstr));
-        mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-        if (!mock_rk)
-                return -1;
-        mock_cluster = rd_kafka_mock_cluster_new(mock_rk, 1);
-        return mock_cluster ? 0 : -1;
-}
-
-static int group_teardown(void **state)
-{
-        (void)state;
-        rd_kafka_mock_cluster_destroy(mock_cluster);
-        rd_kafka_destroy(mock_rk);
-        return 0;
-}
 
 struct fixture {
         rd_kafka_mock_cluster_t *mc;
@@ -840,7 +816,7 @@ int main(void)
         /* SFB_TEST_FILTER=pattern runs the matching tests only (debugging). */
         if (getenv("SFB_TEST_FILTER"))
                 cmocka_set_test_filter(getenv("SFB_TEST_FILTER"));
-        rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
+        rc = cmocka_run_group_tests(tests, mock_group_setup, mock_group_teardown);
         /* Every librdkafka handle must be gone: a leaked one fails the run. */
         if (rd_kafka_wait_destroyed(5000) != 0) {
                 fprintf(stderr, "[  ERROR   ] librdkafka handles still alive at exit\n");
