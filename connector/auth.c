@@ -200,3 +200,26 @@ void auth_token_clear(struct auth_token *tok)
         free(tok->user_id);
         memset(tok, 0, sizeof(*tok));
 }
+
+char *auth_bearer(const struct auth_token *tok)
+{
+        size_t n = strlen("Bearer ") + strlen(tok->access_token) + 1;
+        char *out = malloc(n);
+
+        if (out)
+                snprintf(out, n, "Bearer %s", tok->access_token);
+        return out;
+}
+
+char *auth_cometd_url(const struct auth_token *tok, const char *api_version)
+{
+        size_t len = strlen(tok->instance_url);
+        size_t n = len + strlen("/cometd/") + strlen(api_version) + 1;
+        char *out = malloc(n);
+
+        while (len && tok->instance_url[len - 1] == '/')
+                len--;
+        if (out)
+                snprintf(out, n, "%.*s/cometd/%s", (int)len, tok->instance_url, api_version);
+        return out;
+}

@@ -42,6 +42,12 @@ enum auth_outcome auth_parse_response(long status, const char *body, size_t len,
 
 void auth_token_clear(struct auth_token *tok);
 
+/** @returns a malloc'd Authorization value "Bearer <token>", or NULL on OOM. @remark secret: clear it before free(). */
+char *auth_bearer(const struct auth_token *tok);
+
+/** @returns a malloc'd CometD endpoint "<instance_url>/cometd/<api_version>" (no doubled slash), or NULL on OOM. */
+char *auth_cometd_url(const struct auth_token *tok, const char *api_version);
+
 /** @brief Append s to out, application/x-www-form-urlencoded. @returns 0 or -1. */
 int auth_form_escape(struct buf *out, const char *s);
 

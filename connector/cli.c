@@ -177,12 +177,10 @@ static int check_online(const struct config *cfg)
         memset(x.body.data, 0, x.body.len);
         printf("  ok   login (%s flow): instance %s, org %s\n", config_flow_name(cfg->sf.flow),
                tok.instance_url, tok.org_id ? tok.org_id : "?");
-        auth = malloc(strlen(tok.access_token) + 8);
-        cometd = malloc(strlen(tok.instance_url) + strlen(cfg->sf.api_version) + 16);
+        auth = auth_bearer(&tok);
+        cometd = auth_cometd_url(&tok, cfg->sf.api_version);
         if (!auth || !cometd)
                 goto out;
-        sprintf(auth, "Bearer %s", tok.access_token);
-        sprintf(cometd, "%s/cometd/%s", tok.instance_url, cfg->sf.api_version);
 
         buf_reset(&body);
         if (bayeux_build_handshake(&body, &id) == -1 ||

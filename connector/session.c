@@ -175,26 +175,9 @@ static void publish_readiness(struct session *sess)
         metrics_ready_set(sess->handshaken, all, sess->stalled, reason);
 }
 
-int session_ready(const struct session *sess)
-{
-        size_t i;
-
-        if (!sess->handshaken || sess->stalled || sess->auth_failed)
-                return 0;
-        for (i = 0; i < sess->nsubs; i++)
-                if (sess->subs[i].pending)
-                        return 0;
-        return 1;
-}
-
 int session_handshaken(const struct session *sess)
 {
         return sess->handshaken && !sess->auth_failed;
-}
-
-int session_ever_logged_in(const struct session *sess)
-{
-        return sess->ever_logged_in;
 }
 
 /* Wait per bo, then go to next. The first retry of a series is immediate. */
@@ -342,7 +325,6 @@ static int session_login_done(struct session *sess, char *errstr, size_t errstr_
         struct http_xfer *x = &sess->oauth;
         char err[512];
         enum auth_outcome out;
-        size_t n;
 
         if (x->curl_code)
                 return session_transport_failure(sess, x, 0, errstr, errstr_size);
@@ -372,21 +354,12 @@ static int session_login_done(struct session *sess, char *errstr, size_t errstr_
         }
         sess->auth_failed = 0;
         sess->ever_logged_in = 1;
-        n = strlen("Bearer ") + strlen(sess->tok.access_token) + 1;
-        sess->auth_header = malloc(n);
-        n = strlen(sess->tok.instance_url) + strlen(sess->cfg->sf.api_version) + 16;
-        sess->cometd_url = malloc(n);
+        sess->auth_header = auth_bearer(&sess->tok);
+        sess->cometd_url = auth_cometd_url(&sess->tok, sess->cfg->sf.api_version);
         if (!sess->auth_header || !sess->cometd_url) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return -1;
         }
-        snprintf(sess->auth_header, strlen("Bearer ") + strlen(sess->tok.access_token) + 1,
-                 "Bearer %s", sess->tok.access_token);
-        n = strlen(sess->tok.instance_url);
-        while (n && sess->tok.instance_url[n - 1] == '/')
-                n--;
-        snprintf(sess->cometd_url, strlen(sess->tok.instance_url) + strlen(sess->cfg->sf.api_version) + 16,
-                 "%.*s/cometd/%s", (int)n, sess->tok.instance_url, sess->cfg->sf.api_version);
         log_msg(LOG_INFO, "login", "flow=%s instance_url=%s org_id=%s",
                 config_flow_name(sess->cfg->sf.flow), sess->tok.instance_url,
                 sess->tok.org_id ? sess->tok.org_id : "");

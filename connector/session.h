@@ -71,13 +71,7 @@ void session_cancel(struct session *sess);
 /** @brief Stop: cancel the request in flight and send /meta/disconnect (bounded wait). */
 void session_disconnect(struct session *sess, long timeout_ms);
 
-/** @returns 1 while handshaken, every route subscribed, no stall and no auth failure. */
-int session_ready(const struct session *sess);
-
 /** @returns 1 while a Bayeux session is established with valid credentials. */
 int session_handshaken(const struct session *sess);
-
-/** @returns 1 once a login has succeeded in this process. */
-int session_ever_logged_in(const struct session *sess);
 
 #endif

@@ -135,6 +135,20 @@ static void unavailable_and_malformed_answers_retry(void **state)
         assert_int_equal(auth_parse_response(429, "{}", 2, &tok, err, sizeof(err)), AUTH_RETRY);
 }
 
+static void bearer_and_cometd_url(void **state)
+{
+        struct auth_token tok = { "00Dxx!tok", "https://na1.example.com//", NULL, NULL };
+        char *bearer = auth_bearer(&tok);
+        char *url = auth_cometd_url(&tok, "59.0");
+
+        (void)state;
+        assert_string_equal(bearer, "Bearer 00Dxx!tok");
+        /* A trailing slash on instance_url must not double the path's. */
+        assert_string_equal(url, "https://na1.example.com/cometd/59.0");
+        free(bearer);
+        free(url);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -145,6 +159,7 @@ int main(void)
                 cmocka_unit_test(success_answer_read),
                 cmocka_unit_test(rejected_answers),
                 cmocka_unit_test(unavailable_and_malformed_answers_retry),
+                cmocka_unit_test(bearer_and_cometd_url),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
