@@ -1,13 +1,18 @@
 /*
- * A null CometD client for benchmarking sfsim: it logs in, preloads a
- * channel through the admin API, then handshakes, subscribes with replay -2
- * and drains the channel with /meta/connect over one keep-alive connection,
- * doing as little work per event as possible (it counts replayIds instead
- * of parsing JSON). It prints the publish and drain rates; tests/bench/run.sh
- * keeps the output.
+ * A null CometD client for benchmarking sfsim: it logs in, preloads its
+ * channels through the admin API (--count events in all, shared evenly;
+ * --no-preload drains a backlog already there), then handshakes, subscribes
+ * to every channel with replay -2 in one session and drains them with
+ * /meta/connect over one keep-alive connection, doing as little work per
+ * event as possible (it counts replayIds instead of parsing JSON, checking
+ * they grow per channel). It prints the publish and drain rates;
+ * tests/bench/run.sh keeps the output, and tests/bench/bridge.sh compares
+ * the bridge with its first-to-last rate: events / the time from the end of
+ * the first response that carried events to the end of the last one.
  *
- * usage: sfsim_null_client --url URL [--count N] [--size BYTES] [--channel CH]
- *                          [--chunk N] [--client-id ID --client-secret S
+ * usage: sfsim_null_client --url URL [--count N] [--size BYTES]
+ *                          [--channel CH]... [--no-preload] [--chunk N]
+ *                          [--client-id ID --client-secret S
  *                           --username U --password P]
  */
 #define _GNU_SOURCE /* memmem */
@@ -23,6 +28,7 @@
 #include <curl/curl.h>
 
 #define BODY_MAX (64 * 1024 * 1024)  /* ceiling on one response */
+#define MAX_CHANNELS 16
 
 struct body {
         char *data;
@@ -30,7 +36,8 @@ struct body {
 };
 
 struct bench {
-        const char *url, *channel, *client_id, *client_secret, *username, *password;
+        const char *url, *channels[MAX_CHANNELS], *client_id, *client_secret, *username, *password;
+        int nchannels, preload;
         long count, size, chunk;
         CURL *curl;
         struct body body;
@@ -139,23 +146,30 @@ static int login(struct bench *bench)
 
 static int preload(struct bench *bench)
 {
-        char url[1024], *chan = curl_easy_escape(bench->curl, bench->channel, 0);
-        long done = 0, n;
+        char url[1024], *chan;
+        long done = 0, share, n, total = 0;
         double t0 = now_s(), secs;
+        int c;
 
-        while (done < bench->count) {
-                n = bench->count - done < bench->chunk ? bench->count - done : bench->chunk;
-                snprintf(url, sizeof(url), "%s/admin/publish?channel=%s&count=%ld&size=%ld", bench->url,
-                         chan, n, bench->size);
-                if (post(bench, url, NULL, "application/json") != 200) {
-                        fprintf(stderr, "sfsim_null_client: publish failed: %s\n",
-                                bench->body.data ? bench->body.data : "");
-                        curl_free(chan);
-                        return -1;
+        for (c = 0; c < bench->nchannels; c++) {
+                /* --count in all; the first channels take the remainder. */
+                share = bench->count / bench->nchannels + (c < bench->count % bench->nchannels);
+                chan = curl_easy_escape(bench->curl, bench->channels[c], 0);
+                for (done = 0; done < share; done += n) {
+                        n = share - done < bench->chunk ? share - done : bench->chunk;
+                        snprintf(url, sizeof(url), "%s/admin/publish?channel=%s&count=%ld&size=%ld",
+                                 bench->url, chan, n, bench->size);
+                        if (post(bench, url, NULL, "application/json") != 200) {
+                                fprintf(stderr, "sfsim_null_client: publish failed: %s\n",
+                                        bench->body.data ? bench->body.data : "");
+                                curl_free(chan);
+                                return -1;
+                        }
                 }
-                done += n;
+                total += done;
+                curl_free(chan);
         }
-        curl_free(chan);
+        done = total;
         secs = now_s() - t0;
         printf("publish: %ld events of %ld bytes in %.3f s: %.0f events/s\n", done, bench->size, secs,
                (double)done / secs);
@@ -192,6 +206,7 @@ static int start_session(struct bench *bench)
         char msg[1024];
         const cJSON *id;
         cJSON *answer;
+        int c;
 
         answer = bayeux(bench, "[{\"channel\":\"/meta/handshake\",\"version\":\"1.0\","
                                "\"supportedConnectionTypes\":[\"long-polling\"],\"id\":\"1\"}]");
@@ -202,30 +217,57 @@ static int start_session(struct bench *bench)
         id = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(answer, 0), "clientId");
         snprintf(bench->client, sizeof(bench->client), "%s", cJSON_IsString(id) ? id->valuestring : "");
         cJSON_Delete(answer);
-        snprintf(msg, sizeof(msg),
-                 "[{\"channel\":\"/meta/subscribe\",\"clientId\":\"%s\",\"subscription\":\"%s\","
-                 "\"id\":\"2\",\"ext\":{\"replay\":{\"%s\":-2}}}]",
-                 bench->client, bench->channel, bench->channel);
-        answer = bayeux(bench, msg);
-        if (!answer || meta_ok(answer, "subscribe") == -1) {
+        for (c = 0; c < bench->nchannels; c++) {
+                snprintf(msg, sizeof(msg),
+                         "[{\"channel\":\"/meta/subscribe\",\"clientId\":\"%s\",\"subscription\":\"%s\","
+                         "\"id\":\"s%d\",\"ext\":{\"replay\":{\"%s\":-2}}}]",
+                         bench->client, bench->channels[c], c, bench->channels[c]);
+                answer = bayeux(bench, msg);
+                if (!answer || meta_ok(answer, "subscribe") == -1) {
+                        cJSON_Delete(answer);
+                        return -1;
+                }
                 cJSON_Delete(answer);
-                return -1;
         }
-        cJSON_Delete(answer);
         return 0;
 }
 
-/* Count events without parsing: one "replayId" per event. */
-static long count_events(const char *p, size_t len, long long *last)
+/*
+ * Count events without parsing: one "replayId" per event, whose channel is
+ * the next "channel" member (every event shape ends with it). Replay IDs
+ * must grow per channel; @returns the count, or -1 when one went backwards.
+ */
+static long count_events(struct bench *bench, const char *p, size_t len, long long *last)
 {
-        static const char key[] = "\"replayId\":";
-        const char *end = p + len;
+        static const char key[] = "\"replayId\":", ckey[] = "\"channel\":\"";
+        const char *end = p + len, *ch;
+        long long id;
         long n = 0;
+        int c;
 
         while ((p = memmem(p, (size_t)(end - p), key, sizeof(key) - 1))) {
                 p += sizeof(key) - 1;
-                *last = strtoll(p, NULL, 10);
+                id = strtoll(p, NULL, 10);
                 n++;
+                ch = memmem(p, (size_t)(end - p), ckey, sizeof(ckey) - 1);
+                if (!ch)
+                        continue;
+                ch += sizeof(ckey) - 1;
+                for (c = 0; c < bench->nchannels; c++) {
+                        size_t clen = strlen(bench->channels[c]);
+
+                        if ((size_t)(end - ch) > clen && !memcmp(ch, bench->channels[c], clen) &&
+                            ch[clen] == '"')
+                                break;
+                }
+                if (c == bench->nchannels)
+                        continue;
+                if (id <= last[c]) {
+                        fprintf(stderr, "sfsim_null_client: replay IDs of %s went backwards (%lld after %lld)\n",
+                                bench->channels[c], id, last[c]);
+                        return -1;
+                }
+                last[c] = id;
         }
         return n;
 }
@@ -234,8 +276,8 @@ static int drain(struct bench *bench)
 {
         char msg[256], url[512];
         long got = 0, polls = 0, n, status;
-        long long last = 0, prev = 0;
-        double t0, secs, bytes = 0;
+        long long last[MAX_CHANNELS] = { 0 };
+        double t0, t_first = 0, t_last = 0, secs, bytes = 0;
 
         snprintf(url, sizeof(url), "%s/cometd/59.0", bench->url);
         t0 = now_s();
@@ -256,13 +298,14 @@ static int drain(struct bench *bench)
                         fprintf(stderr, "sfsim_null_client: connect failed: %.300s\n", bench->body.data);
                         return -1;
                 }
-                n = count_events(bench->body.data, bench->body.len, &last);
-                if (n && last <= prev) {
-                        fprintf(stderr, "sfsim_null_client: replay IDs went backwards (%lld after %lld)\n",
-                                last, prev);
+                n = count_events(bench, bench->body.data, bench->body.len, last);
+                if (n < 0)
                         return -1;
+                if (n) {
+                        t_last = now_s();
+                        if (!t_first)
+                                t_first = t_last;
                 }
-                prev = n ? last : prev;
                 got += n;
                 bytes += (double)bench->body.len;
                 polls++;
@@ -275,6 +318,9 @@ static int drain(struct bench *bench)
         secs = now_s() - t0;
         printf("drain: %ld events, %.1f MB in %ld responses, %.3f s: %.0f events/s, %.1f MB/s\n", got,
                bytes / 1e6, polls, secs, (double)got / secs, bytes / 1e6 / secs);
+        if (t_last > t_first)
+                printf("first-to-last: %ld events in %.3f s: %.0f events/s\n", got, t_last - t_first,
+                       (double)got / (t_last - t_first));
         return 0;
 }
 
@@ -286,6 +332,7 @@ int main(int argc, char **argv)
                 { "size", required_argument, NULL, 's' },
                 { "channel", required_argument, NULL, 'c' },
                 { "chunk", required_argument, NULL, 'k' },
+                { "no-preload", no_argument, NULL, 'N' },
                 { "client-id", required_argument, NULL, 'i' },
                 { "client-secret", required_argument, NULL, 'S' },
                 { "username", required_argument, NULL, 'U' },
@@ -296,7 +343,7 @@ int main(int argc, char **argv)
         int c, rc = 1;
 
         memset(&bench, 0, sizeof(bench));
-        bench.channel = "/event/Bench__e";
+        bench.preload = 1;
         bench.count = 200000;
         bench.size = 1024;
         bench.chunk = 10000;
@@ -310,7 +357,14 @@ int main(int argc, char **argv)
                 case 'u': bench.url = optarg; break;
                 case 'n': bench.count = strtol(optarg, NULL, 10); break;
                 case 's': bench.size = strtol(optarg, NULL, 10); break;
-                case 'c': bench.channel = optarg; break;
+                case 'c':
+                        if (bench.nchannels == MAX_CHANNELS) {
+                                fprintf(stderr, "sfsim_null_client: at most %d channels\n", MAX_CHANNELS);
+                                return 2;
+                        }
+                        bench.channels[bench.nchannels++] = optarg;
+                        break;
+                case 'N': bench.preload = 0; break;
                 case 'k': bench.chunk = strtol(optarg, NULL, 10); break;
                 case 'i': bench.client_id = optarg; break;
                 case 'S': bench.client_secret = optarg; break;
@@ -318,7 +372,7 @@ int main(int argc, char **argv)
                 case 'P': bench.password = optarg; break;
                 default:
                         fprintf(stderr, "usage: sfsim_null_client --url URL [--count N] [--size BYTES] "
-                                        "[--channel CH] [--chunk N] [credentials]\n");
+                                        "[--channel CH]... [--no-preload] [--chunk N] [credentials]\n");
                         return 2;
                 }
         }
@@ -326,6 +380,8 @@ int main(int argc, char **argv)
                 fprintf(stderr, "sfsim_null_client: --url is required; --count and --chunk must be > 0\n");
                 return 2;
         }
+        if (!bench.nchannels)
+                bench.channels[bench.nchannels++] = "/event/Bench__e";
         curl_global_init(CURL_GLOBAL_DEFAULT);
         bench.curl = curl_easy_init();
         if (!bench.curl)
@@ -336,9 +392,11 @@ int main(int argc, char **argv)
         curl_easy_setopt(bench.curl, CURLOPT_WRITEDATA, &bench.body);
         curl_easy_setopt(bench.curl, CURLOPT_TIMEOUT, 300L);
         curl_easy_setopt(bench.curl, CURLOPT_MAXCONNECTS, 1L);
-        printf("sfsim null client: %ld events of %ld bytes on %s\n", bench.count, bench.size,
-               bench.channel);
-        if (login(&bench) == 0 && preload(&bench) == 0 && start_session(&bench) == 0 &&
+        printf("sfsim null client: %ld events of %ld bytes on", bench.count, bench.size);
+        for (c = 0; c < bench.nchannels; c++)
+                printf(" %s", bench.channels[c]);
+        printf("\n");
+        if (login(&bench) == 0 && (!bench.preload || preload(&bench) == 0) && start_session(&bench) == 0 &&
             drain(&bench) == 0)
                 rc = 0;
         curl_easy_cleanup(bench.curl);
