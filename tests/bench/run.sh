@@ -7,10 +7,16 @@
 #   sfsim   the emulator alone: a null client drains 200,000 preloaded 1 KB
 #           events (target >= 200,000 events/s, so sfsim is never the
 #           bottleneck of the bridge's benchmark).
-#   bridge  sfbridge drains a 200,000-event backlog of 1 KB events into
-#           kafka-mock, with exactly_once then at_least_once: events/s, CPU
-#           per event, peak RSS (tests/bench/bridge.sh, which documents its
-#           own BRIDGE_BENCH_* settings).
+#   bridge  sfbridge drains backlogs of 200,000 and 1,000,000 events of
+#           500 B on a PushTopic and a Platform Event (two topics of 64
+#           partitions, batches of 1,000) into kafka-mock, with exactly_once
+#           and at_least_once: drain rate as a ratio of the sfsim null
+#           client's on the same backlog, CPU per event, peak RSS, time to
+#           the first record; then the latency publish -> visible to a
+#           read_committed consumer at 1,000 events/s for 60 s
+#           (tests/bench/bridge.sh, which documents how each figure is
+#           measured and its BRIDGE_BENCH_* settings; BRIDGE_BENCH_QUICK=1
+#           makes it a ~1 minute run).
 #
 # Environment: SFB_BUILD (default build), SFB_BENCH, SFSIM_BENCH_COUNT (200000),
 # SFSIM_BENCH_SIZE (1024).
