@@ -28,8 +28,8 @@
  * (the mock dropped it before it was read: first_ts_ms is then not the first
  * record). *_seen_ms are this program's wall clock when it saw the first
  * record and the end offsets reach --count (fallbacks, 50-100 ms coarse).
- * record_bytes estimates one record's size in a batch (value, key, headers,
- * framing), to size the mock's 5 MiB per partition. watcher_cpu_ms is what
+ * record_bytes estimates the size of the largest first record in its batch
+ * (value, key, headers, framing), to size the mock's 5 MiB per partition. watcher_cpu_ms is what
  * this program took from the machine until the drain ended.
  *
  * usage: bench_drain --bootstrap B --topic T [--topic T...] --count N
@@ -376,7 +376,7 @@ static void on_first(struct watch *w, rd_kafka_message_t *msg)
         pt->first_ts = rd_kafka_message_timestamp(msg, NULL);
         if (!w->first_seen_ms)
                 w->first_seen_ms = wall_ms();
-        if (!w->record_bytes)
+        if (record_size(msg) > w->record_bytes)
                 w->record_bytes = record_size(msg);
         l = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(l, pt->topic, pt->id);
