@@ -137,13 +137,13 @@ FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 \
                $(shell pkg-config --cflags libcjson rdkafka 2>/dev/null)
 fuzz:
 	@mkdir -p build-fuzz
-	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_bayeux.c connector/bayeux.c connector/event.c \
-	    connector/recovery.c connector/router.c connector/buf.c -lcjson -o build-fuzz/fuzz_bayeux
+	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_bayeux.c connector/bayeux.c connector/json.c \
+	    connector/recovery.c connector/router.c connector/buf.c -o build-fuzz/fuzz_bayeux
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_config.c connector/config.c connector/expand.c \
 	    connector/buf.c -lyaml -o build-fuzz/fuzz_config
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_expand.c connector/expand.c connector/buf.c \
 	    -o build-fuzz/fuzz_expand
-	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_replay.c connector/replay_store.c connector/buf.c \
+	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_replay.c connector/replay_store.c connector/json.c connector/buf.c \
 	    connector/log.c -lcjson -lrdkafka -lm -o build-fuzz/fuzz_replay
 
 lint:  # advisory: not part of make test

@@ -1,14 +1,19 @@
 /*
- * The CometD/Bayeux codec. Responses are parsed once with cJSON and every
- * element is described by a struct bayeux_msg whose strings point into the
- * tree; requests are written straight into a bounded buffer, never through
- * a cJSON tree, so building a connect costs no allocation once warm.
+ * The CometD/Bayeux codec. A response is scanned once (json.c): each element
+ * becomes a struct bayeux_msg holding the few strings the bridge decides on,
+ * decoded into one arena, and spans of the JSON text it forwards, so values
+ * reach Kafka as Salesforce wrote them. Requests are written straight into a
+ * bounded buffer, so building a connect costs no allocation once warm.
  */
 #include "bayeux.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* 9999-12-31T23:59:59.999Z in epoch ms: the last time RFC 3339 can write. */
+#define BAYEUX_MAX_EPOCH_MS 253402300799999LL
 
 /* ------------------------------------------------------------------ */
 /* Parsing                                                            */
@@ -37,110 +42,483 @@ static enum bayeux_kind bayeux_kind_of(const char *channel)
         return BAYEUX_OTHER_META;
 }
 
-static const char *bayeux_get_string(const cJSON *obj, const char *name)
-{
-        const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, name);
+/* One parse: the scanner, the response being filled and the first error. */
+struct bayeux_parse {
+        struct json_scanner js;
+        struct bayeux_response *resp;
+};
 
-        return cJSON_IsString(item) ? item->valuestring : NULL;
+/* Copy decoded string contents into the arena. The arena was sized to the
+ * body, and a decoded string never outgrows its raw text, so this cannot
+ * run out; NULL only on a bad escape (already refused by the scanner). */
+static const char *bayeux_keep(struct bayeux_parse *bp, const struct json_span *raw)
+{
+        struct bayeux_response *resp = bp->resp;
+        long n = json_unescape(raw, resp->arena + resp->arena_len,
+                               resp->arena_cap - resp->arena_len);
+        const char *s;
+
+        if (n < 0)
+                return NULL;
+        s = resp->arena + resp->arena_len;
+        resp->arena_len += (size_t)n + 1;
+        return s;
+}
+
+/* The next value if it is a non-empty string (decoded), else NULL; the
+ * value is consumed either way. -1 only on bad JSON. */
+static int bayeux_string(struct bayeux_parse *bp, const char **out)
+{
+        struct json_span raw;
+
+        if (json_peek(&bp->js) != JSON_STRING)
+                return json_skip(&bp->js, NULL);
+        if (json_string(&bp->js, &raw) == -1)
+                return -1;
+        if (raw.len > 0 && !*out)
+                *out = bayeux_keep(bp, &raw);
+        return 0;
+}
+
+/* A number value as a double: advice values only (cold). */
+static int bayeux_number(struct bayeux_parse *bp, double *out, int *is_number)
+{
+        struct json_span sp;
+        char tmp[64];
+
+        *is_number = json_peek(&bp->js) == JSON_NUMBER;
+        if (json_skip(&bp->js, &sp) == -1)
+                return -1;
+        if (*is_number) {
+                size_t n = sp.len < sizeof(tmp) - 1 ? sp.len : sizeof(tmp) - 1;
+                memcpy(tmp, sp.p, n);
+                tmp[n] = '\0';
+                *out = strtod(tmp, NULL);
+        }
+        return 0;
 }
 
 /* An advice number in ms. Anything that is not a non-negative number is
- * "absent" (-1); huge values are clamped so that no double-to-long
- * conversion can overflow. */
-static long bayeux_advice_ms(const cJSON *advice, const char *name)
+ * "absent" (-1); huge values are clamped. */
+static int bayeux_advice_ms(struct bayeux_parse *bp, long *out)
 {
-        const cJSON *item = cJSON_GetObjectItemCaseSensitive(advice, name);
-        double d;
+        double d = 0;
+        int is_number;
 
-        if (!cJSON_IsNumber(item))
+        if (bayeux_number(bp, &d, &is_number) == -1)
                 return -1;
-        d = item->valuedouble;
-        if (!(d >= 0))  /* negative or NaN */
+        if (!is_number || !(d >= 0))
+                *out = -1;
+        else if (d > (double)BAYEUX_ADVICE_MAX_MS)
+                *out = BAYEUX_ADVICE_MAX_MS;
+        else
+                *out = (long)d;
+        return 0;
+}
+
+static int bayeux_scan_advice(struct bayeux_parse *bp, struct bayeux_msg *msg)
+{
+        struct json_span key;
+        const char *reconnect = NULL;
+        int rc;
+
+        if (json_peek(&bp->js) != JSON_OBJECT)
+                return json_skip(&bp->js, NULL);
+        if (json_open(&bp->js, JSON_OBJECT) == -1)
                 return -1;
-        if (d > (double)BAYEUX_ADVICE_MAX_MS)
-                return BAYEUX_ADVICE_MAX_MS;
-        return (long)d;
+        while ((rc = json_member(&bp->js, &key)) == 1) {
+                if (json_key_is(&key, "reconnect"))
+                        rc = bayeux_string(bp, &reconnect);
+                else if (json_key_is(&key, "interval"))
+                        rc = bayeux_advice_ms(bp, &msg->advice.interval_ms);
+                else if (json_key_is(&key, "timeout"))
+                        rc = bayeux_advice_ms(bp, &msg->advice.timeout_ms);
+                else
+                        rc = json_skip(&bp->js, NULL);
+                if (rc == -1)
+                        return -1;
+        }
+        if (reconnect && !strcmp(reconnect, "retry"))
+                msg->advice.reconnect = BAYEUX_RECONNECT_RETRY;
+        else if (reconnect && !strcmp(reconnect, "handshake"))
+                msg->advice.reconnect = BAYEUX_RECONNECT_HANDSHAKE;
+        else if (reconnect && !strcmp(reconnect, "none"))
+                msg->advice.reconnect = BAYEUX_RECONNECT_NONE;
+        return rc;
+}
+
+static int bayeux_scan_ext(struct bayeux_parse *bp, struct bayeux_msg *msg)
+{
+        struct json_span key;
+        int rc;
+
+        if (json_peek(&bp->js) != JSON_OBJECT)
+                return json_skip(&bp->js, NULL);
+        if (json_open(&bp->js, JSON_OBJECT) == -1)
+                return -1;
+        while ((rc = json_member(&bp->js, &key)) == 1) {
+                if (json_key_is(&key, "replay")) {
+                        msg->replay_ext = json_peek(&bp->js) == JSON_TRUE;
+                        rc = json_skip(&bp->js, NULL);
+                } else if (json_key_is(&key, "sfdc") && json_peek(&bp->js) == JSON_OBJECT) {
+                        struct json_span k2;
+
+                        if (json_open(&bp->js, JSON_OBJECT) == -1)
+                                return -1;
+                        while ((rc = json_member(&bp->js, &k2)) == 1) {
+                                if (json_key_is(&k2, "failureReason"))
+                                        rc = bayeux_string(bp, &msg->failure_reason);
+                                else
+                                        rc = json_skip(&bp->js, NULL);
+                                if (rc == -1)
+                                        return -1;
+                        }
+                } else {
+                        rc = json_skip(&bp->js, NULL);
+                }
+                if (rc == -1)
+                        return -1;
+        }
+        return rc;
 }
 
 /* CometD ids are strings ("7"), Salesforce sometimes sends numbers (7). */
-static long long bayeux_msg_id(const cJSON *obj)
+static int bayeux_scan_id(struct bayeux_parse *bp, long long *id)
 {
-        const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, "id");
-        long long v = 0;
-        const char *s;
+        enum json_type type = json_peek(&bp->js);
+        struct json_span sp;
 
-        if (cJSON_IsNumber(item)) {
-                if (item->valuedouble >= 0 && item->valuedouble < 9007199254740992.0 &&
-                    item->valuedouble == (double)(long long)item->valuedouble)
-                        return (long long)item->valuedouble;
+        if (json_skip(&bp->js, &sp) == -1)
                 return -1;
+        if (type == JSON_STRING) {
+                sp.p++;
+                sp.len -= 2;
+        } else if (type != JSON_NUMBER) {
+                return 0;
         }
-        if (!cJSON_IsString(item) || !item->valuestring[0])
-                return -1;
-        for (s = item->valuestring; *s; s++) {
-                if (*s < '0' || *s > '9' || v > (9007199254740991LL - 9) / 10)
-                        return -1;
-                v = v * 10 + (*s - '0');
-        }
-        return v;
+        if (json_int64(sp.p, sp.len, id) == -1)
+                *id = -1;
+        return 0;
 }
 
-static void bayeux_describe(struct bayeux_msg *msg, const cJSON *elem, const char *channel)
+/* The three record-ID sources, resolved in order of preference at the end. */
+struct bayeux_ids {
+        const char *header_record;  /* ChangeEventHeader.recordIds[0] */
+        const char *sobject_id;
+        const char *payload_id;
+        const char *commit_text;    /* commitTimestamp sent as text: kept as it is */
+        struct json_span commit_ms; /* commitTimestamp sent as a number (epoch ms) */
+        const char *created_date;   /* payload.CreatedDate */
+};
+
+/* A value spanning [start, js.p) and how much whitespace it held. */
+static void bayeux_value_end(struct bayeux_parse *bp, struct bayeux_value *v, const char *start,
+                             size_t ws_before)
 {
-        const cJSON *successful, *ext, *advice, *item;
-        const char *reconnect;
+        v->p = start;
+        v->len = (size_t)(bp->js.p - start);
+        v->blanks = bp->js.ws != ws_before;
+}
+
+/* A value whose whitespace count must exclude the blanks before it. */
+static int bayeux_value_skip(struct bayeux_parse *bp, struct bayeux_value *v)
+{
+        struct json_span sp;
+        size_t ws;
+
+        json_peek(&bp->js);
+        ws = bp->js.ws;
+        if (json_skip(&bp->js, &sp) == -1)
+                return -1;
+        v->p = sp.p;
+        v->len = sp.len;
+        v->blanks = bp->js.ws != ws;
+        return 0;
+}
+
+static int bayeux_scan_header(struct bayeux_parse *bp, struct bayeux_msg *msg,
+                              struct bayeux_ids *ids)
+{
+        struct json_span key, sp;
+        int rc;
+
+        if (json_open(&bp->js, JSON_OBJECT) == -1)
+                return -1;
+        while ((rc = json_member(&bp->js, &key)) == 1) {
+                if (json_key_is(&key, "entityName")) {
+                        rc = bayeux_string(bp, &msg->entity);
+                } else if (json_key_is(&key, "changeType")) {
+                        rc = bayeux_string(bp, &msg->change_type);
+                } else if (json_key_is(&key, "commitTimestamp")) {
+                        enum json_type type = json_peek(&bp->js);
+
+                        if (type == JSON_NUMBER) {
+                                if ((rc = json_skip(&bp->js, &sp)) == 0 && !ids->commit_ms.len)
+                                        ids->commit_ms = sp;
+                        } else {
+                                rc = bayeux_string(bp, &ids->commit_text);
+                        }
+                } else if (json_key_is(&key, "recordIds") &&
+                           json_peek(&bp->js) == JSON_ARRAY) {
+                        int first = 1;
+
+                        if (json_open(&bp->js, JSON_ARRAY) == -1)
+                                return -1;
+                        while ((rc = json_item(&bp->js)) == 1) {
+                                /* recordIds[0] only: a multi-record change is keyed by its first. */
+                                if ((first ? bayeux_string(bp, &ids->header_record)
+                                           : json_skip(&bp->js, NULL)) == -1)
+                                        return -1;
+                                if (first && !ids->header_record)
+                                        ids->header_record = "";
+                                first = 0;
+                        }
+                } else {
+                        rc = json_skip(&bp->js, NULL);
+                }
+                if (rc == -1)
+                        return -1;
+        }
+        return rc;
+}
+
+/* data.payload or data.sobject: remember the span, read what routing needs. */
+static int bayeux_scan_record(struct bayeux_parse *bp, struct bayeux_msg *msg,
+                              struct bayeux_ids *ids, int is_sobject, struct bayeux_value *v)
+{
+        const char *start;
+        struct json_span key;
+        size_t ws;
+        int rc;
+
+        json_peek(&bp->js);
+        start = bp->js.p;
+        ws = bp->js.ws;
+        if (json_open(&bp->js, JSON_OBJECT) == -1)
+                return -1;
+        while ((rc = json_member(&bp->js, &key)) == 1) {
+                if (json_key_is(&key, "Id"))
+                        rc = bayeux_string(bp, is_sobject ? &ids->sobject_id : &ids->payload_id);
+                else if (!is_sobject && json_key_is(&key, "CreatedDate"))
+                        rc = bayeux_string(bp, &ids->created_date);
+                else if (!is_sobject && json_key_is(&key, "ChangeEventHeader") &&
+                         json_peek(&bp->js) == JSON_OBJECT)
+                        rc = bayeux_scan_header(bp, msg, ids);
+                else
+                        rc = json_skip(&bp->js, NULL);
+                if (rc == -1)
+                        return -1;
+        }
+        if (rc == 0)
+                bayeux_value_end(bp, v, start, ws);
+        return rc;
+}
+
+static int bayeux_scan_event_info(struct bayeux_parse *bp, struct bayeux_msg *msg)
+{
+        struct json_span key;
+        int rc, have_replay = 0;
+
+        if (json_open(&bp->js, JSON_OBJECT) == -1)
+                return -1;
+        while ((rc = json_member(&bp->js, &key)) == 1) {
+                if (json_key_is(&key, "replayId") && !have_replay) {
+                        enum json_type type = json_peek(&bp->js);
+                        struct json_span sp;
+
+                        if (json_skip(&bp->js, &sp) == -1)
+                                return -1;
+                        have_replay = 1;
+                        msg->replay_raw = sp;
+                        if (type == JSON_STRING) {
+                                sp.p++;
+                                sp.len -= 2;
+                        }
+                        /* Salesforce sends a JSON integer; a string of
+                         * digits is read too (the ID is documented as opaque). */
+                        msg->problem = (type == JSON_NUMBER || type == JSON_STRING) &&
+                                               json_int64(sp.p, sp.len, &msg->replay_id) == 0
+                                           ? BAYEUX_EVENT_OK
+                                           : BAYEUX_EVENT_BAD_REPLAY_ID;
+                } else if (json_key_is(&key, "EventUuid")) {
+                        rc = bayeux_string(bp, &msg->event_uuid);
+                } else if (json_key_is(&key, "createdDate")) {
+                        rc = bayeux_string(bp, &msg->event_time);
+                } else {
+                        rc = json_skip(&bp->js, NULL);
+                }
+                if (rc == -1)
+                        return -1;
+        }
+        if (rc == 0 && !have_replay)
+                msg->problem = BAYEUX_EVENT_NO_REPLAY_ID;
+        return rc;
+}
+
+/* CDC commitTimestamp: epoch ms -> 2026-11-23T09:18:43.123Z, in the arena
+ * (the rendered text is shorter than the member it came from). */
+static const char *bayeux_render_millis(struct bayeux_parse *bp, const struct json_span *digits)
+{
+        struct bayeux_response *resp = bp->resp;
+        char *out = resp->arena + resp->arena_len;
+        size_t room = resp->arena_cap - resp->arena_len;
+        long long ms;
+        time_t secs;
+        struct tm tm;
+        int n;
+
+        if (json_int64(digits->p, digits->len, &ms) == -1 || ms > BAYEUX_MAX_EPOCH_MS)
+                return NULL;
+        secs = (time_t)(ms / 1000);
+        if (!gmtime_r(&secs, &tm) || room < 25)
+                return NULL;
+        n = snprintf(out, room, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     (int)(ms % 1000));
+        if (n < 0 || (size_t)n >= room)
+                return NULL;
+        resp->arena_len += (size_t)n + 1;
+        return out;
+}
+
+static int bayeux_scan_data(struct bayeux_parse *bp, struct bayeux_msg *msg)
+{
+        struct bayeux_ids ids = { 0 };
+        struct bayeux_value sobject = { 0 };
+        struct json_span key;
+        const char *start;
+        size_t ws;
+        int rc, have_event = 0;
+
+        if (json_peek(&bp->js) != JSON_OBJECT)
+                return json_skip(&bp->js, NULL); /* problem stays NO_DATA */
+        start = bp->js.p;
+        ws = bp->js.ws;
+        if (json_open(&bp->js, JSON_OBJECT) == -1)
+                return -1;
+        msg->problem = BAYEUX_EVENT_NO_EVENT;
+        while ((rc = json_member(&bp->js, &key)) == 1) {
+                enum json_type type = json_peek(&bp->js);
+
+                if (json_key_is(&key, "event") && type == JSON_OBJECT && !have_event) {
+                        have_event = 1;
+                        rc = bayeux_scan_event_info(bp, msg);
+                } else if (json_key_is(&key, "payload") && type == JSON_OBJECT &&
+                           !msg->payload.len) {
+                        rc = bayeux_scan_record(bp, msg, &ids, 0, &msg->payload);
+                } else if (json_key_is(&key, "payload") && type == JSON_STRING &&
+                           !msg->payload.len) {
+                        rc = bayeux_value_skip(bp, &msg->payload); /* generic /u/ channels */
+                } else if (json_key_is(&key, "sobject") && type == JSON_OBJECT && !sobject.len) {
+                        rc = bayeux_scan_record(bp, msg, &ids, 1, &sobject);
+                } else {
+                        rc = json_skip(&bp->js, NULL);
+                }
+                if (rc == -1)
+                        return -1;
+        }
+        if (rc == -1)
+                return -1;
+        bayeux_value_end(bp, &msg->data, start, ws);
+        if (!msg->payload.len)
+                msg->payload = sobject;
+        if (ids.header_record && !ids.header_record[0])
+                ids.header_record = NULL; /* recordIds[0] empty or not a string */
+        msg->record_id = ids.header_record ? ids.header_record
+                         : ids.sobject_id  ? ids.sobject_id
+                                           : ids.payload_id;
+        /* Event time as aiosfstream reads it: PushTopic/generic createdDate,
+         * else the CDC commit time, else the platform event's CreatedDate. */
+        if (!msg->event_time && ids.commit_ms.len)
+                msg->event_time = bayeux_render_millis(bp, &ids.commit_ms);
+        if (!msg->event_time)
+                msg->event_time = ids.commit_text;
+        if (!msg->event_time)
+                msg->event_time = ids.created_date;
+        return 0;
+}
+
+/* One element of the response array. */
+static int bayeux_scan_msg(struct bayeux_parse *bp, struct bayeux_msg *msg, size_t index,
+                           char *errstr, size_t errstr_size)
+{
+        struct json_span key;
+        const char *start;
+        size_t ws;
+        int rc, has_channel = 0, has_successful = 0, bad_channel = 0;
 
         memset(msg, 0, sizeof(*msg));
-        msg->json = elem;
-        msg->channel = channel;
-        msg->kind = channel[0] ? bayeux_kind_of(channel) : BAYEUX_OTHER_META;
-        msg->id = bayeux_msg_id(elem);
-
-        successful = cJSON_GetObjectItemCaseSensitive(elem, "successful");
-        msg->successful = cJSON_IsTrue(successful) ? 1 : cJSON_IsFalse(successful) ? 0 : -1;
-        msg->error = bayeux_get_string(elem, "error");
-        msg->client_id = bayeux_get_string(elem, "clientId");
-        msg->subscription = bayeux_get_string(elem, "subscription");
-
-        ext = cJSON_GetObjectItemCaseSensitive(elem, "ext");
-        if (cJSON_IsObject(ext)) {
-                item = cJSON_GetObjectItemCaseSensitive(ext, "sfdc");
-                if (cJSON_IsObject(item))
-                        msg->failure_reason = bayeux_get_string(item, "failureReason");
-                msg->replay_ext = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ext, "replay"));
-        }
-
+        msg->id = -1;
+        msg->successful = -1;
         msg->advice.reconnect = BAYEUX_RECONNECT_UNSET;
         msg->advice.interval_ms = -1;
         msg->advice.timeout_ms = -1;
-        advice = cJSON_GetObjectItemCaseSensitive(elem, "advice");
-        if (cJSON_IsObject(advice)) {
-                reconnect = bayeux_get_string(advice, "reconnect");
-                if (reconnect && !strcmp(reconnect, "retry"))
-                        msg->advice.reconnect = BAYEUX_RECONNECT_RETRY;
-                else if (reconnect && !strcmp(reconnect, "handshake"))
-                        msg->advice.reconnect = BAYEUX_RECONNECT_HANDSHAKE;
-                else if (reconnect && !strcmp(reconnect, "none"))
-                        msg->advice.reconnect = BAYEUX_RECONNECT_NONE;
-                msg->advice.interval_ms = bayeux_advice_ms(advice, "interval");
-                msg->advice.timeout_ms = bayeux_advice_ms(advice, "timeout");
+        msg->problem = BAYEUX_EVENT_NO_DATA;
+
+        if (json_peek(&bp->js) != JSON_OBJECT) {
+                if (json_skip(&bp->js, NULL) == 0)
+                        snprintf(errstr, errstr_size, "response element %zu is not a JSON object",
+                                 index);
+                return -1;
         }
+        start = bp->js.p;
+        ws = bp->js.ws;
+        if (json_open(&bp->js, JSON_OBJECT) == -1)
+                return -1;
+        while ((rc = json_member(&bp->js, &key)) == 1) {
+                enum json_type type = json_peek(&bp->js);
+
+                if (json_key_is(&key, "channel")) {
+                        has_channel = 1;
+                        bad_channel = type != JSON_STRING;
+                        rc = bayeux_string(bp, &msg->channel);
+                } else if (json_key_is(&key, "id")) {
+                        rc = bayeux_scan_id(bp, &msg->id);
+                } else if (json_key_is(&key, "successful")) {
+                        has_successful = 1;
+                        msg->successful = type == JSON_TRUE ? 1 : type == JSON_FALSE ? 0 : -1;
+                        rc = json_skip(&bp->js, NULL);
+                } else if (json_key_is(&key, "error")) {
+                        rc = bayeux_string(bp, &msg->error);
+                } else if (json_key_is(&key, "clientId")) {
+                        rc = bayeux_string(bp, &msg->client_id);
+                } else if (json_key_is(&key, "subscription")) {
+                        rc = bayeux_string(bp, &msg->subscription);
+                } else if (json_key_is(&key, "ext")) {
+                        rc = bayeux_scan_ext(bp, msg);
+                } else if (json_key_is(&key, "advice")) {
+                        rc = bayeux_scan_advice(bp, msg);
+                } else if (json_key_is(&key, "data")) {
+                        rc = bayeux_scan_data(bp, msg);
+                } else {
+                        rc = json_skip(&bp->js, NULL);
+                }
+                if (rc == -1)
+                        return -1;
+        }
+        if (rc == -1)
+                return -1;
+        bayeux_value_end(bp, &msg->message, start, ws);
+        if (bad_channel || (!has_channel && !has_successful)) {
+                snprintf(errstr, errstr_size, "response element %zu has %s", index,
+                         bad_channel ? "a channel that is not a string" : "no channel");
+                return -1;
+        }
+        if (!msg->channel)
+                msg->channel = "";
+        msg->kind = msg->channel[0] ? bayeux_kind_of(msg->channel) : BAYEUX_OTHER_META;
+        return 0;
 }
 
-/* Grow resp->msgs to hold n; it never shrinks, so a warm response reuses it. */
-static int bayeux_reserve(struct bayeux_response *resp, size_t n)
+/* Grow resp->msgs to hold one more; it never shrinks below what it was. */
+static int bayeux_reserve(struct bayeux_response *resp)
 {
         struct bayeux_msg *msgs;
         size_t cap;
 
-        if (n <= resp->cap)
+        if (resp->nmsgs < resp->cap)
                 return 0;
-        cap = resp->cap ? resp->cap : 16;
-        while (cap < n) {
-                if (cap > ((size_t)-1) / 2 / sizeof(*msgs))
-                        return -1;
-                cap *= 2;
-        }
+        cap = resp->cap ? resp->cap * 2 : 16;
         msgs = realloc(resp->msgs, cap * sizeof(*msgs));
         if (!msgs)
                 return -1;
@@ -149,100 +527,133 @@ static int bayeux_reserve(struct bayeux_response *resp, size_t n)
         return 0;
 }
 
-static void bayeux_response_clear(struct bayeux_response *resp)
+static int bayeux_arena(struct bayeux_response *resp, size_t len)
 {
-        cJSON_Delete(resp->root);
-        resp->root = NULL;
-        resp->nmsgs = 0;
+        size_t need = len + 64;
+        char *arena;
+
+        resp->arena_len = 0;
+        if (need <= resp->arena_cap)
+                return 0;
+        arena = realloc(resp->arena, need);
+        if (!arena)
+                return -1;
+        resp->arena = arena;
+        resp->arena_cap = need;
+        return 0;
 }
 
 int bayeux_response_parse(struct bayeux_response *resp, const char *body, size_t len,
                           char *errstr, size_t errstr_size)
 {
-        const char *end = NULL;
-        const cJSON *elem;
-        size_t n, i;
-        int count;
+        struct bayeux_parse bp;
+        enum json_type top;
+        int rc = 0, single;
 
-        bayeux_response_clear(resp);
+        resp->nmsgs = 0;
+        errstr[0] = '\0';
         if (!body || len == 0) {
                 snprintf(errstr, errstr_size, "response is empty, expected a JSON array");
                 return -1;
         }
-        resp->root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
-        if (!resp->root) {
-                size_t off = end && end >= body && end <= body + len ? (size_t)(end - body) : 0;
+        if (bayeux_arena(resp, len) == -1) {
+                snprintf(errstr, errstr_size, "out of memory for a response of %zu bytes", len);
+                return -1;
+        }
+        bp.resp = resp;
+        json_init(&bp.js, body, len);
+        top = json_peek(&bp.js);
+        single = top == JSON_OBJECT;
+        if (top != JSON_OBJECT && top != JSON_ARRAY) {
+                if (json_skip(&bp.js, NULL) == -1)
+                        goto not_json;
+                snprintf(errstr, errstr_size, "response is neither a JSON array nor an object");
+                return -1;
+        }
+        if (!single && json_open(&bp.js, JSON_ARRAY) == -1)
+                goto not_json;
+        while (single || (rc = json_item(&bp.js)) == 1) {
+                if (bayeux_reserve(resp) == -1) {
+                        snprintf(errstr, errstr_size, "out of memory for %zu response messages",
+                                 resp->nmsgs + 1);
+                        goto fail;
+                }
+                if (bayeux_scan_msg(&bp, &resp->msgs[resp->nmsgs], resp->nmsgs, errstr,
+                                    errstr_size) == -1) {
+                        if (bp.js.error)
+                                goto not_json;
+                        goto fail;
+                }
+                resp->nmsgs++;
+                if (single)
+                        break;
+        }
+        if (rc == -1)
+                goto not_json;
+        /* One JSON document: only blanks may follow it. */
+        if (json_peek(&bp.js) != JSON_NONE || bp.js.p < bp.js.end) {
                 snprintf(errstr, errstr_size,
-                         "response is not JSON: syntax error at byte offset %zu", off);
-                return -1;
+                         "response is not JSON: unexpected data after the value at byte offset %zu",
+                         (size_t)(bp.js.p - body));
+                goto fail;
         }
-        /* cJSON stops after the first value; anything but blanks after it
-         * means the body was not one JSON document. */
-        if (end) {
-                const char *p = end;
-                while (p < body + len && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
-                        p++;
-                if (p < body + len && *p != '\0') {
-                        snprintf(errstr, errstr_size,
-                                 "response is not JSON: unexpected data after the value "
-                                 "at byte offset %zu", (size_t)(p - body));
-                        bayeux_response_clear(resp);
-                        return -1;
-                }
-        }
-
-        if (cJSON_IsObject(resp->root)) {
-                n = 1;
-        } else if (cJSON_IsArray(resp->root)) {
-                count = cJSON_GetArraySize(resp->root);
-                n = count > 0 ? (size_t)count : 0;
-        } else {
-                snprintf(errstr, errstr_size,
-                         "response is neither a JSON array nor an object");
-                bayeux_response_clear(resp);
-                return -1;
-        }
-        if (bayeux_reserve(resp, n) == -1) {
-                snprintf(errstr, errstr_size, "out of memory for %zu response messages", n);
-                bayeux_response_clear(resp);
-                return -1;
-        }
-
-        elem = cJSON_IsObject(resp->root) ? resp->root : resp->root->child;
-        for (i = 0; i < n && elem; i++, elem = elem->next) {
-                const cJSON *channel;
-                const char *name;
-
-                if (!cJSON_IsObject(elem)) {
-                        snprintf(errstr, errstr_size,
-                                 "response element %zu is not a JSON object", i);
-                        bayeux_response_clear(resp);
-                        return -1;
-                }
-                channel = cJSON_GetObjectItemCaseSensitive(elem, "channel");
-                if (cJSON_IsString(channel)) {
-                        name = channel->valuestring;
-                } else if (!channel &&
-                           cJSON_GetObjectItemCaseSensitive(elem, "successful")) {
-                        name = "";  /* a meta reply without its channel */
-                } else {
-                        snprintf(errstr, errstr_size, "response element %zu has %s", i,
-                                 channel ? "a channel that is not a string" : "no channel");
-                        bayeux_response_clear(resp);
-                        return -1;
-                }
-                bayeux_describe(&resp->msgs[i], elem, name);
-        }
-        resp->nmsgs = i;
         return 0;
+not_json:
+        snprintf(errstr, errstr_size, "response is not JSON: %s at byte offset %zu",
+                 bp.js.error ? bp.js.error : "syntax error", bp.js.error_at);
+fail:
+        resp->nmsgs = 0;
+        return -1;
+}
+
+void bayeux_response_trim(struct bayeux_response *resp)
+{
+        if (resp->arena_cap > BAYEUX_KEEP_BYTES) {
+                free(resp->arena);
+                resp->arena = NULL;
+                resp->arena_cap = 0;
+                resp->arena_len = 0;
+                resp->nmsgs = 0;
+        }
+        if (resp->cap * sizeof(*resp->msgs) > BAYEUX_KEEP_BYTES) {
+                free(resp->msgs);
+                resp->msgs = NULL;
+                resp->cap = 0;
+                resp->nmsgs = 0;
+        }
 }
 
 void bayeux_response_free(struct bayeux_response *resp)
 {
-        bayeux_response_clear(resp);
         free(resp->msgs);
-        resp->msgs = NULL;
-        resp->cap = 0;
+        free(resp->arena);
+        memset(resp, 0, sizeof(*resp));
+}
+
+void bayeux_event_problem_text(const struct bayeux_msg *msg, char *errstr, size_t errstr_size)
+{
+        int n = (int)(msg->replay_raw.len < 40 ? msg->replay_raw.len : 40);
+
+        switch (msg->problem) {
+        case BAYEUX_EVENT_OK:
+                snprintf(errstr, errstr_size, "event on %s is fine", msg->channel);
+                break;
+        case BAYEUX_EVENT_NO_DATA:
+                snprintf(errstr, errstr_size, "event on %s has no data object", msg->channel);
+                break;
+        case BAYEUX_EVENT_NO_EVENT:
+                snprintf(errstr, errstr_size, "event on %s has no data.event object", msg->channel);
+                break;
+        case BAYEUX_EVENT_NO_REPLAY_ID:
+                snprintf(errstr, errstr_size, "event on %s has no data.event.replayId",
+                         msg->channel);
+                break;
+        case BAYEUX_EVENT_BAD_REPLAY_ID:
+                snprintf(errstr, errstr_size,
+                         "event on %s: data.event.replayId %.*s is not an integer in [0, 2^63)",
+                         msg->channel, n, msg->replay_raw.p);
+                break;
+        }
 }
 
 /* ------------------------------------------------------------------ */

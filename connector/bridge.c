@@ -9,6 +9,7 @@
 #include "bridge.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +18,12 @@
 
 #include "backoff.h"
 #include "bayeux.h"
-#include "event.h"
 #include "fence.h"
 #include "http.h"
 #include "httpd.h"
 #include "log.h"
 #include "metrics.h"
+#include "recovery.h"
 #include "replay_store.h"
 #include "router.h"
 #include "session.h"
@@ -49,6 +50,18 @@ struct bridge {
         long long commit_retry_at;
         unsigned long long kafka_errors_seen;
         char fatal[512];
+
+        /* The batch being produced or committed. */
+        struct buf scratch;            /* values compacted of their whitespace */
+        struct bridge_count *counts;   /* events per (route, topic) */
+        size_t ncounts, counts_cap;
+        long long *last_id;            /* per route: its newest event in the batch */
+        unsigned char *last_id_set;
+        unsigned long *cdc_gaps;       /* per route: CDC gap events in the batch */
+        struct session_gap *gaps;      /* replay gaps recorded in the batch */
+        size_t ngaps_in_batch;
+        unsigned char *stopped;        /* per route: held before an event it cannot forward */
+        unsigned long long held_events;
 };
 
 static long long mono_ms(void)
@@ -67,6 +80,30 @@ static double wall_seconds(void)
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* A cause the bridge sees itself: one log line with cause and action, one count. */
+static void bridge_recovery(enum log_level lvl, const char *cause, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static void bridge_recovery(enum log_level lvl, const char *cause, const char *fmt, ...)
+{
+        struct recovery_decision dec = recovery_local(cause);
+        const char *act = recovery_action_name(dec.action);
+        char detail[768];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(detail, sizeof(detail), fmt, ap);
+        va_end(ap);
+        log_msg(lvl, "recovery", "cause=%s action=%s %s", dec.cause, act, detail);
+        metrics_recovery_inc(dec.cause, act);
+}
+
+/* Per-batch counts, applied to the metrics once the batch is committed. */
+struct bridge_count {
+        size_t route;
+        char topic[256];
+        unsigned long n;
+};
+
 static void bridge_sync_kafka_metrics(struct bridge *br)
 {
         unsigned long long errs = sink_errors(br->sink);
@@ -79,130 +116,128 @@ static void bridge_sync_kafka_metrics(struct bridge *br)
         metrics_up_set(!sink_kafka_down(br->sink) && br->sess && session_handshaken(br->sess));
 }
 
-/* Close the batch. Returns the session's verdict on it. */
-static enum session_verdict bridge_commit(struct bridge *br, int timeout_ms)
+/* Count one produced event of route ri to topic; the last entry is tried first. */
+static int bridge_count(struct bridge *br, size_t ri, const char *topic)
+{
+        struct bridge_count *c;
+
+        if (br->ncounts > 0) {
+                c = &br->counts[br->ncounts - 1];
+                if (c->route == ri && !strcmp(c->topic, topic)) {
+                        c->n++;
+                        return 0;
+                }
+        }
+        for (size_t i = 0; i < br->ncounts; i++) {
+                c = &br->counts[i];
+                if (c->route == ri && !strcmp(c->topic, topic)) {
+                        c->n++;
+                        return 0;
+                }
+        }
+        if (br->ncounts == br->counts_cap) {
+                size_t cap = br->counts_cap ? br->counts_cap * 2 : 16;
+
+                c = realloc(br->counts, cap * sizeof(*c));
+                if (!c)
+                        return -1;
+                br->counts = c;
+                br->counts_cap = cap;
+        }
+        c = &br->counts[br->ncounts++];
+        c->route = ri;
+        snprintf(c->topic, sizeof(c->topic), "%s", topic);
+        c->n = 1;
+        return 0;
+}
+
+static void bridge_batch_reset(struct bridge *br)
+{
+        size_t i;
+
+        br->ncounts = 0;
+        for (i = 0; i < br->cfg->nroutes; i++) {
+                br->last_id_set[i] = 0;
+                br->cdc_gaps[i] = 0;
+        }
+}
+
+/* The batch is in Kafka: now, and only now, it shows in the metrics. */
+static void bridge_batch_committed(struct bridge *br)
+{
+        const struct config *cfg = br->cfg;
+        double now = wall_seconds();
+        size_t i;
+
+        for (i = 0; i < br->ncounts; i++)
+                metrics_events_add(cfg->routes[br->counts[i].route].channel, br->counts[i].topic,
+                                   br->counts[i].n);
+        for (i = 0; i < cfg->nroutes; i++) {
+                if (!br->last_id_set[i])
+                        continue;
+                metrics_replay_id_set(cfg->routes[i].channel, br->last_id[i]);
+                metrics_last_event_set(cfg->routes[i].channel, now);
+                if (br->cdc_gaps[i])
+                        metrics_cdc_gap_add(cfg->routes[i].channel, br->cdc_gaps[i]);
+        }
+        br->ngaps_in_batch = 0;
+        bridge_batch_reset(br);
+}
+
+
+/* The batch did not make it: its gaps go back to the session's list. */
+static void bridge_batch_lost(struct bridge *br)
+{
+        size_t i;
+
+        for (i = 0; i < br->ngaps_in_batch; i++)
+                session_return_gap(br->sess, &br->gaps[i]);
+        br->ngaps_in_batch = 0;
+        bridge_batch_reset(br);
+}
+
+/* Close the batch; on a final answer, tell the session. Returns the sink status. */
+static int bridge_commit(struct bridge *br, int timeout_ms)
 {
         char err[512];
-        int st = sink_commit(br->sink, timeout_ms, err, sizeof(err));
+        int st;
 
+        /* A newer instance took over: this one must not commit once more. */
+        if (fence_check(br->fence, br->fatal, sizeof(br->fatal)))
+                return SINK_FATAL;
+        st = sink_commit(br->sink, timeout_ms, err, sizeof(err));
         switch (st) {
         case SINK_OK:
                 if (br->commit_pending)
                         log_msg(LOG_INFO, "kafka_recovered", "err=\"batch committed after retrying\"");
                 br->commit_pending = 0;
-                return SESSION_BATCH_OK;
+                bridge_batch_committed(br);
+                session_batch_done(br->sess, SESSION_BATCH_COMMITTED, NULL);
+                break;
         case SINK_RETRY:
                 if (!br->commit_pending) {
-                        log_msg(LOG_WARN, "kafka_unavailable", "err=\"%s\" cause=kafka_unavailable action=hold_batch", err);
-                        metrics_recovery_inc("kafka_unavailable", "hold_batch");
+                        bridge_recovery(LOG_WARN, "kafka_unavailable", "err=\"%s\"", err);
                 }
                 br->commit_pending = 1;
                 br->commit_retry_at = mono_ms() + BRIDGE_COMMIT_RETRY_MS;
-                return SESSION_BATCH_OK;
+                break;
         case SINK_ABORTED:
                 br->commit_pending = 0;
                 log_msg(LOG_WARN, "batch_aborted", "err=\"%s\"", err);
-                return SESSION_BATCH_REBUILD;
+                bridge_batch_lost(br);
+                session_batch_done(br->sess, SESSION_BATCH_REBUILD, "batch_aborted");
+                break;
         default:
                 br->commit_pending = 0;
                 snprintf(br->fatal, sizeof(br->fatal), "%s", err);
-                return SESSION_BATCH_FATAL;
+                break;
         }
-}
-
-static enum session_verdict bridge_on_events(void *ctx, const struct bayeux_response *resp,
-                                             size_t nevents)
-{
-        struct bridge *br = ctx;
-        const struct config *cfg = br->cfg;
-        char err[512];
-        double now = wall_seconds();
-        size_t i;
-        int st;
-
-        (void)nevents;
-        /* A newer instance took over: not one more event from this one. */
-        if (fence_check(br->fence, br->fatal, sizeof(br->fatal)))
-                return SESSION_BATCH_FATAL;
-        st = sink_begin(br->sink, err, sizeof(err));
-        if (st == SINK_FATAL) {
-                snprintf(br->fatal, sizeof(br->fatal), "%s", err);
-                return SESSION_BATCH_FATAL;
-        }
-        if (st != SINK_OK) {
-                log_msg(LOG_WARN, "kafka_unavailable", "err=\"%s\" action=rebuild", err);
-                return SESSION_BATCH_REBUILD;
-        }
-        for (i = 0; i < resp->nmsgs; i++) {
-                const struct bayeux_msg *m = &resp->msgs[i];
-                const struct config_route *rt;
-                struct router_record rec;
-                struct sf_event ev;
-                int warned = 0;
-
-                if (m->kind != BAYEUX_EVENT)
-                        continue;
-                if (event_parse(m->json, &ev, err, sizeof(err)) == -1) {
-                        log_msg(LOG_ERROR, "bad_event", "channel=%s err=\"%s\"",
-                                m->channel ? m->channel : "", err);
-                        metrics_recovery_inc("bad_event", "logged");
-                        continue;
-                }
-                rt = config_find_route(cfg, ev.channel);
-                if (!rt) {
-                        log_msg(LOG_ERROR, "unrouted_event", "channel=%s replay_id=%lld",
-                                ev.channel, ev.replay_id);
-                        metrics_recovery_inc("unrouted_event", "logged");
-                        continue;
-                }
-                if (router_render(cfg, rt, &ev, &rec, &warned, err, sizeof(err)) == -1) {
-                        log_msg(LOG_ERROR, "bad_event", "channel=%s replay_id=%lld err=\"%s\"",
-                                ev.channel, ev.replay_id, err);
-                        metrics_recovery_inc("bad_event", "logged");
-                        continue;
-                }
-                if (warned)
-                        log_msg(LOG_WARN, "event_incomplete", "channel=%s replay_id=%lld topic=%s",
-                                ev.channel, ev.replay_id, rec.topic);
-                st = sink_produce(br->sink, &rec, err, sizeof(err));
-                if (st == SINK_OK)
-                        st = sink_mark(br->sink, rt->channel, ev.replay_id, ev.event_time, err,
-                                       sizeof(err));
-                if (st != SINK_OK) {
-                        /* Nothing of this batch is committed: abort it and
-                         * let Salesforce send it again. */
-                        char aerr[256];
-
-                        log_msg(LOG_ERROR, "produce_failed",
-                                "channel=%s replay_id=%lld topic=%s bytes=%zu err=\"%s\" action=%s",
-                                ev.channel, ev.replay_id, rec.topic, rec.value_len, err,
-                                "abort_batch_and_resubscribe_from_committed");
-                        if (st == SINK_FATAL) {
-                                snprintf(br->fatal, sizeof(br->fatal), "%s", err);
-                                return SESSION_BATCH_FATAL;
-                        }
-                        if (sink_abort(br->sink, 5000, aerr, sizeof(aerr)) == SINK_FATAL) {
-                                snprintf(br->fatal, sizeof(br->fatal), "%s", aerr);
-                                return SESSION_BATCH_FATAL;
-                        }
-                        bridge_sync_kafka_metrics(br);
-                        return SESSION_BATCH_REBUILD;
-                }
-                metrics_events_add(rt->channel, rec.topic, 1);
-                metrics_last_event_set(rt->channel, now);
-                metrics_replay_id_set(rt->channel, ev.replay_id);
-                if (event_is_gap(&ev))
-                        metrics_cdc_gap_inc(rt->channel);
-        }
-        st = bridge_commit(br, BRIDGE_COMMIT_TIMEOUT_MS);
         bridge_sync_kafka_metrics(br);
-        return (enum session_verdict)st;
+        return st;
 }
 
-static int bridge_may_connect(void *ctx)
+static int bridge_may_connect(struct bridge *br)
 {
-        struct bridge *br = ctx;
-
         size_t in_flight;
 
         if (br->commit_pending)
@@ -222,6 +257,173 @@ static int bridge_may_connect(void *ctx)
         return 1;
 }
 
+/*
+ * An event the bridge cannot forward stops its route's progress rather
+ * than be skipped: the route's later events are held back from Kafka too, so
+ * its committed replay ID stays just before this one and a restart (or the
+ * dead-letter handling to come) picks it up. Other routes go on.
+ */
+static void bridge_stop_route(struct bridge *br, size_t ri, const struct bayeux_msg *m,
+                              const char *why)
+{
+        if (!br->stopped[ri]) {
+                char id[24] = "unreadable";
+
+                if (m->problem == BAYEUX_EVENT_OK)
+                        snprintf(id, sizeof(id), "%lld", m->replay_id);
+                br->stopped[ri] = 1;
+                bridge_recovery(LOG_ERROR, "bad_event", "channel=%s replay_id=%s err=\"%s\"",
+                                br->cfg->routes[ri].channel, id, why);
+        }
+        br->held_events++;
+}
+
+/* Write the replay gaps the session handled into the open batch. */
+static int bridge_put_gaps(struct bridge *br, char *err, size_t err_size)
+{
+        struct session_gap gap;
+        int st;
+
+        while (br->ngaps_in_batch < br->cfg->nroutes && session_take_gap(br->sess, &gap)) {
+                st = sink_gap(br->sink, gap.rt->channel, gap.lost_after,
+                              config_invalid_replay_name(gap.rt->on_invalid_replay), err, err_size);
+                br->gaps[br->ngaps_in_batch++] = gap;
+                if (st != SINK_OK)
+                        return st;
+        }
+        return SINK_OK;
+}
+
+/*
+ * One batch: every event of the response, in order, into one Kafka batch
+ * (a transaction with exactly_once) with the replay gaps waiting to be
+ * recorded; then the session may send the next long-poll, and the batch
+ * commits. A failure anywhere aborts the whole batch and the session
+ * resubscribes from the committed IDs: nothing is half-delivered.
+ */
+static void bridge_take_batch(struct bridge *br, const struct bayeux_response *resp)
+{
+        const struct config *cfg = br->cfg;
+        char err[512];
+        size_t i;
+        int st;
+
+        if (fence_check(br->fence, br->fatal, sizeof(br->fatal)))
+                return;
+        bridge_batch_reset(br);
+        st = sink_begin(br->sink, err, sizeof(err));
+        if (st == SINK_OK)
+                st = bridge_put_gaps(br, err, sizeof(err));
+        for (i = 0; i < resp->nmsgs && st == SINK_OK; i++) {
+                const struct bayeux_msg *m = &resp->msgs[i];
+                const struct config_route *rt;
+                struct router_record rec;
+                size_t ri;
+                int warned = 0;
+
+                if (m->kind != BAYEUX_EVENT)
+                        continue;
+                rt = config_find_route(cfg, m->channel);
+                if (!rt) {
+                        bridge_recovery(LOG_ERROR, "unrouted_event", "channel=%s err=\"an event "
+                                        "on a channel no route subscribes to\"", m->channel);
+                        continue;
+                }
+                ri = (size_t)(rt - cfg->routes);
+                if (br->stopped[ri]) {
+                        br->held_events++;
+                        continue;
+                }
+                if (m->problem != BAYEUX_EVENT_OK) {
+                        bayeux_event_problem_text(m, err, sizeof(err));
+                        bridge_stop_route(br, ri, m, err);
+                        continue;
+                }
+                if (router_render(cfg, rt, m, &rec, &br->scratch, &warned, err, sizeof(err)) == -1) {
+                        bridge_stop_route(br, ri, m, err);
+                        continue;
+                }
+                if (warned)
+                        log_msg(LOG_WARN, "event_incomplete", "channel=%s replay_id=%lld topic=%s",
+                                m->channel, m->replay_id, rec.topic);
+                st = sink_produce(br->sink, &rec, err, sizeof(err));
+                if (st == SINK_OK)
+                        st = sink_mark(br->sink, rt->channel, m->replay_id, m->event_time, err,
+                                       sizeof(err));
+                if (st != SINK_OK) {
+                        log_msg(LOG_ERROR, "produce_failed",
+                                "channel=%s replay_id=%lld topic=%s bytes=%zu err=\"%s\" action=%s",
+                                m->channel, m->replay_id, rec.topic, rec.value_len, err,
+                                "abort_batch_and_resubscribe_from_committed");
+                        break;
+                }
+                if (bridge_count(br, ri, rec.topic) == -1) {
+                        snprintf(err, sizeof(err), "out of memory counting events");
+                        st = SINK_FATAL;
+                        break;
+                }
+                br->last_id[ri] = m->replay_id;
+                br->last_id_set[ri] = 1;
+                if (m->change_type && !strncmp(m->change_type, "GAP_", 4))
+                        br->cdc_gaps[ri]++;
+        }
+        buf_trim(&br->scratch, BAYEUX_KEEP_BYTES);
+        if (st == SINK_FATAL) {
+                snprintf(br->fatal, sizeof(br->fatal), "%s", err);
+                return;
+        }
+        if (st != SINK_OK) {
+                char aerr[256];
+
+                if (sink_abort(br->sink, 5000, aerr, sizeof(aerr)) == SINK_FATAL) {
+                        snprintf(br->fatal, sizeof(br->fatal), "%s", aerr);
+                        return;
+                }
+                if (i == 0 || st == SINK_RETRY)
+                        log_msg(LOG_WARN, "kafka_unavailable", "err=\"%s\" action=rebuild", err);
+                bridge_batch_lost(br);
+                session_batch_done(br->sess, SESSION_BATCH_REBUILD, "batch_aborted");
+                bridge_sync_kafka_metrics(br);
+                return;
+        }
+        session_set_paused(br->sess, !bridge_may_connect(br));
+        session_batch_produced(br->sess);
+        bridge_commit(br, BRIDGE_COMMIT_TIMEOUT_MS);
+}
+
+/* Gaps the session handled while no events came: recorded in a batch of their own. */
+static void bridge_flush_gaps(struct bridge *br)
+{
+        char err[512];
+        int st;
+
+        if (br->commit_pending)
+                return;
+        bridge_batch_reset(br);
+        st = sink_begin(br->sink, err, sizeof(err));
+        if (st == SINK_OK)
+                st = bridge_put_gaps(br, err, sizeof(err));
+        if (br->ngaps_in_batch == 0) {
+                if (st == SINK_OK)
+                        sink_abort(br->sink, 1000, err, sizeof(err));
+                return;
+        }
+        if (st == SINK_OK)
+                st = sink_commit(br->sink, BRIDGE_COMMIT_TIMEOUT_MS, err, sizeof(err));
+        if (st == SINK_OK) {
+                br->ngaps_in_batch = 0;
+                return;
+        }
+        log_msg(LOG_WARN, "replay_gap", "err=\"gap record not written yet: %s\" action=retry", err);
+        if (st == SINK_FATAL) {
+                snprintf(br->fatal, sizeof(br->fatal), "%s", err);
+                return;
+        }
+        sink_abort(br->sink, 1000, err, sizeof(err));
+        bridge_batch_lost(br);
+}
+
+
 static long long bridge_replay_from(void *ctx, const struct config_route *rt)
 {
         struct bridge *br = ctx;
@@ -230,43 +432,6 @@ static long long bridge_replay_from(void *ctx, const struct config_route *rt)
         if (replay_store_get(br->rs, rt->channel, &id) == 0)
                 return id;
         return rt->start;
-}
-
-static int bridge_on_invalid_replay(void *ctx, const struct config_route *rt, long long lost_from,
-                                    long long *resubscribe_from)
-{
-        struct bridge *br = ctx;
-        const char *policy = config_invalid_replay_name(rt->on_invalid_replay);
-        char err[512];
-        int st;
-
-        log_msg(LOG_ERROR, "replay_gap", "channel=%s lost_after_replay_id=%lld policy=%s "
-                "err=\"Salesforce no longer retains the events after this replay ID\" "
-                "cause=invalid_replay action=invalid_replay", rt->channel, lost_from, policy);
-        metrics_replay_gaps_inc();
-        /* The loss goes on the bus too, for auditors, not only in a log. */
-        st = sink_begin(br->sink, err, sizeof(err));
-        if (st == SINK_OK)
-                st = sink_gap(br->sink, rt->channel, lost_from, policy, err, sizeof(err));
-        if (st == SINK_OK)
-                st = sink_commit(br->sink, BRIDGE_COMMIT_TIMEOUT_MS, err, sizeof(err));
-        if (st != SINK_OK) {
-                char aerr[64];
-                log_msg(LOG_ERROR, "replay_gap", "channel=%s err=\"gap record not written: %s\"",
-                        rt->channel, err);
-                sink_abort(br->sink, 5000, aerr, sizeof(aerr));
-        }
-        switch (rt->on_invalid_replay) {
-        case INVALID_REPLAY_ALL:
-                *resubscribe_from = REPLAY_ALL;
-                return 0;
-        case INVALID_REPLAY_NEW:
-                *resubscribe_from = REPLAY_NEW;
-                return 0;
-        case INVALID_REPLAY_FAIL:
-                break;
-        }
-        return -1;
 }
 
 static void drain_fd(int fd)
@@ -360,13 +525,15 @@ static int step_claim(struct bridge *br, char *err, size_t err_size)
 
 /*
  * Start the Kafka side: make sure the replay topic exists, take the
- * transactional.id (Kafka fences an older producer here), claim the name,
- * give an older instance the grace period to see the claim and stop, and
- * only then read the committed replay IDs, so they include its last batch.
+ * transactional.id (Kafka fences an older producer here: its open
+ * transaction is aborted and it can commit no more), claim the name, and
+ * read the committed replay IDs. No sleep: an older instance of the same
+ * name stops at its next fence check, which comes before every batch and
+ * every commit; the claim is only the second line, for brokers that do not
+ * fence (librdkafka's mock cluster).
  */
 static int bridge_start_kafka(struct bridge *br, char *errstr, size_t errstr_size)
 {
-        long long until;
         int rc;
 
         if ((rc = bridge_retry(br, "replay_topic", step_load, errstr, errstr_size)) ||
@@ -374,16 +541,8 @@ static int bridge_start_kafka(struct bridge *br, char *errstr, size_t errstr_siz
             (rc = bridge_retry(br, "fence_watch", step_watch, errstr, errstr_size)) ||
             (rc = bridge_retry(br, "claim", step_claim, errstr, errstr_size)))
                 return rc;
-        log_msg(LOG_INFO, "claimed", "name=%s instance=%s grace_ms=%d", br->cfg->name,
-                fence_instance(br->fence), FENCE_GRACE_MS);
-        until = mono_ms() + FENCE_GRACE_MS;
-        while (mono_ms() < until && !*br->stop) {
-                if (fence_check(br->fence, errstr, errstr_size))
-                        return -1;
-                metrics_heartbeat();
-                http_poll(br->http, 50, br->wake_fd);
-                drain_fd(br->wake_fd);
-        }
+        log_msg(LOG_INFO, "claimed", "name=%s instance=%s", br->cfg->name,
+                fence_instance(br->fence));
         if ((rc = bridge_retry(br, "replay_load", step_load, errstr, errstr_size)))
                 return rc;
         log_msg(LOG_INFO, "replay_loaded", "topic=%s entries=%zu", br->cfg->kafka.replay_topic,
@@ -446,6 +605,16 @@ int bridge_run(const struct config *cfg, int wake_fd, volatile sig_atomic_t *sto
                 goto out;
         hopts.ca_file = cfg->sf.ca_file;
         hopts.proxy = cfg->sf.proxy;
+        if (!(br.last_id = calloc(cfg->nroutes + 1, sizeof(*br.last_id))) ||
+            !(br.last_id_set = calloc(cfg->nroutes + 1, 1)) ||
+            !(br.cdc_gaps = calloc(cfg->nroutes + 1, sizeof(*br.cdc_gaps))) ||
+            !(br.gaps = calloc(cfg->nroutes + 1, sizeof(*br.gaps))) ||
+            !(br.stopped = calloc(cfg->nroutes + 1, 1))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                goto out;
+        }
+        buf_init(&br.scratch, cfg->sf.max_response_bytes ? cfg->sf.max_response_bytes : 16u << 20);
+        hopts.max_response = cfg->sf.max_response_bytes ? cfg->sf.max_response_bytes : 16u << 20;
         if (!(br.http = http_new(&hopts, errstr, errstr_size)) ||
             !(br.rs = replay_store_new(cfg, errstr, errstr_size)) ||
             !(br.sink = sink_new(cfg, br.rs, errstr, errstr_size)) ||
@@ -465,42 +634,62 @@ int bridge_run(const struct config *cfg, int wake_fd, volatile sig_atomic_t *sto
         sopts.limit_backoff_base_ms = (long)cfg->sf.limit_backoff_s * 1000L;
         sopts.limit_backoff_cap_ms = (long)cfg->sf.limit_backoff_s * 8000L;
         hooks.ctx = &br;
-        hooks.on_events = bridge_on_events;
-        hooks.may_connect = bridge_may_connect;
         hooks.replay_from = bridge_replay_from;
-        hooks.on_invalid_replay = bridge_on_invalid_replay;
         if (!(br.sess = session_new(cfg, br.http, &sopts, &hooks, errstr, errstr_size)))
                 goto out;
 
         while (!*stop) {
-                int timeout;
+                int timeout, took;
 
                 metrics_heartbeat();
                 sink_poll(br.sink);
                 if (sink_take_delivery_failure(br.sink)) {
-                        log_msg(LOG_WARN, "kafka_delivery_failed", "action=resubscribe_from_committed");
                         session_rebuild(br.sess, "kafka_delivery_failed");
                 }
-                if (br.commit_pending && mono_ms() >= br.commit_retry_at &&
-                    bridge_commit(&br, 2000) == SESSION_BATCH_REBUILD)
-                        session_rebuild(br.sess, "batch_aborted");
+                if (br.commit_pending && mono_ms() >= br.commit_retry_at)
+                        bridge_commit(&br, 2000);
                 if (!br.fatal[0])
                         fence_check(br.fence, br.fatal, sizeof(br.fatal));
                 if (br.fatal[0]) {
                         snprintf(errstr, errstr_size, "%s", br.fatal);
                         goto out;
                 }
-                if (session_step(br.sess, errstr, errstr_size) == -1) {
-                        if (br.fatal[0])
-                                snprintf(errstr, errstr_size, "%s", br.fatal);
+                /* Step the session and take each batch it holds, until it
+                 * waits on the network (or on a commit held by Kafka). */
+                took = 0;
+                for (;;) {
+                        const struct bayeux_response *batch;
+
+                        session_set_paused(br.sess, !bridge_may_connect(&br));
+                        if (session_step(br.sess, errstr, errstr_size) == -1) {
+                                /* on_invalid_replay: fail still leaves its gap record. */
+                                if (!br.fatal[0] && session_has_gap(br.sess))
+                                        bridge_flush_gaps(&br);
+                                if (br.fatal[0])
+                                        snprintf(errstr, errstr_size, "%s", br.fatal);
+                                goto out;
+                        }
+                        if (!(batch = session_batch(br.sess)))
+                                break;
+                        bridge_take_batch(&br, batch);
+                        took = 1;
+                        if (br.fatal[0] || br.commit_pending)
+                                break;
+                }
+                if (br.fatal[0]) {
+                        snprintf(errstr, errstr_size, "%s", br.fatal);
                         goto out;
                 }
+                if (!br.commit_pending && !session_batch(br.sess) && session_has_gap(br.sess))
+                        bridge_flush_gaps(&br);
                 bridge_sync_kafka_metrics(&br);
                 timeout = session_timeout_ms(br.sess, 1000);
                 if (br.commit_pending && timeout > BRIDGE_COMMIT_RETRY_MS)
                         timeout = BRIDGE_COMMIT_RETRY_MS;
                 if (!bridge_may_connect(&br) && !br.commit_pending && timeout > 10)
                         timeout = 10; /* waiting for acks: poll librdkafka often */
+                if (took)
+                        timeout = 0; /* the next batch may be in already: no sleep */
                 if (http_poll(br.http, timeout, wake_fd) == -1) {
                         snprintf(errstr, errstr_size, "libcurl multi failure");
                         goto out;
@@ -527,5 +716,12 @@ out:
         http_destroy(br.http);
         httpd_stop(br.httpd);
         metrics_shutdown();
+        buf_free(&br.scratch);
+        free(br.counts);
+        free(br.last_id);
+        free(br.last_id_set);
+        free(br.cdc_gaps);
+        free(br.gaps);
+        free(br.stopped);
         return rc;
 }

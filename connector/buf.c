@@ -14,7 +14,7 @@ void buf_init(struct buf *b, size_t max)
         b->max = max;
 }
 
-static int buf_reserve(struct buf *b, size_t need)
+int buf_reserve(struct buf *b, size_t need)
 {
         size_t cap;
         char *p;
@@ -94,4 +94,11 @@ void buf_free(struct buf *b)
         b->data = NULL;
         b->len = b->cap = 0;
         b->toobig = 0;
+}
+
+void buf_trim(struct buf *b, size_t keep)
+{
+        if (b->cap > keep + 1) {
+                buf_free(b);
+        }
 }

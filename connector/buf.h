@@ -31,6 +31,16 @@ int buf_append(struct buf *b, const void *p, size_t n);
 int buf_printf(struct buf *b, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 
+/**
+ * @brief Make room for @p need bytes of contents (and the NUL).
+ * @returns 0, or -1 past the ceiling (toobig set) or out of memory; the
+ *          contents are unchanged either way.
+ */
+int buf_reserve(struct buf *b, size_t need);
+
+/** @brief Give the memory back when it grew past @p keep bytes (after a rare large body); empties the buffer. */
+void buf_trim(struct buf *b, size_t keep);
+
 /** @brief Empty the buffer, keep its memory and ceiling; clears toobig. */
 void buf_reset(struct buf *b);
 

@@ -8,18 +8,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#include "auth.h"
-#include "bayeux.h"
 #include "bridge.h"
 #include "config.h"
 #include "http.h"
 #include "log.h"
-#include "recovery.h"
+#include "metrics.h"
 #include "replay_store.h"
+#include "session.h"
 
 #define CLI_KAFKA_TIMEOUT_MS 15000
 #define CLI_HTTP_TIMEOUT_MS 30000L
+
+static long long cli_now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static const char *key_name(enum route_key k)
 {
@@ -75,78 +83,73 @@ static struct config *load_or_report(const char *path)
         return cfg;
 }
 
-/* One subscribe, its verdict printed; returns 0 when the route is usable. */
-static int check_route(struct http_xfer *x, const char *url, const char *auth, const char *client_id,
-                       const struct config_route *rt, long long from, int stored, unsigned long *id)
+static long long cli_replay_from(void *ctx, const struct config_route *rt)
 {
-        struct bayeux_response resp = { 0 };
-        struct bayeux_sub sub = { rt->channel, from };
-        struct buf body;
-        char err[512], start[32];
-        int ok = -1;
+        long long id;
+
+        if (replay_store_get(ctx, rt->channel, &id) == 0)
+                return id;
+        return rt->start;
+}
+
+/* Each route's verdict, as the probe left it. @returns 0 when every route is usable. */
+static int check_print_routes(const struct config *cfg, const struct replay_store *rs,
+                              const struct session *sess)
+{
+        int failed = 0;
         size_t i;
 
-        buf_init(&body, BAYEUX_MAX_BODY);
-        format_replay(start, sizeof(start), from);
-        if (bayeux_build_subscribes(&body, client_id, &sub, 1, BAYEUX_MAX_BODY, id) != 1 ||
-            http_xfer_run(x, url, "application/json", auth, body.data, body.len, CLI_HTTP_TIMEOUT_MS,
-                          err, sizeof(err)) == -1) {
-                printf("  FAIL %s: subscribe request failed: %s\n", rt->channel, err);
-                goto out;
-        }
-        if (x->status != 200 || bayeux_response_parse(&resp, x->body.data, x->body.len, err, sizeof(err)) == -1) {
-                printf("  FAIL %s: subscribe answered HTTP %ld %s\n", rt->channel, x->status,
-                       x->status == 200 ? err : "");
-                goto out;
-        }
-        for (i = 0; i < resp.nmsgs; i++) {
-                const struct bayeux_msg *m = &resp.msgs[i];
-                struct recovery_input in = { 0, 200, m };
-                struct recovery_decision dec;
+        for (i = 0; i < cfg->nroutes; i++) {
+                const struct config_route *rt = &cfg->routes[i];
+                const char *why = "";
+                long long from = 0, stored_id;
+                int stored = replay_store_get(rs, rt->channel, &stored_id) == 0;
+                char start[32];
 
-                if (m->kind != BAYEUX_SUBSCRIBE)
-                        continue;
-                if (m->successful == 1) {
+                switch (session_probe_route(sess, i, &from, &why)) {
+                case SESSION_PROBE_OK:
+                        format_replay(start, sizeof(start), from);
                         printf("  ok   %s -> %s, resumes %s (%s)\n", rt->channel, rt->topic, start,
                                stored ? "stored replay ID" : "route start");
-                        ok = 0;
-                        if (bayeux_build_unsubscribe(&body, client_id, rt->channel, id) == 0)
-                                http_xfer_run(x, url, "application/json", auth, body.data, body.len,
-                                              CLI_HTTP_TIMEOUT_MS, err, sizeof(err));
-                        goto out;
-                }
-                dec = recovery_classify(&in);
-                if (dec.action == ACT_INVALID_REPLAY)
+                        break;
+                case SESSION_PROBE_REPLAY_GONE:
                         printf("  FAIL %s: stored replay ID %lld is no longer retained by Salesforce "
                                "(a start would apply on_invalid_replay: %s): %s\n",
                                rt->channel, from, config_invalid_replay_name(rt->on_invalid_replay),
-                               m->error ? m->error : "");
-                else
-                        printf("  FAIL %s: %s\n", rt->channel, m->error ? m->error : "subscribe refused");
-                goto out;
+                               why);
+                        failed = 1;
+                        break;
+                case SESSION_PROBE_REFUSED:
+                        printf("  FAIL %s: %s\n", rt->channel, why);
+                        failed = 1;
+                        break;
+                case SESSION_PROBE_NONE:
+                        printf("  FAIL %s: no subscribe reply\n", rt->channel);
+                        failed = 1;
+                        break;
+                }
         }
-        printf("  FAIL %s: no subscribe reply\n", rt->channel);
-out:
-        bayeux_response_free(&resp);
-        buf_free(&body);
-        return ok;
+        return failed ? -1 : 0;
 }
 
+/*
+ * `check --online` drives the bridge's own session in probe mode: the same
+ * login, handshake and subscribe code a run uses, so a pass means a start
+ * would get as far.
+ */
 static int check_online(const struct config *cfg)
 {
         struct replay_store *rs = NULL;
         struct http *http = NULL;
+        struct session *sess = NULL;
         struct http_opts hopts = { 0 };
-        struct http_xfer x = { 0 };
-        struct auth_token tok = { 0 };
-        struct bayeux_response resp = { 0 };
-        struct buf body;
-        char err[1024], url[1024], *auth = NULL, *cometd = NULL, client_id[128] = "";
-        unsigned long id = 0;
-        int failed = 1;
-        size_t i;
+        struct session_opts sopts = { 0 };
+        struct session_hooks hooks = { 0 };
+        const struct auth_token *tok;
+        char err[1024] = "";
+        long long deadline;
+        int failed = 1, rc = 0;
 
-        buf_init(&body, 64 * 1024);
         printf("online:\n");
         if (!(rs = replay_store_new(cfg, err, sizeof(err))) ||
             replay_store_load(rs, CLI_KAFKA_TIMEOUT_MS, err, sizeof(err)) == -1) {
@@ -158,76 +161,42 @@ static int check_online(const struct config *cfg)
                cfg->kafka.replay_topic, replay_store_count(rs));
         hopts.ca_file = cfg->sf.ca_file;
         hopts.proxy = cfg->sf.proxy;
-        if (!(http = http_new(&hopts, err, sizeof(err))) || http_xfer_init(http, &x, err, sizeof(err)) == -1)
-                goto out;
-        if (auth_build_request(cfg, url, sizeof(url), &body, err, sizeof(err)) == -1) {
-                printf("  FAIL login: %s\n", err);
-                goto out;
-        }
-        if (http_xfer_run(&x, url, "application/x-www-form-urlencoded", NULL, body.data, body.len,
-                          CLI_HTTP_TIMEOUT_MS, err, sizeof(err)) == -1) {
-                printf("  FAIL login at %s: %s\n", url, err);
-                goto out;
-        }
-        memset(body.data, 0, body.len);
-        if (auth_parse_response(x.status, x.body.data, x.body.len, &tok, err, sizeof(err)) != AUTH_OK) {
-                printf("  FAIL login (%s flow): %s\n", config_flow_name(cfg->sf.flow), err);
+        hopts.max_response = cfg->sf.max_response_bytes;
+        sopts.probe = 1;
+        sopts.backoff_cap_ms = sopts.limit_backoff_cap_ms = 1000;
+        hooks.ctx = rs;
+        hooks.replay_from = cli_replay_from;
+        if (metrics_init(cfg->name, SFBRIDGE_VERSION) == -1 ||
+            !(http = http_new(&hopts, err, sizeof(err))) ||
+            !(sess = session_new(cfg, http, &sopts, &hooks, err, sizeof(err)))) {
+                printf("  FAIL %s\n", err[0] ? err : "out of memory");
                 goto out;
         }
-        memset(x.body.data, 0, x.body.len);
-        printf("  ok   login (%s flow): instance %s, org %s\n", config_flow_name(cfg->sf.flow),
-               tok.instance_url, tok.org_id ? tok.org_id : "?");
-        auth = auth_bearer(&tok);
-        cometd = auth_cometd_url(&tok, cfg->sf.api_version);
-        if (!auth || !cometd)
-                goto out;
-
-        buf_reset(&body);
-        if (bayeux_build_handshake(&body, &id) == -1 ||
-            http_xfer_run(&x, cometd, "application/json", auth, body.data, body.len, CLI_HTTP_TIMEOUT_MS,
-                          err, sizeof(err)) == -1) {
-                printf("  FAIL handshake: %s\n", err);
+        deadline = cli_now_ms() + 2 * CLI_HTTP_TIMEOUT_MS;
+        while ((rc = session_step(sess, err, sizeof(err))) == 0 && !session_probed(sess)) {
+                if (cli_now_ms() > deadline) {
+                        snprintf(err, sizeof(err), "no answer within %ld s", 2 * CLI_HTTP_TIMEOUT_MS / 1000);
+                        rc = -1;
+                        break;
+                }
+                http_poll(http, 200, -1);
+        }
+        tok = session_token(sess);
+        if (tok)
+                printf("  ok   login (%s flow): instance %s, org %s\n", config_flow_name(cfg->sf.flow),
+                       tok->instance_url, tok->org_id ? tok->org_id : "?");
+        if (rc == -1) {
+                printf("  FAIL %s: %s\n", !tok ? "login" : session_handshaken(sess) ? "subscribe" : "handshake",
+                       err);
                 goto out;
         }
-        if (x.status != 200 || bayeux_response_parse(&resp, x.body.data, x.body.len, err, sizeof(err)) == -1) {
-                printf("  FAIL handshake: HTTP %ld %s\n", x.status, x.status == 200 ? err : "");
-                goto out;
-        }
-        for (i = 0; i < resp.nmsgs; i++) {
-                const struct bayeux_msg *m = &resp.msgs[i];
-                if (m->kind == BAYEUX_HANDSHAKE && m->successful == 1 && m->client_id)
-                        snprintf(client_id, sizeof(client_id), "%s", m->client_id);
-                else if (m->kind == BAYEUX_HANDSHAKE)
-                        printf("  FAIL handshake: %s%s%s\n", m->error ? m->error : "refused",
-                               m->failure_reason ? " / " : "", m->failure_reason ? m->failure_reason : "");
-        }
-        if (!client_id[0])
-                goto out;
-        printf("  ok   handshake at %s\n", cometd);
-        failed = 0;
-        for (i = 0; i < cfg->nroutes; i++) {
-                const struct config_route *rt = &cfg->routes[i];
-                long long from = rt->start;
-                int stored = replay_store_get(rs, rt->channel, &from) == 0;
-
-                if (check_route(&x, cometd, auth, client_id, rt, from, stored, &id) == -1)
-                        failed = 1;
-        }
-        if (bayeux_build_disconnect(&body, client_id, &id) == 0)
-                http_xfer_run(&x, cometd, "application/json", auth, body.data, body.len, 5000, err, sizeof(err));
+        printf("  ok   handshake at %s\n", session_cometd_url(sess));
+        failed = check_print_routes(cfg, rs, sess) == -1;
+        session_disconnect(sess, 5000);
 out:
-        if (auth) {
-                memset(auth, 0, strlen(auth));
-                free(auth);
-        }
-        free(cometd);
-        auth_token_clear(&tok);
-        bayeux_response_free(&resp);
-        buf_free(&body);
-        if (http) {
-                http_xfer_cleanup(&x);
-                http_destroy(http);
-        }
+        session_destroy(sess);
+        http_destroy(http);
+        metrics_shutdown();
         replay_store_destroy(rs);
         return failed ? -1 : 0;
 }

@@ -64,6 +64,7 @@ struct config {
                 int stall_timeout_s;    /* default 150 */
                 int limit_backoff_s;    /* salesforce.limit_backoff_s, default 60: first wait after
                                          * "too busy" or an org limit, doubling to 8x */
+                size_t max_response_bytes; /* TEMP until the key table has it */
         } sf;
         struct {
                 char *bootstrap_servers;

@@ -197,14 +197,20 @@ void http_xfer_clear_cookies(struct http_xfer *x)
 int http_poll(struct http *http, int timeout_ms, int wake_fd)
 {
         struct curl_waitfd wfd = { 0 };
-        int running, left;
-        CURLMsg *msg;
 
         wfd.fd = wake_fd;
         wfd.events = CURL_WAIT_POLLIN;
         if (curl_multi_poll(http->multi, wake_fd >= 0 ? &wfd : NULL, wake_fd >= 0 ? 1 : 0,
                             timeout_ms, NULL) != CURLM_OK)
                 return -1;
+        return http_perform(http);
+}
+
+int http_perform(struct http *http)
+{
+        int running, left;
+        CURLMsg *msg;
+
         if (curl_multi_perform(http->multi, &running) != CURLM_OK)
                 return -1;
         while ((msg = curl_multi_info_read(http->multi, &left))) {
@@ -218,7 +224,11 @@ int http_poll(struct http *http, int timeout_ms, int wake_fd)
                 curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME, &x->seconds);
                 if (x->curl_code != CURLE_OK) {
                         x->status = 0;
-                        if (!x->error[0])
+                        if (x->body.toobig)
+                                snprintf(x->error, sizeof(x->error),
+                                         "response larger than the %zu-byte ceiling "
+                                         "(salesforce.max_response_bytes)", x->body.max);
+                        else if (!x->error[0])
                                 snprintf(x->error, sizeof(x->error), "%s",
                                          curl_easy_strerror((CURLcode)x->curl_code));
                 }

@@ -64,6 +64,9 @@ void http_xfer_clear_cookies(struct http_xfer *x);
  */
 int http_poll(struct http *http, int timeout_ms, int wake_fd);
 
+/** @brief Move transfers along without waiting (send what is ready to go); marks finished ones done. @returns 0 or -1. */
+int http_perform(struct http *http);
+
 /** @brief Start a POST and wait for it (the CLI's online check). @returns 0 when an HTTP answer arrived. */
 int http_xfer_run(struct http_xfer *x, const char *url, const char *content_type,
                   const char *auth, const char *body, size_t len, long timeout_ms,

@@ -290,14 +290,14 @@ void metrics_replay_gaps_inc(void)
         pthread_mutex_unlock(&metrics_lock);
 }
 
-void metrics_cdc_gap_inc(const char *channel)
+void metrics_cdc_gap_add(const char *channel, unsigned long n)
 {
         struct series *se;
 
         pthread_mutex_lock(&metrics_lock);
         se = series_get(FAM_CDC_GAP, channel, NULL);
         if (se)
-                se->count++;
+                se->count += n;
         pthread_mutex_unlock(&metrics_lock);
 }
 

@@ -70,8 +70,8 @@ void metrics_replay_id_set(const char *channel, long long replay_id);
 void metrics_last_event_set(const char *channel, double unix_time);
 /** @brief sfbridge_replay_gaps_total += 1 (invalid replay ID, events lost). */
 void metrics_replay_gaps_inc(void);
-/** @brief sfbridge_cdc_gap_events_total{channel} += 1 (a CDC GAP_* event). */
-void metrics_cdc_gap_inc(const char *channel);
+/** @brief sfbridge_cdc_gap_events_total{channel} += n (CDC GAP_* events of a committed batch). */
+void metrics_cdc_gap_add(const char *channel, unsigned long n);
 /** @brief sfbridge_kafka_in_flight = n (events awaiting acknowledgement). */
 void metrics_in_flight_set(unsigned long n);
 /** @brief sfbridge_backoff_seconds = seconds (current backoff delay, 0 when none). */

@@ -6,7 +6,6 @@
  */
 #include "replay_store.h"
 
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,10 +15,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "json.h"
 #include "log.h"
 
-/* 2^53: the largest integer a JSON number (an IEEE double) holds exactly. */
-#define REPLAY_ID_MAX  9007199254740992.0
 #define REPLAY_KEY_MAX 4096
 
 struct replay_slot {
@@ -262,12 +260,39 @@ static int decode_time(const cJSON *obj, const char *field, char *out, size_t ou
         return 0;
 }
 
+
+/* The top-level "replay_id" of a replay record, exactly: digits, or -1 / -2. */
+static int replay_exact_id(const char *value, size_t len, long long *id)
+{
+        struct json_scanner js;
+        struct json_span key, sp;
+        int rc;
+
+        json_init(&js, value, len);
+        if (json_open(&js, JSON_OBJECT) == -1)
+                return -1;
+        while ((rc = json_member(&js, &key)) == 1) {
+                if (!json_key_is(&key, "replay_id")) {
+                        if (json_skip(&js, NULL) == -1)
+                                return -1;
+                        continue;
+                }
+                if (json_peek(&js) != JSON_NUMBER || json_skip(&js, &sp) == -1)
+                        return -1;
+                if (sp.len == 2 && sp.p[0] == '-' && (sp.p[1] == '1' || sp.p[1] == '2')) {
+                        *id = -(long long)(sp.p[1] - '0');
+                        return 0;
+                }
+                return json_int64(sp.p, sp.len, id);
+        }
+        return -1;
+}
 int replay_record_decode(const char *value, size_t len, struct replay_entry *out, char *errstr,
                          size_t errstr_size)
 {
         const cJSON *item;
         cJSON *root;
-        double id;
+        long long id;
 
         memset(out, 0, sizeof(*out));
         if (!value || len == 0) {
@@ -312,14 +337,12 @@ int replay_record_decode(const char *value, size_t len, struct replay_entry *out
                 snprintf(errstr, errstr_size, "replay_id: not a number");
                 goto fail;
         }
-        id = item->valuedouble;
         /*
-         * cJSON keeps numbers as doubles: past 2^53 the value read may not
-         * be the value written, and a wrong replay ID silently skips or
-         * replays events. Refuse rather than guess.
+         * cJSON keeps numbers as doubles, which past 2^53 are not the value
+         * written: the ID is read exactly from its text instead.
          */
-        if (!isfinite(id) || id != floor(id) || id < (double)REPLAY_ALL || id > REPLAY_ID_MAX) {
-                snprintf(errstr, errstr_size, "replay_id: not an integer in [-2, 2^53]");
+        if (replay_exact_id(value, len, &id) == -1) {
+                snprintf(errstr, errstr_size, "replay_id: not an integer in [-2, 2^63)");
                 goto fail;
         }
 
@@ -334,7 +357,7 @@ int replay_record_decode(const char *value, size_t len, struct replay_entry *out
                 snprintf(errstr, errstr_size, "out of memory");
                 goto fail;
         }
-        out->replay_id = (long long)id;
+        out->replay_id = id;
         cJSON_Delete(root);
         return 0;
 fail:
@@ -937,8 +960,8 @@ int replay_store_write(struct replay_store *rs, const char *channel, long long r
                 snprintf(errstr, errstr_size, "replay set: channel must start with '/'");
                 return -1;
         }
-        if (replay_id < REPLAY_ALL || (double)replay_id > REPLAY_ID_MAX) {
-                snprintf(errstr, errstr_size, "replay set: replay ID %lld not in [-2, 2^53]",
+        if (replay_id < REPLAY_ALL) {
+                snprintf(errstr, errstr_size, "replay set: replay ID %lld not in [-2, 2^63)",
                          replay_id);
                 return -1;
         }

@@ -76,7 +76,7 @@ int replay_store_write(struct replay_store *rs, const char *channel, long long r
  * Record codec, pure. Timestamps are RFC 3339 UTC ("2026-11-23T09:18:43.123Z").
  * Value: {"channel":"…","replay_id":N,"event_time":"…","committed_at":"…"};
  * event_time is always present and "" when unknown (NULL is encoded as "").
- * replay_id must be an integer in [-2, 2^53] (exact in JSON doubles).
+ * replay_id must be an integer in [-2, 2^63).
  */
 
 /**
@@ -90,7 +90,7 @@ int replay_record_encode(const char *name, const char *channel, long long replay
 /**
  * @brief Decode a value; out->channel is malloc'd (free it). @returns 0 or -1 with errstr.
  * @remark Required: channel (non-empty string), replay_id (integer in
- *         [-2, 2^53]). Optional: event_time, committed_at (strings of at
+ *         [-2, 2^63)). Optional: event_time, committed_at (strings of at
  *         most 39 bytes; missing or null reads as ""). On -1, out holds no
  *         allocation.
  */

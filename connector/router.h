@@ -7,8 +7,9 @@
 #define SFB_ROUTER_H
 
 #include <stddef.h>
+#include "bayeux.h"
+#include "buf.h"
 #include "config.h"
-#include "event.h"
 
 #define ROUTER_MAX_HEADERS 5
 
@@ -26,7 +27,8 @@ struct router_record {
         char topic[256];
         const char *key;           /* NULL for key: none; points into key_buf or the event */
         size_t key_len;
-        char *value;               /* malloc'd compact JSON; ownership passes to sink_produce() */
+        const char *value;         /* the JSON text Salesforce sent (borrowed: the response
+                                    * body, or the scratch buffer once compacted) */
         size_t value_len;
         struct router_header headers[ROUTER_MAX_HEADERS];
         size_t nheaders;
@@ -38,7 +40,8 @@ struct router_record {
 };
 
 /**
- * @brief Render @p ev, received on route @p rt, as a Kafka record.
+ * @brief Render @p ev (a message of kind BAYEUX_EVENT whose problem is
+ *        BAYEUX_EVENT_OK), received on route @p rt, as a Kafka record.
  * @returns 0, or -1 with errstr (value could not be rendered: no payload for
  *          value: payload, out of memory, topic too long). A {entity}
  *          template on an event without entityName renders "_unknown" and
@@ -51,17 +54,18 @@ struct router_record {
  *          Headers, in this order: sf.channel, sf.replay_id (decimal),
  *          sf.event_time (only when known), sf.event_uuid (only when
  *          present), sf.bridge (cfg->name, "sfbridge" when NULL).
- *          Value: compact JSON of data / data.payload or data.sobject (a
- *          generic /u/ payload string becomes a JSON string) / the message.
- * @remark rec borrows from ev and cfg except rec->value, which the caller
- *         owns (free() it if it is not handed to the sink). rec->key and
- *         the sf.replay_id header may point into rec itself (key_buf,
- *         replay_id_buf): do not copy a rendered record by value. The value
- *         is the only allocation: one malloc'd buffer per record; on -1
- *         rec->value is NULL.
+ *          Value: the JSON text Salesforce sent for data / data.payload or
+ *          data.sobject (a generic /u/ payload string stays a JSON string
+ *          literal) / the whole message, byte for byte except whitespace
+ *          outside strings, which is removed.
+ * @remark rec borrows from ev, cfg and @p scratch (where a value holding
+ *         whitespace is compacted; it grows to the largest such value and
+ *         is the caller's to trim). rec->key and the sf.replay_id header may
+ *         point into rec itself (key_buf, replay_id_buf): do not copy a
+ *         rendered record by value. Nothing is allocated once scratch is warm.
  */
 int router_render(const struct config *cfg, const struct config_route *rt,
-                  const struct sf_event *ev, struct router_record *rec,
+                  const struct bayeux_msg *ev, struct router_record *rec, struct buf *scratch,
                   int *warned, char *errstr, size_t errstr_size);
 
 #endif

@@ -32,12 +32,15 @@ enum sess_state {
         S_CONNECT,          /* next long-poll due (after interval, when the bridge allows) */
         S_CONNECT_WAIT,
         S_BACKOFF,          /* until deadline, then state_after */
+        S_BATCH,            /* a response's events wait for the bridge (session_batch) */
+        S_COMMIT_WAIT,      /* the bridge commits them; a pipelined connect may be out */
+        S_PROBED,           /* probe mode: every route answered its subscribe */
         S_DEAD
 };
 
 static const char *const state_names[] = {
         "login", "login_wait", "handshake", "handshake_wait", "subscribe", "subscribe_wait",
-        "connect", "connect_wait", "backoff", "dead"
+        "connect", "connect_wait", "backoff", "batch", "commit_wait", "probed", "dead"
 };
 
 struct session_sub {
@@ -45,6 +48,10 @@ struct session_sub {
         long long from;     /* replay ID the subscribe asks for */
         int pending;        /* still to subscribe in this Bayeux session */
         int in_request;     /* part of the subscribe request in flight */
+        int gap_pending;    /* a replay gap for the bridge to record */
+        long long gap_after;
+        enum session_probe probe;  /* probe mode: what the subscribe reply said */
+        char probe_why[256];
 };
 
 struct session {
@@ -80,6 +87,14 @@ struct session {
         int handshaken;
         long long connect_started_ms;
         int warned_advice_timeout;
+
+        /* The batch hand-over (session_batch and what follows). */
+        enum sess_state batch_from; /* the *_WAIT state whose response holds the batch */
+        int resp_ready;             /* sess->resp is parsed, its events taken: read the rest */
+        int events_taken;
+        int connect_out;            /* a /meta/connect went out while the batch committed */
+        int paused;                 /* the bridge holds the next /meta/connect */
+        const char *deferred_rebuild; /* a rebuild asked for while a batch awaited its verdict */
 };
 
 static long long now_ms(void)
@@ -217,6 +232,13 @@ static int session_recover(struct session *sess, struct recovery_decision dec, c
 
         if (dec.action == ACT_NONE)
                 return 0;
+        if (sess->opts.probe) {
+                /* A probe reports; it does not recover. */
+                snprintf(errstr, errstr_size, "%s (%s)", detail && detail[0] ? detail : dec.cause,
+                         dec.cause);
+                sess->state = S_DEAD;
+                return -1;
+        }
         log_msg(dec.action == ACT_RETRY ? LOG_INFO : LOG_WARN, "recovery",
                 "cause=%s action=%s state=%s detail=\"%s\"", dec.cause, act,
                 state_names[sess->state], detail ? detail : "");
@@ -247,12 +269,20 @@ static int session_recover(struct session *sess, struct recovery_decision dec, c
                 session_backoff(sess, &sess->limit_bo, sess->auth_header ? S_HANDSHAKE : S_LOGIN);
                 break;
         case ACT_INVALID_REPLAY:
-                /* Handled per route where the subscribe reply is read. */
+                /* A subscribe reply names its route and is handled there;
+                 * on any other reply nothing says which channel: start a
+                 * new session, whose subscribe replies will say. */
+                session_drop_bayeux(sess);
+                session_backoff(sess, &sess->bo, S_HANDSHAKE);
                 break;
         case ACT_FATAL:
                 snprintf(errstr, errstr_size, "%s: %s", dec.cause, detail ? detail : "");
                 sess->state = S_DEAD;
                 return -1;
+        case ACT_HOLD_BATCH:
+        case ACT_STOP_ROUTE:
+        case ACT_LOG:
+                break; /* the bridge's moves, never an answer's */
         }
         publish_readiness(sess);
         return 0;
@@ -260,9 +290,15 @@ static int session_recover(struct session *sess, struct recovery_decision dec, c
 
 void session_rebuild(struct session *sess, const char *cause)
 {
-        struct recovery_decision dec = { .action = ACT_REHANDSHAKE, .cause = cause };
+        struct recovery_decision dec = recovery_local(cause);
         char err[8];
 
+        if (sess->state == S_BATCH || sess->state == S_COMMIT_WAIT) {
+                /* Resubscribing now would start from IDs the pending batch
+                 * is about to move: wait for its verdict. */
+                sess->deferred_rebuild = cause;
+                return;
+        }
         session_recover(sess, dec, "", err, sizeof(err));
 }
 
@@ -278,8 +314,7 @@ static int session_transport_failure(struct session *sess, struct http_xfer *x, 
                 /* The watchdog: Salesforce held the long-poll past
                  * stall_timeout_s, which it never does when healthy. */
                 sess->stalled = 1;
-                dec.action = ACT_REHANDSHAKE;
-                dec.cause = "stall";
+                dec = recovery_local("stall");
                 snprintf(detail, sizeof(detail), "no answer to /meta/connect within %d s",
                          sess->cfg->sf.stall_timeout_s);
                 return session_recover(sess, dec, detail, errstr, errstr_size);
@@ -288,7 +323,7 @@ static int session_transport_failure(struct session *sess, struct http_xfer *x, 
         in.http_status = (int)x->status;
         dec = recovery_classify(&in);
         if (x->curl_code && http_xfer_is_tls_error(x)) {
-                dec.cause = "tls";
+                dec = recovery_local("tls");
                 snprintf(detail, sizeof(detail), "TLS failure talking to Salesforce: %s%s", x->error,
                          sess->cfg->sf.ca_file ? "" : " (set salesforce.ca_file to add a trust anchor)");
         } else if (x->curl_code) {
@@ -343,14 +378,15 @@ static int session_login_done(struct session *sess, char *errstr, size_t errstr_
                 sess->auth_failed = 1;
                 log_msg(LOG_ERROR, "auth_rejected", "flow=%s err=\"%s\" cause=auth_rejected action=backoff",
                         config_flow_name(sess->cfg->sf.flow), err);
-                metrics_recovery_inc("auth_rejected", "backoff");
+                metrics_recovery_inc("auth_rejected",
+                                     recovery_action_name(recovery_local("auth_rejected").action));
                 publish_readiness(sess);
                 session_backoff(sess, &sess->bo, S_LOGIN);
                 return 0;
         }
         if (out == AUTH_RETRY) {
-                struct recovery_decision dec = { .action = ACT_BACKOFF, .cause = "auth_unavailable" };
-                return session_recover(sess, dec, err, errstr, errstr_size);
+                return session_recover(sess, recovery_local("auth_unavailable"), err, errstr,
+                                       errstr_size);
         }
         sess->auth_failed = 0;
         sess->ever_logged_in = 1;
@@ -403,13 +439,19 @@ static int session_read_response(struct session *sess, int is_connect, int *rc,
         char err[256];
 
         *rc = 0;
+        if (sess->resp_ready) {
+                /* Back from a batch: the response is parsed, its events are in Kafka. */
+                sess->resp_ready = 0;
+                return 1;
+        }
+        sess->events_taken = 0;
         if (x->curl_code || x->status != 200) {
                 *rc = session_transport_failure(sess, x, is_connect, errstr, errstr_size);
                 return 0;
         }
         if (bayeux_response_parse(&sess->resp, x->body.data, x->body.len, err, sizeof(err)) == -1) {
-                struct recovery_decision dec = { .action = ACT_BACKOFF, .cause = "malformed_response" };
-                *rc = session_recover(sess, dec, err, errstr, errstr_size);
+                *rc = session_recover(sess, recovery_local("malformed_response"), err, errstr,
+                                      errstr_size);
                 return 0;
         }
         return 1;
@@ -419,7 +461,11 @@ static int session_read_response(struct session *sess, int is_connect, int *rc,
 static int action_rank(enum recovery_action a)
 {
         switch (a) {
-        case ACT_NONE: return 0;
+        case ACT_NONE:
+        case ACT_HOLD_BATCH: /* the bridge's own moves: never from an answer */
+        case ACT_STOP_ROUTE:
+        case ACT_LOG:
+                return 0;
         case ACT_RETRY: return 1;
         case ACT_INVALID_REPLAY: return 2;
         case ACT_REHANDSHAKE: return 3;
@@ -444,17 +490,12 @@ static int session_handle_messages(struct session *sess, enum bayeux_kind expect
         for (i = 0; i < sess->resp.nmsgs; i++)
                 if (sess->resp.msgs[i].kind == BAYEUX_EVENT)
                         nevents++;
-        if (nevents) {
-                enum session_verdict v = sess->hooks.on_events(sess->hooks.ctx, &sess->resp, nevents);
-                if (v == SESSION_BATCH_FATAL) {
-                        snprintf(errstr, errstr_size, "the Kafka side cannot continue");
-                        sess->state = S_DEAD;
-                        return -1;
-                }
-                if (v == SESSION_BATCH_REBUILD) {
-                        session_rebuild(sess, "batch_aborted");
-                        return 1;
-                }
+        if (nevents && !sess->events_taken) {
+                /* Nothing else in this response is acted on before the
+                 * bridge's verdict on its events. */
+                sess->batch_from = sess->state;
+                sess->state = S_BATCH;
+                return 2;
         }
         for (i = 0; i < sess->resp.nmsgs; i++) {
                 const struct bayeux_msg *m = &sess->resp.msgs[i];
@@ -493,9 +534,9 @@ static int session_handle_messages(struct session *sess, enum bayeux_kind expect
                 return 1;
         }
         if (expect != BAYEUX_SUBSCRIBE && !seen) {
-                struct recovery_decision dec = { .action = ACT_BACKOFF, .cause = "no_reply" };
-                if (session_recover(sess, dec, "the answer holds no reply to our request",
-                                    errstr, errstr_size) == -1)
+                if (session_recover(sess, recovery_local("no_reply"),
+                                    "the answer holds no reply to our request", errstr,
+                                    errstr_size) == -1)
                         return -1;
                 return 1;
         }
@@ -522,8 +563,8 @@ static int session_handshake_done(struct session *sess, char *errstr, size_t err
                 }
         }
         if (!sess->client_id[0]) {
-                struct recovery_decision dec = { .action = ACT_BACKOFF, .cause = "bad_handshake" };
-                return session_recover(sess, dec, "handshake reply without clientId", errstr, errstr_size);
+                return session_recover(sess, recovery_local("bad_handshake"),
+                                       "handshake reply without clientId", errstr, errstr_size);
         }
         sess->handshaken = 1;
         metrics_handshake_inc();
@@ -548,6 +589,10 @@ static int session_start_subscribe(struct session *sess, char *errstr, size_t er
                 sess->batch[n].channel = sess->subs[i].rt->channel;
                 sess->batch[n].replay_id = sess->subs[i].from;
                 n++;
+        }
+        if (n == 0 && sess->opts.probe) {
+                sess->state = S_PROBED;
+                return 0;
         }
         if (n == 0) {
                 sess->state = S_CONNECT;
@@ -584,6 +629,43 @@ static struct session_sub *session_find_sub(struct session *sess, const char *su
         return NULL;
 }
 
+/*
+ * Salesforce no longer retains the events after sub->from: apply the
+ * route's on_invalid_replay, say so, and leave a gap for the bridge to
+ * record on the replay topic with its next batch.
+ */
+static int session_invalid_replay(struct session *sess, struct session_sub *sub,
+                                  struct recovery_decision dec, char *errstr, size_t errstr_size)
+{
+        const struct config_route *rt = sub->rt;
+        const char *policy = config_invalid_replay_name(rt->on_invalid_replay);
+
+        log_msg(LOG_ERROR, "replay_gap", "channel=%s lost_after_replay_id=%lld policy=%s "
+                "err=\"Salesforce no longer retains the events after this replay ID\" "
+                "cause=%s action=invalid_replay", rt->channel, sub->from, policy, dec.cause);
+        metrics_recovery_inc(dec.cause, recovery_action_name(dec.action));
+        metrics_replay_gaps_inc();
+        if (!sub->gap_pending) {
+                sub->gap_pending = 1;
+                sub->gap_after = sub->from;
+        }
+        switch (rt->on_invalid_replay) {
+        case INVALID_REPLAY_ALL:
+                sub->from = REPLAY_ALL;
+                return 0;
+        case INVALID_REPLAY_NEW:
+                sub->from = REPLAY_NEW;
+                return 0;
+        case INVALID_REPLAY_FAIL:
+                break;
+        }
+        snprintf(errstr, errstr_size,
+                 "replay ID %lld of %s is no longer retained and on_invalid_replay is fail",
+                 sub->from, rt->channel);
+        sess->state = S_DEAD;
+        return -1;
+}
+
 static int session_subscribe_done(struct session *sess, char *errstr, size_t errstr_size)
 {
         int rc, ok;
@@ -611,23 +693,24 @@ static int session_subscribe_done(struct session *sess, char *errstr, size_t err
                 sub->in_request = 0;
                 if (m->successful == 1) {
                         sub->pending = 0;
+                        sub->probe = SESSION_PROBE_OK;
                         log_msg(LOG_INFO, "subscribed", "channel=%s replay_from=%lld",
                                 sub->rt->channel, sub->from);
                         continue;
                 }
                 dec = recovery_classify(&in);
+                if (sess->opts.probe) {
+                        sub->pending = 0;
+                        sub->probe = dec.action == ACT_INVALID_REPLAY ? SESSION_PROBE_REPLAY_GONE
+                                                                      : SESSION_PROBE_REFUSED;
+                        snprintf(sub->probe_why, sizeof(sub->probe_why), "%s",
+                                 m->error ? m->error : m->failure_reason ? m->failure_reason
+                                                                         : "subscribe refused");
+                        continue;
+                }
                 if (dec.action == ACT_INVALID_REPLAY) {
-                        long long lost_from = sub->from, next;
-
-                        metrics_recovery_inc(dec.cause, recovery_action_name(dec.action));
-                        if (sess->hooks.on_invalid_replay(sess->hooks.ctx, sub->rt, lost_from, &next) == -1) {
-                                snprintf(errstr, errstr_size,
-                                         "replay ID %lld of %s is no longer retained and on_invalid_replay is fail",
-                                         lost_from, sub->rt->channel);
-                                sess->state = S_DEAD;
+                        if (session_invalid_replay(sess, sub, dec, errstr, errstr_size) == -1)
                                 return -1;
-                        }
-                        sub->from = next;
                         continue;  /* still pending: resubscribed in the next request */
                 }
                 return session_recover(sess, dec, m->error ? m->error : "subscribe failed", errstr,
@@ -635,8 +718,8 @@ static int session_subscribe_done(struct session *sess, char *errstr, size_t err
         }
         for (i = 0; i < sess->nsubs; i++) {
                 if (sess->subs[i].in_request) {
-                        struct recovery_decision dec = { .action = ACT_BACKOFF, .cause = "no_reply" };
-                        return session_recover(sess, dec, "subscribe left unanswered", errstr,
+                        return session_recover(sess, recovery_local("no_reply"),
+                                               "subscribe left unanswered", errstr,
                                                errstr_size) < 0 ? -1 : 0;
                 }
         }
@@ -659,7 +742,8 @@ static int session_connect_done(struct session *sess, char *errstr, size_t errst
 {
         int rc, ok;
 
-        metrics_connect_observe((double)(now_ms() - sess->connect_started_ms) / 1000.0);
+        if (!sess->resp_ready)
+                metrics_connect_observe((double)(now_ms() - sess->connect_started_ms) / 1000.0);
         if (!session_read_response(sess, 1, &rc, errstr, errstr_size))
                 return rc;
         sess->deadline_ms = 0;
@@ -674,8 +758,168 @@ static int session_connect_done(struct session *sess, char *errstr, size_t errst
         backoff_reset(&sess->limit_bo);
         backoff_next_ms(&sess->limit_bo);
         metrics_backoff_set(0);
-        sess->state = S_CONNECT;
+        /* A rare huge batch leaves no huge buffers behind. */
+        bayeux_response_trim(&sess->resp);
+        if (!sess->cometd.busy)
+                buf_trim(&sess->cometd.body, BAYEUX_KEEP_BYTES);
+        /* A connect sent while the batch committed is already waiting. */
+        sess->state = sess->connect_out ? S_CONNECT_WAIT : S_CONNECT;
+        sess->connect_out = 0;
         return 0;
+}
+
+/*
+ * Has x finished? Consumes the "done" mark. A wait state with nothing in
+ * flight would wait forever, silently: that cannot happen by construction,
+ * and if it ever does the session is rebuilt and says so.
+ */
+static int session_xfer_done(struct session *sess, struct http_xfer *x)
+{
+        if (x->done) {
+                x->done = 0;
+                return 1;
+        }
+        if (!x->busy) {
+                log_msg(LOG_ERROR, "invariant", "state=%s err=\"waiting with no request in flight\" "
+                        "action=rebuild", state_names[sess->state]);
+                session_rebuild(sess, "no_request_in_flight");
+        }
+        return 0;
+}
+
+const struct bayeux_response *session_batch(const struct session *sess)
+{
+        return sess->state == S_BATCH ? &sess->resp : NULL;
+}
+
+/* Would the replies of the held response, read now, ask only for the next long-poll? */
+static int session_batch_connect_only(const struct session *sess)
+{
+        size_t i;
+        int ok = 0;
+
+        for (i = 0; i < sess->resp.nmsgs; i++) {
+                const struct bayeux_msg *m = &sess->resp.msgs[i];
+                struct recovery_input in = { 0, 200, m };
+                struct recovery_decision dec;
+
+                if (m->kind == BAYEUX_EVENT)
+                        continue;
+                if (m->kind != BAYEUX_CONNECT)
+                        return 0;
+                dec = recovery_classify(&in);
+                if (dec.action != ACT_NONE || m->successful != 1 || m->advice.interval_ms > 0)
+                        return 0;
+                ok = 1;
+        }
+        return ok;
+}
+
+void session_batch_produced(struct session *sess)
+{
+        char err[256];
+
+        if (sess->state != S_BATCH)
+                return;
+        sess->state = S_COMMIT_WAIT;
+        /* Salesforce holds one long-poll per client and answers it at once
+         * while events are queued: the next batch travels while this one
+         * commits. Its events go to Kafka only after this verdict. */
+        if (sess->batch_from == S_CONNECT_WAIT && !sess->paused && !sess->deferred_rebuild &&
+            session_batch_connect_only(sess) &&
+            bayeux_build_connect(&sess->req, sess->client_id, &sess->msg_id) == 0 &&
+            http_xfer_post(&sess->cometd, sess->cometd_url, "application/json", sess->auth_header,
+                           sess->req.data, sess->req.len,
+                           (long)sess->cfg->sf.stall_timeout_s * 1000L, err, sizeof(err)) == 0) {
+                sess->connect_started_ms = now_ms();
+                sess->connect_out = 1;
+                http_perform(sess->http); /* on the wire before the commit blocks */
+        }
+}
+
+void session_batch_done(struct session *sess, enum session_verdict verdict, const char *cause)
+{
+        const char *deferred = sess->deferred_rebuild;
+
+        if (sess->state != S_BATCH && sess->state != S_COMMIT_WAIT)
+                return;
+        sess->deferred_rebuild = NULL;
+        if (verdict == SESSION_BATCH_REBUILD || deferred) {
+                sess->connect_out = 0;
+                sess->state = sess->batch_from; /* so the rebuild logs where it was */
+                session_rebuild(sess, verdict == SESSION_BATCH_REBUILD ? cause : deferred);
+                return;
+        }
+        sess->events_taken = 1;
+        sess->resp_ready = 1;
+        sess->state = sess->batch_from;
+}
+
+void session_set_paused(struct session *sess, int paused)
+{
+        sess->paused = paused;
+}
+
+int session_take_gap(struct session *sess, struct session_gap *gap)
+{
+        size_t i;
+
+        for (i = 0; i < sess->nsubs; i++) {
+                if (sess->subs[i].gap_pending) {
+                        sess->subs[i].gap_pending = 0;
+                        gap->rt = sess->subs[i].rt;
+                        gap->lost_after = sess->subs[i].gap_after;
+                        return 1;
+                }
+        }
+        return 0;
+}
+
+int session_probed(const struct session *sess)
+{
+        return sess->state == S_PROBED;
+}
+
+enum session_probe session_probe_route(const struct session *sess, size_t i, long long *from,
+                                       const char **why)
+{
+        if (i >= sess->nsubs)
+                return SESSION_PROBE_NONE;
+        *from = sess->subs[i].from;
+        *why = sess->subs[i].probe_why;
+        return sess->subs[i].probe;
+}
+
+const struct auth_token *session_token(const struct session *sess)
+{
+        return sess->auth_header ? &sess->tok : NULL;
+}
+
+const char *session_cometd_url(const struct session *sess)
+{
+        return sess->cometd_url;
+}
+
+int session_has_gap(const struct session *sess)
+{
+        size_t i;
+
+        for (i = 0; i < sess->nsubs; i++)
+                if (sess->subs[i].gap_pending)
+                        return 1;
+        return 0;
+}
+
+void session_return_gap(struct session *sess, const struct session_gap *gap)
+{
+        size_t i;
+
+        for (i = 0; i < sess->nsubs; i++) {
+                if (sess->subs[i].rt == gap->rt && !sess->subs[i].gap_pending) {
+                        sess->subs[i].gap_pending = 1;
+                        sess->subs[i].gap_after = gap->lost_after;
+                }
+        }
 }
 
 int session_step(struct session *sess, char *errstr, size_t errstr_size)
@@ -691,39 +935,35 @@ int session_step(struct session *sess, char *errstr, size_t errstr_size)
                         rc = session_start_login(sess, errstr, errstr_size);
                         break;
                 case S_LOGIN_WAIT:
-                        if (sess->oauth.done) {
-                                sess->oauth.done = 0;
+                        if (session_xfer_done(sess, &sess->oauth))
                                 rc = session_login_done(sess, errstr, errstr_size);
-                        }
                         break;
                 case S_HANDSHAKE:
                         rc = session_start_handshake(sess, errstr, errstr_size);
                         break;
                 case S_HANDSHAKE_WAIT:
-                        if (sess->cometd.done) {
-                                sess->cometd.done = 0;
+                        if (sess->resp_ready || session_xfer_done(sess, &sess->cometd))
                                 rc = session_handshake_done(sess, errstr, errstr_size);
-                        }
                         break;
                 case S_SUBSCRIBE:
                         rc = session_start_subscribe(sess, errstr, errstr_size);
                         break;
                 case S_SUBSCRIBE_WAIT:
-                        if (sess->cometd.done) {
-                                sess->cometd.done = 0;
+                        if (sess->resp_ready || session_xfer_done(sess, &sess->cometd))
                                 rc = session_subscribe_done(sess, errstr, errstr_size);
-                        }
                         break;
                 case S_CONNECT:
-                        if (now_ms() >= sess->deadline_ms && sess->hooks.may_connect(sess->hooks.ctx))
+                        if (now_ms() >= sess->deadline_ms && !sess->paused)
                                 rc = session_start_connect(sess, errstr, errstr_size);
                         break;
                 case S_CONNECT_WAIT:
-                        if (sess->cometd.done) {
-                                sess->cometd.done = 0;
+                        if (sess->resp_ready || session_xfer_done(sess, &sess->cometd))
                                 rc = session_connect_done(sess, errstr, errstr_size);
-                        }
                         break;
+                case S_PROBED:
+                case S_BATCH:
+                case S_COMMIT_WAIT:
+                        return 0; /* the bridge's move: session_batch_produced/_done */
                 case S_BACKOFF:
                         if (now_ms() >= sess->deadline_ms)
                                 sess->state = sess->state_after;

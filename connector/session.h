@@ -2,43 +2,50 @@
  * One Salesforce streaming session, as a state machine driven by the run
  * loop: OAuth login, handshake, subscribe every route from its replay ID,
  * long-poll /meta/connect, and the recovery the "Staying alive" table asks
- * for (re-login, re-handshake, backoff, stall watchdog). Events are handed to
- * the bridge through hooks; the session never talks to Kafka.
+ * for (re-login, re-handshake, backoff, stall watchdog). A response with
+ * events is held until the bridge has its verdict on them (session_batch);
+ * the session never talks to Kafka.
  */
 #ifndef SFB_SESSION_H
 #define SFB_SESSION_H
 
 #include "bayeux.h"
 #include "config.h"
+#include "auth.h"
 #include "http.h"
 
 struct session;
 
+/* What became of a batch the bridge took (see session_batch()). */
 enum session_verdict {
-        SESSION_BATCH_OK,       /* events taken (committed or held by the bridge) */
-        SESSION_BATCH_REBUILD,  /* not taken: re-handshake and resubscribe from the committed IDs */
-        SESSION_BATCH_FATAL     /* the bridge must stop */
+        SESSION_BATCH_COMMITTED, /* in Kafka: go on with the rest of the response */
+        SESSION_BATCH_REBUILD    /* not in Kafka: re-handshake, resubscribe from the committed IDs */
 };
 
 struct session_hooks {
         void *ctx;
-        /** A response holding @p nevents events arrived; resp->msgs has them (kind BAYEUX_EVENT). */
-        enum session_verdict (*on_events)(void *ctx, const struct bayeux_response *resp,
-                                          size_t nevents);
-        /** May the next /meta/connect go out? (no batch awaiting Kafka, in-flight under the limit) */
-        int (*may_connect)(void *ctx);
         /** The replay ID to subscribe rt from: the committed one, else rt->start. */
         long long (*replay_from)(void *ctx, const struct config_route *rt);
-        /**
-         * Salesforce no longer retains the events after @p lost_from on rt's
-         * channel: apply the route's on_invalid_replay. Set *resubscribe_from
-         * to -1 or -2 and return 0, or return -1 to stop (policy fail).
-         */
-        int (*on_invalid_replay)(void *ctx, const struct config_route *rt, long long lost_from,
-                                 long long *resubscribe_from);
+};
+
+/* A replay gap the session handled (on_invalid_replay applied), for the
+ * bridge to record on the replay topic in its next batch. */
+struct session_gap {
+        const struct config_route *rt;
+        long long lost_after;   /* the replay ID Salesforce no longer retains events after */
+};
+
+/* Probe mode (`check --online`): what a route's subscribe reply said. */
+enum session_probe {
+        SESSION_PROBE_NONE,        /* not answered (yet) */
+        SESSION_PROBE_OK,          /* subscribed */
+        SESSION_PROBE_REPLAY_GONE, /* the replay ID is no longer retained */
+        SESSION_PROBE_REFUSED      /* anything else: why says Salesforce's words */
 };
 
 struct session_opts {
+        int probe;                  /* check --online: log in, handshake, subscribe each route
+                                     * once, report, never connect nor recover */
         long backoff_base_ms;       /* transport/5xx/auth retries: first at once, then this doubling */
         long backoff_cap_ms;        /* 60000 */
         long limit_backoff_base_ms; /* too busy, org limits: minutes in production */
@@ -53,16 +60,58 @@ void session_destroy(struct session *sess);
 
 /**
  * @brief Advance: start whatever request is due, handle finished ones.
- *        Call after every http_poll() and whenever a hook's answer may have
- *        changed (a held batch committed).
+ *        Call after every http_poll() and after each batch call below.
  * @returns 0, or -1 when the session cannot go on (errstr says why; exit 3).
  */
 int session_step(struct session *sess, char *errstr, size_t errstr_size);
 
+/**
+ * @returns the response whose events (msgs of kind BAYEUX_EVENT) wait for
+ *          the bridge, or NULL. While one waits the session does nothing
+ *          else: no request goes out and the rest of the response (the
+ *          connect reply, advice, errors) is read only after the verdict.
+ * @remark valid until session_batch_produced() or session_batch_done().
+ */
+const struct bayeux_response *session_batch(const struct session *sess);
+
+/**
+ * @brief The bridge copied the batch's events into its open Kafka batch
+ *        and is about to commit. When the response's replies ask for
+ *        nothing but the next long-poll (and the session is not paused),
+ *        that /meta/connect goes out now, so Salesforce prepares the next
+ *        batch while this one commits; its answer is read only after the
+ *        verdict. Anything else the replies ask for waits for the verdict.
+ */
+void session_batch_produced(struct session *sess);
+
+/**
+ * @brief The verdict on the batch: committed (the rest of the response is
+ *        handled next) or not (a long-poll already out is dropped and the
+ *        session is rebuilt from the committed IDs; cause is logged and
+ *        counted).
+ */
+void session_batch_done(struct session *sess, enum session_verdict verdict, const char *cause);
+
+/** @brief Hold (non-zero) or allow the next /meta/connect: the bridge's backpressure. */
+void session_set_paused(struct session *sess, int paused);
+
+/** @returns 1 and fills *gap with the oldest replay gap not yet taken, else 0. */
+int session_take_gap(struct session *sess, struct session_gap *gap);
+
+/** @returns non-zero while a gap waits to be taken. */
+int session_has_gap(const struct session *sess);
+
+/** @brief Give a gap back (its record could not be written): taken again later. */
+void session_return_gap(struct session *sess, const struct session_gap *gap);
+
 /** @returns ms until the session next needs session_step() without network activity (backoff end, connect interval), capped at cap_ms. */
 int session_timeout_ms(const struct session *sess, int cap_ms);
 
-/** @brief Abandon the long-poll and rebuild the session from the committed IDs (cause is logged and counted). */
+/**
+ * @brief Abandon the long-poll and rebuild the session from the committed
+ *        IDs (cause is logged and counted). While a batch awaits its
+ *        verdict the rebuild happens at the verdict.
+ */
 void session_rebuild(struct session *sess, const char *cause);
 
 /** @brief Abandon the request in flight, if any (first step of a graceful stop). */
@@ -70,6 +119,19 @@ void session_cancel(struct session *sess);
 
 /** @brief Stop: cancel the request in flight and send /meta/disconnect (bounded wait). */
 void session_disconnect(struct session *sess, long timeout_ms);
+
+/** @returns non-zero once a probe-mode session has every route's answer (then session_disconnect). */
+int session_probed(const struct session *sess);
+
+/** @returns route i's probe verdict; *from is the replay ID it asked for, *why Salesforce's words. */
+enum session_probe session_probe_route(const struct session *sess, size_t i, long long *from,
+                                       const char **why);
+
+/** @returns the token of the login (instance URL, org), or NULL before one succeeded. */
+const struct auth_token *session_token(const struct session *sess);
+
+/** @returns the CometD endpoint in use, or NULL before a login. */
+const char *session_cometd_url(const struct session *sess);
 
 /** @returns 1 while a Bayeux session is established with valid credentials. */
 int session_handshaken(const struct session *sess);

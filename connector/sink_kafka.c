@@ -39,6 +39,15 @@ enum msg_kind { MSG_EVENT = 0, MSG_REPLAY = 1, MSG_GAP = 2 };
 #define OPAQUE_IDX_MAX   ((1u << 22) - 1)
 _Static_assert(sizeof(uintptr_t) >= 8, "the message opaque needs 64 bits");
 
+struct sink_topic {
+        char *name;
+        rd_kafka_topic_t *rkt;
+};
+
+/* {entity} topics are created as events name them: beyond this many, a
+ * produce goes by name rather than keep a handle (a bound, not a limit). */
+#define SINK_MAX_TOPICS 4096
+
 struct sink_mark {
         size_t channel; /* index into sink->channels */
         long long replay_id;
@@ -101,8 +110,13 @@ struct sink {
         unsigned long long errors;
         struct buf key;
         struct buf value;
-        rd_kafka_topic_t **topics; /* handles kept so their metadata stays known */
+        /* Topic handles, kept so their metadata stays known and so a
+         * produce needs no lookup by name; the last one used is tried first. */
+        struct sink_topic *topics;
         size_t ntopics;
+        size_t topics_cap;
+        size_t last_topic;
+        int topics_warm;
         int replay_topic_warm;
 };
 
@@ -420,8 +434,10 @@ void sink_destroy(struct sink *sink)
 
         if (!sink)
                 return;
-        for (i = 0; i < sink->ntopics; i++)
-                rd_kafka_topic_destroy(sink->topics[i]);
+        for (i = 0; i < sink->ntopics; i++) {
+                rd_kafka_topic_destroy(sink->topics[i].rkt);
+                free(sink->topics[i].name);
+        }
         free(sink->topics);
         if (sink->rk)
                 rd_kafka_destroy(sink->rk);
@@ -517,16 +533,40 @@ static int sink_txn_error(struct sink *sink, rd_kafka_error_t *error, const char
         return status;
 }
 
-/* Keep a handle on topic so librdkafka knows it. */
-static void sink_keep_topic(struct sink *sink, const char *topic)
+/* The handle of topic, made on first use; NULL past SINK_MAX_TOPICS or out of memory. */
+static rd_kafka_topic_t *sink_keep_topic(struct sink *sink, const char *topic)
 {
-        rd_kafka_topic_t *rkt;
+        struct sink_topic *st;
+        size_t i;
 
-        if (sink->ntopics == sink->cfg->nroutes + 1)
-                return;
-        rkt = rd_kafka_topic_new(sink->rk, topic, NULL);
-        if (rkt)
-                sink->topics[sink->ntopics++] = rkt;
+        if (sink->last_topic < sink->ntopics && !strcmp(sink->topics[sink->last_topic].name, topic))
+                return sink->topics[sink->last_topic].rkt;
+        for (i = 0; i < sink->ntopics; i++) {
+                if (!strcmp(sink->topics[i].name, topic)) {
+                        sink->last_topic = i;
+                        return sink->topics[i].rkt;
+                }
+        }
+        if (sink->ntopics == SINK_MAX_TOPICS)
+                return NULL;
+        if (sink->ntopics == sink->topics_cap) {
+                size_t cap = sink->topics_cap ? sink->topics_cap * 2 : 8;
+
+                st = realloc(sink->topics, cap * sizeof(*st));
+                if (!st)
+                        return NULL;
+                sink->topics = st;
+                sink->topics_cap = cap;
+        }
+        st = &sink->topics[sink->ntopics];
+        st->name = strdup(topic);
+        st->rkt = st->name ? rd_kafka_topic_new(sink->rk, topic, NULL) : NULL;
+        if (!st->rkt) {
+                free(st->name);
+                return NULL;
+        }
+        sink->last_topic = sink->ntopics++;
+        return st->rkt;
 }
 
 /* Ask for the partitions of every topic kept so far, in one request. Best effort. */
@@ -551,11 +591,9 @@ static void sink_warm_route_topics(struct sink *sink, int timeout_ms)
         const struct config *cfg = sink->cfg;
         size_t i;
 
-        if (sink->topics)
+        if (sink->topics_warm)
                 return;
-        sink->topics = calloc(cfg->nroutes + 1, sizeof(*sink->topics));
-        if (!sink->topics)
-                return;
+        sink->topics_warm = 1;
         for (i = 0; i < cfg->nroutes; i++) {
                 const char *topic = cfg->routes[i].topic;
 
@@ -601,7 +639,7 @@ int sink_begin(struct sink *sink, char *errstr, size_t errstr_size)
                 snprintf(errstr, errstr_size, "sink_begin: sink_start has not succeeded");
                 return SINK_FATAL;
         }
-        if (!sink->replay_topic_warm && sink->topics) {
+        if (!sink->replay_topic_warm && sink->topics_warm) {
                 sink->replay_topic_warm = 1;
                 sink_keep_topic(sink, sink->cfg->kafka.replay_topic);
                 sink_learn_topics(sink, SINK_WARM_TIMEOUT_MS);
@@ -648,27 +686,50 @@ int sink_begin(struct sink *sink, char *errstr, size_t errstr_size)
 
 /*
  * Produce, waiting a bounded time for room when the local queue is full.
- * Ownership of value (RD_KAFKA_MSG_F_FREE) and hdrs passes only on success.
+ * Values are copied (RD_KAFKA_MSG_F_COPY): they point into the Salesforce
+ * response, which is reused for the next one. Ownership of hdrs passes only
+ * on success.
  */
 static rd_kafka_resp_err_t sink_producev(struct sink *sink, const char *topic, const void *key,
-                                         size_t key_len, void *value, size_t value_len,
-                                         int msgflags, rd_kafka_headers_t *hdrs, void *opaque)
+                                         size_t key_len, const void *value, size_t value_len,
+                                         rd_kafka_headers_t *hdrs, void *opaque)
 {
-        long long deadline = now_ms() + SINK_QUEUE_FULL_WAIT_MS;
+        long long deadline = 0;
+        rd_kafka_topic_t *rkt = sink_keep_topic(sink, topic);
         rd_kafka_resp_err_t err;
 
         for (;;) {
-                if (hdrs)
+                /* librdkafka only reads the value (F_COPY) and the headers
+                 * argument must be omitted, not NULL, when there are none. */
+                if (rkt && hdrs)
+                        err = rd_kafka_producev(
+                            sink->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(key, key_len),
+                            RD_KAFKA_V_VALUE((void *)value, value_len),
+                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+                            RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+                else if (rkt)
+                        err = rd_kafka_producev(
+                            sink->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(key, key_len),
+                            RD_KAFKA_V_VALUE((void *)value, value_len),
+                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(opaque),
+                            RD_KAFKA_V_END);
+                else if (hdrs)
                         err = rd_kafka_producev(
                             sink->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
-                            RD_KAFKA_V_VALUE(value, value_len), RD_KAFKA_V_MSGFLAGS(msgflags),
-                            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+                            RD_KAFKA_V_VALUE((void *)value, value_len),
+                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+                            RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
                 else
                         err = rd_kafka_producev(
                             sink->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
-                            RD_KAFKA_V_VALUE(value, value_len), RD_KAFKA_V_MSGFLAGS(msgflags),
-                            RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
-                if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || now_ms() >= deadline)
+                            RD_KAFKA_V_VALUE((void *)value, value_len),
+                            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(opaque),
+                            RD_KAFKA_V_END);
+                if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                        return err;
+                if (!deadline)
+                        deadline = now_ms() + SINK_QUEUE_FULL_WAIT_MS;
+                else if (now_ms() >= deadline)
                         return err;
                 rd_kafka_poll(sink->rk, 100);
         }
@@ -728,32 +789,27 @@ static struct sink_batch *sink_open_batch(struct sink *sink, int *status, char *
         return batch_open(sink);
 }
 
-int sink_produce(struct sink *sink, struct router_record *rec, char *errstr, size_t errstr_size)
+int sink_produce(struct sink *sink, const struct router_record *rec, char *errstr,
+                 size_t errstr_size)
 {
         struct sink_batch *batch;
         rd_kafka_headers_t *hdrs = NULL;
         rd_kafka_resp_err_t err;
-        char *value = rec->value;
         int status = SINK_OK;
         size_t i;
 
-        rec->value = NULL; /* ours now, whatever happens */
         batch = sink_open_batch(sink, &status, errstr, errstr_size, "sink_produce");
-        if (!batch) {
-                free(value);
+        if (!batch)
                 return status;
-        }
         if (rec->nheaders > 0) {
                 hdrs = rd_kafka_headers_new(rec->nheaders);
                 for (i = 0; i < rec->nheaders; i++)
                         rd_kafka_header_add(hdrs, rec->headers[i].name, -1, rec->headers[i].value,
                                             (ssize_t)rec->headers[i].value_len);
         }
-        err = sink_producev(sink, rec->topic, rec->key, rec->key ? rec->key_len : 0, value,
-                            value ? rec->value_len : 0, RD_KAFKA_MSG_F_FREE, hdrs,
-                            opaque_make(batch->seq, 0, MSG_EVENT));
+        err = sink_producev(sink, rec->topic, rec->key, rec->key ? rec->key_len : 0, rec->value,
+                            rec->value_len, hdrs, opaque_make(batch->seq, 0, MSG_EVENT));
         if (err) {
-                free(value);
                 if (hdrs)
                         rd_kafka_headers_destroy(hdrs);
                 return sink_produce_failed(sink, batch, err, rec->topic, errstr, errstr_size);
@@ -828,7 +884,14 @@ int sink_mark(struct sink *sink, const char *channel, long long replay_id, const
         }
         /* Events are marked in the order received: the last one is the newest. */
         mark->replay_id = replay_id;
-        snprintf(mark->event_time, sizeof(mark->event_time), "%s", event_time ? event_time : "");
+        if (event_time) {
+                size_t n = strnlen(event_time, sizeof(mark->event_time) - 1);
+
+                memcpy(mark->event_time, event_time, n);
+                mark->event_time[n] = '\0';
+        } else {
+                mark->event_time[0] = '\0';
+        }
         return SINK_OK;
 }
 
@@ -845,9 +908,8 @@ static int sink_put_replay_topic(struct sink *sink, const char *what, const char
         batch = sink_open_batch(sink, &status, errstr, errstr_size, what);
         if (!batch)
                 return status;
-        /* RD_KAFKA_MSG_F_COPY: librdkafka copies and never writes through it. */
-        err = sink_producev(sink, topic, key, key_len, (char *)value, value_len,
-                            RD_KAFKA_MSG_F_COPY, NULL, opaque_make(batch->seq, 0, MSG_GAP));
+        err = sink_producev(sink, topic, key, key_len, value, value_len, NULL,
+                            opaque_make(batch->seq, 0, MSG_GAP));
         if (err)
                 return sink_produce_failed(sink, batch, err, topic, errstr, errstr_size);
         return SINK_OK;
@@ -892,8 +954,7 @@ static rd_kafka_resp_err_t sink_produce_marks(struct sink *sink, struct sink_bat
                                          &sink->value))
                         return RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE;
                 err = sink_producev(sink, topic, sink->key.data, sink->key.len, sink->value.data,
-                                    sink->value.len, RD_KAFKA_MSG_F_COPY, NULL,
-                                    opaque_make(batch->seq, i, MSG_REPLAY));
+                                    sink->value.len, NULL, opaque_make(batch->seq, i, MSG_REPLAY));
                 if (err)
                         return err;
                 batch->replay_unacked++;

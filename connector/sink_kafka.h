@@ -67,15 +67,18 @@ int sink_begin(struct sink *sink, char *errstr, size_t errstr_size);
 
 /**
  * @brief Produce one record to rec->topic with rec's key, value and headers,
- *        in the open batch. Takes rec->value in every case (sets it NULL).
- *        Waits up to 5 s (serving delivery reports) while librdkafka's queue is full.
+ *        in the open batch. The key and value are copied: rec may go as
+ *        soon as this returns. A topic handle is kept per topic name, so
+ *        the next record to it needs no lookup. Waits up to 5 s (serving
+ *        delivery reports) while librdkafka's queue is full.
  * @returns SINK_OK; SINK_ABORTED when the record could not be queued: the batch
  *          cannot complete (exactly_once: it is aborted by the next
  *          sink_begin/sink_commit/sink_abort; at_least_once: its marks are
  *          dropped), resume from the last committed IDs; SINK_FATAL on a fatal
  *          producer error or without an open batch.
  */
-int sink_produce(struct sink *sink, struct router_record *rec, char *errstr, size_t errstr_size);
+int sink_produce(struct sink *sink, const struct router_record *rec, char *errstr,
+                 size_t errstr_size);
 
 /**
  * @brief Note the newest replay ID of a channel in the open batch (the last

@@ -49,6 +49,9 @@ SFB_STALL_S=4 write_config "$T/ready.yaml" it-obs-ready <<YAML
     topic: $TP
     start: all
 YAML
+# With both sides answering, the bridge is ready within a fraction of a
+# second: refuse the first handshakes so the starting state can be seen.
+sfsim_admin POST "/admin/fault?kind=http-503&count=3" >/dev/null
 start_bridge "$T/ready.yaml"
 
 # --- Starting: alive, not ready -------------------------------------------

@@ -464,8 +464,8 @@ static void test_counters_move(void **state)
         metrics_kafka_errors_add(5);
         metrics_kafka_errors_add(2);
         metrics_replay_gaps_inc();
-        metrics_cdc_gap_inc("/data/ChangeEvents");
-        metrics_cdc_gap_inc("/data/ChangeEvents");
+        metrics_cdc_gap_add("/data/ChangeEvents", 1);
+        metrics_cdc_gap_add("/data/ChangeEvents", 1);
         metrics_replay_id_set("/topic/A", 100);
         metrics_replay_id_set("/topic/A", 123456789012LL);
         metrics_replay_id_set("/event/B__e", -2);
@@ -623,7 +623,7 @@ static void test_label_overflow(void **state)
         metrics_events_add("/topic/first", "t", 1);
         for (i = 0; i < METRICS_MAX_LABEL_SETS + 100; i++) {
                 snprintf(ch, sizeof(ch), "/topic/ch%d", i);
-                metrics_cdc_gap_inc(ch);
+                metrics_cdc_gap_add(ch, 1);
         }
         /* 1023 new sets fit beside the first one; 101 are dropped. */
         text = render_checked();
@@ -634,7 +634,7 @@ static void test_label_overflow(void **state)
 
         /* A label set seen before the table filled keeps counting. */
         metrics_events_add("/topic/first", "t", 1);
-        metrics_cdc_gap_inc("/topic/ch0");
+        metrics_cdc_gap_add("/topic/ch0", 1);
         metrics_replay_id_set("/topic/new", 5); /* a new set: dropped */
         text = render_checked();
         assert_true(has_line(text, "sfbridge_events_total{channel=\"/topic/first\",topic=\"t\"} 2"));
@@ -806,7 +806,7 @@ static void test_full_sample(void **state)
         metrics_replay_id_set("/data/ChangeEvents", 77);
         metrics_last_event_set("/topic/AccountUpdates", (double)time(NULL) - 3);
         metrics_replay_gaps_inc();
-        metrics_cdc_gap_inc("/data/ChangeEvents");
+        metrics_cdc_gap_add("/data/ChangeEvents", 1);
         metrics_backoff_set(0.75);
         metrics_events_add("/topic/odd \"quoted\"\\path\nx", "t", 1);
 

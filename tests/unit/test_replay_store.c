@@ -213,13 +213,21 @@ static void test_encode_decode_round_trip(void **state)
         assert_string_equal(entry.channel, "/topic/q\"b\\s\x01");
         free(entry.channel);
 
-        /* The largest exact JSON integer round-trips. */
-        assert_int_equal(
-            replay_record_encode("n", "/topic/A", 9007199254740992LL, "", "", &key, &value), 0);
-        assert_int_equal(
-            replay_record_decode(value.data, value.len, &entry, errstr, sizeof(errstr)), 0);
-        assert_true(entry.replay_id == 9007199254740992LL);
-        free(entry.channel);
+        /* Replay IDs past 2^53 round-trip exactly (a double would round them). */
+        {
+                static const long long ids[] = { 9007199254740992LL, 9007199254740993LL,
+                                                 123456789012345678LL, 9223372036854775807LL };
+                size_t i;
+
+                for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+                        assert_int_equal(replay_record_encode("n", "/topic/A", ids[i], "", "",
+                                                              &key, &value), 0);
+                        assert_int_equal(replay_record_decode(value.data, value.len, &entry,
+                                                              errstr, sizeof(errstr)), 0);
+                        assert_true(entry.replay_id == ids[i]);
+                        free(entry.channel);
+                }
+        }
 
         buf_free(&key);
         buf_free(&value);
@@ -266,8 +274,9 @@ static void test_decode_rejects(void **state)
             {"{\"channel\":\"/topic/A\",\"replay_id\":1e300}", "replay_id: not an integer"},
             {"{\"channel\":\"/topic/A\",\"replay_id\":1e400}", "replay_id: not an integer"},
             {"{\"channel\":\"/topic/A\",\"replay_id\":-1e400}", "replay_id: not an integer"},
-            {"{\"channel\":\"/topic/A\",\"replay_id\":9007199254740994}",
+            {"{\"channel\":\"/topic/A\",\"replay_id\":9223372036854775808}",
              "replay_id: not an integer"},
+            {"{\"channel\":\"/topic/A\",\"replay_id\":-0}", "replay_id: not an integer"},
             {"{\"channel\":\"/topic/A\",\"replay_id\":99999999999999999999999}",
              "replay_id: not an integer"},
             {"{\"channel\":\"/topic/A\",\"replay_id\":1,\"event_time\":5}",

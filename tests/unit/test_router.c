@@ -1,7 +1,9 @@
 /*
  * router.c: the Kafka record of an event, as DESIGN.md "What lands in
  * Kafka" says: topic template, key, value and the sf.* headers in order.
- * The config and routes are built by hand (config.o is not linked).
+ * The value is the JSON text Salesforce sent, byte for byte, with only the
+ * whitespace outside strings removed. Events come from bayeux.c's parser;
+ * the config and routes are built by hand (config.o is not linked).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -40,10 +42,67 @@ static const char GENERIC[] =
 static const char BARE[] =
         "{\"data\":{\"event\":{\"replayId\":77},\"payload\":{\"x\":1}},\"channel\":\"/data/ChangeEvents\"}";
 
+/*
+ * One platform event twice: as compact text and with whitespace wherever
+ * JSON allows it (spaces, tabs, CR LF), including inside strings, where it
+ * is data. Numbers no double holds, escapes and key order must survive.
+ */
+static const char ORDER_COMPACT[] =
+        "{\"channel\":\"/event/Order__e\",\"data\":{\"schema\":\"s1\",\"payload\":{"
+        "\"Z__c\":9007199254740993,\"A__c\":123456789012345678,\"Pi__c\":3.14159265358979323846,"
+        "\"Huge__c\":1e400,\"Neg__c\":-0.0,\"Text__c\":\"caf\\u00e9 \\ud83d\\ude00 a\\/b \\\"q\\\" \","
+        "\"Gaps__c\":\" a\\tb  c , d : \",\"Utf8__c\":\"caf\xc3\xa9\",\"List__c\":[1,[],{}],"
+        "\"Null__c\":null,\"Id\":\"a01\"},\"event\":{\"EventUuid\":\"u-1\",\"replayId\":9007199254740993}}}";
+
+static const char ORDER_SPACED[] =
+        "{\r\n"
+        "  \"channel\" : \"/event/Order__e\" ,\r\n"
+        "  \"data\" : {\n"
+        "    \"schema\":\t\"s1\",\n"
+        "    \"payload\" : {\n"
+        "      \"Z__c\" : 9007199254740993 ,\n"
+        "      \"A__c\" : 123456789012345678,\n"
+        "      \"Pi__c\" :3.14159265358979323846 ,\n"
+        "      \"Huge__c\": 1e400,\n"
+        "      \"Neg__c\"\t:\t-0.0,\n"
+        "      \"Text__c\" : \"caf\\u00e9 \\ud83d\\ude00 a\\/b \\\"q\\\" \" ,\n"
+        "      \"Gaps__c\" : \" a\\tb  c , d : \",\n"
+        "      \"Utf8__c\" : \"caf\xc3\xa9\",\n"
+        "      \"List__c\" : [ 1 , [ ] , { } ] ,\n"
+        "      \"Null__c\" : null ,\n"
+        "      \"Id\" : \"a01\"\n"
+        "    } ,\n"
+        "    \"event\" : { \"EventUuid\" : \"u-1\" , \"replayId\" : 9007199254740993 }\n"
+        "  }\n"
+        "}";
+
+/* What Kafka must get, written out in full. */
+static const char ORDER_PAYLOAD[] =
+        "{\"Z__c\":9007199254740993,\"A__c\":123456789012345678,\"Pi__c\":3.14159265358979323846,"
+        "\"Huge__c\":1e400,\"Neg__c\":-0.0,\"Text__c\":\"caf\\u00e9 \\ud83d\\ude00 a\\/b \\\"q\\\" \","
+        "\"Gaps__c\":\" a\\tb  c , d : \",\"Utf8__c\":\"caf\xc3\xa9\",\"List__c\":[1,[],{}],"
+        "\"Null__c\":null,\"Id\":\"a01\"}";
+
+static const char ORDER_DATA[] =
+        "{\"schema\":\"s1\",\"payload\":{\"Z__c\":9007199254740993,\"A__c\":123456789012345678,"
+        "\"Pi__c\":3.14159265358979323846,\"Huge__c\":1e400,\"Neg__c\":-0.0,"
+        "\"Text__c\":\"caf\\u00e9 \\ud83d\\ude00 a\\/b \\\"q\\\" \",\"Gaps__c\":\" a\\tb  c , d : \","
+        "\"Utf8__c\":\"caf\xc3\xa9\",\"List__c\":[1,[],{}],\"Null__c\":null,\"Id\":\"a01\"},"
+        "\"event\":{\"EventUuid\":\"u-1\",\"replayId\":9007199254740993}}";
+
+static const char ORDER_MESSAGE[] =
+        "{\"channel\":\"/event/Order__e\",\"data\":{\"schema\":\"s1\",\"payload\":{"
+        "\"Z__c\":9007199254740993,\"A__c\":123456789012345678,\"Pi__c\":3.14159265358979323846,"
+        "\"Huge__c\":1e400,\"Neg__c\":-0.0,\"Text__c\":\"caf\\u00e9 \\ud83d\\ude00 a\\/b \\\"q\\\" \","
+        "\"Gaps__c\":\" a\\tb  c , d : \",\"Utf8__c\":\"caf\xc3\xa9\",\"List__c\":[1,[],{}],"
+        "\"Null__c\":null,\"Id\":\"a01\"},\"event\":{\"EventUuid\":\"u-1\",\"replayId\":9007199254740993}}}";
+
 struct fixture {
-        cJSON *msg;
-        struct sf_event ev;
+        const char *body;
+        struct bayeux_response resp;
+        const struct bayeux_msg *ev;
         struct router_record rec;
+        struct buf scratch;
 };
 
 static char err[256];
@@ -71,18 +130,49 @@ static struct config_route make_route(const char *channel, const char *topic, en
         return rt;
 }
 
+/* Parse json (one event) as the session would. */
 static void load(struct fixture *fx, const char *json)
 {
-        fx->msg = cJSON_Parse(json);
-        assert_non_null(fx->msg);
-        assert_int_equal(event_parse(fx->msg, &fx->ev, err, sizeof(err)), 0);
+        memset(fx, 0, sizeof(*fx));
+        fx->body = json;
+        buf_init(&fx->scratch, 1 << 20);
+        if (bayeux_response_parse(&fx->resp, json, strlen(json), err, sizeof(err)) != 0)
+                fail_msg("parse: %s", err);
+        assert_int_equal(fx->resp.nmsgs, 1);
+        fx->ev = &fx->resp.msgs[0];
+        assert_int_equal(fx->ev->kind, BAYEUX_EVENT);
+        assert_int_equal(fx->ev->problem, BAYEUX_EVENT_OK);
 }
 
 static void unload(struct fixture *fx)
 {
-        free(fx->rec.value);
-        fx->rec.value = NULL;
-        cJSON_Delete(fx->msg);
+        bayeux_response_free(&fx->resp);
+        buf_free(&fx->scratch);
+}
+
+static int render(struct fixture *fx, const struct config *cfg, const struct config_route *rt,
+                  int *warned)
+{
+        return router_render(cfg, rt, fx->ev, &fx->rec, &fx->scratch, warned, err, sizeof(err));
+}
+
+/* The value is exactly @p expect (it is not NUL-terminated: compare by length). */
+static void assert_value(const struct router_record *rec, const char *expect)
+{
+        size_t n = strlen(expect);
+
+        assert_non_null(rec->value);
+        if (rec->value_len != n || memcmp(rec->value, expect, n) != 0)
+                fail_msg("value\n  \"%.*s\" (%zu bytes), expected\n  \"%s\" (%zu bytes)",
+                         (int)rec->value_len, rec->value, rec->value_len, expect, n);
+}
+
+/* A value without whitespace is borrowed from the body, not copied. */
+static void assert_borrowed(const struct fixture *fx)
+{
+        size_t len = strlen(fx->body);
+
+        assert_true(fx->rec.value >= fx->body && fx->rec.value + fx->rec.value_len <= fx->body + len);
 }
 
 static void assert_header(const struct router_record *rec, size_t i, const char *name,
@@ -104,15 +194,15 @@ static void test_pushtopic_defaults(void **state)
 
         (void)state;
         load(&fx, PUSHTOPIC);
-        assert_int_equal(router_render(&cfg, &rt, &fx.ev, &fx.rec, &warned, err, sizeof(err)), 0);
+        assert_int_equal(render(&fx, &cfg, &rt, &warned), 0);
         assert_int_equal(warned, 0);
         assert_string_equal(fx.rec.topic, "salesforce.account-updates");
         assert_int_equal(fx.rec.key_len, 1);
         assert_memory_equal(fx.rec.key, "1", 1);
-        assert_string_equal(fx.rec.value,
+        assert_value(&fx.rec,
                 "{\"event\":{\"createdDate\":\"2016-09-16T19:45:27.454Z\",\"replayId\":1,\"type\":\"created\"},"
                 "\"sobject\":{\"Phone\":\"(415) 555-1212\",\"Id\":\"001D000000KneakIAB\",\"Name\":\"Blackbeard\"}}");
-        assert_int_equal(fx.rec.value_len, strlen(fx.rec.value));
+        assert_borrowed(&fx);
         assert_int_equal(fx.rec.nheaders, 4);
         assert_header(&fx.rec, 0, "sf.channel", "/topic/AccountUpdates");
         assert_header(&fx.rec, 1, "sf.replay_id", "1");
@@ -134,9 +224,9 @@ static void test_pushtopic_payload_is_sobject(void **state)
 
         (void)state;
         load(&fx, PUSHTOPIC);
-        assert_int_equal(router_render(&cfg, &rt, &fx.ev, &fx.rec, &warned, err, sizeof(err)), 0);
+        assert_int_equal(render(&fx, &cfg, &rt, &warned), 0);
         assert_int_equal(warned, 0);
-        assert_string_equal(fx.rec.value,
+        assert_value(&fx.rec,
                 "{\"Phone\":\"(415) 555-1212\",\"Id\":\"001D000000KneakIAB\",\"Name\":\"Blackbeard\"}");
         assert_int_equal(fx.rec.key_len, strlen("001D000000KneakIAB"));
         assert_memory_equal(fx.rec.key, "001D000000KneakIAB", fx.rec.key_len);
@@ -149,17 +239,15 @@ static void test_platform_event_headers_and_message_value(void **state)
         struct config_route rt = make_route("/event/Low_Ink__e", "salesforce.orders", ROUTE_KEY_NONE,
                                             ROUTE_VALUE_MESSAGE);
         struct fixture fx;
-        char *expect;
 
         (void)state;
         load(&fx, PLATFORM_EVENT);
-        assert_int_equal(router_render(&cfg, &rt, &fx.ev, &fx.rec, NULL, err, sizeof(err)), 0);
+        assert_int_equal(render(&fx, &cfg, &rt, NULL), 0);
         assert_null(fx.rec.key);
         assert_int_equal(fx.rec.key_len, 0);
-        expect = cJSON_PrintUnformatted(fx.msg);
-        assert_string_equal(fx.rec.value, expect);
-        cJSON_free(expect);
-        assert_non_null(strstr(fx.rec.value, "\"channel\":\"/event/Low_Ink__e\""));
+        /* The whole message, as sent: the body itself. */
+        assert_value(&fx.rec, PLATFORM_EVENT);
+        assert_ptr_equal(fx.rec.value, fx.body);
         assert_int_equal(fx.rec.nheaders, 5);
         assert_header(&fx.rec, 0, "sf.channel", "/event/Low_Ink__e");
         assert_header(&fx.rec, 1, "sf.replay_id", "2112");
@@ -179,12 +267,12 @@ static void test_cdc_entity_topic_and_record_key(void **state)
 
         (void)state;
         load(&fx, CDC);
-        assert_int_equal(router_render(&cfg, &rt, &fx.ev, &fx.rec, &warned, err, sizeof(err)), 0);
+        assert_int_equal(render(&fx, &cfg, &rt, &warned), 0);
         assert_int_equal(warned, 0);
         assert_string_equal(fx.rec.topic, "salesforce.cdc.Account");
         assert_int_equal(fx.rec.key_len, 18);
         assert_memory_equal(fx.rec.key, "001xx000003DGb2AAG", 18);
-        assert_string_equal(fx.rec.value,
+        assert_value(&fx.rec,
                 "{\"ChangeEventHeader\":{\"entityName\":\"Account\",\"recordIds\":[\"001xx000003DGb2AAG\"],"
                 "\"changeType\":\"CREATE\",\"commitTimestamp\":1501010206653,\"commitNumber\":92847272780},"
                 "\"Name\":\"Acme\"}");
@@ -194,13 +282,11 @@ static void test_cdc_entity_topic_and_record_key(void **state)
 
         /* The template may hold {entity} more than once, anywhere. */
         rt.topic = "{entity}-x-{entity}";
-        free(fx.rec.value);
-        assert_int_equal(router_render(&cfg, &rt, &fx.ev, &fx.rec, &warned, err, sizeof(err)), 0);
+        assert_int_equal(render(&fx, &cfg, &rt, &warned), 0);
         assert_string_equal(fx.rec.topic, "Account-x-Account");
         /* A brace that is not {entity} is copied as it is. */
         rt.topic = "a{b}{entity";
-        free(fx.rec.value);
-        assert_int_equal(router_render(&cfg, &rt, &fx.ev, &fx.rec, &warned, err, sizeof(err)), 0);
+        assert_int_equal(render(&fx, &cfg, &rt, &warned), 0);
         assert_string_equal(fx.rec.topic, "a{b}{entity");
         unload(&fx);
 }
@@ -211,16 +297,12 @@ static void test_generic_payload_is_json_string(void **state)
         struct config_route rt = make_route("/u/notifications", "n", ROUTE_KEY_REPLAY_ID,
                                             ROUTE_VALUE_PAYLOAD);
         struct fixture fx;
-        cJSON *back;
 
         (void)state;
         load(&fx, GENERIC);
-        assert_int_equal(router_render(&cfg, &rt, &fx.ev, &fx.rec, NULL, err, sizeof(err)), 0);
-        assert_string_equal(fx.rec.value, "\"he said \\\"hi\\\"\"");
-        back = cJSON_Parse(fx.rec.value);
-        assert_true(cJSON_IsString(back));
-        assert_string_equal(back->valuestring, "he said \"hi\"");
-        cJSON_Delete(back);
+        assert_int_equal(render(&fx, &cfg, &rt, NULL), 0);
+        /* A JSON string literal, escapes as sent. */
+        assert_value(&fx.rec, "\"he said \\\"hi\\\"\"");
         assert_memory_equal(fx.rec.key, "5", 1);
         assert_header(&fx.rec, fx.rec.nheaders - 1, "sf.bridge", "sfbridge");  /* default name */
         unload(&fx);
@@ -236,16 +318,24 @@ static void test_missing_fields_warn(void **state)
 
         (void)state;
         load(&fx, BARE);
-        assert_int_equal(router_render(&cfg, &rt, &fx.ev, &fx.rec, &warned, err, sizeof(err)), 0);
+        assert_int_equal(render(&fx, &cfg, &rt, &warned), 0);
         assert_int_equal(warned, ROUTER_WARN_NO_ENTITY | ROUTER_WARN_NO_KEY);
         assert_string_equal(fx.rec.topic, "cdc._unknown");
         assert_null(fx.rec.key);
+        assert_int_equal(fx.rec.key_len, 0);
         /* Only the headers that are known: no event time, no UUID. */
         assert_int_equal(fx.rec.nheaders, 3);
         assert_header(&fx.rec, 0, "sf.channel", "/data/ChangeEvents");
         assert_header(&fx.rec, 1, "sf.replay_id", "77");
         assert_header(&fx.rec, 2, "sf.bridge", "b");
         assert_null(fx.rec.event_time);
+        assert_value(&fx.rec, "{\"event\":{\"replayId\":77},\"payload\":{\"x\":1}}");
+
+        /* *warned is zeroed first: a clean render clears earlier bits. */
+        rt.topic = "t";
+        rt.key = ROUTE_KEY_REPLAY_ID;
+        assert_int_equal(render(&fx, &cfg, &rt, &warned), 0);
+        assert_int_equal(warned, 0);
         unload(&fx);
 }
 
@@ -261,7 +351,7 @@ static void test_entity_sanitised(void **state)
 
         (void)state;
         load(&fx, json);
-        assert_int_equal(router_render(&cfg, &rt, &fx.ev, &fx.rec, NULL, err, sizeof(err)), 0);
+        assert_int_equal(render(&fx, &cfg, &rt, NULL), 0);
         assert_string_equal(fx.rec.topic, "cdc.My_Obj_.._x");
         unload(&fx);
 }
@@ -278,41 +368,198 @@ static void test_errors(void **state)
         (void)state;
         load(&fx, no_payload);
         err[0] = '\0';
-        assert_int_equal(router_render(&cfg, &rt, &fx.ev, &fx.rec, NULL, err, sizeof(err)), -1);
+        assert_int_equal(render(&fx, &cfg, &rt, NULL), -1);
         assert_null(fx.rec.value);
-        assert_non_null(strstr(err, "event 9 on /topic/T has neither data.payload nor data.sobject"));
+        assert_string_equal(err, "event 9 on /topic/T has neither data.payload nor data.sobject "
+                                 "(route /topic/T has value: payload)");
 
         memset(topic, 'a', sizeof(topic) - 1);
         topic[sizeof(topic) - 1] = '\0';
         rt.topic = topic;
         rt.value = ROUTE_VALUE_DATA;
         err[0] = '\0';
-        assert_int_equal(router_render(&cfg, &rt, &fx.ev, &fx.rec, NULL, err, sizeof(err)), -1);
+        assert_int_equal(render(&fx, &cfg, &rt, NULL), -1);
         assert_null(fx.rec.value);
-        assert_non_null(strstr(err, "longer than 255 bytes"));
+        assert_string_equal(err, "topic of route /topic/T for an event on /topic/T is longer than "
+                                 "255 bytes");
 
         /* 255 bytes is the most the record holds. */
         topic[255] = '\0';
-        assert_int_equal(router_render(&cfg, &rt, &fx.ev, &fx.rec, NULL, err, sizeof(err)), 0);
+        assert_int_equal(render(&fx, &cfg, &rt, NULL), 0);
         assert_int_equal(strlen(fx.rec.topic), 255);
+        /* The rendered length counts, {entity} included ("_unknown" here). */
+        memset(topic, 'a', 247);
+        memcpy(topic + 247, "{entity}", 9);
+        assert_int_equal(render(&fx, &cfg, &rt, NULL), 0);
+        assert_int_equal(strlen(fx.rec.topic), 255);
+        assert_string_equal(fx.rec.topic + 247, "_unknown");
+        memset(topic, 'a', 248);
+        memcpy(topic + 248, "{entity}", 9);
+        err[0] = '\0';
+        assert_int_equal(render(&fx, &cfg, &rt, NULL), -1);
+        assert_string_equal(err, "topic of route /topic/T for an event on /topic/T is longer than "
+                                 "255 bytes");
         unload(&fx);
 }
 
-/* The key for replay_id is the decimal ASCII of large IDs too. */
+/* The key for replay_id is the decimal ASCII of large IDs too, exactly. */
 static void test_large_replay_id_key(void **state)
 {
-        static const char json[] =
-                "{\"data\":{\"event\":{\"replayId\":9007199254740991},\"payload\":{}},\"channel\":\"/event/E__e\"}";
+        static const struct {
+                const char *json;
+                const char *key;
+        } cases[] = {
+                { "{\"data\":{\"event\":{\"replayId\":9007199254740991},\"payload\":{}},\"channel\":\"/event/E__e\"}",
+                  "9007199254740991" },
+                { "{\"data\":{\"event\":{\"replayId\":9007199254740993},\"payload\":{}},\"channel\":\"/event/E__e\"}",
+                  "9007199254740993" },
+                { "{\"data\":{\"event\":{\"replayId\":9223372036854775807},\"payload\":{}},\"channel\":\"/event/E__e\"}",
+                  "9223372036854775807" },
+                { "{\"data\":{\"event\":{\"replayId\":\"9223372036854775807\"},\"payload\":{}},\"channel\":\"/event/E__e\"}",
+                  "9223372036854775807" },
+        };
         struct config cfg = make_config("b");
         struct config_route rt = make_route("/event/E__e", "t", ROUTE_KEY_REPLAY_ID, ROUTE_VALUE_DATA);
+        struct fixture fx;
+        size_t i;
+
+        (void)state;
+        for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                load(&fx, cases[i].json);
+                assert_int_equal(render(&fx, &cfg, &rt, NULL), 0);
+                assert_int_equal(fx.rec.key_len, strlen(cases[i].key));
+                assert_memory_equal(fx.rec.key, cases[i].key, fx.rec.key_len);
+                assert_header(&fx.rec, 1, "sf.replay_id", cases[i].key);
+                unload(&fx);
+        }
+}
+
+/* ------------------------------------------------------------ exact values */
+
+/*
+ * Every value mode, from compact and from spaced input: the same exact text,
+ * numbers, escapes and key order untouched, whitespace outside strings gone.
+ */
+static void test_value_modes_exact(void **state)
+{
+        static const struct {
+                enum route_value mode;
+                const char *expect;
+        } modes[] = {
+                { ROUTE_VALUE_DATA, ORDER_DATA },
+                { ROUTE_VALUE_PAYLOAD, ORDER_PAYLOAD },
+                { ROUTE_VALUE_MESSAGE, ORDER_MESSAGE },
+        };
+        static const char *const inputs[] = { ORDER_COMPACT, ORDER_SPACED };
+        struct config cfg = make_config("b");
+        struct fixture fx;
+        size_t i, j;
+
+        (void)state;
+        for (j = 0; j < sizeof(inputs) / sizeof(inputs[0]); j++) {
+                load(&fx, inputs[j]);
+                for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+                        struct config_route rt = make_route("/event/Order__e", "orders",
+                                                            ROUTE_KEY_RECORD_ID, modes[i].mode);
+
+                        err[0] = '\0';
+                        if (render(&fx, &cfg, &rt, NULL) != 0)
+                                fail_msg("input %zu mode %d: %s", j, modes[i].mode, err);
+                        assert_value(&fx.rec, modes[i].expect);
+                        if (j == 0) {
+                                assert_borrowed(&fx);  /* nothing to remove: no copy */
+                        } else {
+                                assert_ptr_equal(fx.rec.value, fx.scratch.data);
+                        }
+                        /* Key and headers do not depend on the value mode. */
+                        assert_int_equal(fx.rec.key_len, 3);
+                        assert_memory_equal(fx.rec.key, "a01", 3);
+                        assert_int_equal(fx.rec.nheaders, 4);
+                        assert_header(&fx.rec, 0, "sf.channel", "/event/Order__e");
+                        assert_header(&fx.rec, 1, "sf.replay_id", "9007199254740993");
+                        assert_header(&fx.rec, 2, "sf.event_uuid", "u-1");
+                        assert_header(&fx.rec, 3, "sf.bridge", "b");
+                        assert_true(fx.rec.replay_id == 9007199254740993LL);
+                }
+                unload(&fx);
+        }
+}
+
+/* Only the spans that hold whitespace are copied; compact spans stay borrowed. */
+static void test_value_compacted_only_when_needed(void **state)
+{
+        /* data holds blanks (in event), the payload does not. */
+        static const char json[] =
+                "{\"channel\":\"/u/n\",\"data\":{\"event\":{ \"replayId\" : 3 },"
+                "\"payload\":\"he said \\\"hi\\\" , ok\"}}";
+        struct config cfg = make_config("b");
+        struct config_route rt = make_route("/u/n", "n", ROUTE_KEY_NONE, ROUTE_VALUE_DATA);
         struct fixture fx;
 
         (void)state;
         load(&fx, json);
-        assert_int_equal(router_render(&cfg, &rt, &fx.ev, &fx.rec, NULL, err, sizeof(err)), 0);
-        assert_int_equal(fx.rec.key_len, 16);
-        assert_memory_equal(fx.rec.key, "9007199254740991", 16);
-        assert_header(&fx.rec, 1, "sf.replay_id", "9007199254740991");
+        assert_int_equal(render(&fx, &cfg, &rt, NULL), 0);
+        assert_value(&fx.rec, "{\"event\":{\"replayId\":3},\"payload\":\"he said \\\"hi\\\" , ok\"}");
+        assert_ptr_equal(fx.rec.value, fx.scratch.data);
+
+        rt.value = ROUTE_VALUE_PAYLOAD;
+        assert_int_equal(render(&fx, &cfg, &rt, NULL), 0);
+        assert_value(&fx.rec, "\"he said \\\"hi\\\" , ok\"");
+        assert_borrowed(&fx);
+        unload(&fx);
+}
+
+/* Once scratch is warm, compacting the same value again allocates nothing. */
+static void test_scratch_reused(void **state)
+{
+        struct config cfg = make_config("b");
+        struct config_route rt = make_route("/event/Order__e", "o", ROUTE_KEY_NONE,
+                                            ROUTE_VALUE_MESSAGE);
+        struct fixture fx;
+        char *data;
+        size_t cap;
+        int i;
+
+        (void)state;
+        load(&fx, ORDER_SPACED);
+        assert_int_equal(render(&fx, &cfg, &rt, NULL), 0);
+        data = fx.scratch.data;
+        cap = fx.scratch.cap;
+        assert_non_null(data);
+        for (i = 0; i < 10; i++) {
+                rt.value = (enum route_value)(i % 3);
+                assert_int_equal(render(&fx, &cfg, &rt, NULL), 0);
+                assert_ptr_equal(fx.scratch.data, data);
+                assert_int_equal(fx.scratch.cap, cap);
+        }
+        rt.value = ROUTE_VALUE_MESSAGE;
+        assert_int_equal(render(&fx, &cfg, &rt, NULL), 0);
+        assert_value(&fx.rec, ORDER_MESSAGE);
+        unload(&fx);
+}
+
+/* scratch has a ceiling: a value it cannot hold is refused, not truncated. */
+static void test_scratch_ceiling(void **state)
+{
+        struct config cfg = make_config("b");
+        struct config_route rt = make_route("/event/Order__e", "o", ROUTE_KEY_NONE,
+                                            ROUTE_VALUE_PAYLOAD);
+        struct fixture fx;
+
+        (void)state;
+        load(&fx, ORDER_SPACED);
+        buf_free(&fx.scratch);
+        buf_init(&fx.scratch, 16);
+        err[0] = '\0';
+        assert_int_equal(render(&fx, &cfg, &rt, NULL), -1);
+        assert_string_equal(err, "out of memory compacting event 9007199254740993 on /event/Order__e");
+        /* A compact input needs no scratch at all. */
+        unload(&fx);
+        load(&fx, ORDER_COMPACT);
+        buf_free(&fx.scratch);
+        buf_init(&fx.scratch, 16);
+        assert_int_equal(render(&fx, &cfg, &rt, NULL), 0);
+        assert_value(&fx.rec, ORDER_PAYLOAD);
         unload(&fx);
 }
 
@@ -328,6 +575,10 @@ int main(void)
                 cmocka_unit_test(test_entity_sanitised),
                 cmocka_unit_test(test_errors),
                 cmocka_unit_test(test_large_replay_id_key),
+                cmocka_unit_test(test_value_modes_exact),
+                cmocka_unit_test(test_value_compacted_only_when_needed),
+                cmocka_unit_test(test_scratch_reused),
+                cmocka_unit_test(test_scratch_ceiling),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -157,18 +157,18 @@ static struct sink *start_sink(struct fixture *fx)
         return sink;
 }
 
-/* An event record as router_render would make it; value is malloc'd. */
-static void make_record(struct router_record *rec, const char *topic, const char *channel,
-                        long long replay_id)
+/* An event record as router_render would make it; the value lives in the
+ * caller's buffer (router borrows it from the response body). */
+static void make_record(struct router_record *rec, char *value, size_t value_size,
+                        const char *topic, const char *channel, long long replay_id)
 {
         memset(rec, 0, sizeof(*rec));
         snprintf(rec->topic, sizeof(rec->topic), "%s", topic);
         snprintf(rec->key_buf, sizeof(rec->key_buf), "%lld", replay_id);
         rec->key = rec->key_buf;
         rec->key_len = strlen(rec->key_buf);
-        rec->value = malloc(64);
-        assert_non_null(rec->value);
-        rec->value_len = (size_t)snprintf(rec->value, 64, "{\"Id\":\"001\",\"n\":%lld}", replay_id);
+        rec->value = value;
+        rec->value_len = (size_t)snprintf(value, value_size, "{\"Id\":\"001\",\"n\":%lld}", replay_id);
         snprintf(rec->replay_id_buf, sizeof(rec->replay_id_buf), "%lld", replay_id);
         rec->headers[0].name = "sf.channel";
         rec->headers[0].value = channel;
@@ -185,12 +185,12 @@ static void make_record(struct router_record *rec, const char *topic, const char
 static int produce_event(struct sink *sink, const char *channel, long long replay_id)
 {
         struct router_record rec;
-        char errstr[512];
+        char errstr[512], value[64];
         int status;
 
-        make_record(&rec, produce_topic, channel, replay_id);
+        make_record(&rec, value, sizeof(value), produce_topic, channel, replay_id);
         status = sink_produce(sink, &rec, errstr, sizeof(errstr));
-        assert_null(rec.value); /* the sink took it, whatever the outcome */
+        memset(value, 'X', sizeof(value)); /* copied: the caller's buffer is free again */
         if (status != SINK_OK)
                 return status;
         return sink_mark(sink, channel, replay_id, "2026-11-23T09:00:00.000Z", errstr,
@@ -202,8 +202,11 @@ static int produce_event(struct sink *sink, const char *channel, long long repla
 struct topic_read {
         size_t n;
         char keys[READ_MAX][128];
-        char values[READ_MAX][512];
+        int key_null[READ_MAX];        /* the record has no key at all */
+        char values[READ_MAX][1024];   /* NUL-terminated copy (cut at 1023 bytes) */
+        size_t value_len[READ_MAX];    /* the real length */
         char channel_header[READ_MAX][64];
+        char headers[READ_MAX][512];   /* "name=value;" for every header, in order */
 };
 
 static void read_topic(const struct fixture *fx, const char *topic, struct topic_read *out)
@@ -258,15 +261,34 @@ static void read_topic(const struct fixture *fx, const char *topic, struct topic
                 if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                         left--;
                 } else if (!rkm->err && out->n < READ_MAX) {
+                        size_t vlen = rkm->len < sizeof(out->values[0]) - 1
+                                          ? rkm->len
+                                          : sizeof(out->values[0]) - 1;
+                        const char *hname;
+                        size_t h, used = 0;
+
                         snprintf(out->keys[out->n], sizeof(out->keys[0]), "%.*s", (int)rkm->key_len,
                                  rkm->key ? (const char *)rkm->key : "");
-                        snprintf(out->values[out->n], sizeof(out->values[0]), "%.*s", (int)rkm->len,
-                                 rkm->payload ? (const char *)rkm->payload : "");
-                        if (!rd_kafka_message_headers(rkm, &hdrs) &&
-                            !rd_kafka_header_get_last(hdrs, "sf.channel", &hv, &hlen))
-                                snprintf(out->channel_header[out->n],
-                                         sizeof(out->channel_header[0]), "%.*s", (int)hlen,
-                                         (const char *)hv);
+                        out->key_null[out->n] = rkm->key == NULL;
+                        /* Byte for byte, NULs included. */
+                        if (rkm->payload)
+                                memcpy(out->values[out->n], rkm->payload, vlen);
+                        out->values[out->n][vlen] = '\0';
+                        out->value_len[out->n] = rkm->len;
+                        if (!rd_kafka_message_headers(rkm, &hdrs)) {
+                                if (!rd_kafka_header_get_last(hdrs, "sf.channel", &hv, &hlen))
+                                        snprintf(out->channel_header[out->n],
+                                                 sizeof(out->channel_header[0]), "%.*s",
+                                                 (int)hlen, (const char *)hv);
+                                for (h = 0; !rd_kafka_header_get_all(hdrs, h, &hname, &hv, &hlen);
+                                     h++)
+                                        used += (size_t)snprintf(
+                                            out->headers[out->n] + used,
+                                            used < sizeof(out->headers[0])
+                                                ? sizeof(out->headers[0]) - used
+                                                : 0,
+                                            "%s=%.*s;", hname, (int)hlen, (const char *)hv);
+                        }
                         out->n++;
                 }
                 rd_kafka_message_destroy(rkm);
@@ -571,20 +593,138 @@ static void test_eos_sink_abort_drops_batch(void **state)
 
 /* ---- both modes: misuse and configuration ---- */
 
-static void test_produce_without_batch_takes_value(void **state)
+static void test_produce_without_batch(void **state)
 {
         struct fixture *fx = *state;
         struct sink *sink = start_sink(fx);
         struct router_record rec;
-        char errstr[512];
+        char errstr[512], value[64];
 
-        make_record(&rec, fx->event_topic, "/topic/A", 1);
+        make_record(&rec, value, sizeof(value), fx->event_topic, "/topic/A", 1);
         assert_int_equal(sink_produce(sink, &rec, errstr, sizeof(errstr)), SINK_FATAL);
-        assert_null(rec.value);
         assert_non_null(strstr(errstr, "no open batch"));
         assert_int_equal(sink_mark(sink, "/topic/A", 1, NULL, errstr, sizeof(errstr)), SINK_FATAL);
         sink_destroy(sink);
         sink_destroy(NULL);
+}
+
+/*
+ * The value Kafka stores is the bytes the record held, exactly: the length
+ * counts (the router's value is a span of the response body, with no NUL
+ * after it), nothing is re-encoded, and the caller's buffer may change as
+ * soon as sink_produce returns. Key and headers arrive as given, in order;
+ * a record without a key has none in Kafka.
+ */
+static void test_value_reaches_kafka_exactly(void **state)
+{
+        static const char value[] =
+                "{\"Z__c\":9007199254740993,\"A__c\":123456789012345678,"
+                "\"Pi__c\":3.14159265358979323846,\"Huge__c\":1e400,\"Neg__c\":-0.0,"
+                "\"Text__c\":\"caf\\u00e9 \\ud83d\\ude00 a\\/b \\\"q\\\" \","
+                "\"Utf8__c\":\"caf\xc3\xa9 \xf0\x9f\x98\x80\",\"Gaps__c\":\" a  b\\t \"}";
+        static const char nul_value[] = "{\"a\":\"\0\"}"; /* a NUL byte is data too */
+        struct fixture *fx = *state;
+        struct sink *sink = start_sink(fx);
+        struct router_record rec;
+        struct topic_read rd;
+        char body[sizeof(value) + 16], expect_headers[512], errstr[512];
+        size_t len = sizeof(value) - 1, i, first;
+
+        /* The value is followed by bytes that are not part of it. */
+        memcpy(body, value, len);
+        memcpy(body + len, "GARBAGE", 8);
+
+        memset(&rec, 0, sizeof(rec));
+        snprintf(rec.topic, sizeof(rec.topic), "%s", fx->event_topic);
+        rec.key = "9007199254740993";
+        rec.key_len = 16;
+        rec.value = body;
+        rec.value_len = len;
+        rec.headers[0] = (struct router_header){ "sf.channel", "/event/Order__e", 15 };
+        rec.headers[1] = (struct router_header){ "sf.replay_id", "9007199254740993", 16 };
+        rec.headers[2] = (struct router_header){ "sf.event_time", "2026-11-23T09:18:43.123Z", 24 };
+        rec.headers[3] = (struct router_header){ "sf.event_uuid", "u-1", 3 };
+        rec.headers[4] = (struct router_header){ "sf.bridge", fx->name, strlen(fx->name) };
+        rec.nheaders = 5;
+        rec.channel = "/event/Order__e";
+        rec.replay_id = 9007199254740993LL;
+
+        assert_int_equal(sink_begin(sink, errstr, sizeof(errstr)), SINK_OK);
+        assert_int_equal(sink_produce(sink, &rec, errstr, sizeof(errstr)), SINK_OK);
+        memset(body, 'X', sizeof(body));
+
+        /* A second record: no key, a NUL inside the value, no headers. */
+        memset(&rec, 0, sizeof(rec));
+        snprintf(rec.topic, sizeof(rec.topic), "%s", fx->event_topic);
+        memcpy(body, nul_value, sizeof(nul_value) - 1);
+        rec.value = body;
+        rec.value_len = sizeof(nul_value) - 1;
+        rec.channel = "/event/Order__e";
+        assert_int_equal(sink_produce(sink, &rec, errstr, sizeof(errstr)), SINK_OK);
+        memset(body, 'X', sizeof(body));
+
+        assert_int_equal(sink_mark(sink, "/event/Order__e", 9007199254740993LL, NULL, errstr,
+                                   sizeof(errstr)),
+                         SINK_OK);
+        assert_int_equal(sink_commit(sink, 10000, errstr, sizeof(errstr)), SINK_OK);
+        assert_true(stored(fx->rs, "/event/Order__e") == 9007199254740993LL);
+
+        read_topic(fx, fx->event_topic, &rd);
+        assert_int_equal(rd.n, 2);
+        /* No key: librdkafka's partitioner may put them anywhere; find each. */
+        first = rd.key_null[0] ? 1 : 0;
+        i = 1 - first;
+        assert_int_equal(rd.key_null[first], 0);
+        assert_string_equal(rd.keys[first], "9007199254740993");
+        assert_int_equal(rd.value_len[first], len);
+        assert_memory_equal(rd.values[first], value, len);
+        snprintf(expect_headers, sizeof(expect_headers),
+                 "sf.channel=/event/Order__e;sf.replay_id=9007199254740993;"
+                 "sf.event_time=2026-11-23T09:18:43.123Z;sf.event_uuid=u-1;sf.bridge=%s;",
+                 fx->name);
+        assert_string_equal(rd.headers[first], expect_headers);
+
+        assert_int_equal(rd.key_null[i], 1);
+        assert_int_equal(rd.value_len[i], sizeof(nul_value) - 1);
+        assert_memory_equal(rd.values[i], nul_value, sizeof(nul_value) - 1);
+        assert_string_equal(rd.headers[i], "");
+        sink_destroy(sink);
+}
+
+/*
+ * Replay IDs are exact 64-bit integers end to end: Salesforce's IDs are
+ * opaque and bayeux.c reads them up to 2^63 - 1, so what is committed must
+ * be what a restart reads back, past 2^53 too.
+ */
+static void test_eos_large_replay_id_survives_restart(void **state)
+{
+        static const long long ids[] = { 9007199254740993LL, 9223372036854775807LL };
+        static const char *const channels[] = { "/topic/A", "/event/B__e" };
+        struct fixture *fx = *state;
+        struct sink *sink = start_sink(fx);
+        struct replay_store *loaded;
+        long long read_back[2];
+        char errstr[512];
+        size_t i;
+
+        assert_int_equal(sink_begin(sink, errstr, sizeof(errstr)), SINK_OK);
+        for (i = 0; i < 2; i++)
+                assert_int_equal(produce_event(sink, channels[i], ids[i]), SINK_OK);
+        assert_int_equal(sink_commit(sink, 10000, errstr, sizeof(errstr)), SINK_OK);
+        for (i = 0; i < 2; i++)
+                assert_true(stored(fx->rs, channels[i]) == ids[i]);
+        sink_destroy(sink);
+
+        loaded = replay_store_new(&fx->cfg, errstr, sizeof(errstr));
+        assert_non_null(loaded);
+        assert_int_equal(replay_store_load(loaded, 5000, errstr, sizeof(errstr)), 0);
+        for (i = 0; i < 2; i++)
+                read_back[i] = stored(loaded, channels[i]);
+        replay_store_destroy(loaded); /* before any failure: no handle may outlive the run */
+        for (i = 0; i < 2; i++)
+                if (read_back[i] != ids[i])
+                        fail_msg("%s: committed %lld, a restart reads %lld", channels[i], ids[i],
+                                 read_back[i]);
 }
 
 static void test_new_rejects_bad_properties(void **state)
@@ -801,8 +941,12 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_eos_gap_record, fixture_setup, fixture_teardown),
             cmocka_unit_test_setup_teardown(test_eos_sink_abort_drops_batch, fixture_setup,
                                             fixture_teardown),
-            cmocka_unit_test_setup_teardown(test_produce_without_batch_takes_value, fixture_setup,
+            cmocka_unit_test_setup_teardown(test_produce_without_batch, fixture_setup,
                                             fixture_teardown),
+            cmocka_unit_test_setup_teardown(test_value_reaches_kafka_exactly, fixture_setup,
+                                            fixture_teardown),
+            cmocka_unit_test_setup_teardown(test_eos_large_replay_id_survives_restart,
+                                            fixture_setup, fixture_teardown),
             cmocka_unit_test_setup_teardown(test_new_rejects_bad_properties, fixture_setup,
                                             fixture_teardown),
             cmocka_unit_test_setup_teardown(test_alo_replay_record_after_acks, fixture_setup_alo,

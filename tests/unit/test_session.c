@@ -1,0 +1,442 @@
+/*
+ * The session's batch hand-over, driven with a fake transport (the http_*
+ * functions below stand in for http.c: a request is recorded, the test
+ * answers it) and a fake replay store (replay_from). Each test of a "hole"
+ * failed on the session that called the bridge back from inside a response.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
+#include "session.h"
+
+/* ---- the fake transport ---- */
+
+#define MAX_REQS 64
+
+struct fake_req {
+        struct http_xfer *x;
+        char url[256];
+        char body[4096];
+};
+
+static struct fake_req reqs[MAX_REQS];
+static int nreqs;
+static int ncancels;
+
+int http_xfer_init(struct http *http, struct http_xfer *x, char *errstr, size_t errstr_size)
+{
+        (void)errstr;
+        (void)errstr_size;
+        memset(x, 0, sizeof(*x));
+        x->http = http;
+        buf_init(&x->body, 1u << 20);
+        return 0;
+}
+
+void http_xfer_cleanup(struct http_xfer *x)
+{
+        buf_free(&x->body);
+}
+
+int http_xfer_post(struct http_xfer *x, const char *url, const char *content_type,
+                   const char *auth, const char *body, size_t len, long timeout_ms,
+                   char *errstr, size_t errstr_size)
+{
+        struct fake_req *r;
+
+        (void)content_type;
+        (void)auth;
+        (void)timeout_ms;
+        (void)errstr;
+        (void)errstr_size;
+        assert_true(nreqs < MAX_REQS);
+        assert_false(x->busy); /* one request per transfer at a time */
+        r = &reqs[nreqs++];
+        r->x = x;
+        snprintf(r->url, sizeof(r->url), "%s", url);
+        snprintf(r->body, sizeof(r->body), "%.*s", (int)len, body);
+        buf_reset(&x->body);
+        x->busy = 1;
+        x->done = 0;
+        x->curl_code = 0;
+        x->status = 0;
+        return 0;
+}
+
+void http_xfer_cancel(struct http_xfer *x)
+{
+        if (!x->busy)
+                return;
+        x->busy = 0;
+        x->done = 0;
+        ncancels++;
+}
+
+void http_xfer_clear_cookies(struct http_xfer *x)
+{
+        (void)x;
+}
+
+int http_perform(struct http *http)
+{
+        (void)http;
+        return 0;
+}
+
+int http_xfer_run(struct http_xfer *x, const char *url, const char *content_type,
+                  const char *auth, const char *body, size_t len, long timeout_ms,
+                  char *errstr, size_t errstr_size)
+{
+        (void)x, (void)url, (void)content_type, (void)auth, (void)body, (void)len;
+        (void)timeout_ms, (void)errstr, (void)errstr_size;
+        return -1;
+}
+
+int http_xfer_is_tls_error(const struct http_xfer *x)
+{
+        (void)x;
+        return 0;
+}
+
+static struct fake_req *last_req(void)
+{
+        assert_true(nreqs > 0);
+        return &reqs[nreqs - 1];
+}
+
+/* Answer the newest request (still in flight) with HTTP 200 and body. */
+static void answer(const char *body)
+{
+        struct http_xfer *x = last_req()->x;
+
+        assert_true(x->busy);
+        buf_reset(&x->body);
+        assert_int_equal(buf_append(&x->body, body, strlen(body)), 0);
+        x->status = 200;
+        x->busy = 0;
+        x->done = 1;
+}
+
+/* ---- the fake replay store ---- */
+
+static long long committed_id = 100;
+
+static long long fake_replay_from(void *ctx, const struct config_route *rt)
+{
+        (void)ctx;
+        (void)rt;
+        return committed_id;
+}
+
+/* ---- fixture ---- */
+
+static const char *const config_text =
+        "name: t\n"
+        "salesforce:\n"
+        "  login_url: https://login.example.com\n"
+        "  auth:\n"
+        "    flow: password\n"
+        "    client_id: id\n"
+        "    client_secret: secret\n"
+        "    username: u@example.com\n"
+        "    password: pw\n"
+        "kafka:\n"
+        "  bootstrap_servers: localhost:9092\n"
+        "on_invalid_replay: all\n"
+        "routes:\n"
+        "  - channel: /topic/A\n"
+        "    topic: t.a\n";
+
+struct fixture {
+        struct config *cfg;
+        struct session *sess;
+        char err[512];
+};
+
+static int setup(void **state)
+{
+        static struct fixture fx;
+        struct session_opts opts = { .backoff_cap_ms = 60000, .limit_backoff_cap_ms = 60000 };
+        struct session_hooks hooks = { NULL, fake_replay_from };
+
+        memset(&fx, 0, sizeof(fx));
+        nreqs = 0;
+        ncancels = 0;
+        committed_id = 100;
+        fx.cfg = config_load_string("t.yaml", config_text, strlen(config_text), fx.err,
+                                    sizeof(fx.err));
+        assert_non_null(fx.cfg);
+        assert_int_equal(metrics_init("t", "test"), 0);
+        fx.sess = session_new(fx.cfg, NULL, &opts, &hooks, fx.err, sizeof(fx.err));
+        assert_non_null(fx.sess);
+        *state = &fx;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        struct fixture *fx = *state;
+
+        session_destroy(fx->sess);
+        config_destroy(fx->cfg);
+        metrics_shutdown();
+        return 0;
+}
+
+static void step(struct fixture *fx)
+{
+        assert_int_equal(session_step(fx->sess, fx->err, sizeof(fx->err)), 0);
+}
+
+static int body_has(const struct fake_req *r, const char *s)
+{
+        return strstr(r->body, s) != NULL;
+}
+
+#define CONNECT_OK "{\"channel\":\"/meta/connect\",\"successful\":true,\"advice\":{\"reconnect\":\"retry\",\"interval\":0,\"timeout\":110000}}"
+#define EVENT(id) "{\"channel\":\"/topic/A\",\"data\":{\"event\":{\"replayId\":" #id "},\"sobject\":{\"Id\":\"001\"}}}"
+
+/* Log in, handshake and subscribe; leaves the first /meta/connect in flight. */
+static void establish(struct fixture *fx)
+{
+        step(fx);
+        assert_int_equal(nreqs, 1);
+        assert_non_null(strstr(last_req()->url, "/services/oauth2/token"));
+        answer("{\"access_token\":\"tok\",\"instance_url\":\"https://inst.example.com\"}");
+        step(fx);
+        assert_true(body_has(last_req(), "/meta/handshake"));
+        answer("[{\"channel\":\"/meta/handshake\",\"successful\":true,\"clientId\":\"c1\",\"ext\":{\"replay\":true}}]");
+        step(fx);
+        assert_true(body_has(last_req(), "/meta/subscribe"));
+        answer("[{\"channel\":\"/meta/subscribe\",\"successful\":true,\"subscription\":\"/topic/A\"}]");
+        step(fx);
+        assert_true(body_has(last_req(), "/meta/connect"));
+        assert_true(session_handshaken(fx->sess));
+}
+
+/* A batch waits for its verdict; the next connect goes out while it commits. */
+static void test_batch_pipelines_connect(void **state)
+{
+        struct fixture *fx = *state;
+        const struct bayeux_response *resp;
+        int before;
+
+        establish(fx);
+        answer("[" EVENT(101) "," EVENT(102) "," CONNECT_OK "]");
+        step(fx);
+        resp = session_batch(fx->sess);
+        assert_non_null(resp);
+        assert_int_equal(resp->nmsgs, 3);
+        assert_int_equal(resp->msgs[0].replay_id, 101);
+        before = nreqs;
+        step(fx); /* nothing moves while the bridge has the batch */
+        assert_int_equal(nreqs, before);
+        session_batch_produced(fx->sess);
+        assert_int_equal(nreqs, before + 1);
+        assert_true(body_has(last_req(), "/meta/connect"));
+        assert_null(session_batch(fx->sess));
+        step(fx); /* still nothing: the verdict is not in */
+        assert_int_equal(nreqs, before + 1);
+        session_batch_done(fx->sess, SESSION_BATCH_COMMITTED, NULL);
+        step(fx);
+        /* The pipelined connect is the one in flight: no second one. */
+        assert_int_equal(nreqs, before + 1);
+        assert_true(last_req()->x->busy);
+        answer("[" EVENT(103) "," CONNECT_OK "]");
+        step(fx);
+        resp = session_batch(fx->sess);
+        assert_non_null(resp);
+        assert_int_equal(resp->msgs[0].replay_id, 103);
+}
+
+/*
+ * Hole 1: a response holding events and a reply that asks for a new
+ * Bayeux session. The old session handshook and resubscribed from the old
+ * replay IDs while the batch was still committing; now nothing goes out
+ * before the verdict, and the resubscribe starts from the committed ID.
+ */
+static void test_no_handshake_while_commit_pending(void **state)
+{
+        struct fixture *fx = *state;
+        int before;
+
+        establish(fx);
+        answer("[" EVENT(101) "," EVENT(102) ","
+               "{\"channel\":\"/meta/connect\",\"successful\":false,\"error\":\"403::Unknown client\","
+               "\"advice\":{\"reconnect\":\"handshake\"}}]");
+        step(fx);
+        assert_non_null(session_batch(fx->sess));
+        before = nreqs;
+        session_batch_produced(fx->sess);
+        assert_int_equal(nreqs, before); /* no pipelined connect: the reply asks for more */
+        step(fx);
+        step(fx);
+        assert_int_equal(nreqs, before); /* Kafka is slow: still nothing */
+        committed_id = 102;               /* the commit went through */
+        session_batch_done(fx->sess, SESSION_BATCH_COMMITTED, NULL);
+        step(fx);
+        assert_int_equal(nreqs, before + 1);
+        assert_true(body_has(last_req(), "/meta/handshake"));
+        answer("[{\"channel\":\"/meta/handshake\",\"successful\":true,\"clientId\":\"c2\"}]");
+        step(fx);
+        assert_true(body_has(last_req(), "/meta/subscribe"));
+        assert_true(body_has(last_req(), "\"/topic/A\":102"));
+}
+
+/* A rebuild asked for while a batch commits waits for the verdict. */
+static void test_rebuild_deferred_until_verdict(void **state)
+{
+        struct fixture *fx = *state;
+        int before;
+
+        establish(fx);
+        answer("[" EVENT(101) "," CONNECT_OK "]");
+        step(fx);
+        session_batch_produced(fx->sess);
+        before = nreqs;
+        session_rebuild(fx->sess, "kafka_delivery_failed");
+        step(fx);
+        assert_int_equal(nreqs, before);
+        assert_true(last_req()->x->busy); /* the pipelined connect is untouched */
+        committed_id = 101;
+        session_batch_done(fx->sess, SESSION_BATCH_COMMITTED, NULL);
+        assert_int_equal(ncancels, 1); /* now the long-poll is dropped */
+        step(fx);
+        assert_true(body_has(last_req(), "/meta/handshake"));
+}
+
+/* A batch that did not reach Kafka: the pipelined connect is dropped, and the
+ * new session resubscribes from the committed ID, so Salesforce sends it again. */
+static void test_rebuild_verdict_drops_pipelined_connect(void **state)
+{
+        struct fixture *fx = *state;
+
+        establish(fx);
+        answer("[" EVENT(101) "," CONNECT_OK "]");
+        step(fx);
+        session_batch_produced(fx->sess);
+        assert_true(last_req()->x->busy);
+        session_batch_done(fx->sess, SESSION_BATCH_REBUILD, "batch_aborted");
+        assert_int_equal(ncancels, 1);
+        step(fx);
+        assert_true(body_has(last_req(), "/meta/handshake"));
+        answer("[{\"channel\":\"/meta/handshake\",\"successful\":true,\"clientId\":\"c2\"}]");
+        step(fx);
+        assert_true(body_has(last_req(), "\"/topic/A\":100"));
+}
+
+/*
+ * Hole 2: an invalid-replay error on a connect reply names no route. The
+ * old session changed no state and waited with nothing in flight; now it
+ * starts a new Bayeux session.
+ */
+static void test_invalid_replay_on_connect_rebuilds(void **state)
+{
+        struct fixture *fx = *state;
+        int before;
+
+        establish(fx);
+        before = nreqs;
+        answer("[{\"channel\":\"/meta/connect\",\"successful\":false,"
+               "\"error\":\"400::The replayId {5} you provided was invalid.  Please provide a valid ID, -2 to replay all events, or -1 to replay only new events.\"}]");
+        step(fx);
+        assert_int_equal(nreqs, before + 1);
+        assert_true(body_has(last_req(), "/meta/handshake"));
+        assert_true(last_req()->x->busy);
+}
+
+/* A wait state with nothing in flight is rebuilt, not waited on forever. */
+static void test_wait_without_request_rebuilds(void **state)
+{
+        struct fixture *fx = *state;
+        int before;
+
+        establish(fx);
+        session_cancel(fx->sess); /* the long-poll vanishes under the session */
+        before = nreqs;
+        step(fx);
+        assert_int_equal(nreqs, before + 1);
+        assert_true(body_has(last_req(), "/meta/handshake"));
+}
+
+/*
+ * Hole 3: a replay gap is never written by the session into someone
+ * else's transaction. The session applies on_invalid_replay, resubscribes,
+ * and queues the gap for the bridge to take into its own next batch.
+ */
+static void test_invalid_replay_on_subscribe_queues_gap(void **state)
+{
+        struct fixture *fx = *state;
+        struct session_gap gap;
+
+        step(fx);
+        answer("{\"access_token\":\"tok\",\"instance_url\":\"https://inst.example.com\"}");
+        step(fx);
+        answer("[{\"channel\":\"/meta/handshake\",\"successful\":true,\"clientId\":\"c1\"}]");
+        step(fx);
+        assert_true(body_has(last_req(), "\"/topic/A\":100"));
+        assert_int_equal(session_take_gap(fx->sess, &gap), 0);
+        answer("[{\"channel\":\"/meta/subscribe\",\"successful\":false,\"subscription\":\"/topic/A\","
+               "\"error\":\"400::The replayId {100} you provided was invalid.  Please provide a valid ID, -2 to replay all events, or -1 to replay only new events.\"}]");
+        step(fx);
+        /* policy all: subscribed again from -2 */
+        assert_true(body_has(last_req(), "/meta/subscribe"));
+        assert_true(body_has(last_req(), "\"/topic/A\":-2"));
+        assert_true(session_has_gap(fx->sess));
+        assert_int_equal(session_take_gap(fx->sess, &gap), 1);
+        assert_string_equal(gap.rt->channel, "/topic/A");
+        assert_int_equal(gap.lost_after, 100);
+        assert_int_equal(session_take_gap(fx->sess, &gap), 0);
+        session_return_gap(fx->sess, &gap); /* its batch failed: taken again */
+        assert_int_equal(session_take_gap(fx->sess, &gap), 1);
+        assert_int_equal(gap.lost_after, 100);
+}
+
+/* Backpressure: no connect while paused, one as soon as it is lifted. */
+static void test_paused_holds_connect(void **state)
+{
+        struct fixture *fx = *state;
+        int before;
+
+        establish(fx);
+        session_set_paused(fx->sess, 1);
+        answer("[" EVENT(101) "," CONNECT_OK "]");
+        step(fx);
+        before = nreqs;
+        session_batch_produced(fx->sess); /* paused: no pipelined connect */
+        session_batch_done(fx->sess, SESSION_BATCH_COMMITTED, NULL);
+        step(fx);
+        assert_int_equal(nreqs, before);
+        session_set_paused(fx->sess, 0);
+        step(fx);
+        assert_int_equal(nreqs, before + 1);
+        assert_true(body_has(last_req(), "/meta/connect"));
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_batch_pipelines_connect, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_no_handshake_while_commit_pending, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rebuild_deferred_until_verdict, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_rebuild_verdict_drops_pipelined_connect, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_invalid_replay_on_connect_rebuilds, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_wait_without_request_rebuilds, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_invalid_replay_on_subscribe_queues_gap, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_paused_holds_connect, setup, teardown),
+        };
+
+        log_setup(LOG_FORMAT_LOGFMT, LOG_ERROR);
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
