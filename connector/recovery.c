@@ -19,7 +19,8 @@ enum recovery_match {
         M_TEXT,       /* failureReason (first walk) or error (second walk) starts
                        * with `prefix` and contains `text` */
         M_ADVICE,     /* advice.reconnect is `reconnect`, with `flags` */
-        M_ANY         /* anything left */
+        M_ANY,        /* anything left */
+        M_LOCAL       /* not read from an answer: the bridge saw it (recovery_local) */
 };
 
 #define R_CONNECT_ONLY 0x1  /* only on a /meta/connect reply */
@@ -157,6 +158,44 @@ static const struct recovery_rule recovery_rules[] = {
         { .match = M_ANY,
           .action = ACT_REHANDSHAKE, .cause = "unknown_error",
           .why = "any other unsuccessful reply: handshake, resubscribe, log the text" },
+
+        /* What the bridge sees for itself (recovery_local), never an answer's text. */
+        { .match = M_LOCAL,
+          .action = ACT_REHANDSHAKE, .cause = "stall",
+          .why = "no answer to /meta/connect within stall_timeout_s: abort, handshake, resubscribe" },
+        { .match = M_LOCAL,
+          .action = ACT_BACKOFF, .cause = "tls",
+          .why = "TLS failure talking to Salesforce (certificate, CA file): backoff, say which" },
+        { .match = M_LOCAL,
+          .action = ACT_BACKOFF, .cause = "malformed_response",
+          .why = "a response that is not JSON or not a Bayeux array: backoff, handshake" },
+        { .match = M_LOCAL,
+          .action = ACT_BACKOFF, .cause = "bad_handshake",
+          .why = "a successful handshake reply without a clientId: backoff, handshake" },
+        { .match = M_LOCAL,
+          .action = ACT_BACKOFF, .cause = "auth_unavailable",
+          .why = "token endpoint unreachable, 5xx or 429: backoff, log in again" },
+        { .match = M_LOCAL,
+          .action = ACT_BACKOFF, .cause = "auth_rejected",
+          .why = "credentials refused after they once worked: retry at the capped pace (at start: exit 3)" },
+        { .match = M_LOCAL,
+          .action = ACT_REHANDSHAKE, .cause = "no_request_in_flight",
+          .why = "a wait with nothing in flight (cannot happen by construction): rebuild, say so" },
+        { .match = M_LOCAL,
+          .action = ACT_REHANDSHAKE, .cause = "batch_aborted",
+          .why = "Kafka aborted the batch: resubscribe from the committed replay IDs" },
+        { .match = M_LOCAL,
+          .action = ACT_REHANDSHAKE, .cause = "kafka_delivery_failed",
+          .why = "at_least_once: a delivery failed: resubscribe from the committed replay IDs" },
+        { .match = M_LOCAL,
+          .action = ACT_HOLD_BATCH, .cause = "kafka_unavailable",
+          .why = "Kafka unreachable: keep the open batch, retry its commit, no long-poll meanwhile" },
+        { .match = M_LOCAL,
+          .action = ACT_STOP_ROUTE, .cause = "bad_event",
+          .why = "an event that cannot be forwarded: hold its route just before it, skip nothing" },
+        { .match = M_LOCAL,
+          .action = ACT_LOG, .cause = "unrouted_event",
+          .why = "an event on a channel no route subscribes to: log and count it" },
 };
 
 #define RECOVERY_NRULES (sizeof(recovery_rules) / sizeof(recovery_rules[0]))
@@ -208,6 +247,8 @@ static int recovery_matches(const struct recovery_rule *rule, const struct recov
                 return 1;
         case M_ANY:
                 return 1;
+        case M_LOCAL:
+                return 0;
         }
         return 0;
 }
@@ -249,6 +290,21 @@ struct recovery_decision recovery_classify(const struct recovery_input *in)
         return recovery_decide(RECOVERY_NRULES - 1);
 }
 
+struct recovery_decision recovery_local(const char *cause)
+{
+        size_t i;
+
+        for (i = 0; i < RECOVERY_NRULES; i++)
+                if (!strcmp(recovery_rules[i].cause, cause) &&
+                    (recovery_rules[i].match == M_LOCAL || recovery_rules[i].match == M_NO_REPLY))
+                        return recovery_decide(i);
+        /* A cause missing from the table is a bug; still never silent. */
+        for (i = 0; i < RECOVERY_NRULES; i++)
+                if (recovery_rules[i].match == M_ANY)
+                        break;
+        return recovery_decide(i);
+}
+
 const char *recovery_action_name(enum recovery_action act)
 {
         switch (act) {
@@ -260,6 +316,9 @@ const char *recovery_action_name(enum recovery_action act)
         case ACT_BACKOFF_LONG: return "backoff_long";
         case ACT_INVALID_REPLAY: return "invalid_replay";
         case ACT_FATAL: return "fatal";
+        case ACT_HOLD_BATCH: return "hold_batch";
+        case ACT_STOP_ROUTE: return "route_stopped";
+        case ACT_LOG: return "logged";
         }
         return "unknown";
 }

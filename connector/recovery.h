@@ -15,7 +15,11 @@ enum recovery_action {
         ACT_BACKOFF,         /* transport/5xx: exponential backoff (cap 60 s), then handshake */
         ACT_BACKOFF_LONG,    /* too busy / org limits: minutes, with jitter; no re-login */
         ACT_INVALID_REPLAY,  /* apply on_invalid_replay for the channel */
-        ACT_FATAL            /* cannot continue (e.g. channel does not exist) */
+        ACT_FATAL,           /* cannot continue (e.g. channel does not exist) */
+        /* The bridge's own moves, for causes it sees itself (recovery_local): */
+        ACT_HOLD_BATCH,      /* Kafka unreachable: keep the batch, retry the commit */
+        ACT_STOP_ROUTE,      /* an event cannot be forwarded: hold its route before it */
+        ACT_LOG              /* logged and counted; nothing else to do */
 };
 
 struct recovery_input {
@@ -44,6 +48,18 @@ struct recovery_decision {
  * @remark cause is a static string (a metric label).
  */
 struct recovery_decision recovery_classify(const struct recovery_input *in);
+
+/**
+ * @brief The decision for a cause the bridge detects itself rather than
+ *        reads from an answer: "stall", "tls", "malformed_response",
+ *        "bad_handshake", "no_reply", "auth_unavailable", "auth_rejected",
+ *        "no_request_in_flight", "batch_aborted", "kafka_delivery_failed",
+ *        "kafka_unavailable", "bad_event", "unrouted_event". Same table,
+ *        same walk by the unit test.
+ * @returns the row's decision; an unknown cause gets the last-resort row
+ *          ("unknown_error", rehandshake), never silence.
+ */
+struct recovery_decision recovery_local(const char *cause);
 
 /** @returns the action's lower-case name ("rehandshake"), a static string. */
 const char *recovery_action_name(enum recovery_action act);

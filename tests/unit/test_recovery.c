@@ -236,6 +236,26 @@ static struct recovery_decision run_case(const struct rcase *rc)
         return dec;
 }
 
+/* Causes the bridge sees itself, decided by the same table (recovery_local). */
+static const struct {
+        const char *cause;
+        enum recovery_action action;
+} local_cases[] = {
+        { "stall", ACT_REHANDSHAKE },
+        { "tls", ACT_BACKOFF },
+        { "malformed_response", ACT_BACKOFF },
+        { "bad_handshake", ACT_BACKOFF },
+        { "no_reply", ACT_BACKOFF },
+        { "auth_unavailable", ACT_BACKOFF },
+        { "auth_rejected", ACT_BACKOFF },
+        { "no_request_in_flight", ACT_REHANDSHAKE },
+        { "batch_aborted", ACT_REHANDSHAKE },
+        { "kafka_delivery_failed", ACT_REHANDSHAKE },
+        { "kafka_unavailable", ACT_HOLD_BATCH },
+        { "bad_event", ACT_STOP_ROUTE },
+        { "unrouted_event", ACT_LOG },
+};
+
 static void test_every_case(void **state)
 {
         size_t i;
@@ -256,7 +276,29 @@ static void test_every_case(void **state)
                 assert_true(dec.rule >= 1 && (size_t)dec.rule <= recovery_rule_count());
                 rule_hits[dec.rule]++;
         }
+        for (i = 0; i < sizeof(local_cases) / sizeof(local_cases[0]); i++) {
+                struct recovery_decision dec = recovery_local(local_cases[i].cause);
+
+                if (dec.action != local_cases[i].action || strcmp(dec.cause, local_cases[i].cause)) {
+                        print_error("local cause \"%s\": got %s/%s, want %s\n", local_cases[i].cause,
+                                    recovery_action_name(dec.action), dec.cause,
+                                    recovery_action_name(local_cases[i].action));
+                        bad++;
+                }
+                assert_true(dec.rule >= 1 && (size_t)dec.rule <= recovery_rule_count());
+                rule_hits[dec.rule]++;
+        }
         assert_int_equal(bad, 0);
+}
+
+/* A cause missing from the table still gets a loud decision, never none. */
+static void test_unknown_local_cause(void **state)
+{
+        struct recovery_decision dec = recovery_local("no_such_cause");
+
+        (void)state;
+        assert_int_equal(dec.action, ACT_REHANDSHAKE);
+        assert_string_equal(dec.cause, "unknown_error");
 }
 
 /* The table has no dead row: each one decided at least one verbatim case. */
@@ -324,6 +366,9 @@ static void test_action_names(void **state)
         assert_string_equal(recovery_action_name(ACT_BACKOFF_LONG), "backoff_long");
         assert_string_equal(recovery_action_name(ACT_INVALID_REPLAY), "invalid_replay");
         assert_string_equal(recovery_action_name(ACT_FATAL), "fatal");
+        assert_string_equal(recovery_action_name(ACT_HOLD_BATCH), "hold_batch");
+        assert_string_equal(recovery_action_name(ACT_STOP_ROUTE), "route_stopped");
+        assert_string_equal(recovery_action_name(ACT_LOG), "logged");
 }
 
 int main(void)
@@ -331,6 +376,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_every_case),
                 cmocka_unit_test(test_every_rule_is_exercised),
+                cmocka_unit_test(test_unknown_local_cause),
                 cmocka_unit_test(test_failure_reason_before_error),
                 cmocka_unit_test(test_http_status_wins),
                 cmocka_unit_test(test_action_names),
