@@ -143,8 +143,9 @@ fuzz:
 	    connector/config_diag.c connector/expand.c connector/buf.c -lyaml -o build-fuzz/fuzz_config
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_expand.c connector/expand.c connector/buf.c \
 	    -o build-fuzz/fuzz_expand
-	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_replay.c connector/replay_store.c connector/buf.c \
-	    connector/log.c -lcjson -lrdkafka -lm -o build-fuzz/fuzz_replay
+	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_replay.c connector/replay_store.c connector/kafka_conf.c \
+	    connector/config_keys.c connector/buf.c connector/log.c -lcjson -lrdkafka -lm \
+	    -o build-fuzz/fuzz_replay
 
 lint:  # advisory: not part of make test
 	-clang-format --dry-run connector/*.c connector/*.h

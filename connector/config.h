@@ -103,6 +103,8 @@ struct config *config_load_string(const char *path, const char *text, size_t len
  * @returns 1 when a kafka.properties entry named @p name holds a secret
  *          (sasl.password, ssl.key.password, sasl.oauthbearer.client.secret,
  *          ssl.key.pem, …), so its value must never be logged; else 0.
+ * @remark The one list: the loader's echo, kafka_conf's errors and anything
+ *         else that could show a property's value ask this.
  */
 int config_property_is_secret(const char *name);
 

@@ -147,7 +147,7 @@ const struct key_def config_keys[] = {
         { .path = "kafka.properties", .type = KEY_PROPERTIES,
           .doc = "librdkafka properties handed over unchanged (numbers and booleans as text), e.g. "
                  "security.protocol: SASL_SSL. Values of names holding password, secret, key.pem, "
-                 "jaas or oauthbearer.config are never logged." },
+                 "jaas, oauthbearer or ssl.key are never logged." },
         { .path = "on_invalid_replay", .type = KEY_ENUM, .def = "all",
           .values = invalid_replay_values, IN_CFG(on_invalid_replay),
           .doc = "When Salesforce no longer retains a stored replay ID: all (resubscribe with -2, "
@@ -576,26 +576,43 @@ static int contains_ci(const char *s, size_t len, const char *needle)
         return 0;
 }
 
-int config_property_is_secret(const char *name)
+/*
+ * The one list of secret-looking kafka.properties names: the value of a
+ * property whose name holds one of these words, in any case, is shown
+ * nowhere: not in the loader's echo of a line, not in a librdkafka error
+ * (kafka_conf.c). librdkafka's secrets are sasl.password, ssl.key.password,
+ * ssl.keystore.password, ssl.key.pem, sasl.oauthbearer.config,
+ * sasl.oauthbearer.client.secret; the rest (jaas, ssl.key.location) err on
+ * the side of hiding.
+ */
+static const char *const secret_property_words[] = { "password", "secret", "key.pem", "jaas",
+                                                     "oauthbearer", "ssl.key" };
+
+static int mentions_secret_property(const char *s, size_t len)
 {
-        static const char *const words[] = { "password", "secret", "key.pem", "jaas",
-                                             "oauthbearer.config" };
         size_t i;
 
-        for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-                if (contains_ci(name, strlen(name), words[i]))
+        for (i = 0; i < sizeof(secret_property_words) / sizeof(secret_property_words[0]); i++)
+                if (contains_ci(s, len, secret_property_words[i]))
                         return 1;
         return 0;
 }
 
+int config_property_is_secret(const char *name)
+{
+        return mentions_secret_property(name, strlen(name));
+}
+
 int config_text_mentions_secret(const char *s, size_t len)
 {
-        static const char *const words[] = { "secret", "passw", "token", "key.pem", "jaas",
-                                             "oauthbearer" };
+        /* The table's secret keys: client_secret, password, refresh_token. */
+        static const char *const key_words[] = { "secret", "passw", "token" };
         size_t i;
 
-        for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-                if (contains_ci(s, len, words[i]))
+        if (mentions_secret_property(s, len))
+                return 1;
+        for (i = 0; i < sizeof(key_words) / sizeof(key_words[0]); i++)
+                if (contains_ci(s, len, key_words[i]))
                         return 1;
         return 0;
 }

@@ -629,6 +629,10 @@ static void test_no_secret_in_errors(void **state)
                 "kafka:\n  properties:\n    sasl.password: \"" PLANTED "\n",
                 "kafka:\n  properties: {ssl.key.password: " PLANTED ", x: [1]}\n",
                 "kafka:\n  properties: {sasl.oauthbearer.client.secret: " PLANTED ", x: }\n",
+                /* Names only kafka_conf's list had before there was one list. */
+                "kafka:\n  properties: {sasl.oauthbearer.method: " PLANTED ", ssl.key.location: "
+                PLANTED ", x: }\n",
+                "kafka:\n  properties:\n    ssl.key.location: \"" PLANTED "\n",
                 /* Unused secrets (warnings), and an error after them. */
                 "salesforce:\n  auth:\n    flow: jwt\n    client_id: x\n    username: u\n"
                 "    private_key_file: " KEY_FILE "\n    password: " PLANTED "-1\n"
@@ -765,6 +769,9 @@ static void test_names(void **state)
         assert_true(config_property_is_secret("sasl.oauthbearer.client.secret"));
         assert_true(config_property_is_secret("ssl.key.pem"));
         assert_true(config_property_is_secret("sasl.oauthbearer.config"));
+        assert_true(config_property_is_secret("sasl.oauthbearer.method"));
+        assert_true(config_property_is_secret("ssl.key.location"));
+        assert_true(config_property_is_secret("SASL.JAAS.CONFIG"));
         assert_false(config_property_is_secret("sasl.username"));
         assert_false(config_property_is_secret("linger.ms"));
         assert_false(config_property_is_secret("ssl.certificate.pem"));
