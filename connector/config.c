@@ -55,7 +55,9 @@ static void store_int(void *base, const struct key_def *kd, long long v)
 {
         void *p = field_at(base, kd);
 
-        if (kd->size == sizeof(long long))
+        if (kd->is_size)
+                *(size_t *)p = (size_t)v;
+        else if (kd->size == sizeof(long long))
                 *(long long *)p = v;
         else
                 *(int *)p = (int)v;

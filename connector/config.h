@@ -64,6 +64,8 @@ struct config {
                 int stall_timeout_s;    /* default 150 */
                 int limit_backoff_s;    /* salesforce.limit_backoff_s, default 60: first wait after
                                          * "too busy" or an org limit, doubling to 8x */
+                size_t max_response_bytes; /* salesforce.max_response_bytes, default 16 MiB:
+                                            * the ceiling of one HTTP response body */
         } sf;
         struct {
                 char *bootstrap_servers;

@@ -16,7 +16,7 @@
 #define MSG_MAX      512 /* one message, before file:line:column and the echo */
 
 /* The number of entries in config_keys[]; config_keys.c checks it. */
-#define CONFIG_NKEYS 32
+#define CONFIG_NKEYS 33
 
 enum key_type {
         KEY_STRING,
@@ -55,6 +55,7 @@ struct key_def {
         int must_read;          /* a file that must be readable at load time */
         const struct enum_value *values;
         long long min, max;     /* KEY_INT range */
+        int is_size;            /* KEY_INT stored in a size_t (else int or long long, by size) */
         size_t offset, size;
         int (*check)(const char *value, char *msg, size_t msg_size);
         const char *doc;

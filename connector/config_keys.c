@@ -126,6 +126,12 @@ const struct key_def config_keys[] = {
           .doc = "First wait, in seconds, after Salesforce says it is too busy or an org limit "
                  "is reached (concurrent clients, daily events); doubles up to 8 times this, "
                  "with jitter. Never a re-login loop." },
+        { .path = "salesforce.max_response_bytes", .type = KEY_INT, .def = "16777216",
+          .min = 65536, .max = 1073741824, IN_CFG(sf.max_response_bytes), .is_size = 1,
+          .doc = "Ceiling, in bytes, of one Salesforce HTTP response body: an answer that "
+                 "grows past it is an error, never a larger buffer. Salesforce's largest "
+                 "long-poll batch is about 10 MB (EMP-Connector allows 10 MB); the default "
+                 "is 16 MiB." },
         { .path = "kafka", .type = KEY_MAP, .required = REQUIRED,
           .doc = "The Kafka producer." },
         { .path = "kafka.bootstrap_servers", .type = KEY_STRING, .required = REQUIRED,
