@@ -613,8 +613,8 @@ int bridge_run(const struct config *cfg, int wake_fd, volatile sig_atomic_t *sto
                 snprintf(errstr, errstr_size, "out of memory");
                 goto out;
         }
-        buf_init(&br.scratch, cfg->sf.max_response_bytes ? cfg->sf.max_response_bytes : 16u << 20);
-        hopts.max_response = cfg->sf.max_response_bytes ? cfg->sf.max_response_bytes : 16u << 20;
+        buf_init(&br.scratch, cfg->sf.max_response_bytes);
+        hopts.max_response = cfg->sf.max_response_bytes;
         if (!(br.http = http_new(&hopts, errstr, errstr_size)) ||
             !(br.rs = replay_store_new(cfg, errstr, errstr_size)) ||
             !(br.sink = sink_new(cfg, br.rs, errstr, errstr_size)) ||

@@ -64,7 +64,8 @@ struct config {
                 int stall_timeout_s;    /* default 150 */
                 int limit_backoff_s;    /* salesforce.limit_backoff_s, default 60: first wait after
                                          * "too busy" or an org limit, doubling to 8x */
-                size_t max_response_bytes; /* TEMP until the key table has it */
+                size_t max_response_bytes; /* salesforce.max_response_bytes, default 16 MiB:
+                                            * the ceiling of one HTTP response body */
         } sf;
         struct {
                 char *bootstrap_servers;
@@ -104,6 +105,8 @@ struct config *config_load_string(const char *path, const char *text, size_t len
  * @returns 1 when a kafka.properties entry named @p name holds a secret
  *          (sasl.password, ssl.key.password, sasl.oauthbearer.client.secret,
  *          ssl.key.pem, …), so its value must never be logged; else 0.
+ * @remark The one list: the loader's echo, kafka_conf's errors and anything
+ *         else that could show a property's value ask this.
  */
 int config_property_is_secret(const char *name);
 

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kafka_conf.h"
 #include "log.h"
 #include "replay_store.h"
 
@@ -123,16 +124,13 @@ int fence_watch_start(struct fence *fence, int timeout_ms, char *errstr, size_t 
 
         if (fence->rk)
                 return 0;
-        conf = replay_kafka_conf_new(fence->cfg, errstr, errstr_size);
+        conf = kafka_conf_new(fence->cfg, KAFKA_CONF_CONSUMER, errstr, errstr_size);
         if (!conf)
                 return -1;
         snprintf(group, sizeof(group), "sfbridge-%s-fence", fence->cfg->name);
         snprintf(wait, sizeof(wait), "%d", FENCE_FETCH_WAIT_MS);
-        if (replay_kafka_conf_set(conf, "sfbridge", "group.id", group, errstr, errstr_size) ||
-            replay_kafka_conf_set(conf, "sfbridge", "isolation.level", "read_committed", errstr, errstr_size) ||
-            replay_kafka_conf_set(conf, "sfbridge", "enable.auto.commit", "false", errstr, errstr_size) ||
-            replay_kafka_conf_set(conf, "sfbridge", "enable.auto.offset.store", "false", errstr, errstr_size) ||
-            replay_kafka_conf_set(conf, "sfbridge", "fetch.wait.max.ms", wait, errstr, errstr_size)) {
+        if (kafka_conf_set(conf, "sfbridge", "group.id", group, errstr, errstr_size) ||
+            kafka_conf_set(conf, "sfbridge", "fetch.wait.max.ms", wait, errstr, errstr_size)) {
                 rd_kafka_conf_destroy(conf);
                 return -1;
         }

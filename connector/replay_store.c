@@ -10,12 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include <cjson/cJSON.h>
 
 #include "json.h"
+#include "kafka_conf.h"
 #include "log.h"
 
 #define REPLAY_KEY_MAX 4096
@@ -75,102 +75,6 @@ void replay_now_rfc3339(char *out, size_t out_size)
         snprintf(out, out_size, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                  (long)(ts.tv_nsec / 1000000));
-}
-
-/* ---- librdkafka configuration shared with sink_kafka ---- */
-
-/*
- * Whether a property's value must never be shown. librdkafka's own errstr
- * quotes the rejected value, so for these names we write our own message.
- */
-static int property_is_secret(const char *name)
-{
-        static const char *const secret_words[] = {"password", "secret", "sasl.oauthbearer",
-                                                   "ssl.key"};
-        const char *p;
-        size_t i;
-
-        for (p = name; *p; p++)
-                for (i = 0; i < sizeof(secret_words) / sizeof(secret_words[0]); i++)
-                        if (!strncasecmp(p, secret_words[i], strlen(secret_words[i])))
-                                return 1;
-        return 0;
-}
-
-int replay_kafka_conf_set(rd_kafka_conf_t *conf, const char *origin, const char *name,
-                          const char *value, char *errstr, size_t errstr_size)
-{
-        char rderr[512];
-
-        if (rd_kafka_conf_set(conf, name, value, rderr, sizeof(rderr)) == RD_KAFKA_CONF_OK)
-                return 0;
-        if (property_is_secret(name))
-                snprintf(errstr, errstr_size, "%s: %s: rejected by librdkafka (value not shown)",
-                         origin, name);
-        else
-                snprintf(errstr, errstr_size, "%s: %s: %s", origin, name, rderr);
-        return -1;
-}
-
-/* librdkafka logs from its own threads; log_msg() writes one line atomically. */
-static void replay_kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-        enum log_level lvl;
-        char text[1024];
-        size_t i;
-
-        if (level <= 3)
-                lvl = LOG_ERROR;
-        else if (level == 4)
-                lvl = LOG_WARN;
-        else if (level <= 6)
-                lvl = LOG_INFO;
-        else
-                lvl = LOG_DEBUG;
-        /* Keep the logfmt value quotable: no double quotes inside. */
-        snprintf(text, sizeof(text), "%s", buf);
-        for (i = 0; text[i]; i++)
-                if (text[i] == '"')
-                        text[i] = '\'';
-        log_msg(lvl, "kafka", "client=%s fac=%s text=\"%s\"", rd_kafka_name(rk), fac, text);
-}
-
-rd_kafka_conf_t *replay_kafka_conf_new(const struct config *cfg, char *errstr, size_t errstr_size)
-{
-        rd_kafka_conf_t *conf;
-        char client_id[256];
-        size_t i;
-
-        conf = rd_kafka_conf_new();
-        if (!conf) {
-                snprintf(errstr, errstr_size, "kafka: out of memory");
-                return NULL;
-        }
-        snprintf(client_id, sizeof(client_id), "sfbridge-%s", cfg->name ? cfg->name : "sfbridge");
-        if (replay_kafka_conf_set(conf, "sfbridge", "client.id", client_id, errstr, errstr_size))
-                goto fail;
-        /* librdkafka's default reconnect backoff grows to 10 s: a batch held
-         * through a Kafka outage would wait that long after Kafka is back.
-         * A default only: kafka.properties below may set it. */
-        if (replay_kafka_conf_set(conf, "sfbridge", "reconnect.backoff.max.ms", "1000", errstr,
-                                  errstr_size))
-                goto fail;
-        if (cfg->kafka.bootstrap_servers &&
-            replay_kafka_conf_set(conf, "kafka.bootstrap_servers", "bootstrap.servers",
-                                  cfg->kafka.bootstrap_servers, errstr, errstr_size))
-                goto fail;
-        for (i = 0; i < cfg->kafka.nproperties; i++) {
-                const struct config_property *prop = &cfg->kafka.properties[i];
-
-                if (replay_kafka_conf_set(conf, "kafka.properties", prop->name, prop->value, errstr,
-                                          errstr_size))
-                        goto fail;
-        }
-        rd_kafka_conf_set_log_cb(conf, replay_kafka_log_cb);
-        return conf;
-fail:
-        rd_kafka_conf_destroy(conf);
-        return NULL;
 }
 
 /* ---- record codec ---- */
@@ -879,22 +783,16 @@ int replay_store_load(struct replay_store *rs, int timeout_ms, char *errstr, siz
 
         errstr[0] = '\0';
         replay_store_clear(rs);
-        conf = replay_kafka_conf_new(cfg, errstr, errstr_size);
+        conf = kafka_conf_new(cfg, KAFKA_CONF_CONSUMER, errstr, errstr_size);
         if (!conf)
                 return -1;
         snprintf(group, sizeof(group), "sfbridge-%s-replay-loader", cfg->name);
         /* Set after the user's properties: these make the load correct. */
-        if (replay_kafka_conf_set(conf, "sfbridge", "group.id", group, errstr, errstr_size) ||
-            replay_kafka_conf_set(conf, "sfbridge", "isolation.level", "read_committed", errstr,
-                                  errstr_size) ||
-            replay_kafka_conf_set(conf, "sfbridge", "enable.auto.commit", "false", errstr,
-                                  errstr_size) ||
-            replay_kafka_conf_set(conf, "sfbridge", "enable.auto.offset.store", "false", errstr,
-                                  errstr_size) ||
-            replay_kafka_conf_set(conf, "sfbridge", "enable.partition.eof", "true", errstr,
-                                  errstr_size) ||
-            replay_kafka_conf_set(conf, "sfbridge", "auto.offset.reset", "earliest", errstr,
-                                  errstr_size)) {
+        if (kafka_conf_set(conf, "sfbridge", "group.id", group, errstr, errstr_size) ||
+            kafka_conf_set(conf, "sfbridge", "enable.partition.eof", "true", errstr,
+                           errstr_size) ||
+            kafka_conf_set(conf, "sfbridge", "auto.offset.reset", "earliest", errstr,
+                           errstr_size)) {
                 rd_kafka_conf_destroy(conf);
                 return -1;
         }
@@ -965,15 +863,9 @@ int replay_store_write(struct replay_store *rs, const char *channel, long long r
                          replay_id);
                 return -1;
         }
-        conf = replay_kafka_conf_new(cfg, errstr, errstr_size);
+        conf = kafka_conf_new(cfg, KAFKA_CONF_PRODUCER, errstr, errstr_size);
         if (!conf)
                 return -1;
-        if (replay_kafka_conf_set(conf, "sfbridge", "enable.idempotence", "true", errstr,
-                                  errstr_size) ||
-            replay_kafka_conf_set(conf, "sfbridge", "acks", "all", errstr, errstr_size)) {
-                rd_kafka_conf_destroy(conf);
-                return -1;
-        }
         rd_kafka_conf_set_dr_msg_cb(conf, replay_write_dr);
         rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, rderr, sizeof(rderr));
         if (!rk) {

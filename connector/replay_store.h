@@ -103,25 +103,4 @@ int replay_gap_encode(const char *name, const char *channel, long long last_comm
 /** @brief Current UTC time as RFC 3339 with milliseconds into out (>= 32 bytes). */
 void replay_now_rfc3339(char *out, size_t out_size);
 
-/**
- * @brief A librdkafka configuration for cfg: client.id "sfbridge-<name>",
- *        kafka.bootstrap_servers, every kafka.properties entry (in order,
- *        each rd_kafka_conf_set checked), and a log callback that routes
- *        librdkafka's logs through log_msg(). Shared by sink_kafka and the
- *        replay store so both connect the same way.
- * @returns a new conf (hand it to rd_kafka_new() or rd_kafka_conf_destroy()
- *          it), or NULL with errstr naming the property. The value of a
- *          property whose name contains "password", "secret",
- *          "sasl.oauthbearer" or "ssl.key" is never echoed.
- */
-rd_kafka_conf_t *replay_kafka_conf_new(const struct config *cfg, char *errstr, size_t errstr_size);
-
-/**
- * @brief Set one librdkafka property, errstr naming it (origin is the config
- *        path shown, e.g. "kafka.properties"); secret values never echoed.
- * @returns 0 or -1 with errstr.
- */
-int replay_kafka_conf_set(rd_kafka_conf_t *conf, const char *origin, const char *name,
-                          const char *value, char *errstr, size_t errstr_size);
-
 #endif

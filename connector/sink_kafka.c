@@ -18,6 +18,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "buf.h"
+#include "kafka_conf.h"
 #include "log.h"
 
 /* How long sink_produce() waits for room when librdkafka's queue is full. */
@@ -400,15 +401,11 @@ struct sink *sink_new(const struct config *cfg, struct replay_store *rs, char *e
         for (i = 0; i < cfg->kafka.nproperties; i++)
                 if (check_managed_property(&cfg->kafka.properties[i], errstr, errstr_size))
                         goto fail;
-        conf = replay_kafka_conf_new(cfg, errstr, errstr_size);
+        conf = kafka_conf_new(cfg, KAFKA_CONF_PRODUCER, errstr, errstr_size);
         if (!conf)
                 goto fail;
-        if (replay_kafka_conf_set(conf, "sfbridge", "enable.idempotence", "true", errstr,
-                                  errstr_size) ||
-            replay_kafka_conf_set(conf, "sfbridge", "acks", "all", errstr, errstr_size))
-                goto fail;
-        if (sink->eos && replay_kafka_conf_set(conf, "sfbridge", "transactional.id", sink->txn_id,
-                                               errstr, errstr_size))
+        if (sink->eos && kafka_conf_set(conf, "sfbridge", "transactional.id", sink->txn_id,
+                                        errstr, errstr_size))
                 goto fail;
         rd_kafka_conf_set_dr_msg_cb(conf, sink_dr_cb);
         rd_kafka_conf_set_error_cb(conf, sink_error_cb);

@@ -232,6 +232,7 @@ static void test_defaults(void **state)
         assert_null(cfg->sf.proxy);
         assert_int_equal(cfg->sf.stall_timeout_s, 150);
         assert_int_equal(cfg->sf.limit_backoff_s, 60);
+        assert_true(cfg->sf.max_response_bytes == 16u * 1024 * 1024);
         assert_string_equal(cfg->kafka.bootstrap_servers, "localhost:9092");
         assert_int_equal(cfg->kafka.delivery, DELIVERY_EXACTLY_ONCE);
         assert_string_equal(cfg->kafka.replay_topic, "sfbridge.replay");
@@ -329,7 +330,8 @@ static void test_every_key(void **state)
                         "  ca_file: " KEY_FILE "\n"
                         "  proxy: http://proxy:3128\n"
                         "  stall_timeout_s: ${SFB_TEST_TIMEOUT}\n"
-                        "  limit_backoff_s: 3600\n" AUTH_PASSWORD_YAML
+                        "  limit_backoff_s: 3600\n"
+                        "  max_response_bytes: 1073741824\n" AUTH_PASSWORD_YAML
                         "kafka:\n"
                         "  bootstrap_servers: 'a:9092,b:9092'\n"
                         "  delivery: at_least_once\n"
@@ -363,6 +365,7 @@ static void test_every_key(void **state)
         assert_string_equal(cfg->sf.proxy, "http://proxy:3128");
         assert_int_equal(cfg->sf.stall_timeout_s, 42);
         assert_int_equal(cfg->sf.limit_backoff_s, 3600);
+        assert_true(cfg->sf.max_response_bytes == 1073741824u);
         assert_string_equal(cfg->kafka.bootstrap_servers, "a:9092,b:9092");
         assert_int_equal(cfg->kafka.delivery, DELIVERY_AT_LEAST_ONCE);
         assert_string_equal(cfg->kafka.replay_topic, "acme.replay-ids");
@@ -385,7 +388,7 @@ static void test_every_key(void **state)
         assert_int_equal(rt->value, ROUTE_VALUE_MESSAGE);
         assert_true(rt->start == REPLAY_ALL);
         assert_int_equal(rt->on_invalid_replay, INVALID_REPLAY_FAIL);
-        assert_int_equal(rt->line, 29);
+        assert_int_equal(rt->line, 30);
         rt = &cfg->routes[1];
         assert_string_equal(rt->topic, "cdc.{entity}");
         assert_int_equal(rt->key, ROUTE_KEY_RECORD_ID);
@@ -394,7 +397,7 @@ static void test_every_key(void **state)
         /* No own on_invalid_replay: the top-level one, even though the
          * top-level key comes before the routes here... */
         assert_int_equal(rt->on_invalid_replay, INVALID_REPLAY_NEW);
-        assert_int_equal(rt->line, 35);
+        assert_int_equal(rt->line, 36);
         assert_string_equal(cfg->routes[3].topic, "notifications");
         assert_int_equal(cfg->nwarnings, 0);
         config_destroy(cfg);
@@ -539,8 +542,60 @@ static void test_errors_inline(void **state)
         /* Anchors and aliases are plain YAML and work. */
         expect_error("salesforce:\n  auth: &a\n    flow: jwt\n  other: *a\n",
                      "test.yaml:4:3: salesforce.other: unknown key (known here: login_url, api_version, "
-                     "auth, ca_file, proxy, stall_timeout_s, limit_backoff_s)\n"
+                     "auth, ca_file, proxy, stall_timeout_s, limit_backoff_s, max_response_bytes)\n"
                      ">>>   other: *a");
+}
+
+/* salesforce.max_response_bytes: a size_t, 64 KiB to 1 GiB, 16 MiB by default. */
+static void test_max_response_bytes(void **state)
+{
+        struct config *cfg;
+
+        (void)state;
+        cfg = must_load("salesforce:\n  max_response_bytes: 65536\n" AUTH_PASSWORD_YAML MIN_REST);
+        assert_true(cfg->sf.max_response_bytes == 65536);
+        config_destroy(cfg);
+        setenv("SFB_TEST_MAX_RESPONSE", "10485760", 1);
+        cfg = must_load("salesforce:\n  max_response_bytes: ${SFB_TEST_MAX_RESPONSE}\n"
+                        AUTH_PASSWORD_YAML MIN_REST);
+        unsetenv("SFB_TEST_MAX_RESPONSE");
+        assert_true(cfg->sf.max_response_bytes == 10485760);
+        config_destroy(cfg);
+        /* Empty is an error, as for every key with a default. */
+        expect_error("salesforce:\n  max_response_bytes: ${SFB_TEST_EMPTY}\n" AUTH_PASSWORD_YAML MIN_REST,
+                     "test.yaml:2:23: salesforce.max_response_bytes: must not be empty (after ${} "
+                     "expansion)\n"
+                     ">>>   max_response_bytes: ${SFB_TEST_EMPTY}");
+        expect_error("salesforce:\n  max_response_bytes: 65535\n" AUTH_PASSWORD_YAML MIN_REST,
+                     "test.yaml:2:23: salesforce.max_response_bytes: must be between 65536 and "
+                     "1073741824, found \"65535\"\n"
+                     ">>>   max_response_bytes: 65535");
+        expect_error("salesforce:\n  max_response_bytes: 1073741825\n" AUTH_PASSWORD_YAML MIN_REST,
+                     "test.yaml:2:23: salesforce.max_response_bytes: must be between 65536 and "
+                     "1073741824, found \"1073741825\"\n"
+                     ">>>   max_response_bytes: 1073741825");
+        expect_error("salesforce:\n  max_response_bytes: -16777216\n" AUTH_PASSWORD_YAML MIN_REST,
+                     "test.yaml:2:23: salesforce.max_response_bytes: must be between 65536 and "
+                     "1073741824, found \"-16777216\"\n"
+                     ">>>   max_response_bytes: -16777216");
+        expect_error("salesforce:\n  max_response_bytes: 99999999999999999999\n" AUTH_PASSWORD_YAML
+                     MIN_REST,
+                     "test.yaml:2:23: salesforce.max_response_bytes: must be between 65536 and "
+                     "1073741824, found \"99999999999999999999\"\n"
+                     ">>>   max_response_bytes: 99999999999999999999");
+        expect_error("salesforce:\n  max_response_bytes: 16MB\n" AUTH_PASSWORD_YAML MIN_REST,
+                     "test.yaml:2:23: salesforce.max_response_bytes: expected an integer, found "
+                     "\"16MB\"\n"
+                     ">>>   max_response_bytes: 16MB");
+        expect_error("salesforce:\n  max_response_bytes: [1]\n" AUTH_PASSWORD_YAML MIN_REST,
+                     "test.yaml:2:23: salesforce.max_response_bytes: expected an integer, found a "
+                     "list\n"
+                     ">>>   max_response_bytes: [1]");
+        /* A typo is caught like any other. */
+        expect_error("salesforce:\n  max_response_byte: 65536\n" AUTH_PASSWORD_YAML MIN_REST,
+                     "test.yaml:2:3: salesforce.max_response_byte: unknown key; did you mean "
+                     "max_response_bytes?\n"
+                     ">>>   max_response_byte: ***");
 }
 
 static void test_aliases(void **state)
@@ -629,6 +684,10 @@ static void test_no_secret_in_errors(void **state)
                 "kafka:\n  properties:\n    sasl.password: \"" PLANTED "\n",
                 "kafka:\n  properties: {ssl.key.password: " PLANTED ", x: [1]}\n",
                 "kafka:\n  properties: {sasl.oauthbearer.client.secret: " PLANTED ", x: }\n",
+                /* Names only kafka_conf's list had before there was one list. */
+                "kafka:\n  properties: {sasl.oauthbearer.method: " PLANTED ", ssl.key.location: "
+                PLANTED ", x: }\n",
+                "kafka:\n  properties:\n    ssl.key.location: \"" PLANTED "\n",
                 /* Unused secrets (warnings), and an error after them. */
                 "salesforce:\n  auth:\n    flow: jwt\n    client_id: x\n    username: u\n"
                 "    private_key_file: " KEY_FILE "\n    password: " PLANTED "-1\n"
@@ -681,7 +740,7 @@ static void test_secret_echo(void **state)
         expect_error("salesforce:\n  auth:\n    password: |\n      " PLANTED "\n      more\n"
                      "  nope: 1\n",
                      "test.yaml:6:3: salesforce.nope: unknown key (known here: login_url, api_version, "
-                     "auth, ca_file, proxy, stall_timeout_s, limit_backoff_s)\n"
+                     "auth, ca_file, proxy, stall_timeout_s, limit_backoff_s, max_response_bytes)\n"
                      ">>>   nope: ***");
 }
 
@@ -717,7 +776,8 @@ static void test_reference(void **state)
                 "salesforce.auth", "salesforce.auth.flow", "salesforce.auth.client_id",
                 "salesforce.auth.client_secret", "salesforce.auth.username", "salesforce.auth.password",
                 "salesforce.auth.private_key_file", "salesforce.auth.refresh_token", "salesforce.ca_file",
-                "salesforce.proxy", "salesforce.stall_timeout_s", "salesforce.limit_backoff_s", "kafka", "kafka.bootstrap_servers",
+                "salesforce.proxy", "salesforce.stall_timeout_s", "salesforce.limit_backoff_s",
+                "salesforce.max_response_bytes", "kafka", "kafka.bootstrap_servers",
                 "kafka.delivery", "kafka.replay_topic", "kafka.max_in_flight", "kafka.properties",
                 "on_invalid_replay", "metrics", "metrics.listen", "routes", "routes[].channel",
                 "routes[].topic", "routes[].key", "routes[].value", "routes[].start",
@@ -742,6 +802,8 @@ static void test_reference(void **state)
         assert_int_equal(nsecret, 3);
         assert_non_null(strstr(text, "\nsalesforce.auth.private_key_file\n    string; required by flow jwt;"));
         assert_non_null(strstr(text, "\nsalesforce.stall_timeout_s\n    integer 1..86400; default 150\n"));
+        assert_non_null(strstr(text, "\nsalesforce.max_response_bytes\n"
+                                     "    integer 65536..1073741824; default 16777216\n"));
         assert_non_null(strstr(text, "\nkafka.delivery\n    one of: exactly_once, at_least_once; default exactly_once\n"));
         assert_non_null(strstr(text, "default: the value of on_invalid_replay"));
         free(text);
@@ -765,6 +827,9 @@ static void test_names(void **state)
         assert_true(config_property_is_secret("sasl.oauthbearer.client.secret"));
         assert_true(config_property_is_secret("ssl.key.pem"));
         assert_true(config_property_is_secret("sasl.oauthbearer.config"));
+        assert_true(config_property_is_secret("sasl.oauthbearer.method"));
+        assert_true(config_property_is_secret("ssl.key.location"));
+        assert_true(config_property_is_secret("SASL.JAAS.CONFIG"));
         assert_false(config_property_is_secret("sasl.username"));
         assert_false(config_property_is_secret("linger.ms"));
         assert_false(config_property_is_secret("ssl.certificate.pem"));
@@ -948,6 +1013,7 @@ int main(void)
                 cmocka_unit_test(test_find_route),
                 cmocka_unit_test(test_examples),
                 cmocka_unit_test(test_errors_inline),
+                cmocka_unit_test(test_max_response_bytes),
                 cmocka_unit_test(test_aliases),
                 cmocka_unit_test(test_missing_file),
                 cmocka_unit_test(test_too_large),

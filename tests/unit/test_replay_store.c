@@ -394,48 +394,6 @@ static void test_store_in_memory(void **state)
         fx->cfg.kafka.replay_topic = fx->topic;
 }
 
-/* ---- configuration shared with the sink ---- */
-
-static void test_kafka_conf_errors_name_property_hide_secrets(void **state)
-{
-        struct fixture *fx = *state;
-        rd_kafka_conf_t *conf;
-        char errstr[512];
-        char n0[] = "linger.ms", v0[] = "not-a-number";
-        char n1[] = "sasl.oauthbearer.method", v1[] = "hunter2-very-secret";
-        char n2[] = "no.such.property", v2[] = "x";
-        char n3[] = "SASL.PASSWORD.bogus", v3[] = "hunter3-very-secret";
-
-        fx->cfg.kafka.nproperties = 1;
-        fx->props[0].name = n0;
-        fx->props[0].value = v0;
-        assert_null(replay_kafka_conf_new(&fx->cfg, errstr, sizeof(errstr)));
-        assert_non_null(strstr(errstr, "kafka.properties: linger.ms:"));
-
-        fx->props[0].name = n1;
-        fx->props[0].value = v1;
-        assert_null(replay_kafka_conf_new(&fx->cfg, errstr, sizeof(errstr)));
-        assert_non_null(strstr(errstr, "kafka.properties: sasl.oauthbearer.method:"));
-        assert_null(strstr(errstr, "hunter2"));
-
-        fx->props[0].name = n2;
-        fx->props[0].value = v2;
-        assert_null(replay_kafka_conf_new(&fx->cfg, errstr, sizeof(errstr)));
-        assert_non_null(strstr(errstr, "no.such.property"));
-
-        /* The secret test is on the name, case-insensitively. */
-        fx->props[0].name = n3;
-        fx->props[0].value = v3;
-        assert_null(replay_kafka_conf_new(&fx->cfg, errstr, sizeof(errstr)));
-        assert_non_null(strstr(errstr, "SASL.PASSWORD.bogus"));
-        assert_null(strstr(errstr, "hunter3"));
-
-        fx->cfg.kafka.nproperties = 0;
-        conf = replay_kafka_conf_new(&fx->cfg, errstr, sizeof(errstr));
-        assert_non_null(conf);
-        rd_kafka_conf_destroy(conf);
-}
-
 /* ---- against the mock cluster ---- */
 
 static void test_load_fresh_topic_is_quick_and_empty(void **state)
@@ -654,8 +612,6 @@ int main(void)
             cmocka_unit_test(test_decode_size_ceiling),
             cmocka_unit_test(test_now_rfc3339),
             cmocka_unit_test_setup_teardown(test_store_in_memory, fixture_setup, fixture_teardown),
-            cmocka_unit_test_setup_teardown(test_kafka_conf_errors_name_property_hide_secrets,
-                                            fixture_setup, fixture_teardown),
             cmocka_unit_test_setup_teardown(test_load_fresh_topic_is_quick_and_empty, fixture_setup,
                                             fixture_teardown),
             cmocka_unit_test_setup_teardown(test_load_missing_topic_without_controller,

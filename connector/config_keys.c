@@ -1,0 +1,653 @@
+/*
+ * The configuration's key table: every known key with its type, default,
+ * the auth flows that need it, secret flag and doc, and the checks that say
+ * what a valid value is. The loader (config.c) and the messages and key
+ * reference (config_diag.c) read it; nothing here knows YAML.
+ */
+#include "config_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define CONFIG_NAME_MAX 128
+#define KAFKA_TOPIC_MAX 249
+#define API_VERSION_MIN 37 /* durable streaming (replay) needs 37.0 */
+
+static const struct enum_value flow_values[] = {
+        { "password", AUTH_PASSWORD },
+        { "jwt", AUTH_JWT },
+        { "refresh_token", AUTH_REFRESH_TOKEN },
+        { "client_credentials", AUTH_CLIENT_CREDENTIALS },
+        { NULL, 0 }
+};
+
+static const struct enum_value delivery_values[] = {
+        { "exactly_once", DELIVERY_EXACTLY_ONCE },
+        { "at_least_once", DELIVERY_AT_LEAST_ONCE },
+        { NULL, 0 }
+};
+
+static const struct enum_value invalid_replay_values[] = {
+        { "all", INVALID_REPLAY_ALL },
+        { "new", INVALID_REPLAY_NEW },
+        { "fail", INVALID_REPLAY_FAIL },
+        { NULL, 0 }
+};
+
+static const struct enum_value route_key_values[] = {
+        { "replay_id", ROUTE_KEY_REPLAY_ID },
+        { "record_id", ROUTE_KEY_RECORD_ID },
+        { "none", ROUTE_KEY_NONE },
+        { NULL, 0 }
+};
+
+static const struct enum_value route_value_values[] = {
+        { "data", ROUTE_VALUE_DATA },
+        { "payload", ROUTE_VALUE_PAYLOAD },
+        { "message", ROUTE_VALUE_MESSAGE },
+        { NULL, 0 }
+};
+
+static const struct enum_value start_values[] = {
+        { "new", REPLAY_NEW },
+        { "all", REPLAY_ALL },
+        { NULL, 0 }
+};
+
+#define IN_CFG(m) .offset = offsetof(struct config, m), .size = sizeof(((struct config *)0)->m)
+#define IN_ROUTE(m) .offset = offsetof(struct config_route, m), \
+                    .size = sizeof(((struct config_route *)0)->m)
+
+static int check_name(const char *v, char *msg, size_t msg_size);
+static int check_url(const char *v, char *msg, size_t msg_size);
+static int check_api_version(const char *v, char *msg, size_t msg_size);
+static int check_topic_name(const char *v, char *msg, size_t msg_size);
+static int check_listen(const char *v, char *msg, size_t msg_size);
+static int check_channel(const char *v, char *msg, size_t msg_size);
+
+/* The table. Order matters twice: a parent comes before its children (so a
+ * missing parent is reported before its missing children), and it is the
+ * order of the printed reference. */
+const struct key_def config_keys[] = {
+        { .path = "name", .type = KEY_STRING, .def = "sfbridge", IN_CFG(name),
+          .check = check_name,
+          .doc = "Bridge id: part of the Kafka transactional.id and of every replay key "
+                 "(name:channel), so two instances with the same name fence each other. "
+                 "Letters, digits, '.', '_' and '-', at most 128." },
+        { .path = "salesforce", .type = KEY_MAP, .required = REQUIRED,
+          .doc = "The Salesforce org: login endpoint, API version, credentials, trust, timeouts." },
+        { .path = "salesforce.login_url", .type = KEY_STRING,
+          .def = "https://login.salesforce.com", IN_CFG(sf.login_url), .check = check_url,
+          .doc = "OAuth login endpoint, http:// or https://: https://test.salesforce.com for a "
+                 "sandbox, the org's My Domain URL for client_credentials, the emulator's URL in tests." },
+        { .path = "salesforce.api_version", .type = KEY_STRING, .def = "59.0",
+          IN_CFG(sf.api_version), .check = check_api_version,
+          .doc = "Salesforce API version of the CometD endpoint (/cometd/<version>), like \"59.0\"; "
+                 "37.0 or later, since replay needs it. Quote it so it stays text." },
+        { .path = "salesforce.auth", .type = KEY_MAP, .required = REQUIRED,
+          .doc = "OAuth credentials; which keys are required depends on flow." },
+        { .path = "salesforce.auth.flow", .type = KEY_ENUM, .required = REQUIRED,
+          .values = flow_values, IN_CFG(sf.flow),
+          .doc = "OAuth flow: password (username-password), jwt (JWT bearer, RS256), "
+                 "refresh_token, client_credentials." },
+        { .path = "salesforce.auth.client_id", .type = KEY_STRING, .required = FLOWS_ALL,
+          IN_CFG(sf.client_id),
+          .doc = "Connected app consumer key." },
+        { .path = "salesforce.auth.client_secret", .type = KEY_STRING, .secret = 1,
+          .required = FLOW(AUTH_PASSWORD) | FLOW(AUTH_REFRESH_TOKEN) | FLOW(AUTH_CLIENT_CREDENTIALS),
+          IN_CFG(sf.client_secret),
+          .doc = "Connected app consumer secret. Secret: never logged; use ${VAR}." },
+        { .path = "salesforce.auth.username", .type = KEY_STRING,
+          .required = FLOW(AUTH_PASSWORD) | FLOW(AUTH_JWT), IN_CFG(sf.username),
+          .doc = "Salesforce user name: the user who logs in (password), the JWT subject (jwt)." },
+        { .path = "salesforce.auth.password", .type = KEY_STRING, .secret = 1,
+          .required = FLOW(AUTH_PASSWORD), IN_CFG(sf.password),
+          .doc = "The user's password followed by the security token. Secret: never logged; use ${VAR}." },
+        { .path = "salesforce.auth.private_key_file", .type = KEY_STRING, .must_read = 1,
+          .required = FLOW(AUTH_JWT), IN_CFG(sf.private_key_file),
+          .doc = "PEM RSA private key that signs the JWT assertion (the connected app holds its "
+                 "certificate); must be readable when the config loads." },
+        { .path = "salesforce.auth.refresh_token", .type = KEY_STRING, .secret = 1,
+          .required = FLOW(AUTH_REFRESH_TOKEN), IN_CFG(sf.refresh_token),
+          .doc = "OAuth refresh token of the connected app. Secret: never logged; use ${VAR}." },
+        { .path = "salesforce.ca_file", .type = KEY_STRING, .must_read = 1, IN_CFG(sf.ca_file),
+          .doc = "Extra PEM CA bundle to trust for Salesforce (a TLS-inspecting proxy, the test "
+                 "emulator); must be readable. Unset: the system trust store only." },
+        { .path = "salesforce.proxy", .type = KEY_STRING, IN_CFG(sf.proxy),
+          .doc = "Proxy for Salesforce traffic, as libcurl takes it (http://host:port). Unset: none." },
+        { .path = "salesforce.stall_timeout_s", .type = KEY_INT, .def = "150", .min = 1,
+          .max = 86400, IN_CFG(sf.stall_timeout_s),
+          .doc = "Seconds without an answer to a /meta/connect before sfbridge aborts it, "
+                 "re-handshakes and resubscribes. Keep it above Salesforce's 110 s long-poll." },
+        { .path = "salesforce.limit_backoff_s", .type = KEY_INT, .def = "60", .min = 1,
+          .max = 3600, IN_CFG(sf.limit_backoff_s),
+          .doc = "First wait, in seconds, after Salesforce says it is too busy or an org limit "
+                 "is reached (concurrent clients, daily events); doubles up to 8 times this, "
+                 "with jitter. Never a re-login loop." },
+        { .path = "salesforce.max_response_bytes", .type = KEY_INT, .def = "16777216",
+          .min = 65536, .max = 1073741824, IN_CFG(sf.max_response_bytes), .is_size = 1,
+          .doc = "Ceiling, in bytes, of one Salesforce HTTP response body: an answer that "
+                 "grows past it is an error, never a larger buffer. Salesforce's largest "
+                 "long-poll batch is about 10 MB (EMP-Connector allows 10 MB); the default "
+                 "is 16 MiB." },
+        { .path = "kafka", .type = KEY_MAP, .required = REQUIRED,
+          .doc = "The Kafka producer." },
+        { .path = "kafka.bootstrap_servers", .type = KEY_STRING, .required = REQUIRED,
+          IN_CFG(kafka.bootstrap_servers),
+          .doc = "Comma-separated host:port list of Kafka brokers." },
+        { .path = "kafka.delivery", .type = KEY_ENUM, .def = "exactly_once",
+          .values = delivery_values, IN_CFG(kafka.delivery),
+          .doc = "exactly_once: one Kafka transaction per /meta/connect batch holds its events and "
+                 "replay records; at_least_once: idempotent producer, acks=all, a channel's replay "
+                 "record written once its earlier events are acknowledged." },
+        { .path = "kafka.replay_topic", .type = KEY_STRING, .def = "sfbridge.replay",
+          IN_CFG(kafka.replay_topic), .check = check_topic_name,
+          .doc = "Compacted topic holding each channel's last replay ID (key name:channel); "
+                 "created if missing." },
+        { .path = "kafka.max_in_flight", .type = KEY_INT, .def = "10000", .min = 1, .max = 1000000,
+          IN_CFG(kafka.max_in_flight),
+          .doc = "Events awaiting Kafka acknowledgement beyond which no new /meta/connect is sent "
+                 "(bounds memory)." },
+        { .path = "kafka.properties", .type = KEY_PROPERTIES,
+          .doc = "librdkafka properties handed over unchanged (numbers and booleans as text), e.g. "
+                 "security.protocol: SASL_SSL. Values of names holding password, secret, key.pem, "
+                 "jaas, oauthbearer or ssl.key are never logged." },
+        { .path = "on_invalid_replay", .type = KEY_ENUM, .def = "all",
+          .values = invalid_replay_values, IN_CFG(on_invalid_replay),
+          .doc = "When Salesforce no longer retains a stored replay ID: all (resubscribe with -2, "
+                 "everything retained), new (-1, new events only), fail (stop, exit code 3). "
+                 "The gap is logged and counted either way." },
+        { .path = "metrics", .type = KEY_MAP,
+          .doc = "The HTTP listener for /metrics (Prometheus), /healthz and /readyz." },
+        { .path = "metrics.listen", .type = KEY_STRING, .def = "127.0.0.1:9464",
+          IN_CFG(metrics_listen), .check = check_listen,
+          .doc = "host:port to listen on; [addr]:port for IPv6; port 0 picks a free port." },
+        { .path = "routes", .type = KEY_LIST, .required = REQUIRED,
+          .doc = "Channel to topic mappings, at least one; each channel at most once." },
+        { .path = "routes[].channel", .type = KEY_STRING, .required = REQUIRED,
+          IN_ROUTE(channel), .check = check_channel,
+          .doc = "Streaming channel: /topic/<PushTopic>[?filter], /event/<Name>__e, "
+                 "/data/ChangeEvents or /data/<Entity>ChangeEvent, /u/<generic>. A ?filter "
+                 "suffix does not make a channel distinct." },
+        { .path = "routes[].topic", .type = KEY_STRING, .required = REQUIRED, IN_ROUTE(topic),
+          .doc = "Kafka topic: a-z A-Z 0-9 . _ -, at most 249 characters. {entity} (on /data/ "
+                 "channels only) becomes the change event's entityName." },
+        { .path = "routes[].key", .type = KEY_ENUM, .def = "replay_id", .values = route_key_values,
+          IN_ROUTE(key),
+          .doc = "Kafka record key: replay_id (the replay ID in decimal), record_id (the first "
+                 "record ID of the change), none." },
+        { .path = "routes[].value", .type = KEY_ENUM, .def = "data", .values = route_value_values,
+          IN_ROUTE(value),
+          .doc = "Kafka record value: data (the message's data object), payload (data.payload, "
+                 "or data.sobject for a PushTopic), message (the whole Bayeux message)." },
+        { .path = "routes[].start", .type = KEY_ENUM, .def = "new", .values = start_values,
+          IN_ROUTE(start),
+          .doc = "Where to start when no replay ID is stored: new (-1, events from now on) or "
+                 "all (-2, everything Salesforce still retains)." },
+        { .path = "routes[].on_invalid_replay", .type = KEY_ENUM, .inherit = "on_invalid_replay",
+          .values = invalid_replay_values, IN_ROUTE(on_invalid_replay),
+          .doc = "This route's own on_invalid_replay." },
+};
+
+_Static_assert(sizeof(config_keys) / sizeof(config_keys[0]) == CONFIG_NKEYS,
+               "CONFIG_NKEYS in config_internal.h must count config_keys[]");
+
+/*
+ * Lookups
+ */
+
+const struct key_def *config_key_find(const char *path)
+{
+        size_t i;
+
+        for (i = 0; i < CONFIG_NKEYS; i++)
+                if (strcmp(config_keys[i].path, path) == 0)
+                        return &config_keys[i];
+        return NULL;
+}
+
+size_t config_key_index(const struct key_def *kd)
+{
+        return (size_t)(kd - config_keys);
+}
+
+int config_key_is_route(const struct key_def *kd)
+{
+        return strncmp(kd->path, ROUTE_PREFIX ".", sizeof(ROUTE_PREFIX)) == 0;
+}
+
+const char *config_key_leaf(const char *path)
+{
+        const char *dot = strrchr(path, '.');
+
+        return dot ? dot + 1 : path;
+}
+
+int config_key_is_child(const char *path, const char *parent)
+{
+        size_t n = strlen(parent);
+
+        if (n == 0)
+                return strchr(path, '.') == NULL;
+        return strncmp(path, parent, n) == 0 && path[n] == '.' && !strchr(path + n + 1, '.');
+}
+
+/*
+ * Naming values in messages
+ */
+
+
+const char *config_quote(const char *v, char *out, size_t out_size)
+{
+        size_t o = 0, i;
+
+        out[o++] = '"';
+        for (i = 0; v[i] && o + 8 < out_size; i++) {
+                unsigned char c = (unsigned char)v[i];
+
+                if (i >= 64) {
+                        memcpy(out + o, "...", 3);
+                        o += 3;
+                        break;
+                }
+                if (c == '"' || c == '\\') {
+                        out[o++] = '\\';
+                } else if (c < 0x20 || c == 0x7f) {
+                        o += (size_t)snprintf(out + o, out_size - o, "\\x%02x", c);
+                        continue;
+                }
+                out[o++] = (char)c;
+        }
+        out[o++] = '"';
+        out[o] = '\0';
+        return out;
+}
+
+/* Names one byte of a value for a message: 'c', or '\xNN' when unprintable. */
+static const char *byte_name(unsigned char c, char *out, size_t out_size)
+{
+        if (c < 0x20 || c >= 0x7f || c == '\'')
+                snprintf(out, out_size, "'\\x%02x'", c);
+        else
+                snprintf(out, out_size, "'%c'", c);
+        return out;
+}
+
+const char *config_type_name(enum key_type t)
+{
+        switch (t) {
+        case KEY_STRING:
+                return "a string";
+        case KEY_INT:
+                return "an integer";
+        case KEY_ENUM:
+                return "a word";
+        case KEY_MAP:
+                return "a mapping";
+        case KEY_LIST:
+                return "a list";
+        case KEY_PROPERTIES:
+                return "a mapping of name: value";
+        }
+        return "?";
+}
+
+void config_enum_list(const struct enum_value *values, char *out, size_t out_size)
+{
+        size_t o = 0, i;
+
+        out[0] = '\0';
+        for (i = 0; values[i].name && o < out_size; i++)
+                o += (size_t)snprintf(out + o, out_size - o, "%s%s", i ? ", " : "", values[i].name);
+}
+
+
+/*
+ * Validators for single values: 0, or -1 with a message (the value is not
+ * secret for any of them, so they may quote it).
+ */
+
+static int is_topic_char(char c)
+{
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '.' || c == '_' || c == '-';
+}
+
+static int check_name(const char *v, char *msg, size_t msg_size)
+{
+        char b[16];
+        size_t i;
+
+        for (i = 0; v[i]; i++) {
+                if (!is_topic_char(v[i])) {
+                        snprintf(msg, msg_size, "character %s is not allowed (it becomes part of the "
+                                 "transactional.id and the replay keys): use a-z A-Z 0-9 . _ -",
+                                 byte_name((unsigned char)v[i], b, sizeof(b)));
+                        return -1;
+                }
+        }
+        if (i > CONFIG_NAME_MAX) {
+                snprintf(msg, msg_size, "is longer than %d characters", CONFIG_NAME_MAX);
+                return -1;
+        }
+        return 0;
+}
+
+static int check_url(const char *v, char *msg, size_t msg_size)
+{
+        char q[96];
+        size_t n = 0;
+
+        if (strncasecmp(v, "https://", 8) == 0)
+                n = 8;
+        else if (strncasecmp(v, "http://", 7) == 0)
+                n = 7;
+        if (n == 0 || !v[n] || v[n] == '/' || strpbrk(v, " \t\r\n")) {
+                snprintf(msg, msg_size, "must be an http:// or https:// URL, found %s",
+                         config_quote(v, q, sizeof(q)));
+                return -1;
+        }
+        return 0;
+}
+
+static int check_api_version(const char *v, char *msg, size_t msg_size)
+{
+        char q[96];
+        size_t i = 0, major_digits, minor_digits;
+
+        while (v[i] >= '0' && v[i] <= '9')
+                i++;
+        major_digits = i;
+        if (v[i] == '.')
+                i++;
+        minor_digits = i;
+        while (v[i] >= '0' && v[i] <= '9')
+                i++;
+        minor_digits = i - minor_digits;
+        if (major_digits == 0 || major_digits > 4 || v[major_digits] != '.' || minor_digits == 0 ||
+            v[i]) {
+                snprintf(msg, msg_size, "must be an API version like \"59.0\", found %s",
+                         config_quote(v, q, sizeof(q)));
+                return -1;
+        }
+        if (atoi(v) < API_VERSION_MIN) {
+                snprintf(msg, msg_size, "must be %d.0 or later (replay needs it), found %s",
+                         API_VERSION_MIN, config_quote(v, q, sizeof(q)));
+                return -1;
+        }
+        return 0;
+}
+
+static int check_kafka_topic(const char *v, size_t literal_len, char *msg, size_t msg_size)
+{
+        if (literal_len > KAFKA_TOPIC_MAX) {
+                snprintf(msg, msg_size, "is longer than %d characters, Kafka's limit for a topic name",
+                         KAFKA_TOPIC_MAX);
+                return -1;
+        }
+        if (strcmp(v, ".") == 0 || strcmp(v, "..") == 0) {
+                snprintf(msg, msg_size, "\".\" and \"..\" are not valid Kafka topic names");
+                return -1;
+        }
+        return 0;
+}
+
+static int bad_topic_char(unsigned char c, char *msg, size_t msg_size)
+{
+        char b[16];
+
+        snprintf(msg, msg_size, "character %s is not allowed in a Kafka topic name "
+                 "(allowed: a-z A-Z 0-9 . _ -)", byte_name(c, b, sizeof(b)));
+        return -1;
+}
+
+static int check_topic_name(const char *v, char *msg, size_t msg_size)
+{
+        size_t i;
+
+        for (i = 0; v[i]; i++)
+                if (!is_topic_char(v[i]))
+                        return bad_topic_char((unsigned char)v[i], msg, msg_size);
+        return check_kafka_topic(v, i, msg, msg_size);
+}
+
+static int check_listen(const char *v, char *msg, size_t msg_size)
+{
+        const char *colon = strrchr(v, ':'), *p;
+        char q[96];
+        size_t host_len;
+        long port = 0;
+
+        if (!colon || colon == v || !colon[1] || strlen(colon + 1) > 5)
+                goto bad;
+        for (p = colon + 1; *p; p++) {
+                if (*p < '0' || *p > '9')
+                        goto bad;
+                port = port * 10 + (*p - '0');
+        }
+        if (port > 65535) {
+                snprintf(msg, msg_size, "port must be between 0 and 65535, found %s",
+                         config_quote(v, q, sizeof(q)));
+                return -1;
+        }
+        host_len = (size_t)(colon - v);
+        if (v[0] == '[') {
+                if (host_len < 3 || v[host_len - 1] != ']')
+                        goto bad;
+        } else if (memchr(v, ':', host_len)) {
+                snprintf(msg, msg_size, "an IPv6 address goes in brackets, like [::1]:9464; found %s",
+                         config_quote(v, q, sizeof(q)));
+                return -1;
+        }
+        for (p = v; p < colon; p++)
+                if ((unsigned char)*p <= ' ' || *p == '/')
+                        goto bad;
+        return 0;
+bad:
+        snprintf(msg, msg_size, "must be host:port, like 127.0.0.1:9464, found %s", config_quote(v, q, sizeof(q)));
+        return -1;
+}
+
+static const char *const channel_prefixes[] = { "/topic/", "/event/", "/data/", "/u/" };
+
+size_t config_channel_base_len(const char *ch)
+{
+        const char *q = strchr(ch, '?');
+
+        return q ? (size_t)(q - ch) : strlen(ch);
+}
+
+static int check_channel(const char *v, char *msg, size_t msg_size)
+{
+        size_t i, n = 0, base = config_channel_base_len(v);
+        const char *name = NULL;
+        char q[96], b[16];
+
+        for (i = 0; i < sizeof(channel_prefixes) / sizeof(channel_prefixes[0]); i++) {
+                n = strlen(channel_prefixes[i]);
+                if (strncmp(v, channel_prefixes[i], n) == 0) {
+                        name = v + n;
+                        break;
+                }
+        }
+        if (!name) {
+                snprintf(msg, msg_size, "must start with /topic/, /event/, /data/ or /u/, found %s",
+                         config_quote(v, q, sizeof(q)));
+                return -1;
+        }
+        if (base == n) {
+                snprintf(msg, msg_size, "names no channel after %s", channel_prefixes[i]);
+                return -1;
+        }
+        for (; n < base; n++) {
+                char c = v[n];
+
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '_')) {
+                        snprintf(msg, msg_size, "character %s is not allowed in a channel name "
+                                 "(letters, digits and _; a filter goes after ?)",
+                                 byte_name((unsigned char)c, b, sizeof(b)));
+                        return -1;
+                }
+        }
+        if (strncmp(v, "/event/", 7) == 0 &&
+            (base < 7 + 4 || strncmp(v + base - 3, "__e", 3) != 0)) {
+                snprintf(msg, msg_size, "a platform event channel ends in __e, like "
+                         "/event/Order_Placed__e; found %s", config_quote(v, q, sizeof(q)));
+                return -1;
+        }
+        if (v[base] == '?' && !v[base + 1]) {
+                snprintf(msg, msg_size, "has an empty filter after ?");
+                return -1;
+        }
+        return 0;
+}
+
+int config_check_topic_template(const char *topic, const char *channel, char *msg,
+                                size_t msg_size)
+{
+        size_t i, literal = 0, j;
+        int entity = 0;
+
+        for (i = 0; topic[i]; i++) {
+                if (topic[i] == '{') {
+                        for (j = i + 1; topic[j] && topic[j] != '}' && topic[j] != '{'; j++)
+                                ;
+                        if (topic[j] != '}') {
+                                snprintf(msg, msg_size, "unbalanced braces: \"{\" without \"}\"");
+                                return -1;
+                        }
+                        if (j - i - 1 != 6 || strncmp(topic + i + 1, "entity", 6) != 0) {
+                                char name[40];
+                                size_t k, n = j - i - 1 < 32 ? j - i - 1 : 32;
+
+                                for (k = 0; k < n; k++) {
+                                        unsigned char c = (unsigned char)topic[i + 1 + k];
+
+                                        name[k] = c < 0x20 || c >= 0x7f ? '?' : (char)c;
+                                }
+                                name[n] = '\0';
+                                snprintf(msg, msg_size, "unknown placeholder {%s%s}; the only one is {entity}",
+                                         name, j - i - 1 > n ? "..." : "");
+                                return -1;
+                        }
+                        entity = 1;
+                        i = j;
+                } else if (topic[i] == '}') {
+                        snprintf(msg, msg_size, "unbalanced braces: \"}\" without \"{\"");
+                        return -1;
+                } else if (!is_topic_char(topic[i])) {
+                        return bad_topic_char((unsigned char)topic[i], msg, msg_size);
+                } else {
+                        literal++;
+                }
+        }
+        if (entity && strncmp(channel, "/data/", 6) != 0) {
+                snprintf(msg, msg_size, "{entity} is only known on /data/ (Change Data Capture) "
+                         "channels, not on %.*s", (int)strcspn(channel + 1, "/") + 2, channel);
+                return -1;
+        }
+        return check_kafka_topic(topic, literal, msg, msg_size);
+}
+
+int config_channel_same(const char *a, const char *b)
+{
+        size_t la = config_channel_base_len(a), lb = config_channel_base_len(b);
+
+        return la == lb && strncmp(a, b, la) == 0;
+}
+
+/*
+ * Secrets
+ */
+
+static int contains_ci(const char *s, size_t len, const char *needle)
+{
+        size_t n = strlen(needle), i, j;
+
+        for (i = 0; i + n <= len; i++) {
+                for (j = 0; j < n; j++) {
+                        char c = s[i + j];
+
+                        if (c >= 'A' && c <= 'Z')
+                                c = (char)(c - 'A' + 'a');
+                        if (c != needle[j])
+                                break;
+                }
+                if (j == n)
+                        return 1;
+        }
+        return 0;
+}
+
+/*
+ * The one list of secret-looking kafka.properties names: the value of a
+ * property whose name holds one of these words, in any case, is shown
+ * nowhere: not in the loader's echo of a line, not in a librdkafka error
+ * (kafka_conf.c). librdkafka's secrets are sasl.password, ssl.key.password,
+ * ssl.keystore.password, ssl.key.pem, sasl.oauthbearer.config,
+ * sasl.oauthbearer.client.secret; the rest (jaas, ssl.key.location) err on
+ * the side of hiding.
+ */
+static const char *const secret_property_words[] = { "password", "secret", "key.pem", "jaas",
+                                                     "oauthbearer", "ssl.key" };
+
+static int mentions_secret_property(const char *s, size_t len)
+{
+        size_t i;
+
+        for (i = 0; i < sizeof(secret_property_words) / sizeof(secret_property_words[0]); i++)
+                if (contains_ci(s, len, secret_property_words[i]))
+                        return 1;
+        return 0;
+}
+
+int config_property_is_secret(const char *name)
+{
+        return mentions_secret_property(name, strlen(name));
+}
+
+int config_text_mentions_secret(const char *s, size_t len)
+{
+        /* The table's secret keys: client_secret, password, refresh_token. */
+        static const char *const key_words[] = { "secret", "passw", "token" };
+        size_t i;
+
+        if (mentions_secret_property(s, len))
+                return 1;
+        for (i = 0; i < sizeof(key_words) / sizeof(key_words[0]); i++)
+                if (contains_ci(s, len, key_words[i]))
+                        return 1;
+        return 0;
+}
+
+/*
+ * Names of enum values
+ */
+
+static const char *enum_name(const struct enum_value *values, long long v)
+{
+        size_t i;
+
+        for (i = 0; values[i].name; i++)
+                if (values[i].value == v)
+                        return values[i].name;
+        return "?";
+}
+
+const char *config_flow_name(enum auth_flow flow)
+{
+        return enum_name(flow_values, flow);
+}
+
+const char *config_delivery_name(enum delivery d)
+{
+        return enum_name(delivery_values, d);
+}
+
+const char *config_invalid_replay_name(enum invalid_replay p)
+{
+        return enum_name(invalid_replay_values, p);
+}
