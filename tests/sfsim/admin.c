@@ -67,17 +67,41 @@ static int arg_long(const struct admin_request *req, const char *name, long min,
         return 0;
 }
 
+/*
+ * fields= goes into events exactly as given, so it must be one JSON object
+ * and nothing else. cJSON only checks it here (it accepts a little more than
+ * JSON, e.g. a leading byte-order mark, hence the first test); the text is
+ * never printed again through cJSON, which would round numbers.
+ * @returns NULL when acceptable, else what is wrong.
+ */
+static const char *fields_error(const char *fields, int cdc)
+{
+        const char *err = NULL;
+        cJSON *obj = NULL;
+
+        if (fields[strspn(fields, " \t\r\n")] == '{')
+                obj = cJSON_ParseWithOpts(fields, NULL, 1);
+        if (!cJSON_IsObject(obj))
+                err = "must be the text of one JSON object, e.g. {\"Name__c\":\"x\"}";
+        else if (cdc && cJSON_GetObjectItemCaseSensitive(obj, "ChangeEventHeader"))
+                err = "must not hold ChangeEventHeader: sfsim writes the header of change events";
+        cJSON_Delete(obj);
+        return err;
+}
+
 static void publish(struct sim *sim, const struct admin_request *req, struct admin_response *resp)
 {
         const char *name = req->arg(req->arg_ctx, "channel");
         struct store_publish_opts opts = { 0 };
         struct sim_event *evs[PUBLISH_CHUNK];
-        long count = 1, size = 0;
+        long count = 1, size = 0, pretty = 0;
+        enum channel_kind kind;
+        const char *err;
         uint64_t *ids = NULL;
         struct channel *ch;
         struct sbuf sb;
         size_t done = 0, n;
-        int failed = 0;
+        int failed = 0, cdc;
 
         if (!name || !*name) {
                 answer_error(resp, 400, "publish: parameter 'channel' is required");
@@ -113,6 +137,22 @@ static void publish(struct sim *sim, const struct admin_request *req, struct adm
                              "GAP_CREATE, GAP_UPDATE, GAP_DELETE, GAP_UNDELETE or GAP_OVERFLOW");
                 return;
         }
+        opts.fields = req->arg(req->arg_ctx, "fields");
+        kind = channel_classify(name, NULL, 0);
+        cdc = kind == CHANNEL_CDC_ALL || kind == CHANNEL_CDC_ENTITY;
+        if (opts.fields && (err = fields_error(opts.fields, cdc))) {
+                answer_error(resp, 400, "publish: parameter 'fields' %s", err);
+                return;
+        }
+        if (opts.fields && size > 0) {
+                answer_error(resp, 400, "publish: give 'size' or 'fields', not both");
+                return;
+        }
+        if (arg_long(req, "pretty", 0, 1, &pretty) == -1) {
+                answer_error(resp, 400, "publish: parameter 'pretty' must be 0 or 1");
+                return;
+        }
+        opts.pretty = (int)pretty;
         ids = malloc((size_t)count * sizeof(*ids));
         if (!ids) {
                 answer(resp, 500, NULL);

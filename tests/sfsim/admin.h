@@ -4,6 +4,7 @@
  * gets HTTP 400 with {"error": "..."} naming the parameter.
  *
  *   POST /admin/publish?channel=CH&count=N[&size=BYTES][&entity=E][&change_type=T]
+ *                      [&fields=JSON][&pretty=1]
  *   POST /admin/fault?kind=K[&count=N]
  *   POST /admin/retention?keep=N
  *   GET  /admin/stats

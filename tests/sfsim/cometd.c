@@ -10,6 +10,7 @@
  */
 #include "cometd.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,8 @@
 #define PEER_CHECK_MS 200                 /* how often a held poll looks at its socket */
 #define URI_FORMAT "URI format: '/cometd/66.0'"
 
+#define DOUBLE_EXACT_MAX 9007199254740992.0 /* 2^53: larger integers lose digits */
+
 #define ERR_TOO_BUSY "503::Server is too busy.  Please try your request again later."
 #define ERR_AUTH_INVALID "401::Authentication invalid"
 
@@ -41,6 +44,7 @@ struct ctx {
         uint64_t serial;      /* of the request's token */
         int malformed;        /* the answer is deliberately not JSON */
         int stop;             /* answer now, process no further message */
+        int index;            /* of the message in the request array; -1: a lone object */
 };
 
 int cometd_parse_version(const char *path, double *version, char *err, size_t err_size)
@@ -336,14 +340,75 @@ static void subscribe_fail(struct ctx *ctx, const cJSON *msg, struct client *cl,
 /* Format a replay value the way it appears in Salesforce's error text. */
 static void replay_text(const cJSON *value, char *out, size_t size)
 {
-        if (cJSON_IsNumber(value) && value->valuedouble == (double)(long long)value->valuedouble)
-                snprintf(out, size, "%lld", (long long)value->valuedouble);
+        double d = cJSON_IsNumber(value) ? value->valuedouble : 0;
+
+        if (cJSON_IsNumber(value) && d > -DOUBLE_EXACT_MAX && d < DOUBLE_EXACT_MAX &&
+            d == (double)(long long)d)
+                snprintf(out, size, "%lld", (long long)d);
         else if (cJSON_IsNumber(value))
-                snprintf(out, size, "%g", value->valuedouble);
+                snprintf(out, size, "%.17g", d);
         else if (cJSON_IsString(value))
                 snprintf(out, size, "%s", value->valuestring);
         else
                 snprintf(out, size, "%s", cJSON_IsBool(value) ? (cJSON_IsTrue(value) ? "true" : "false") : "?");
+}
+
+/* A copy of a JSON text in which every number literal is a string. @returns NULL: out of memory. */
+static char *numbers_as_strings(const char *text, size_t len)
+{
+        char *out = malloc(3 * len + 1), *o = out; /* "1,1" -> "\"1\",\"1\"" at worst */
+        int in_string = 0, escaped = 0;
+        size_t i;
+
+        if (!out)
+                return NULL;
+        for (i = 0; i < len; i++) {
+                if (in_string) {
+                        if (escaped)
+                                escaped = 0;
+                        else if (text[i] == '\\')
+                                escaped = 1;
+                        else if (text[i] == '"')
+                                in_string = 0;
+                } else if (text[i] == '"') {
+                        in_string = 1;
+                } else if (text[i] == '-' || (text[i] >= '0' && text[i] <= '9')) {
+                        *o++ = '"';
+                        while (i < len && text[i] && strchr("+-.eE0123456789", text[i]))
+                                *o++ = text[i++];
+                        *o++ = '"';
+                        i--;
+                        continue;
+                }
+                *o++ = text[i];
+        }
+        *o = '\0';
+        return out;
+}
+
+/*
+ * cJSON keeps numbers as doubles, which cannot tell replay IDs above 2^53
+ * apart (--first-replay-id). Such an ID is read again, as text, from a copy
+ * of the request whose numbers are strings: ext.replay[@p key] of the same
+ * message. @returns 0 with the literal in @p out, or -1.
+ */
+static int replay_literal(const struct ctx *ctx, const char *key, char *out, size_t size)
+{
+        char *text = numbers_as_strings(ctx->req->body, ctx->req->body_len);
+        cJSON *msgs = text ? cJSON_Parse(text) : NULL;
+        const cJSON *msg = ctx->index < 0 ? msgs : cJSON_GetArrayItem(msgs, ctx->index);
+        const cJSON *ext = cJSON_GetObjectItemCaseSensitive(msg, "ext");
+        const cJSON *map = cJSON_GetObjectItemCaseSensitive(ext, "replay");
+        const cJSON *value = cJSON_GetObjectItemCaseSensitive(map, key);
+        int rc = -1;
+
+        if (cJSON_IsString(value)) {
+                snprintf(out, size, "%s", value->valuestring);
+                rc = 0;
+        }
+        cJSON_Delete(msgs);
+        free(text);
+        return rc;
 }
 
 static void meta_subscribe(struct ctx *ctx, const cJSON *msg)
@@ -352,6 +417,7 @@ static void meta_subscribe(struct ctx *ctx, const cJSON *msg)
         const char *subscription = str_member(msg, "subscription");
         char base[CHANNEL_NAME_MAX], err[1024], num[64] = "-1";
         const cJSON *ext, *map, *value = NULL;
+        const char *key = base, *text;
         struct channel *ch;
         struct client *cl;
         long long replay = -1;
@@ -386,8 +452,10 @@ static void meta_subscribe(struct ctx *ctx, const cJSON *msg)
         map = ext ? cJSON_GetObjectItemCaseSensitive(ext, "replay") : NULL;
         if (cJSON_IsObject(map)) {
                 value = cJSON_GetObjectItemCaseSensitive(map, base);
-                if (!value)
+                if (!value) {
+                        key = subscription;
                         value = cJSON_GetObjectItemCaseSensitive(map, subscription);
+                }
         }
         if (value && cJSON_IsNull(value)) {
                 snprintf(err, sizeof(err),
@@ -399,12 +467,17 @@ static void meta_subscribe(struct ctx *ctx, const cJSON *msg)
         }
         if (value) {
                 replay_text(value, num, sizeof(num));
-                if (cJSON_IsNumber(value)) {
+                if (cJSON_IsNumber(value) && value->valuedouble > -DOUBLE_EXACT_MAX &&
+                    value->valuedouble < DOUBLE_EXACT_MAX) {
                         replay = (long long)value->valuedouble;
                         valid = value->valuedouble == (double)replay;
-                } else if (cJSON_IsString(value)) {
-                        replay = strtoll(value->valuestring, &end, 10);
-                        valid = *value->valuestring && !*end;
+                } else if (cJSON_IsNumber(value) || cJSON_IsString(value)) {
+                        if (cJSON_IsNumber(value))
+                                replay_literal(ctx, key, num, sizeof(num));
+                        text = cJSON_IsString(value) ? value->valuestring : num;
+                        errno = 0;
+                        replay = strtoll(text, &end, 10);
+                        valid = *text && !*end && errno == 0;
                 } else {
                         valid = 0;
                 }
@@ -746,6 +819,7 @@ void cometd_handle(struct sim *sim, const struct cometd_request *req,
                 resp->status = 400;
                 fail_all(&ctx, NULL, "400::Invalid message: expected a JSON array of Bayeux messages");
         } else if (cJSON_IsObject(msgs)) {
+                ctx.index = -1;
                 dispatch(&ctx, msgs);
         } else {
                 cJSON_ArrayForEach(msg, msgs)
@@ -753,6 +827,7 @@ void cometd_handle(struct sim *sim, const struct cometd_request *req,
                         dispatch(&ctx, msg);
                         if (ctx.stop)
                                 break;
+                        ctx.index++;
                 }
         }
         pthread_mutex_unlock(&sim->lock);

@@ -10,6 +10,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -142,48 +143,139 @@ static const char *topic_type(const char *change_type)
         return "created";
 }
 
+/* CR LF and @p depth tabs; with the spaces around ':', every whitespace JSON allows. */
+static int newline(struct sbuf *sb, size_t depth)
+{
+        if (sbuf_puts(sb, "\r\n") == -1 || sbuf_reserve(sb, depth) == -1)
+                return -1;
+        memset(sb->data + sb->len, '\t', depth);
+        sb->len += depth;
+        sb->data[sb->len] = '\0';
+        return 0;
+}
+
+/*
+ * Change events: the given members follow the header inside data.payload,
+ * copied as they are (whitespace included); an empty object adds nothing.
+ */
+static int append_cdc_fields(struct sbuf *sb, const char *fields)
+{
+        const char *open = strchr(fields, '{'), *close = strrchr(fields, '}'), *p;
+
+        for (p = open + 1; p < close && strchr(" \t\r\n", *p); p++)
+                ;
+        if (p < close && sbuf_puts(sb, ",") == -1)
+                return -1;
+        if (sbuf_append(sb, open + 1, (size_t)(close - open - 1)) == -1)
+                return -1;
+        return sbuf_puts(sb, "}");
+}
+
+/*
+ * Re-emit the message that starts at @p start with insignificant whitespace
+ * of every kind JSON allows (CR LF, tabs, spaces) around the structural
+ * characters, outside strings; every token stays as it was.
+ */
+static int prettify(struct sbuf *sb, size_t start)
+{
+        size_t len = sb->len - start, i, depth = 0;
+        char *text = malloc(len + 1);
+        int in_string = 0, escaped = 0, rc = 0;
+
+        if (!text)
+                return -1;
+        memcpy(text, sb->data + start, len + 1);
+        sb->len = start;
+        sb->data[start] = '\0';
+        for (i = 0; i < len && rc == 0; i++) {
+                char c = text[i];
+
+                if (in_string) {
+                        if (escaped)
+                                escaped = 0;
+                        else if (c == '\\')
+                                escaped = 1;
+                        else if (c == '"')
+                                in_string = 0;
+                        rc = sbuf_append(sb, &c, 1);
+                        continue;
+                }
+                switch (c) {
+                case '{':
+                case '[':
+                        rc = sbuf_append(sb, &c, 1);
+                        depth++;
+                        rc |= newline(sb, depth);
+                        break;
+                case '}':
+                case ']':
+                        depth -= depth > 0;
+                        rc = newline(sb, depth);
+                        rc |= sbuf_append(sb, &c, 1);
+                        break;
+                case ',':
+                        rc = sbuf_append(sb, &c, 1);
+                        rc |= newline(sb, depth);
+                        break;
+                case ':':
+                        rc = sbuf_puts(sb, " : ");
+                        break;
+                default:
+                        in_string = c == '"';
+                        rc = sbuf_append(sb, &c, 1);
+                }
+        }
+        free(text);
+        return rc ? -1 : 0;
+}
+
 int render_event(struct sbuf *sb, const struct render_params *rp, uint64_t replay_id,
                  uint64_t seq, int64_t now_ms, struct render_rng *rng)
 {
         char when[32], id[19], uid[37], tail[768];
         const char *ct = rp->change_type ? rp->change_type : "CREATE";
+        const char *close = "\"}"; /* ends the default payload after its text */
         size_t start = sb->len, tail_len, pad;
-        int padded = 1, n = 0;
+        int padded = 1, n = 0, cdc = 0;
 
         render_iso_time(now_ms, when);
         /*
-         * Each shape is written as head + text + tail, where text is the
-         * field that padding grows; tail is formatted first so the pad length
-         * is known before anything is appended.
+         * Each shape is written as head + payload + tail. The default payload
+         * ends with a text field that padding grows, closed by close; tail is
+         * formatted first so the pad length is known before anything is
+         * appended. Given fields replace the default payload.
          */
         switch (rp->kind) {
         case CHANNEL_TOPIC:
                 record_id("Account", seq, id);
                 if (sbuf_printf(sb,
                                 "{\"data\":{\"event\":{\"createdDate\":\"%s\",\"replayId\":%" PRIu64
-                                ",\"type\":\"%s\"},\"sobject\":{\"Id\":\"%s\",\"Name\":\"Account %" PRIu64
-                                "\",\"Description\":\"Event %" PRIu64,
-                                when, replay_id, topic_type(ct), id, seq, seq) == -1)
+                                ",\"type\":\"%s\"},\"sobject\":",
+                                when, replay_id, topic_type(ct)) == -1 ||
+                    (!rp->fields && sbuf_printf(sb,
+                                                "{\"Id\":\"%s\",\"Name\":\"Account %" PRIu64
+                                                "\",\"Description\":\"Event %" PRIu64,
+                                                id, seq, seq) == -1))
                         goto fail;
-                n = snprintf(tail, sizeof(tail), "\"}},\"channel\":\"%s\"}", rp->channel);
+                n = snprintf(tail, sizeof(tail), "},\"channel\":\"%s\"}", rp->channel);
                 break;
         case CHANNEL_EVENT:
                 uuid(rng, uid);
-                if (sbuf_printf(sb,
-                                "{\"data\":{\"schema\":\"%s\",\"payload\":{\"CreatedDate\":\"%s\","
-                                "\"CreatedById\":\"%s\",\"Message__c\":\"Event %" PRIu64,
-                                rp->schema, when, rp->user_id, seq) == -1)
+                if (sbuf_printf(sb, "{\"data\":{\"schema\":\"%s\",\"payload\":",
+                                rp->schema) == -1 ||
+                    (!rp->fields && sbuf_printf(sb,
+                                                "{\"CreatedDate\":\"%s\",\"CreatedById\":\"%s\","
+                                                "\"Message__c\":\"Event %" PRIu64,
+                                                when, rp->user_id, seq) == -1))
                         goto fail;
                 n = snprintf(tail, sizeof(tail),
-                             "\"},\"event\":{\"EventUuid\":\"%s\",\"replayId\":%" PRIu64
+                             ",\"event\":{\"EventUuid\":\"%s\",\"replayId\":%" PRIu64
                              "}},\"channel\":\"%s\"}",
                              uid, replay_id, rp->channel);
                 break;
         case CHANNEL_CDC_ALL:
-        case CHANNEL_CDC_ENTITY: {
-                /* DELETE and gap events carry the header only, as Salesforce sends them. */
-                int header_only = !strcmp(ct, "DELETE") || !strncmp(ct, "GAP_", 4);
-
+        case CHANNEL_CDC_ENTITY:
+                cdc = 1;
                 record_id(rp->entity, seq, id);
                 uuid(rng, uid);
                 if (sbuf_printf(sb,
@@ -196,11 +288,15 @@ int render_event(struct sbuf *sb, const struct render_params *rp, uint64_t repla
                                 rp->schema, rp->entity, id, ct, uid, now_ms,
                                 replay_id * 1000 + 7, rp->user_id) == -1)
                         goto fail;
-                if (header_only) {
+                n = snprintf(tail, sizeof(tail),
+                             ",\"event\":{\"replayId\":%" PRIu64 "}},\"channel\":\"%s\"}",
+                             replay_id, rp->channel);
+                if (rp->fields)
+                        break;
+                /* DELETE and gap events carry the header only, as Salesforce sends them. */
+                if (!strcmp(ct, "DELETE") || !strncmp(ct, "GAP_", 4)) {
                         padded = 0;
-                        n = snprintf(tail, sizeof(tail),
-                                     "},\"event\":{\"replayId\":%" PRIu64 "}},\"channel\":\"%s\"}",
-                                     replay_id, rp->channel);
+                        close = "}";
                         break;
                 }
                 if (!strcmp(ct, "UPDATE") || !strcmp(ct, "GAP_UPDATE")) {
@@ -215,18 +311,16 @@ int render_event(struct sbuf *sb, const struct render_params *rp, uint64_t repla
                                        rp->user_id, seq) == -1) {
                         goto fail;
                 }
-                n = snprintf(tail, sizeof(tail),
-                             "\"},\"event\":{\"replayId\":%" PRIu64 "}},\"channel\":\"%s\"}",
-                             replay_id, rp->channel);
                 break;
-        }
         case CHANNEL_GENERIC:
                 if (sbuf_printf(sb,
                                 "{\"data\":{\"event\":{\"createdDate\":\"%s\",\"replayId\":%" PRIu64
-                                "},\"payload\":\"Event %" PRIu64,
-                                when, replay_id, seq) == -1)
+                                "},\"payload\":",
+                                when, replay_id) == -1 ||
+                    (!rp->fields && sbuf_printf(sb, "\"Event %" PRIu64, seq) == -1))
                         goto fail;
-                n = snprintf(tail, sizeof(tail), "\"},\"channel\":\"%s\"}", rp->channel);
+                close = "\"";
+                n = snprintf(tail, sizeof(tail), "},\"channel\":\"%s\"}", rp->channel);
                 break;
         default:
                 return -1;
@@ -234,10 +328,17 @@ int render_event(struct sbuf *sb, const struct render_params *rp, uint64_t repla
         if (n < 0 || (size_t)n >= sizeof(tail))
                 goto fail;
         tail_len = (size_t)n;
-        pad = 0;
-        if (padded && rp->size > sb->len - start + tail_len)
-                pad = rp->size - (sb->len - start) - tail_len;
-        if (append_pad(sb, pad) == -1 || sbuf_append(sb, tail, tail_len) == -1)
+        if (rp->fields) {
+                if ((cdc ? append_cdc_fields(sb, rp->fields) : sbuf_puts(sb, rp->fields)) == -1)
+                        goto fail;
+        } else {
+                pad = 0;
+                if (padded && rp->size > sb->len - start + strlen(close) + tail_len)
+                        pad = rp->size - (sb->len - start) - strlen(close) - tail_len;
+                if (append_pad(sb, pad) == -1 || sbuf_puts(sb, close) == -1)
+                        goto fail;
+        }
+        if (sbuf_append(sb, tail, tail_len) == -1 || (rp->pretty && prettify(sb, start) == -1))
                 goto fail;
         return 0;
 fail:

@@ -33,6 +33,11 @@ struct render_params {
         const char *user_id;      /* CreatedById, commitUser */
         size_t size;              /* pad a text field so the JSON is about this
                                    * long; 0 for the natural size */
+        const char *fields;       /* NULL, or the text of one JSON object written
+                                   * verbatim as data.payload (data.sobject for
+                                   * PushTopic; merged after ChangeEventHeader
+                                   * for CDC); size is then ignored */
+        int pretty;               /* add insignificant whitespace between tokens */
 };
 
 /** @returns 1 when @p s is a change type Salesforce sends (CREATE … GAP_OVERFLOW). */
@@ -47,6 +52,8 @@ void render_schema_id(const char *channel, const char *entity, char out[23]);
 
 /**
  * @brief Append one event message to @p sb.
+ * @remark rp->fields must already be checked to be one JSON object (and, for
+ *         CDC, to hold no ChangeEventHeader): it is copied, not parsed.
  * @param seq        a per-channel counter used to make record IDs and names.
  * @param now_ms     wall-clock time of the event, epoch milliseconds.
  * @returns 0, or -1 when @p sb refused the append (ceiling or memory).

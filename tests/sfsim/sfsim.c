@@ -46,6 +46,9 @@ static const char usage[] =
         "  --max-batch N            most events in one /meta/connect response (1000)\n"
         "  --max-clients N          concurrent CometD clients before 403::Organization\n"
         "                           concurrent user limit exceeded (0: 10000)\n"
+        "  --first-replay-id N      replay ID of every channel's first event (1 to 9e18), e.g.\n"
+        "                           9007199254740993 to test IDs past 2^53 (default: per\n"
+        "                           channel, 1000001 to 10000002)\n"
         "  --missing-channel CH     answer subscribes to CH with \"doesn't exist\" (repeatable)\n"
         "  --org-id ID              18-character org ID starting with 00D (00D000000000001AAA)\n"
         "  --tls-cert FILE          serve https with this PEM certificate ...\n"
@@ -57,6 +60,10 @@ static const char usage[] =
         "\n"
         "Admin API (127.0.0.1 peers only):\n"
         "  POST /admin/publish?channel=CH&count=N[&size=BYTES][&entity=E][&change_type=T]\n"
+        "       [&fields=JSON][&pretty=1]\n"
+        "       fields: one JSON object (URL-encoded), copied verbatim as data.payload\n"
+        "       (data.sobject for /topic/, after ChangeEventHeader for /data/)\n"
+        "       pretty=1: CR LF, tabs and spaces between the message's tokens\n"
         "  POST /admin/fault?kind=K[&count=N]   K: revoke-tokens, forget-clients, disconnect,\n"
         "       too-busy, concurrent-limit, stall, close-mid-poll, http-503, malformed, clear\n"
         "  POST /admin/retention?keep=N\n"
@@ -65,8 +72,8 @@ static const char usage[] =
 enum opt {
         OPT_LISTEN = 1000, OPT_CLIENT_ID, OPT_CLIENT_SECRET, OPT_USERNAME, OPT_PASSWORD,
         OPT_JWT_KEY, OPT_REFRESH, OPT_CONNECT_TIMEOUT, OPT_EXPIRY, OPT_RETENTION,
-        OPT_RETENTION_AGE, OPT_MAX_BATCH, OPT_MAX_CLIENTS, OPT_MISSING, OPT_ORG_ID,
-        OPT_TLS_CERT, OPT_TLS_KEY, OPT_PUBLIC_URL, OPT_STATS_JSON, OPT_VERBOSE, OPT_HELP,
+        OPT_RETENTION_AGE, OPT_MAX_BATCH, OPT_MAX_CLIENTS, OPT_FIRST_REPLAY_ID, OPT_MISSING,
+        OPT_ORG_ID, OPT_TLS_CERT, OPT_TLS_KEY, OPT_PUBLIC_URL, OPT_STATS_JSON, OPT_VERBOSE, OPT_HELP,
 };
 
 static const struct option options[] = {
@@ -83,6 +90,7 @@ static const struct option options[] = {
         { "retention-age-s", required_argument, NULL, OPT_RETENTION_AGE },
         { "max-batch", required_argument, NULL, OPT_MAX_BATCH },
         { "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+        { "first-replay-id", required_argument, NULL, OPT_FIRST_REPLAY_ID },
         { "missing-channel", required_argument, NULL, OPT_MISSING },
         { "org-id", required_argument, NULL, OPT_ORG_ID },
         { "tls-cert", required_argument, NULL, OPT_TLS_CERT },
@@ -201,6 +209,12 @@ static int parse_args(int argc, char **argv, struct sim_config *cfg)
                         if (parse_num("max-clients", optarg, 0, 10000, &v) == -1)
                                 return 2;
                         cfg->max_clients = (size_t)v;
+                        break;
+                case OPT_FIRST_REPLAY_ID:
+                        /* Below 2^63 with room to spare: subscribers send IDs as Java longs. */
+                        if (parse_num("first-replay-id", optarg, 1, 9000000000000000000L, &v) == -1)
+                                return 2;
+                        cfg->first_replay_id = (uint64_t)v;
                         break;
                 case OPT_MISSING:
                         if (cfg->nmissing == SIM_MAX_MISSING)

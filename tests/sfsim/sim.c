@@ -52,7 +52,8 @@ struct sim *sim_new(const struct sim_config *cfg, const char *url, char *errstr,
         pthread_cond_init(&sim->cond, &attr);
         pthread_condattr_destroy(&attr);
 
-        sim->store = store_new(cfg->retention, cfg->retention_age_s, sim->user_id);
+        sim->store = store_new(cfg->retention, cfg->retention_age_s, sim->user_id,
+                               cfg->first_replay_id);
         sim->clients = clients_new(cfg->client_expiry_ms, cfg->max_clients);
         if (!sim->store || !sim->clients) {
                 snprintf(errstr, errstr_size, "out of memory");

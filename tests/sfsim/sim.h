@@ -41,6 +41,7 @@ struct sim_config {
         long retention_age_s;         /* 0: no age limit */
         size_t max_batch;             /* events per /meta/connect response */
         size_t max_clients;           /* 0: no limit but the hard cap */
+        uint64_t first_replay_id;     /* of every channel; 0: per-channel default */
         const char *tls_cert;
         const char *tls_key;
         const char *org_id;           /* 18 characters, starts with 00D */

@@ -5,7 +5,9 @@
  */
 #include "store.h"
 
+#include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +50,7 @@ struct store {
         size_t retention;
         long retention_age_s;
         char *user_id;
+        uint64_t first_replay_id;  /* 0: per-channel default */
         struct channel *channels;  /* guarded by the sim lock */
         size_t nchannels;
 };
@@ -63,7 +66,8 @@ static uint64_t name_hash(const char *s)
         return h;
 }
 
-struct store *store_new(size_t retention, long retention_age_s, const char *user_id)
+struct store *store_new(size_t retention, long retention_age_s, const char *user_id,
+                        uint64_t first_replay_id)
 {
         struct store *store = calloc(1, sizeof(*store));
 
@@ -71,6 +75,7 @@ struct store *store_new(size_t retention, long retention_age_s, const char *user
                 return NULL;
         store->retention = retention ? retention : 1;
         store->retention_age_s = retention_age_s;
+        store->first_replay_id = first_replay_id;
         store->user_id = strdup(user_id);
         if (!store->user_id) {
                 store_destroy(store);
@@ -188,10 +193,14 @@ int store_render(struct store *store, struct channel *ch, const struct store_pub
         rp.schema = schema;
         rp.user_id = store->user_id;
         rp.size = opts->size;
+        rp.fields = opts->fields;
+        rp.pretty = opts->pretty;
         for (i = 0; i < n; i++) {
                 uint64_t id = ch->next_id + 1 + render_rng_next(&ch->id_rng) % 3;
                 struct sim_event *ev;
 
+                if (ch->seq == 0 && store->first_replay_id)
+                        id = store->first_replay_id;
                 sbuf_reset(&ch->scratch);
                 if (render_event(&ch->scratch, &rp, id, ch->seq + 1, now_ms, &ch->uuid_rng) == -1)
                         goto fail;
@@ -366,6 +375,18 @@ void store_note_subscription_locked(struct channel *ch, int added)
         ch->subscribers += added;
 }
 
+/*
+ * Replay IDs go in as raw text: a cJSON number is a double, which cannot
+ * hold every ID above 2^53 (--first-replay-id).
+ */
+static cJSON *add_id(cJSON *obj, const char *name, uint64_t id)
+{
+        char text[24];
+
+        snprintf(text, sizeof(text), "%" PRIu64, id);
+        return cJSON_AddRawToObject(obj, name, text);
+}
+
 int store_stats_locked(const struct store *store, cJSON *channels)
 {
         const struct channel *ch;
@@ -379,9 +400,8 @@ int store_stats_locked(const struct store *store, cJSON *channels)
                 }
                 if (!cJSON_AddNumberToObject(obj, "subscriptions", (double)ch->subscriptions) ||
                     !cJSON_AddNumberToObject(obj, "subscribers", (double)ch->subscribers) ||
-                    !cJSON_AddNumberToObject(obj, "last_replay_id", (double)ch->last_id) ||
-                    !cJSON_AddNumberToObject(obj, "first_replay_id",
-                                             ch->count ? (double)ring_at(ch, 0)->replay_id : 0) ||
+                    !add_id(obj, "last_replay_id", ch->last_id) ||
+                    !add_id(obj, "first_replay_id", ch->count ? ring_at(ch, 0)->replay_id : 0) ||
                     !cJSON_AddNumberToObject(obj, "retained", (double)ch->count) ||
                     !cJSON_AddNumberToObject(obj, "published", (double)ch->published))
                         return -1;

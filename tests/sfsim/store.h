@@ -31,6 +31,8 @@ struct store_publish_opts {
         const char *entity;       /* /data/ChangeEvents only; NULL: Account */
         const char *change_type;  /* NULL: CREATE */
         size_t size;              /* 0: natural size */
+        const char *fields;       /* NULL, or a checked JSON object's text (render.h) */
+        int pretty;               /* insignificant whitespace in the message */
 };
 
 /**
@@ -38,9 +40,12 @@ struct store_publish_opts {
  * @param retention        events kept per channel (>= 1).
  * @param retention_age_s  events older than this are dropped; 0: no age limit.
  * @param user_id          the user ID written into events (copied).
+ * @param first_replay_id  the replay ID of every channel's first event; 0: a
+ *                         channel-specific ID between 1000001 and 10000002.
  * @returns a new store, free with store_destroy(), or NULL (out of memory).
  */
-struct store *store_new(size_t retention, long retention_age_s, const char *user_id);
+struct store *store_new(size_t retention, long retention_age_s, const char *user_id,
+                        uint64_t first_replay_id);
 
 /** @brief Free the store, every channel and event. Accepts NULL. */
 void store_destroy(struct store *store);

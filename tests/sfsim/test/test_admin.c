@@ -94,6 +94,9 @@ static void test_command_line_errors(void **state)
                                   "--username", "u", "--password", "p", "--retention", "0", NULL };
         const char *bad_org[] = { "--listen", "127.0.0.1:0", "--client-id", "c", "--client-secret", "s",
                                   "--username", "u", "--password", "p", "--org-id", "001short", NULL };
+        const char *bad_first[] = { "--listen", "127.0.0.1:0", "--client-id", "c", "--client-secret", "s",
+                                    "--username", "u", "--password", "p", "--first-replay-id",
+                                    "9000000000000000001", NULL };
         const char *unknown[] = { "--frobnicate", NULL };
 
         (void)state;
@@ -104,6 +107,10 @@ static void test_command_line_errors(void **state)
         expect_usage_error(half_tls, "give both --tls-cert and --tls-key, or neither");
         expect_usage_error(bad_num, "--retention: '0' is not an integer from 1 to 100000000");
         expect_usage_error(bad_org, "--org-id: '001short' is not an 18-character ID starting with 00D");
+        expect_usage_error(bad_first, "--first-replay-id: '9000000000000000001' is not an integer "
+                                      "from 1 to 9000000000000000000");
+        bad_first[11] = "0";
+        expect_usage_error(bad_first, "--first-replay-id: '0' is not an integer");
         expect_usage_error(unknown, "try --help");
 }
 
@@ -113,8 +120,9 @@ static void test_help_lists_every_flag(void **state)
         const char *flags[] = { "--listen", "--client-id", "--client-secret", "--username", "--password",
                                 "--jwt-public-key", "--refresh-token", "--connect-timeout-ms",
                                 "--client-expiry-ms", "--retention", "--retention-age-s", "--max-batch",
-                                "--max-clients", "--missing-channel", "--org-id", "--tls-cert", "--tls-key",
-                                "--public-url", "--stats-json", "--verbose", "/admin/publish", "/admin/fault",
+                                "--max-clients", "--first-replay-id", "--missing-channel", "--org-id",
+                                "--tls-cert", "--tls-key", "--public-url", "--stats-json", "--verbose",
+                                "/admin/publish", "fields=", "pretty=1", "/admin/fault",
                                 "/admin/retention", "/admin/stats", "close-mid-poll" };
         struct run r;
         size_t i;
