@@ -1,8 +1,9 @@
 /*
- * The Kafka producer side of the bridge. exactly_once wraps each batch in a
- * transaction that also carries the replay records of the channels it
- * touched; at_least_once keeps a FIFO of batches and writes a batch's replay
- * records only once it and every batch before it were acknowledged.
+ * The Kafka producer side of the bridge: the plumbing both delivery
+ * algorithms share (producer creation, topic handles, produce with a
+ * bounded wait on a full queue, fatal errors, delivery reports, replay
+ * marks) and the public functions, each of which hands over to
+ * exactly_once (sink_eos.c) or at_least_once (sink_alo.c).
  * Delivery reports and errors are served by rd_kafka_poll() on the caller's
  * thread (sink_poll, sink_flush, sink_commit), never on librdkafka's threads.
  */
@@ -20,106 +21,17 @@
 #include "buf.h"
 #include "kafka_conf.h"
 #include "log.h"
+#include "sink_internal.h"
 
 /* How long sink_produce() waits for room when librdkafka's queue is full. */
 #define SINK_QUEUE_FULL_WAIT_MS 5000
-/* Abort timeout used where the API has none (sink_begin after a failed produce). */
-#define SINK_ABORT_TIMEOUT_MS 10000
-#define SINK_KEY_MAX          4096
+#define SINK_KEY_MAX            4096
 /* How long the first sink_begin may wait to learn the replay topic's partitions. */
 #define SINK_WARM_TIMEOUT_MS 1000
-
-/*
- * A message's opaque says which batch it belongs to and what it is, so a
- * delivery report finds its batch without any allocation per message:
- * bits 0-1 the kind, bits 2-23 the mark index (replay records), bits 24-63
- * the batch sequence number.
- */
-enum msg_kind { MSG_EVENT = 0, MSG_REPLAY = 1, MSG_GAP = 2 };
-#define OPAQUE_SEQ_SHIFT 24
-#define OPAQUE_IDX_MAX   ((1u << 22) - 1)
-_Static_assert(sizeof(uintptr_t) >= 8, "the message opaque needs 64 bits");
-
-struct sink_topic {
-        char *name;
-        rd_kafka_topic_t *rkt;
-};
 
 /* {entity} topics are created as events name them: beyond this many, a
  * produce goes by name rather than keep a handle (a bound, not a limit). */
 #define SINK_MAX_TOPICS 4096
-
-struct sink_mark {
-        size_t channel; /* index into sink->channels */
-        long long replay_id;
-        char event_time[40];
-};
-
-enum batch_state {
-        BATCH_OPEN,    /* between sink_begin and sink_commit */
-        BATCH_CLOSED,  /* committed by the caller, events may be unacknowledged */
-        BATCH_WRITING, /* at_least_once: its replay records are on their way */
-        BATCH_DONE
-};
-
-struct sink_batch {
-        unsigned long long seq;
-        enum batch_state state;
-        int discarded;           /* a delivery failed at or before it: never advance */
-        size_t unacked;          /* events produced, not yet acknowledged */
-        size_t replay_unacked;   /* replay records produced, not yet acknowledged */
-        struct sink_mark *marks; /* kept across reuse of the slot */
-        size_t nmarks;
-        size_t marks_cap;
-};
-
-enum txn_state {
-        TXN_NONE,
-        TXN_OPEN,
-        TXN_COMMITTING, /* replay records produced, commit_transaction not yet successful */
-        TXN_MUST_ABORT  /* a produce failed or the commit was abortable */
-};
-
-struct sink {
-        const struct config *cfg; /* borrowed */
-        struct replay_store *rs;  /* borrowed */
-        rd_kafka_t *rk;
-        int eos; /* exactly_once */
-        int started;
-        enum txn_state txn;
-        int fatal;
-        char fatal_reason[1024];
-        char txn_id[300];
-        char abort_reason[512];
-
-        /* Every channel ever marked, interned once: marks hold an index. */
-        char **channels;
-        size_t nchannels;
-        size_t channels_cap;
-
-        /* FIFO of batches, oldest at ring[head]; the newest may be open. */
-        struct sink_batch *ring;
-        size_t ring_cap;
-        size_t ring_head;
-        size_t ring_len;
-        unsigned long long next_seq;
-        int batch_open;
-
-        int failure_pending; /* at_least_once: for sink_take_delivery_failure() */
-        int kafka_down;      /* all brokers down since the last acknowledgement */
-        size_t in_flight;
-        unsigned long long errors;
-        struct buf key;
-        struct buf value;
-        /* Topic handles, kept so their metadata stays known and so a
-         * produce needs no lookup by name; the last one used is tried first. */
-        struct sink_topic *topics;
-        size_t ntopics;
-        size_t topics_cap;
-        size_t last_topic;
-        int topics_warm;
-        int replay_topic_warm;
-};
 
 static long long now_ms(void)
 {
@@ -129,83 +41,19 @@ static long long now_ms(void)
         return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void *opaque_make(unsigned long long seq, size_t idx, enum msg_kind kind)
+void *sink_opaque(unsigned long long seq, size_t idx, enum msg_kind kind)
 {
         return (void *)(uintptr_t)(((uintptr_t)seq << OPAQUE_SEQ_SHIFT) | ((uintptr_t)idx << 2) |
                                    (uintptr_t)kind);
 }
 
-static struct sink_batch *batch_at(struct sink *sink, size_t i)
-{
-        return &sink->ring[(sink->ring_head + i) % sink->ring_cap];
-}
-
-static struct sink_batch *batch_find(struct sink *sink, unsigned long long seq)
-{
-        unsigned long long first;
-
-        if (sink->ring_len == 0)
-                return NULL;
-        first = batch_at(sink, 0)->seq;
-        if (seq < first || seq - first >= sink->ring_len)
-                return NULL;
-        return batch_at(sink, (size_t)(seq - first));
-}
-
-static struct sink_batch *batch_open(struct sink *sink)
-{
-        if (!sink->batch_open)
-                return NULL;
-        return batch_at(sink, sink->ring_len - 1);
-}
-
-/* Append a batch to the FIFO; the slot's marks memory is reused. */
-static struct sink_batch *batch_push(struct sink *sink)
-{
-        struct sink_batch *batch;
-
-        if (sink->ring_len == sink->ring_cap) {
-                size_t cap = sink->ring_cap ? sink->ring_cap * 2 : 8;
-                struct sink_batch *ring = calloc(cap, sizeof(*ring));
-                size_t i;
-
-                if (!ring)
-                        return NULL;
-                /* Move every slot, live or free, so no marks array is lost. */
-                for (i = 0; i < sink->ring_cap; i++)
-                        ring[i] = sink->ring[(sink->ring_head + i) % sink->ring_cap];
-                free(sink->ring);
-                sink->ring = ring;
-                sink->ring_cap = cap;
-                sink->ring_head = 0;
-        }
-        batch = batch_at(sink, sink->ring_len++);
-        batch->seq = ++sink->next_seq;
-        batch->state = BATCH_OPEN;
-        batch->discarded = 0;
-        batch->unacked = 0;
-        batch->replay_unacked = 0;
-        batch->nmarks = 0;
-        sink->batch_open = 1;
-        return batch;
-}
-
-static void batch_pop_done(struct sink *sink)
-{
-        while (sink->ring_len > 0 && batch_at(sink, 0)->state == BATCH_DONE) {
-                sink->ring_head = (sink->ring_head + 1) % sink->ring_cap;
-                sink->ring_len--;
-        }
-}
-
-static int is_fenced(rd_kafka_resp_err_t err)
+int sink_is_fenced(rd_kafka_resp_err_t err)
 {
         return err == RD_KAFKA_RESP_ERR__FENCED || err == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
                err == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH;
 }
 
-/* Record a fatal producer error once; every later call reports it. */
-static void sink_set_fatal(struct sink *sink, rd_kafka_resp_err_t err, const char *what)
+void sink_set_fatal(struct sink *sink, rd_kafka_resp_err_t err, const char *what)
 {
         char reason[512];
         rd_kafka_resp_err_t ferr;
@@ -218,7 +66,7 @@ static void sink_set_fatal(struct sink *sink, rd_kafka_resp_err_t err, const cha
                 snprintf(reason, sizeof(reason), "%s", rd_kafka_err2str(err));
         }
         sink->fatal = 1;
-        if (is_fenced(ferr) || is_fenced(err))
+        if (sink_is_fenced(ferr) || sink_is_fenced(err))
                 snprintf(
                     sink->fatal_reason, sizeof(sink->fatal_reason),
                     "%s: fenced by a newer instance with the same name (transactional.id %s): %s",
@@ -230,7 +78,7 @@ static void sink_set_fatal(struct sink *sink, rd_kafka_resp_err_t err, const cha
         log_msg(LOG_ERROR, "kafka_fatal", "err=\"%s\"", sink->fatal_reason);
 }
 
-static int sink_fatal_status(struct sink *sink, char *errstr, size_t errstr_size)
+int sink_fatal_status(struct sink *sink, char *errstr, size_t errstr_size)
 {
         snprintf(errstr, errstr_size, "%s", sink->fatal_reason);
         return SINK_FATAL;
@@ -259,8 +107,7 @@ static void sink_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opa
                 rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
 
-/* Kafka answered: end an outage reported by sink_error_cb. */
-static void sink_kafka_up(struct sink *sink)
+void sink_kafka_up(struct sink *sink)
 {
         if (!sink->kafka_down)
                 return;
@@ -268,19 +115,13 @@ static void sink_kafka_up(struct sink *sink)
         log_msg(LOG_INFO, "kafka_recovered", "cause=all_brokers_down");
 }
 
-/* Mark batch and every later one: their replay IDs must never be written. */
-static void sink_discard_from(struct sink *sink, unsigned long long seq)
+int sink_msg_purged(const rd_kafka_message_t *rkm)
 {
-        size_t i;
-
-        for (i = 0; i < sink->ring_len; i++) {
-                struct sink_batch *batch = batch_at(sink, i);
-
-                if (batch->seq >= seq)
-                        batch->discarded = 1;
-        }
+        return rkm->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+               rkm->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
 }
 
+/* What every delivery report means in both modes; at_least_once then acts on its batch. */
 static void sink_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 {
         struct sink *sink = opaque;
@@ -288,9 +129,7 @@ static void sink_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaq
         enum msg_kind kind = (enum msg_kind)(op & 3);
         size_t idx = (size_t)((op >> 2) & OPAQUE_IDX_MAX);
         unsigned long long seq = (unsigned long long)(op >> OPAQUE_SEQ_SHIFT);
-        struct sink_batch *batch = batch_find(sink, seq);
-        int purged = rkm->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
-                     rkm->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
+        int purged = sink_msg_purged(rkm);
 
         (void)rk;
         /* An abort purges the transaction's messages: expected, not an error. */
@@ -303,40 +142,11 @@ static void sink_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaq
         case MSG_EVENT:
                 if (sink->in_flight > 0)
                         sink->in_flight--;
-                if (batch && batch->unacked > 0)
-                        batch->unacked--;
-                if (!rkm->err || purged || sink->eos)
-                        break; /* exactly_once: the commit reports the failure */
-                if (batch && !batch->discarded) {
-                        log_msg(LOG_ERROR, "kafka_delivery_failed",
-                                "topic=%s partition=%d batch=%llu err=\"%s\"",
-                                rd_kafka_topic_name(rkm->rkt), (int)rkm->partition, seq,
-                                rd_kafka_err2str(rkm->err));
-                        sink_discard_from(sink, seq);
-                        sink->failure_pending = 1;
-                }
                 break;
         case MSG_REPLAY:
-                if (rkm->err) {
-                        if (!purged)
-                                log_msg(LOG_WARN, "replay_record_failed", "topic=%s err=\"%s\"",
-                                        rd_kafka_topic_name(rkm->rkt), rd_kafka_err2str(rkm->err));
-                        if (batch && batch->replay_unacked > 0)
-                                batch->replay_unacked--;
-                        break;
-                }
-                if (sink->eos || !batch)
-                        break; /* exactly_once: the store is updated after the commit */
-                if (batch->replay_unacked > 0)
-                        batch->replay_unacked--;
-                if (idx < batch->nmarks) {
-                        const struct sink_mark *mark = &batch->marks[idx];
-
-                        if (replay_store_set(sink->rs, sink->channels[mark->channel],
-                                             mark->replay_id, mark->event_time))
-                                log_msg(LOG_ERROR, "replay_store_set_failed", "channel=%s",
-                                        sink->channels[mark->channel]);
-                }
+                if (rkm->err && !purged)
+                        log_msg(LOG_WARN, "replay_record_failed", "topic=%s err=\"%s\"",
+                                rd_kafka_topic_name(rkm->rkt), rd_kafka_err2str(rkm->err));
                 break;
         case MSG_GAP:
                 if (rkm->err && !purged)
@@ -344,6 +154,10 @@ static void sink_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaq
                                 rd_kafka_topic_name(rkm->rkt), rd_kafka_err2str(rkm->err));
                 break;
         }
+        /* exactly_once: a failed delivery fails the commit, which reports it,
+         * and the replay store is updated only after the commit. */
+        if (!sink->eos)
+                alo_delivered(sink, rkm, kind, seq, idx);
 }
 
 /* ---- construction ---- */
@@ -441,94 +255,16 @@ void sink_destroy(struct sink *sink)
         for (i = 0; i < sink->nchannels; i++)
                 free(sink->channels[i]);
         free(sink->channels);
-        for (i = 0; i < sink->ring_cap; i++)
-                free(sink->ring[i].marks);
-        free(sink->ring);
+        free(sink->txn.marks.list);
+        for (i = 0; i < sink->fifo.cap; i++)
+                free(sink->fifo.ring[i].marks.list);
+        free(sink->fifo.ring);
         buf_free(&sink->key);
         buf_free(&sink->value);
         free(sink);
 }
 
-/* ---- transactions ---- */
-
-/* Drop the open/committing exactly_once batch after commit or abort. */
-static void sink_eos_batch_end(struct sink *sink)
-{
-        struct sink_batch *batch = batch_open(sink);
-
-        if (batch)
-                batch->state = BATCH_DONE;
-        sink->batch_open = 0;
-        sink->txn = TXN_NONE;
-        batch_pop_done(sink);
-}
-
-static int sink_txn_abort(struct sink *sink, int timeout_ms, char *errstr, size_t errstr_size)
-{
-        rd_kafka_error_t *error = rd_kafka_abort_transaction(sink->rk, timeout_ms);
-        int status;
-
-        if (!error) {
-                sink_eos_batch_end(sink);
-                return SINK_OK;
-        }
-        sink->errors++;
-        sink->txn = TXN_MUST_ABORT;
-        if (rd_kafka_error_is_fatal(error) || is_fenced(rd_kafka_error_code(error))) {
-                sink_set_fatal(sink, rd_kafka_error_code(error), "abort_transaction");
-                status = sink_fatal_status(sink, errstr, errstr_size);
-        } else if (rd_kafka_error_is_retriable(error)) {
-                snprintf(errstr, errstr_size, "abort_transaction: %s (will retry)",
-                         rd_kafka_error_string(error));
-                status = SINK_RETRY;
-        } else {
-                /* librdkafka: treat errors neither retriable nor abortable as fatal. */
-                sink_set_fatal(sink, rd_kafka_error_code(error), "abort_transaction");
-                status = sink_fatal_status(sink, errstr, errstr_size);
-        }
-        rd_kafka_error_destroy(error);
-        return status;
-}
-
-/* Abort now because of reason; SINK_ABORTED once done. */
-static int sink_abort_batch(struct sink *sink, int timeout_ms, char *errstr, size_t errstr_size)
-{
-        int status = sink_txn_abort(sink, timeout_ms, errstr, errstr_size);
-
-        if (status != SINK_OK)
-                return status;
-        snprintf(errstr, errstr_size, "batch aborted: %s", sink->abort_reason);
-        return SINK_ABORTED;
-}
-
-/* Classify an error of a transactional call (librdkafka's examples/transactions.c). */
-static int sink_txn_error(struct sink *sink, rd_kafka_error_t *error, const char *what,
-                          int timeout_ms, char *errstr, size_t errstr_size)
-{
-        rd_kafka_resp_err_t code = rd_kafka_error_code(error);
-        int status;
-
-        sink->errors++;
-        if (rd_kafka_error_is_fatal(error) || is_fenced(code)) {
-                sink_set_fatal(sink, code, what);
-                status = sink_fatal_status(sink, errstr, errstr_size);
-        } else if (rd_kafka_error_txn_requires_abort(error)) {
-                snprintf(sink->abort_reason, sizeof(sink->abort_reason), "%s: %s", what,
-                         rd_kafka_error_string(error));
-                log_msg(LOG_WARN, "kafka_txn_abort", "err=\"%s\"", sink->abort_reason);
-                sink->txn = TXN_MUST_ABORT;
-                status = sink_abort_batch(sink, timeout_ms, errstr, errstr_size);
-        } else if (rd_kafka_error_is_retriable(error)) {
-                snprintf(errstr, errstr_size, "%s: %s (retriable; batch kept)", what,
-                         rd_kafka_error_string(error));
-                status = SINK_RETRY;
-        } else {
-                sink_set_fatal(sink, code, what);
-                status = sink_fatal_status(sink, errstr, errstr_size);
-        }
-        rd_kafka_error_destroy(error);
-        return status;
-}
+/* ---- topic handles ---- */
 
 /* The handle of topic, made on first use; NULL past SINK_MAX_TOPICS or out of memory. */
 static rd_kafka_topic_t *sink_keep_topic(struct sink *sink, const char *topic)
@@ -601,85 +337,7 @@ static void sink_warm_route_topics(struct sink *sink, int timeout_ms)
                 sink_learn_topics(sink, timeout_ms);
 }
 
-int sink_start(struct sink *sink, int timeout_ms, char *errstr, size_t errstr_size)
-{
-        rd_kafka_error_t *error;
-
-        if (sink->fatal)
-                return sink_fatal_status(sink, errstr, errstr_size);
-        if (sink->started)
-                return SINK_OK;
-        if (!sink->eos) {
-                sink_warm_route_topics(sink, timeout_ms);
-                sink->started = 1;
-                return SINK_OK;
-        }
-        /* Fences any older producer with our transactional.id and aborts its open transaction. */
-        error = rd_kafka_init_transactions(sink->rk, timeout_ms);
-        if (error)
-                return sink_txn_error(sink, error, "init_transactions", timeout_ms, errstr,
-                                      errstr_size);
-        sink->started = 1;
-        sink_kafka_up(sink);
-        log_msg(LOG_INFO, "kafka_transactions_ready", "transactional_id=%s", sink->txn_id);
-        sink_warm_route_topics(sink, timeout_ms);
-        return SINK_OK;
-}
-
-int sink_begin(struct sink *sink, char *errstr, size_t errstr_size)
-{
-        rd_kafka_error_t *error;
-
-        if (sink->fatal)
-                return sink_fatal_status(sink, errstr, errstr_size);
-        if (!sink->started) {
-                snprintf(errstr, errstr_size, "sink_begin: sink_start has not succeeded");
-                return SINK_FATAL;
-        }
-        if (!sink->replay_topic_warm && sink->topics_warm) {
-                sink->replay_topic_warm = 1;
-                sink_keep_topic(sink, sink->cfg->kafka.replay_topic);
-                sink_learn_topics(sink, SINK_WARM_TIMEOUT_MS);
-        }
-        if (sink->eos) {
-                if (sink->txn == TXN_MUST_ABORT) {
-                        int status =
-                            sink_txn_abort(sink, SINK_ABORT_TIMEOUT_MS, errstr, errstr_size);
-                        if (status != SINK_OK)
-                                return status;
-                }
-                if (sink->txn == TXN_OPEN)
-                        return SINK_OK;
-                if (sink->txn == TXN_COMMITTING) {
-                        snprintf(errstr, errstr_size,
-                                 "sink_begin: the previous batch is not committed "
-                                 "(call sink_commit until it returns SINK_OK)");
-                        return SINK_FATAL;
-                }
-        } else if (sink->batch_open) {
-                return SINK_OK;
-        }
-        if (!batch_push(sink)) {
-                snprintf(errstr, errstr_size, "sink_begin: out of memory");
-                return SINK_FATAL;
-        }
-        if (!sink->eos) {
-                /* Events after an untaken failure must not advance the watermark. */
-                batch_open(sink)->discarded = sink->failure_pending;
-                return SINK_OK;
-        }
-        error = rd_kafka_begin_transaction(sink->rk);
-        if (error) {
-                batch_open(sink)->state = BATCH_DONE;
-                sink->batch_open = 0;
-                batch_pop_done(sink);
-                return sink_txn_error(sink, error, "begin_transaction", SINK_ABORT_TIMEOUT_MS,
-                                      errstr, errstr_size);
-        }
-        sink->txn = TXN_OPEN;
-        sink->abort_reason[0] = '\0';
-        return SINK_OK;
-}
+/* ---- produce ---- */
 
 /*
  * Produce, waiting a bounded time for room when the local queue is full.
@@ -687,9 +345,9 @@ int sink_begin(struct sink *sink, char *errstr, size_t errstr_size)
  * response, which is reused for the next one. Ownership of hdrs passes only
  * on success.
  */
-static rd_kafka_resp_err_t sink_producev(struct sink *sink, const char *topic, const void *key,
-                                         size_t key_len, const void *value, size_t value_len,
-                                         rd_kafka_headers_t *hdrs, void *opaque)
+rd_kafka_resp_err_t sink_producev(struct sink *sink, const char *topic, const void *key,
+                                  size_t key_len, const void *value, size_t value_len,
+                                  rd_kafka_headers_t *hdrs, void *opaque)
 {
         long long deadline = 0;
         rd_kafka_topic_t *rkt = sink_keep_topic(sink, topic);
@@ -732,9 +390,32 @@ static rd_kafka_resp_err_t sink_producev(struct sink *sink, const char *topic, c
         }
 }
 
-/* A record could not be queued: the batch cannot be completed. */
-static int sink_produce_failed(struct sink *sink, struct sink_batch *batch, rd_kafka_resp_err_t err,
-                               const char *topic, char *errstr, size_t errstr_size)
+rd_kafka_resp_err_t sink_produce_record(struct sink *sink, const struct router_record *rec,
+                                        void *opaque)
+{
+        rd_kafka_headers_t *hdrs = NULL;
+        rd_kafka_resp_err_t err;
+        size_t i;
+
+        if (rec->nheaders > 0) {
+                hdrs = rd_kafka_headers_new(rec->nheaders);
+                for (i = 0; i < rec->nheaders; i++)
+                        rd_kafka_header_add(hdrs, rec->headers[i].name, -1, rec->headers[i].value,
+                                            (ssize_t)rec->headers[i].value_len);
+        }
+        err = sink_producev(sink, rec->topic, rec->key, rec->key ? rec->key_len : 0, rec->value,
+                            rec->value_len, hdrs, opaque);
+        if (err) {
+                if (hdrs)
+                        rd_kafka_headers_destroy(hdrs);
+                return err;
+        }
+        sink->in_flight++;
+        return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+int sink_produce_failed(struct sink *sink, rd_kafka_resp_err_t err, const char *topic, char *errstr,
+                        size_t errstr_size)
 {
         sink->errors++;
         if (err == RD_KAFKA_RESP_ERR__FATAL) {
@@ -743,78 +424,12 @@ static int sink_produce_failed(struct sink *sink, struct sink_batch *batch, rd_k
         }
         snprintf(errstr, errstr_size, "produce to %s: %s; the batch is aborted", topic,
                  rd_kafka_err2str(err));
-        if (sink->eos) {
-                /* The abort itself happens in the next sink_begin/commit/abort. */
-                snprintf(sink->abort_reason, sizeof(sink->abort_reason), "produce to %s: %s", topic,
-                         rd_kafka_err2str(err));
-                sink->txn = TXN_MUST_ABORT;
-        } else if (batch) {
-                sink_discard_from(sink, batch->seq);
-        }
         log_msg(LOG_WARN, "kafka_produce_failed", "topic=%s err=\"%s\"", topic,
                 rd_kafka_err2str(err));
         return SINK_ABORTED;
 }
 
-/* The open batch, or a status explaining why there is none. */
-static struct sink_batch *sink_open_batch(struct sink *sink, int *status, char *errstr,
-                                          size_t errstr_size, const char *what)
-{
-        if (sink->fatal) {
-                *status = sink_fatal_status(sink, errstr, errstr_size);
-                return NULL;
-        }
-        if (sink->eos && sink->txn == TXN_MUST_ABORT) {
-                snprintf(errstr, errstr_size, "%s: the batch is being aborted: %s", what,
-                         sink->abort_reason);
-                *status = SINK_ABORTED;
-                return NULL;
-        }
-        if (sink->eos && sink->txn == TXN_COMMITTING) {
-                snprintf(
-                    errstr, errstr_size,
-                    "%s: the batch is being committed (call sink_commit until it returns SINK_OK)",
-                    what);
-                *status = SINK_FATAL;
-                return NULL;
-        }
-        if (!sink->batch_open || (sink->eos && sink->txn != TXN_OPEN)) {
-                snprintf(errstr, errstr_size, "%s: no open batch (call sink_begin first)", what);
-                *status = SINK_FATAL;
-                return NULL;
-        }
-        return batch_open(sink);
-}
-
-int sink_produce(struct sink *sink, const struct router_record *rec, char *errstr,
-                 size_t errstr_size)
-{
-        struct sink_batch *batch;
-        rd_kafka_headers_t *hdrs = NULL;
-        rd_kafka_resp_err_t err;
-        int status = SINK_OK;
-        size_t i;
-
-        batch = sink_open_batch(sink, &status, errstr, errstr_size, "sink_produce");
-        if (!batch)
-                return status;
-        if (rec->nheaders > 0) {
-                hdrs = rd_kafka_headers_new(rec->nheaders);
-                for (i = 0; i < rec->nheaders; i++)
-                        rd_kafka_header_add(hdrs, rec->headers[i].name, -1, rec->headers[i].value,
-                                            (ssize_t)rec->headers[i].value_len);
-        }
-        err = sink_producev(sink, rec->topic, rec->key, rec->key ? rec->key_len : 0, rec->value,
-                            rec->value_len, hdrs, opaque_make(batch->seq, 0, MSG_EVENT));
-        if (err) {
-                if (hdrs)
-                        rd_kafka_headers_destroy(hdrs);
-                return sink_produce_failed(sink, batch, err, rec->topic, errstr, errstr_size);
-        }
-        batch->unacked++;
-        sink->in_flight++;
-        return SINK_OK;
-}
+/* ---- replay marks ---- */
 
 /* Index of channel in the interned table; added on first sight. -1: out of memory. */
 static long sink_channel(struct sink *sink, const char *channel)
@@ -839,44 +454,39 @@ static long sink_channel(struct sink *sink, const char *channel)
         return (long)sink->nchannels++;
 }
 
-int sink_mark(struct sink *sink, const char *channel, long long replay_id, const char *event_time,
-              char *errstr, size_t errstr_size)
+int sink_marks_set(struct sink *sink, struct sink_marks *marks, const char *channel,
+                   long long replay_id, const char *event_time, char *errstr, size_t errstr_size)
 {
-        struct sink_batch *batch;
         struct sink_mark *mark = NULL;
-        int status = SINK_OK;
         long ch;
         size_t i;
 
-        batch = sink_open_batch(sink, &status, errstr, errstr_size, "sink_mark");
-        if (!batch)
-                return status;
         ch = sink_channel(sink, channel);
         if (ch < 0) {
                 snprintf(errstr, errstr_size, "sink_mark: out of memory");
                 return SINK_FATAL;
         }
-        for (i = 0; i < batch->nmarks; i++)
-                if (batch->marks[i].channel == (size_t)ch)
-                        mark = &batch->marks[i];
+        for (i = 0; i < marks->len; i++)
+                if (marks->list[i].channel == (size_t)ch)
+                        mark = &marks->list[i];
         if (!mark) {
-                if (batch->nmarks == batch->marks_cap) {
-                        size_t cap = batch->marks_cap ? batch->marks_cap * 2 : 8;
-                        struct sink_mark *marks;
+                if (marks->len == marks->cap) {
+                        size_t cap = marks->cap ? marks->cap * 2 : 8;
+                        struct sink_mark *list;
 
                         if (cap > OPAQUE_IDX_MAX + 1) {
                                 snprintf(errstr, errstr_size, "sink_mark: too many channels");
                                 return SINK_FATAL;
                         }
-                        marks = realloc(batch->marks, cap * sizeof(*marks));
-                        if (!marks) {
+                        list = realloc(marks->list, cap * sizeof(*list));
+                        if (!list) {
                                 snprintf(errstr, errstr_size, "sink_mark: out of memory");
                                 return SINK_FATAL;
                         }
-                        batch->marks = marks;
-                        batch->marks_cap = cap;
+                        marks->list = list;
+                        marks->cap = cap;
                 }
-                mark = &batch->marks[batch->nmarks++];
+                mark = &marks->list[marks->len++];
                 mark->channel = (size_t)ch;
         }
         /* Events are marked in the order received: the last one is the newest. */
@@ -892,24 +502,102 @@ int sink_mark(struct sink *sink, const char *channel, long long replay_id, const
         return SINK_OK;
 }
 
-/* One audit record (gap, owner claim) to replay_topic in the open batch. */
-static int sink_put_replay_topic(struct sink *sink, const char *what, const char *key,
-                                 size_t key_len, const char *value, size_t value_len,
-                                 char *errstr, size_t errstr_size)
+rd_kafka_resp_err_t sink_produce_marks(struct sink *sink, const struct sink_marks *marks,
+                                       unsigned long long seq, size_t *produced)
 {
         const char *topic = sink->cfg->kafka.replay_topic;
-        struct sink_batch *batch;
         rd_kafka_resp_err_t err;
-        int status = SINK_OK;
+        char now[40];
+        size_t i;
 
-        batch = sink_open_batch(sink, &status, errstr, errstr_size, what);
-        if (!batch)
-                return status;
-        err = sink_producev(sink, topic, key, key_len, value, value_len, NULL,
-                            opaque_make(batch->seq, 0, MSG_GAP));
-        if (err)
-                return sink_produce_failed(sink, batch, err, topic, errstr, errstr_size);
+        replay_now_rfc3339(now, sizeof(now));
+        for (i = 0; i < marks->len; i++) {
+                const struct sink_mark *mark = &marks->list[i];
+
+                if (replay_record_encode(sink->cfg->name, sink->channels[mark->channel],
+                                         mark->replay_id, mark->event_time, now, &sink->key,
+                                         &sink->value))
+                        return RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE;
+                err = sink_producev(sink, topic, sink->key.data, sink->key.len, sink->value.data,
+                                    sink->value.len, NULL, sink_opaque(seq, i, MSG_REPLAY));
+                if (err)
+                        return err;
+                if (produced)
+                        (*produced)++;
+        }
+        return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+/* ---- the public functions: shared checks, then the delivery mode's algorithm ---- */
+
+int sink_start(struct sink *sink, int timeout_ms, char *errstr, size_t errstr_size)
+{
+        if (sink->fatal)
+                return sink_fatal_status(sink, errstr, errstr_size);
+        if (sink->started)
+                return SINK_OK;
+        /* at_least_once has nothing to wait for. */
+        if (sink->eos) {
+                int status = eos_init(sink, timeout_ms, errstr, errstr_size);
+
+                if (status != SINK_OK)
+                        return status;
+        }
+        sink->started = 1;
+        sink_warm_route_topics(sink, timeout_ms);
         return SINK_OK;
+}
+
+int sink_begin(struct sink *sink, char *errstr, size_t errstr_size)
+{
+        if (sink->fatal)
+                return sink_fatal_status(sink, errstr, errstr_size);
+        if (!sink->started) {
+                snprintf(errstr, errstr_size, "sink_begin: sink_start has not succeeded");
+                return SINK_FATAL;
+        }
+        if (!sink->replay_topic_warm && sink->topics_warm) {
+                sink->replay_topic_warm = 1;
+                sink_keep_topic(sink, sink->cfg->kafka.replay_topic);
+                sink_learn_topics(sink, SINK_WARM_TIMEOUT_MS);
+        }
+        if (sink->eos)
+                return eos_begin(sink, errstr, errstr_size);
+        return alo_begin(sink, errstr, errstr_size);
+}
+
+int sink_produce(struct sink *sink, const struct router_record *rec, char *errstr,
+                 size_t errstr_size)
+{
+        if (sink->fatal)
+                return sink_fatal_status(sink, errstr, errstr_size);
+        if (sink->eos)
+                return eos_produce(sink, rec, errstr, errstr_size);
+        return alo_produce(sink, rec, errstr, errstr_size);
+}
+
+int sink_mark(struct sink *sink, const char *channel, long long replay_id, const char *event_time,
+              char *errstr, size_t errstr_size)
+{
+        if (sink->fatal)
+                return sink_fatal_status(sink, errstr, errstr_size);
+        if (sink->eos)
+                return eos_mark(sink, channel, replay_id, event_time, errstr, errstr_size);
+        return alo_mark(sink, channel, replay_id, event_time, errstr, errstr_size);
+}
+
+/* One audit record (gap, owner claim) to replay_topic in the open batch. */
+static int sink_put_replay_topic(struct sink *sink, const char *what, const char *key,
+                                 size_t key_len, const char *value, size_t value_len, char *errstr,
+                                 size_t errstr_size)
+{
+        if (sink->fatal)
+                return sink_fatal_status(sink, errstr, errstr_size);
+        if (sink->eos)
+                return eos_put_replay_topic(sink, what, key, key_len, value, value_len, errstr,
+                                            errstr_size);
+        return alo_put_replay_topic(sink, what, key, key_len, value, value_len, errstr,
+                                    errstr_size);
 }
 
 int sink_gap(struct sink *sink, const char *channel, long long last_committed, const char *policy,
@@ -934,151 +622,29 @@ int sink_put_record(struct sink *sink, const char *key, size_t key_len, const ch
                                      errstr, errstr_size);
 }
 
-/* Produce the replay records of batch's marks. @returns 0 or the failed err. */
-static rd_kafka_resp_err_t sink_produce_marks(struct sink *sink, struct sink_batch *batch)
-{
-        const char *topic = sink->cfg->kafka.replay_topic;
-        rd_kafka_resp_err_t err;
-        char now[40];
-        size_t i;
-
-        replay_now_rfc3339(now, sizeof(now));
-        for (i = 0; i < batch->nmarks; i++) {
-                const struct sink_mark *mark = &batch->marks[i];
-
-                if (replay_record_encode(sink->cfg->name, sink->channels[mark->channel],
-                                         mark->replay_id, mark->event_time, now, &sink->key,
-                                         &sink->value))
-                        return RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE;
-                err = sink_producev(sink, topic, sink->key.data, sink->key.len, sink->value.data,
-                                    sink->value.len, NULL, opaque_make(batch->seq, i, MSG_REPLAY));
-                if (err)
-                        return err;
-                batch->replay_unacked++;
-        }
-        return RD_KAFKA_RESP_ERR_NO_ERROR;
-}
-
-/*
- * at_least_once: move batches forward in FIFO order. A batch's replay
- * records go out once its events and those of every earlier batch were
- * acknowledged; replay_store_set() follows their own acks (sink_dr_cb).
- */
-static void sink_advance(struct sink *sink)
-{
-        size_t i;
-
-        if (sink->eos)
-                return;
-        for (i = 0; i < sink->ring_len; i++) {
-                struct sink_batch *batch = batch_at(sink, i);
-
-                if (batch->state == BATCH_OPEN)
-                        break;
-                if (batch->state == BATCH_CLOSED) {
-                        rd_kafka_resp_err_t err;
-
-                        if (batch->unacked > 0)
-                                break;
-                        if (batch->discarded || batch->nmarks == 0) {
-                                batch->state = BATCH_DONE;
-                                continue;
-                        }
-                        err = sink_produce_marks(sink, batch);
-                        if (err) {
-                                sink->errors++;
-                                log_msg(LOG_WARN, "replay_record_failed", "topic=%s err=\"%s\"",
-                                        sink->cfg->kafka.replay_topic, rd_kafka_err2str(err));
-                        }
-                        batch->state = BATCH_WRITING;
-                }
-                if (batch->state == BATCH_WRITING && batch->replay_unacked == 0)
-                        batch->state = BATCH_DONE;
-        }
-        batch_pop_done(sink);
-}
-
 int sink_commit(struct sink *sink, int timeout_ms, char *errstr, size_t errstr_size)
 {
-        struct sink_batch *batch;
-        rd_kafka_error_t *error;
-        rd_kafka_resp_err_t err;
-        size_t i;
-
         if (sink->fatal)
                 return sink_fatal_status(sink, errstr, errstr_size);
-        if (!sink->eos) {
-                batch = batch_open(sink);
-                if (batch) {
-                        batch->state = BATCH_CLOSED;
-                        sink->batch_open = 0;
-                }
-                rd_kafka_poll(sink->rk, 0);
-                sink_advance(sink);
-                return SINK_OK;
-        }
-
-        if (sink->txn == TXN_NONE)
-                return SINK_OK;
-        if (sink->txn == TXN_MUST_ABORT)
-                return sink_abort_batch(sink, timeout_ms, errstr, errstr_size);
-        batch = batch_open(sink);
-        if (sink->txn == TXN_OPEN) {
-                /* The replay records ride in the same transaction as the events. */
-                err = sink_produce_marks(sink, batch);
-                if (err) {
-                        int status = sink_produce_failed(
-                            sink, batch, err, sink->cfg->kafka.replay_topic, errstr, errstr_size);
-                        if (status != SINK_ABORTED)
-                                return status;
-                        return sink_abort_batch(sink, timeout_ms, errstr, errstr_size);
-                }
-                sink->txn = TXN_COMMITTING;
-        }
-        error = rd_kafka_commit_transaction(sink->rk, timeout_ms);
-        if (error)
-                return sink_txn_error(sink, error, "commit_transaction", timeout_ms, errstr,
-                                      errstr_size);
-        sink_kafka_up(sink);
-        for (i = 0; i < batch->nmarks; i++) {
-                const struct sink_mark *mark = &batch->marks[i];
-
-                if (replay_store_set(sink->rs, sink->channels[mark->channel], mark->replay_id,
-                                     mark->event_time)) {
-                        snprintf(errstr, errstr_size, "replay store: out of memory");
-                        sink_eos_batch_end(sink);
-                        return SINK_FATAL;
-                }
-        }
-        sink_eos_batch_end(sink);
-        return SINK_OK;
+        if (sink->eos)
+                return eos_commit(sink, timeout_ms, errstr, errstr_size);
+        return alo_commit(sink);
 }
 
 int sink_abort(struct sink *sink, int timeout_ms, char *errstr, size_t errstr_size)
 {
-        struct sink_batch *batch;
-
         if (sink->fatal)
                 return sink_fatal_status(sink, errstr, errstr_size);
-        if (!sink->eos) {
-                batch = batch_open(sink);
-                if (batch) {
-                        batch->discarded = 1;
-                        batch->state = BATCH_CLOSED;
-                        sink->batch_open = 0;
-                        sink_advance(sink);
-                }
-                return SINK_OK;
-        }
-        if (sink->txn == TXN_NONE)
-                return SINK_OK;
-        return sink_txn_abort(sink, timeout_ms, errstr, errstr_size);
+        if (sink->eos)
+                return eos_abort(sink, timeout_ms, errstr, errstr_size);
+        return alo_abort(sink);
 }
 
 void sink_poll(struct sink *sink)
 {
         rd_kafka_poll(sink->rk, 0);
-        sink_advance(sink);
+        if (!sink->eos)
+                alo_advance(sink);
 }
 
 size_t sink_in_flight(const struct sink *sink)
@@ -1095,7 +661,8 @@ int sink_flush(struct sink *sink, int timeout_ms)
 
                 rd_kafka_flush(sink->rk, left > 0 ? (int)left : 0);
                 /* Acks may have released replay records: send those too. */
-                sink_advance(sink);
+                if (!sink->eos)
+                        alo_advance(sink);
                 if (rd_kafka_outq_len(sink->rk) == 0)
                         return 0;
                 if (now_ms() >= deadline)
@@ -1105,9 +672,10 @@ int sink_flush(struct sink *sink, int timeout_ms)
 
 int sink_take_delivery_failure(struct sink *sink)
 {
-        int failed = sink->failure_pending;
+        /* Only at_least_once sets it: exactly_once reports through sink_commit. */
+        int failed = sink->fifo.failure_pending;
 
-        sink->failure_pending = 0;
+        sink->fifo.failure_pending = 0;
         return failed;
 }
 

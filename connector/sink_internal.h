@@ -1,0 +1,223 @@
+/*
+ * Private to the Kafka sink (sink_kafka.c, sink_eos.c, sink_alo.c): the
+ * struct sink layout, what the shared producer plumbing of sink_kafka.c
+ * offers the two delivery algorithms, and what each algorithm offers the
+ * public functions. Nothing outside connector/sink_*.c includes this;
+ * everyone else uses sink_kafka.h.
+ */
+#ifndef SFB_SINK_INTERNAL_H
+#define SFB_SINK_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "buf.h"
+#include "sink_kafka.h"
+
+/*
+ * A message's opaque says which batch it belongs to and what it is, so a
+ * delivery report finds its batch without any allocation per message:
+ * bits 0-1 the kind, bits 2-23 the mark index (replay records), bits 24-63
+ * the batch sequence number (at_least_once; exactly_once's reports need no
+ * batch and carry 0).
+ */
+enum msg_kind { MSG_EVENT = 0, MSG_REPLAY = 1, MSG_GAP = 2 };
+#define OPAQUE_SEQ_SHIFT 24
+#define OPAQUE_IDX_MAX   ((1u << 22) - 1)
+_Static_assert(sizeof(uintptr_t) >= 8, "the message opaque needs 64 bits");
+
+struct sink_topic {
+        char *name;
+        rd_kafka_topic_t *rkt;
+};
+
+struct sink_mark {
+        size_t channel; /* index into sink->channels */
+        long long replay_id;
+        char event_time[40];
+};
+
+/* The newest replay ID of each channel a batch touched; the array is kept across batches. */
+struct sink_marks {
+        struct sink_mark *list;
+        size_t len;
+        size_t cap;
+};
+
+/* ---- exactly_once (sink_eos.c): one transaction at a time ---- */
+
+enum txn_state {
+        TXN_NONE,
+        TXN_OPEN,
+        TXN_COMMITTING, /* replay records produced, commit_transaction not yet successful */
+        TXN_MUST_ABORT  /* a produce failed or the commit was abortable */
+};
+
+struct sink_txn {
+        enum txn_state state;
+        struct sink_marks marks; /* of the open transaction */
+        char abort_reason[512];
+};
+
+/* ---- at_least_once (sink_alo.c): a FIFO of batches ---- */
+
+enum batch_state {
+        BATCH_OPEN,    /* between sink_begin and sink_commit */
+        BATCH_CLOSED,  /* committed by the caller, events may be unacknowledged */
+        BATCH_WRITING, /* its replay records are on their way */
+        BATCH_DONE
+};
+
+struct sink_batch {
+        unsigned long long seq;
+        enum batch_state state;
+        int discarded;         /* a delivery failed at or before it: never advance */
+        size_t unacked;        /* events produced, not yet acknowledged */
+        size_t replay_unacked; /* replay records produced, not yet acknowledged */
+        struct sink_marks marks;
+};
+
+struct sink_fifo {
+        /* Oldest batch at ring[head]; the newest may be open. */
+        struct sink_batch *ring;
+        size_t cap;
+        size_t head;
+        size_t len;
+        unsigned long long next_seq;
+        int open;
+        int failure_pending; /* for sink_take_delivery_failure() */
+};
+
+struct sink {
+        const struct config *cfg; /* borrowed */
+        struct replay_store *rs;  /* borrowed */
+        rd_kafka_t *rk;
+        int eos; /* exactly_once */
+        int started;
+        int fatal;
+        char fatal_reason[1024];
+        char txn_id[300];
+
+        struct sink_txn txn;   /* exactly_once */
+        struct sink_fifo fifo; /* at_least_once */
+
+        /* Every channel ever marked, interned once: marks hold an index. */
+        char **channels;
+        size_t nchannels;
+        size_t channels_cap;
+
+        int kafka_down; /* all brokers down since the last acknowledgement */
+        size_t in_flight;
+        unsigned long long errors;
+        struct buf key;
+        struct buf value;
+        /* Topic handles, kept so their metadata stays known and so a
+         * produce needs no lookup by name; the last one used is tried first. */
+        struct sink_topic *topics;
+        size_t ntopics;
+        size_t topics_cap;
+        size_t last_topic;
+        int topics_warm;
+        int replay_topic_warm;
+};
+
+/* ---- shared producer plumbing (sink_kafka.c) ---- */
+
+void *sink_opaque(unsigned long long seq, size_t idx, enum msg_kind kind);
+
+/* @returns non-zero for the errors Kafka gives a producer fenced by a newer instance. */
+int sink_is_fenced(rd_kafka_resp_err_t err);
+
+/* Record a fatal producer error once; every later call reports it. */
+void sink_set_fatal(struct sink *sink, rd_kafka_resp_err_t err, const char *what);
+
+/* @returns SINK_FATAL, with the recorded reason in errstr. */
+int sink_fatal_status(struct sink *sink, char *errstr, size_t errstr_size);
+
+/* Kafka answered: end an outage reported by the error callback. */
+void sink_kafka_up(struct sink *sink);
+
+/* @returns non-zero when the message was purged by an abort (not a delivery failure). */
+int sink_msg_purged(const rd_kafka_message_t *rkm);
+
+/*
+ * Produce, waiting a bounded time for room when the local queue is full.
+ * @remark key and value are copied; ownership of hdrs passes only on success.
+ */
+rd_kafka_resp_err_t sink_producev(struct sink *sink, const char *topic, const void *key,
+                                  size_t key_len, const void *value, size_t value_len,
+                                  rd_kafka_headers_t *hdrs, void *opaque);
+
+/* Produce rec (with its headers) and count it in flight. @returns 0 or the failed err. */
+rd_kafka_resp_err_t sink_produce_record(struct sink *sink, const struct router_record *rec,
+                                        void *opaque);
+
+/*
+ * A record could not be queued: count and log it.
+ * @returns SINK_FATAL on a fatal producer error, else SINK_ABORTED with errstr;
+ *          the caller's algorithm then gives up the batch its own way.
+ */
+int sink_produce_failed(struct sink *sink, rd_kafka_resp_err_t err, const char *topic, char *errstr,
+                        size_t errstr_size);
+
+/* Note replay_id as the newest of channel in marks. @returns SINK_OK or SINK_FATAL. */
+int sink_marks_set(struct sink *sink, struct sink_marks *marks, const char *channel,
+                   long long replay_id, const char *event_time, char *errstr, size_t errstr_size);
+
+/*
+ * Produce the replay records of marks, tagged with batch seq; *produced
+ * (may be NULL) counts each one queued. @returns 0 or the failed err.
+ */
+rd_kafka_resp_err_t sink_produce_marks(struct sink *sink, const struct sink_marks *marks,
+                                       unsigned long long seq, size_t *produced);
+
+/*
+ * ---- exactly_once (sink_eos.c) ----
+ * Each keeps the promise of the sink_ function of the same name in
+ * sink_kafka.h; the public function has already checked sink->fatal.
+ */
+
+/* init_transactions: fences older instances with our transactional.id. */
+int eos_init(struct sink *sink, int timeout_ms, char *errstr, size_t errstr_size);
+/* Completes a pending abort, then begin_transaction. */
+int eos_begin(struct sink *sink, char *errstr, size_t errstr_size);
+int eos_produce(struct sink *sink, const struct router_record *rec, char *errstr,
+                size_t errstr_size);
+int eos_mark(struct sink *sink, const char *channel, long long replay_id, const char *event_time,
+             char *errstr, size_t errstr_size);
+/* One record to replay_topic in the open transaction (sink_gap, sink_put_record). */
+int eos_put_replay_topic(struct sink *sink, const char *what, const char *key, size_t key_len,
+                         const char *value, size_t value_len, char *errstr, size_t errstr_size);
+/* Replay records into the transaction, commit_transaction, then the replay store. */
+int eos_commit(struct sink *sink, int timeout_ms, char *errstr, size_t errstr_size);
+int eos_abort(struct sink *sink, int timeout_ms, char *errstr, size_t errstr_size);
+
+/*
+ * ---- at_least_once (sink_alo.c) ----
+ * As for exactly_once; commit and abort never wait on Kafka, so they take
+ * no timeout and always return SINK_OK.
+ */
+
+/* Appends a batch to the FIFO (a no-op while one is open). */
+int alo_begin(struct sink *sink, char *errstr, size_t errstr_size);
+int alo_produce(struct sink *sink, const struct router_record *rec, char *errstr,
+                size_t errstr_size);
+int alo_mark(struct sink *sink, const char *channel, long long replay_id, const char *event_time,
+             char *errstr, size_t errstr_size);
+int alo_put_replay_topic(struct sink *sink, const char *what, const char *key, size_t key_len,
+                         const char *value, size_t value_len, char *errstr, size_t errstr_size);
+/* Closes the open batch: its replay records wait for the acks (alo_advance). */
+int alo_commit(struct sink *sink);
+/* Closes the open batch discarded: it will never advance the store. */
+int alo_abort(struct sink *sink);
+
+/* Move batches forward in FIFO order: write the replay records acks released. */
+void alo_advance(struct sink *sink);
+
+/* The at_least_once part of a delivery report (sink_kafka.c's callback did the shared part). */
+void alo_delivered(struct sink *sink, const rd_kafka_message_t *rkm, enum msg_kind kind,
+                   unsigned long long seq, size_t idx);
+
+#endif
