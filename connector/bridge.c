@@ -61,7 +61,6 @@ struct bridge {
         struct session_gap *gaps;      /* replay gaps recorded in the batch */
         size_t ngaps_in_batch;
         unsigned char *stopped;        /* per route: held before an event it cannot forward */
-        unsigned long long held_events;
 };
 
 static long long mono_ms(void)
@@ -275,7 +274,6 @@ static void bridge_stop_route(struct bridge *br, size_t ri, const struct bayeux_
                 bridge_recovery(LOG_ERROR, "bad_event", "channel=%s replay_id=%s err=\"%s\"",
                                 br->cfg->routes[ri].channel, id, why);
         }
-        br->held_events++;
 }
 
 /* Write the replay gaps the session handled into the open batch. */
@@ -330,10 +328,8 @@ static void bridge_take_batch(struct bridge *br, const struct bayeux_response *r
                         continue;
                 }
                 ri = (size_t)(rt - cfg->routes);
-                if (br->stopped[ri]) {
-                        br->held_events++;
-                        continue;
-                }
+                if (br->stopped[ri])
+                        continue; /* held, not lost: its committed replay ID stays before them */
                 if (m->problem != BAYEUX_EVENT_OK) {
                         bayeux_event_problem_text(m, err, sizeof(err));
                         bridge_stop_route(br, ri, m, err);

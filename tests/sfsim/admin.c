@@ -94,7 +94,7 @@ static void publish(struct sim *sim, const struct admin_request *req, struct adm
         const char *name = req->arg(req->arg_ctx, "channel");
         struct store_publish_opts opts = { 0 };
         struct sim_event *evs[PUBLISH_CHUNK];
-        long count = 1, size = 0, pretty = 0;
+        long count = 1, size = 0, pretty = 0, bad_replay_id = 0;
         enum channel_kind kind;
         const char *err;
         uint64_t *ids = NULL;
@@ -153,6 +153,11 @@ static void publish(struct sim *sim, const struct admin_request *req, struct adm
                 return;
         }
         opts.pretty = (int)pretty;
+        if (arg_long(req, "bad_replay_id", 0, 1, &bad_replay_id) == -1) {
+                answer_error(resp, 400, "publish: parameter 'bad_replay_id' must be 0 or 1");
+                return;
+        }
+        opts.bad_replay_id = (int)bad_replay_id;
         ids = malloc((size_t)count * sizeof(*ids));
         if (!ids) {
                 answer(resp, 500, NULL);

@@ -176,6 +176,32 @@ void store_events_free(struct sim_event **evs, size_t n)
         }
 }
 
+/* Turn the rendered "replayId":N into "replayId":"unreadable-N": a fault for
+ * the client's event parser, while the store keeps the event under N. */
+static int unreadable_replay_id(struct sbuf *sb)
+{
+        static const char tag[] = "\"unreadable-";
+        char *key = strstr(sb->data, "\"replayId\"");
+        size_t at, end;
+
+        if (!key)
+                return -1;
+        at = (size_t)(key - sb->data) + strlen("\"replayId\"");
+        while (at < sb->len && (sb->data[at] < '0' || sb->data[at] > '9'))
+                at++;
+        end = at;
+        while (end < sb->len && sb->data[end] >= '0' && sb->data[end] <= '9')
+                end++;
+        if (sbuf_reserve(sb, sizeof(tag)) == -1)
+                return -1;
+        memmove(sb->data + end + sizeof(tag), sb->data + end, sb->len - end + 1);
+        sb->data[end + sizeof(tag) - 1] = '"';
+        memmove(sb->data + at + sizeof(tag) - 1, sb->data + at, end - at);
+        memcpy(sb->data + at, tag, sizeof(tag) - 1);
+        sb->len += sizeof(tag);
+        return 0;
+}
+
 int store_render(struct store *store, struct channel *ch, const struct store_publish_opts *opts,
                  struct sim_event **evs, size_t n, int64_t now_ms)
 {
@@ -202,7 +228,8 @@ int store_render(struct store *store, struct channel *ch, const struct store_pub
                 if (ch->seq == 0 && store->first_replay_id)
                         id = store->first_replay_id;
                 sbuf_reset(&ch->scratch);
-                if (render_event(&ch->scratch, &rp, id, ch->seq + 1, now_ms, &ch->uuid_rng) == -1)
+                if (render_event(&ch->scratch, &rp, id, ch->seq + 1, now_ms, &ch->uuid_rng) == -1 ||
+                    (opts->bad_replay_id && unreadable_replay_id(&ch->scratch) == -1))
                         goto fail;
                 ev = malloc(sizeof(*ev) + ch->scratch.len + 1);
                 if (!ev)

@@ -33,6 +33,8 @@ struct store_publish_opts {
         size_t size;              /* 0: natural size */
         const char *fields;       /* NULL, or a checked JSON object's text (render.h) */
         int pretty;               /* insignificant whitespace in the message */
+        int bad_replay_id;        /* replayId sent as "unreadable-N", which no client can
+                                   * read as a replay ID (the event is still stored as N) */
 };
 
 /**
