@@ -257,6 +257,29 @@ static void test_pretty_adds_whitespace_outside_strings_only(void **state)
         hres_free(&res);
 }
 
+/* bad_replay_id=1: the replayId no client can read, the rest as usual. */
+static void test_bad_replay_id(void **state)
+{
+        struct fixture *fx = *state;
+        struct hres res;
+        cJSON *arr;
+
+        publish_ok(&fx->sim, "channel=/topic/B", NULL);
+        publish_ok(&fx->sim, "channel=/topic/B&bad_replay_id=1", NULL);
+        publish_ok(&fx->sim, "channel=/topic/B&bad_replay_id=1&pretty=1", NULL);
+        res = fetch_raw(fx, "/topic/B", "-2");
+        assert_contains(res.body, "\"replayId\":\"unreadable-");
+        assert_contains(res.body, "\"replayId\" : \"unreadable-");
+        arr = cJSON_Parse(res.body); /* still valid JSON */
+        assert_non_null(arr);
+        assert_int_equal(n_events(arr), 3);
+        cJSON_Delete(arr);
+        hres_free(&res);
+        res = publish_fields(&fx->sim, "channel=/topic/B&bad_replay_id=2", NULL, 400);
+        assert_contains(res.body, "'bad_replay_id' must be 0 or 1");
+        hres_free(&res);
+}
+
 static void test_first_replay_id_past_2_53(void **state)
 {
         struct fixture *fx = *state;
@@ -334,6 +357,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_pretty_adds_whitespace_outside_strings_only, fx_setup,
                                                 fx_teardown),
                 cmocka_unit_test_setup_teardown(test_first_replay_id_past_2_53, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_bad_replay_id, fx_setup, fx_teardown),
         };
 
         return RUN("sfsim values", tests);
