@@ -3,9 +3,12 @@
  * fencing (one transactional.id, one live producer) is the first line; this
  * is the second, which also holds where the broker does not fence (the mock
  * cluster of librdkafka 2.0.2): at start an instance claims the name with an
- * owner record "<name>:owner" on the replay topic, waits a grace period and
- * only then reads the replay IDs; a running instance watches the replay
- * topic and stops, before its next batch, once a newer claim appears.
+ * owner record "<name>:owner" on the replay topic, then reads the replay
+ * IDs at once; a running instance watches the replay topic and stops,
+ * before its next batch and before its next commit, once a newer claim
+ * appears. Where the broker does not fence, a commit that was already under
+ * way when the claim landed can still complete: at most one batch is then
+ * delivered twice.
  */
 #ifndef SFB_FENCE_H
 #define SFB_FENCE_H
@@ -14,9 +17,7 @@
 #include "buf.h"
 #include "config.h"
 
-/* Long enough for a running instance to see a claim (its watcher fetches
- * every FENCE_FETCH_WAIT_MS) and to finish the batch it had started. */
-#define FENCE_GRACE_MS 2000
+/* How long the watcher's fetch waits: how soon a running instance sees a claim. */
 #define FENCE_FETCH_WAIT_MS 50
 
 struct fence;
