@@ -727,14 +727,17 @@ static int session_subscribe_done(struct session *sess, char *errstr, size_t err
         return 0;
 }
 
-static int session_start_connect(struct session *sess, char *errstr, size_t errstr_size)
+/* Send the next long-poll and move to wait_state (S_CONNECT_WAIT, or
+ * S_COMMIT_WAIT when it goes out while a batch commits). */
+static int session_start_connect(struct session *sess, enum sess_state wait_state, char *errstr,
+                                 size_t errstr_size)
 {
         if (bayeux_build_connect(&sess->req, sess->client_id, &sess->msg_id) == -1) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return -1;
         }
         sess->connect_started_ms = now_ms();
-        return session_post(sess, S_CONNECT_WAIT, (long)sess->cfg->sf.stall_timeout_s * 1000L,
+        return session_post(sess, wait_state, (long)sess->cfg->sf.stall_timeout_s * 1000L,
                             errstr, errstr_size);
 }
 
@@ -827,11 +830,7 @@ void session_batch_produced(struct session *sess)
          * commits. Its events go to Kafka only after this verdict. */
         if (sess->batch_from == S_CONNECT_WAIT && !sess->paused && !sess->deferred_rebuild &&
             session_batch_connect_only(sess) &&
-            bayeux_build_connect(&sess->req, sess->client_id, &sess->msg_id) == 0 &&
-            http_xfer_post(&sess->cometd, sess->cometd_url, "application/json", sess->auth_header,
-                           sess->req.data, sess->req.len,
-                           (long)sess->cfg->sf.stall_timeout_s * 1000L, err, sizeof(err)) == 0) {
-                sess->connect_started_ms = now_ms();
+            session_start_connect(sess, S_COMMIT_WAIT, err, sizeof(err)) == 0) {
                 sess->connect_out = 1;
                 http_perform(sess->http); /* on the wire before the commit blocks */
         }
@@ -954,7 +953,7 @@ int session_step(struct session *sess, char *errstr, size_t errstr_size)
                         break;
                 case S_CONNECT:
                         if (now_ms() >= sess->deadline_ms && !sess->paused)
-                                rc = session_start_connect(sess, errstr, errstr_size);
+                                rc = session_start_connect(sess, S_CONNECT_WAIT, errstr, errstr_size);
                         break;
                 case S_CONNECT_WAIT:
                         if (sess->resp_ready || session_xfer_done(sess, &sess->cometd))
