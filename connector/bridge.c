@@ -43,6 +43,7 @@ struct bridge {
         struct session *sess;
         struct httpd *httpd;
         struct fence *fence;
+        int claimed; /* our owner record is on the replay topic: release it on exit */
         int wake_fd;
         volatile sig_atomic_t *stop;
         int commit_pending;          /* a batch awaits its commit: Kafka was unreachable */
@@ -487,15 +488,17 @@ static int step_watch(struct bridge *br, char *err, size_t err_size)
         return fence_watch_start(br->fence, 10000, err, err_size) == 0 ? 0 : SINK_RETRY;
 }
 
-/* Claim the name on the replay topic; see fence.h. */
-static int step_claim(struct bridge *br, char *err, size_t err_size)
+/* Write this instance's owner record, claimed or released, in a batch of
+ * its own; see fence.h. */
+static int bridge_write_owner(struct bridge *br, int release, int timeout_ms, char *err,
+                              size_t err_size)
 {
         struct buf key, value;
         int st;
 
         buf_init(&key, 1024);
         buf_init(&value, 4096);
-        if (fence_claim_encode(br->fence, &key, &value) == -1) {
+        if ((release ? fence_release_encode : fence_claim_encode)(br->fence, &key, &value) == -1) {
                 buf_free(&key);
                 buf_free(&value);
                 snprintf(err, err_size, "owner record too large");
@@ -505,40 +508,79 @@ static int step_claim(struct bridge *br, char *err, size_t err_size)
         if (st == SINK_OK)
                 st = sink_put_record(br->sink, key.data, key.len, value.data, value.len, err, err_size);
         if (st == SINK_OK)
-                st = sink_commit(br->sink, 10000, err, err_size);
-        if (st == SINK_OK && sink_flush(br->sink, 10000) == -1) {
-                snprintf(err, err_size, "owner record not acknowledged within 10 s");
+                st = sink_commit(br->sink, timeout_ms, err, err_size);
+        if (st == SINK_OK && sink_flush(br->sink, timeout_ms) == -1) {
+                snprintf(err, err_size, "owner record not acknowledged within %d ms", timeout_ms);
                 st = SINK_RETRY;
         }
         if (st != SINK_OK && st != SINK_FATAL) {
                 char aerr[128];
-                sink_abort(br->sink, 5000, aerr, sizeof(aerr));
+                sink_abort(br->sink, 1000, aerr, sizeof(aerr));
         }
         buf_free(&key);
         buf_free(&value);
         return st;
 }
 
+static int step_claim(struct bridge *br, char *err, size_t err_size)
+{
+        int st = bridge_write_owner(br, 0, 10000, err, err_size);
+
+        if (st == SINK_OK)
+                br->claimed = 1;
+        return st;
+}
+
+/* On the way out, after the open batch was committed or aborted: tell a
+ * newcomer waiting in fence_await_release() that nothing more will commit. */
+static void bridge_release(struct bridge *br)
+{
+        char err[512];
+
+        if (!br->claimed)
+                return;
+        if (bridge_write_owner(br, 1, 1000, err, sizeof(err)) == SINK_OK)
+                log_msg(LOG_INFO, "released", "name=%s instance=%s", br->cfg->name,
+                        fence_instance(br->fence));
+        else
+                log_msg(LOG_WARN, "released", "name=%s instance=%s err=\"release record not written: %s\"",
+                        br->cfg->name, fence_instance(br->fence), err);
+}
+
 /*
- * Start the Kafka side: make sure the replay topic exists, take the
- * transactional.id (Kafka fences an older producer here: its open
- * transaction is aborted and it can commit no more), claim the name, and
- * read the committed replay IDs. No sleep: an older instance of the same
- * name stops at its next fence check, which comes before every batch and
- * every commit; the claim is only the second line, for brokers that do not
- * fence (librdkafka's mock cluster).
+ * Start the Kafka side: make sure the replay topic exists and read the
+ * owner record, take the transactional.id (Kafka fences an older producer
+ * here: its open transaction is aborted and it can commit no more), claim
+ * the name, wait for a live previous owner to release it (the second line,
+ * for brokers that do not fence: librdkafka's mock cluster), and read the
+ * committed replay IDs. A first start or one after a clean stop does not wait.
  */
 static int bridge_start_kafka(struct bridge *br, char *errstr, size_t errstr_size)
 {
+        const char *owner;
+        char *previous = NULL;
+        size_t len;
         int rc;
 
-        if ((rc = bridge_retry(br, "replay_topic", step_load, errstr, errstr_size)) ||
-            (rc = bridge_retry(br, "init_transactions", step_start, errstr, errstr_size)) ||
-            (rc = bridge_retry(br, "fence_watch", step_watch, errstr, errstr_size)) ||
-            (rc = bridge_retry(br, "claim", step_claim, errstr, errstr_size)))
+        if ((rc = bridge_retry(br, "replay_topic", step_load, errstr, errstr_size)))
                 return rc;
+        if ((owner = replay_store_owner(br->rs, &len)) && !(previous = strndup(owner, len))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        if ((rc = bridge_retry(br, "init_transactions", step_start, errstr, errstr_size)) ||
+            (rc = bridge_retry(br, "fence_watch", step_watch, errstr, errstr_size)) ||
+            (rc = bridge_retry(br, "claim", step_claim, errstr, errstr_size))) {
+                free(previous);
+                return rc;
+        }
         log_msg(LOG_INFO, "claimed", "name=%s instance=%s", br->cfg->name,
                 fence_instance(br->fence));
+        rc = fence_await_release(br->fence, previous, previous ? len : 0, FENCE_TAKEOVER_MS, errstr,
+                                 errstr_size);
+        free(previous);
+        if (rc)
+                return -1;
         if ((rc = bridge_retry(br, "replay_load", step_load, errstr, errstr_size)))
                 return rc;
         log_msg(LOG_INFO, "replay_loaded", "topic=%s entries=%zu", br->cfg->kafka.replay_topic,
@@ -699,10 +741,12 @@ out:
                 bridge_shutdown(&br);
                 if (br.sess)
                         session_disconnect(br.sess, 1000);
+                bridge_release(&br);
                 log_msg(LOG_INFO, "stopped", "ms=%lld", mono_ms() - (stop_at ? stop_at : mono_ms()));
         } else if (br.sink) {
                 char err[256];
                 sink_abort(br.sink, 2000, err, sizeof(err));
+                bridge_release(&br);
         }
         metrics_up_set(0);
         session_destroy(br.sess);

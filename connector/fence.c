@@ -26,6 +26,14 @@ struct fence {
         char claimed_by[64];     /* the newer owner once seen */
 };
 
+static long long fence_now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void random_hex(char *out, size_t n)
 {
         static const char hex[] = "0123456789abcdef";
@@ -79,7 +87,9 @@ const char *fence_instance(const struct fence *fence)
         return fence->instance;
 }
 
-int fence_claim_encode(const struct fence *fence, struct buf *key, struct buf *value)
+/* The owner record; state is "claimed" or "released". */
+static int fence_encode(const struct fence *fence, const char *state, struct buf *key,
+                        struct buf *value)
 {
         char host[128] = "", now[40];
 
@@ -93,18 +103,34 @@ int fence_claim_encode(const struct fence *fence, struct buf *key, struct buf *v
         for (char *p = host; *p; p++)
                 if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
                         *p = '_';
-        return buf_printf(value, "{\"instance\":\"%s\",\"host\":\"%s\",\"pid\":%ld,\"claimed_at\":\"%s\"}",
-                          fence->instance, host, (long)getpid(), now);
+        return buf_printf(value,
+                          "{\"instance\":\"%s\",\"state\":\"%s\",\"host\":\"%s\",\"pid\":%ld,\"at\":\"%s\"}",
+                          fence->instance, state, host, (long)getpid(), now);
 }
 
-int fence_claim_decode(const char *value, size_t len, char *out, size_t out_size)
+int fence_claim_encode(const struct fence *fence, struct buf *key, struct buf *value)
+{
+        return fence_encode(fence, "claimed", key, value);
+}
+
+int fence_release_encode(const struct fence *fence, struct buf *key, struct buf *value)
+{
+        return fence_encode(fence, "released", key, value);
+}
+
+int fence_claim_decode(const char *value, size_t len, char *out, size_t out_size, int *released)
 {
         cJSON *root = cJSON_ParseWithLength(value, len);
         const cJSON *inst = root ? cJSON_GetObjectItemCaseSensitive(root, "instance") : NULL;
+        const cJSON *state = root ? cJSON_GetObjectItemCaseSensitive(root, "state") : NULL;
         int rc = -1;
 
-        if (cJSON_IsString(inst) && inst->valuestring[0] && strlen(inst->valuestring) < out_size) {
+        /* Records without a state come from versions that only claimed. */
+        if (cJSON_IsString(inst) && inst->valuestring[0] && strlen(inst->valuestring) < out_size &&
+            (!state || (cJSON_IsString(state) && (!strcmp(state->valuestring, "claimed") ||
+                                                   !strcmp(state->valuestring, "released"))))) {
                 snprintf(out, out_size, "%s", inst->valuestring);
+                *released = state && !strcmp(state->valuestring, "released");
                 rc = 0;
         }
         cJSON_Delete(root);
@@ -148,10 +174,21 @@ int fence_watch_start(struct fence *fence, int timeout_ms, char *errstr, size_t 
                                                                                 : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
                 goto out;
         }
+        /* From the exact end now, not OFFSET_END resolved later: a release
+         * written right after our claim must not be skipped. */
         parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
-        for (i = 0; i < md->topics[0].partition_cnt; i++)
-                rd_kafka_topic_partition_list_add(parts, topic, md->topics[0].partitions[i].id)->offset =
-                        RD_KAFKA_OFFSET_END;
+        for (i = 0; i < md->topics[0].partition_cnt; i++) {
+                int32_t id = md->topics[0].partitions[i].id;
+                int64_t lo = 0, hi = 0;
+
+                err = rd_kafka_query_watermark_offsets(fence->rk, topic, id, &lo, &hi, timeout_ms);
+                if (err) {
+                        snprintf(errstr, errstr_size, "replay topic %s [%d]: end offset: %s", topic,
+                                 (int)id, rd_kafka_err2str(err));
+                        goto out;
+                }
+                rd_kafka_topic_partition_list_add(parts, topic, id)->offset = hi;
+        }
         err = rd_kafka_assign(fence->rk, parts);
         if (err) {
                 snprintf(errstr, errstr_size, "replay topic %s: assign: %s", topic, rd_kafka_err2str(err));
@@ -172,34 +209,89 @@ out:
         return rc;
 }
 
-int fence_check(struct fence *fence, char *errstr, size_t errstr_size)
+/*
+ * Read one record of the watcher. A claim by another instance fences us;
+ * a release by `awaited` (when given) is noted in *seen_release.
+ */
+static void fence_read(struct fence *fence, const rd_kafka_message_t *rkm, const char *awaited,
+                       int *seen_release)
 {
-        rd_kafka_message_t *rkm;
+        char other[64];
+        int released;
 
-        if (fence->claimed_by[0])
-                goto fenced;
-        if (!fence->rk)
-                return 0;
-        while ((rkm = rd_kafka_consumer_poll(fence->rk, 0))) {
-                char other[64];
-
-                if (!rkm->err && rkm->key_len == fence->owner_key_len &&
-                    !memcmp(rkm->key, fence->owner_key, fence->owner_key_len) && rkm->payload &&
-                    fence_claim_decode(rkm->payload, rkm->len, other, sizeof(other)) == 0 &&
-                    strcmp(other, fence->instance)) {
-                        snprintf(fence->claimed_by, sizeof(fence->claimed_by), "%s", other);
-                        log_msg(LOG_ERROR, "fenced", "instance=%s newer_instance=%s", fence->instance,
-                                other);
-                }
-                rd_kafka_message_destroy(rkm);
-                if (fence->claimed_by[0])
-                        goto fenced;
+        if (rkm->err || rkm->key_len != fence->owner_key_len ||
+            memcmp(rkm->key, fence->owner_key, fence->owner_key_len) || !rkm->payload ||
+            fence_claim_decode(rkm->payload, rkm->len, other, sizeof(other), &released) ||
+            !strcmp(other, fence->instance))
+                return;
+        if (released) {
+                if (awaited && !strcmp(other, awaited))
+                        *seen_release = 1;
+                return;
         }
-        return 0;
-fenced:
+        snprintf(fence->claimed_by, sizeof(fence->claimed_by), "%s", other);
+        log_msg(LOG_ERROR, "fenced", "instance=%s newer_instance=%s", fence->instance, other);
+}
+
+static int fence_fenced(const struct fence *fence, char *errstr, size_t errstr_size)
+{
         snprintf(errstr, errstr_size,
                  "fenced by a newer instance with the same name %s (instance %s); this one (%s) stops "
                  "so that no event is produced twice",
                  fence->cfg->name, fence->claimed_by, fence->instance);
         return 1;
+}
+
+int fence_check(struct fence *fence, char *errstr, size_t errstr_size)
+{
+        rd_kafka_message_t *rkm;
+
+        if (fence->claimed_by[0])
+                return fence_fenced(fence, errstr, errstr_size);
+        if (!fence->rk)
+                return 0;
+        while ((rkm = rd_kafka_consumer_poll(fence->rk, 0))) {
+                fence_read(fence, rkm, NULL, NULL);
+                rd_kafka_message_destroy(rkm);
+                if (fence->claimed_by[0])
+                        return fence_fenced(fence, errstr, errstr_size);
+        }
+        return 0;
+}
+
+int fence_is_fenced(const struct fence *fence)
+{
+        return fence->claimed_by[0] != '\0';
+}
+
+int fence_await_release(struct fence *fence, const char *previous, size_t previous_len,
+                        int timeout_ms, char *errstr, size_t errstr_size)
+{
+        char owner[64];
+        int released = 0, seen = 0;
+        long long start = fence_now_ms(), waited;
+
+        if (!previous || fence_claim_decode(previous, previous_len, owner, sizeof(owner), &released) ||
+            released || !strcmp(owner, fence->instance) || !fence->rk)
+                return 0;
+        log_msg(LOG_INFO, "takeover", "previous_instance=%s wait_ms=%d", owner, timeout_ms);
+        while (!seen && (waited = fence_now_ms() - start) < timeout_ms) {
+                rd_kafka_message_t *rkm = rd_kafka_consumer_poll(fence->rk, FENCE_FETCH_WAIT_MS);
+
+                if (!rkm)
+                        continue;
+                fence_read(fence, rkm, owner, &seen);
+                rd_kafka_message_destroy(rkm);
+                if (fence->claimed_by[0])
+                        return fence_fenced(fence, errstr, errstr_size);
+        }
+        if (seen)
+                log_msg(LOG_INFO, "takeover", "previous_instance=%s released=true ms=%lld", owner,
+                        fence_now_ms() - start);
+        else
+                log_msg(LOG_WARN, "takeover",
+                        "previous_instance=%s released=false ms=%d err=\"no release record: the previous "
+                        "instance crashed or its broker fenced it; going on\"",
+                        owner, timeout_ms);
+        return 0;
 }

@@ -30,6 +30,8 @@ struct replay_store {
         struct replay_slot *slots;
         size_t nslots;
         size_t cap;
+        char *owner;      /* value of the newest "<name>:owner" record, see fence.h */
+        size_t owner_len;
 };
 
 /* The state of one replay_store_load(): what the caller sees in errstr. */
@@ -297,6 +299,9 @@ static void replay_store_clear(struct replay_store *rs)
         for (i = 0; i < rs->nslots; i++)
                 free(rs->slots[i].entry.channel);
         rs->nslots = 0;
+        free(rs->owner);
+        rs->owner = NULL;
+        rs->owner_len = 0;
 }
 
 void replay_store_destroy(struct replay_store *rs)
@@ -406,6 +411,21 @@ static void load_skip(struct replay_load *ld, const char *topic, int32_t partiti
                          (int)partition, (long long)offset, why);
 }
 
+/* Keep the newest owner record (one key: one partition, so the later
+ * offset is the newer); fence.c reads it. A tombstone forgets it. */
+static void load_owner(struct replay_store *rs, const rd_kafka_message_t *rkm)
+{
+        char *copy = NULL;
+
+        if (rkm->payload && rkm->len <= REPLAY_RECORD_MAX && (copy = malloc(rkm->len + 1))) {
+                memcpy(copy, rkm->payload, rkm->len);
+                copy[rkm->len] = '\0';
+        }
+        free(rs->owner);
+        rs->owner = copy;
+        rs->owner_len = copy ? rkm->len : 0;
+}
+
 /*
  * Apply one record of the replay topic. Keys are "<name>:<channel>"; a
  * channel always starts with '/' and holds no ':', which tells our keys
@@ -425,6 +445,11 @@ static void load_record(struct replay_store *rs, struct replay_load *ld,
         struct replay_slot *slot;
         char why[200];
 
+        if (key && rkm->key_len == namelen + 6 && !memcmp(key, name, namelen) &&
+            !memcmp(key + namelen, ":owner", 6)) {
+                load_owner(rs, rkm);
+                return;
+        }
         if (!key || rkm->key_len <= namelen + 1 || memcmp(key, name, namelen) ||
             key[namelen] != ':' || key[namelen + 1] != '/')
                 return;
@@ -818,6 +843,12 @@ int replay_store_load(struct replay_store *rs, int timeout_ms, char *errstr, siz
         log_msg(LOG_INFO, "replay_store_loaded", "topic=%s channels=%zu skipped=%zu",
                 cfg->kafka.replay_topic, rs->nslots, ld.skipped);
         return 0;
+}
+
+const char *replay_store_owner(const struct replay_store *rs, size_t *len)
+{
+        *len = rs->owner_len;
+        return rs->owner;
 }
 
 /* ---- writing one record outside the bridge (`sfbridge replay set`) ---- */

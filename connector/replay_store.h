@@ -62,6 +62,12 @@ int replay_store_get(const struct replay_store *rs, const char *channel, long lo
 int replay_store_set(struct replay_store *rs, const char *channel, long long replay_id,
                      const char *event_time);
 
+/**
+ * @returns the value of the newest "<name>:owner" record the last load read
+ *          (NUL-terminated, *len set), or NULL when there was none; see fence.h.
+ */
+const char *replay_store_owner(const struct replay_store *rs, size_t *len);
+
 size_t replay_store_count(const struct replay_store *rs);
 const struct replay_entry *replay_store_entry(const struct replay_store *rs, size_t i);
 

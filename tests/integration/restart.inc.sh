@@ -60,6 +60,12 @@ wait_for 120 sh -c "[ \$(kcat -b $KAFKA_BOOTSTRAP -C -e -q -t it.stream -o begin
 sleep 1
 stop_bridge TERM
 assert_eq "final SIGTERM: exit 0" 0 "$BRIDGE_RC"
+# Each clean stop releases the name, so the start after it does not wait;
+# the start after SIGKILL finds the dead instance's claim, waits for a
+# release that never comes, and goes on.
+assert_eq "$DELIVERY: each clean stop released the name" 2 "$(grep -c 'msg=released name=' "$T/bridge.log")"
+assert_eq "$DELIVERY: only the start after SIGKILL waited for a release" 2 "$(grep -c 'msg=takeover' "$T/bridge.log")"
+assert_eq "$DELIVERY: ... and went on without one" 1 "$(grep -c 'msg=takeover .*released=false' "$T/bridge.log")"
 
 kcat_read it.stream 1000000 | cut -f3 >"$T/keys"
 sort -u "$T/keys" >"$T/keys.uniq"

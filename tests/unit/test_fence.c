@@ -27,6 +27,7 @@ static void claim_round_trip(void **state)
         char err[256], inst[64];
         struct fence *fence = fence_new(make_config(), err, sizeof(err));
         struct buf key, value;
+        int released = -1;
 
         (void)state;
         assert_non_null(fence);
@@ -35,9 +36,16 @@ static void claim_round_trip(void **state)
         buf_init(&value, 4096);
         assert_int_equal(fence_claim_encode(fence, &key, &value), 0);
         assert_string_equal(key.data, "acme-prod:owner");
-        assert_int_equal(fence_claim_decode(value.data, value.len, inst, sizeof(inst)), 0);
+        assert_int_equal(fence_claim_decode(value.data, value.len, inst, sizeof(inst), &released), 0);
         assert_string_equal(inst, fence_instance(fence));
-        assert_non_null(strstr(value.data, "\"claimed_at\":\""));
+        assert_int_equal(released, 0);
+        assert_non_null(strstr(value.data, "\"state\":\"claimed\""));
+        assert_non_null(strstr(value.data, "\"at\":\""));
+        assert_int_equal(fence_release_encode(fence, &key, &value), 0);
+        assert_string_equal(key.data, "acme-prod:owner");
+        assert_int_equal(fence_claim_decode(value.data, value.len, inst, sizeof(inst), &released), 0);
+        assert_string_equal(inst, fence_instance(fence));
+        assert_int_equal(released, 1);
         buf_free(&key);
         buf_free(&value);
         fence_destroy(fence);
@@ -58,15 +66,42 @@ static void instances_differ(void **state)
 static void decode_rejects_bad_values(void **state)
 {
         char inst[8];
+        int rel = -1;
 
         (void)state;
-        assert_int_equal(fence_claim_decode("{", 1, inst, sizeof(inst)), -1);
-        assert_int_equal(fence_claim_decode("{\"instance\":1}", 14, inst, sizeof(inst)), -1);
-        assert_int_equal(fence_claim_decode("{\"instance\":\"\"}", 15, inst, sizeof(inst)), -1);
+        assert_int_equal(fence_claim_decode("{", 1, inst, sizeof(inst), &rel), -1);
+        assert_int_equal(fence_claim_decode("{\"instance\":1}", 14, inst, sizeof(inst), &rel), -1);
+        assert_int_equal(fence_claim_decode("{\"instance\":\"\"}", 15, inst, sizeof(inst), &rel), -1);
         /* Longer than the caller's buffer: refused, not truncated. */
-        assert_int_equal(fence_claim_decode("{\"instance\":\"0123456789\"}", 25, inst, sizeof(inst)), -1);
-        assert_int_equal(fence_claim_decode("{\"instance\":\"abc\"}", 18, inst, sizeof(inst)), 0);
+        assert_int_equal(fence_claim_decode("{\"instance\":\"0123456789\"}", 25, inst, sizeof(inst), &rel), -1);
+        /* A state nobody wrote is not taken for a claim or a release. */
+        assert_int_equal(fence_claim_decode("{\"instance\":\"abc\",\"state\":\"gone\"}", 33, inst,
+                                            sizeof(inst), &rel), -1);
+        assert_int_equal(fence_claim_decode("{\"instance\":\"abc\",\"state\":1}", 28, inst, sizeof(inst), &rel), -1);
+        assert_int_equal(rel, -1);
+        /* A record of a version that only claimed: a claim. */
+        assert_int_equal(fence_claim_decode("{\"instance\":\"abc\"}", 18, inst, sizeof(inst), &rel), 0);
         assert_string_equal(inst, "abc");
+        assert_int_equal(rel, 0);
+}
+
+/* Nothing to wait for: no previous owner, one that released, ourselves, or
+ * a record that is not an owner record. Each returns at once. */
+static void await_release_without_live_owner_returns_at_once(void **state)
+{
+        char err[256], mine[300];
+        struct fence *fence = fence_new(make_config(), err, sizeof(err));
+        const char *released = "{\"instance\":\"0011223344556677\",\"state\":\"released\"}";
+        const char *garbage = "{\"instance\":5}";
+
+        (void)state;
+        snprintf(mine, sizeof(mine), "{\"instance\":\"%s\",\"state\":\"claimed\"}", fence_instance(fence));
+        assert_int_equal(fence_await_release(fence, NULL, 0, 60000, err, sizeof(err)), 0);
+        assert_int_equal(fence_await_release(fence, released, strlen(released), 60000, err, sizeof(err)), 0);
+        assert_int_equal(fence_await_release(fence, mine, strlen(mine), 60000, err, sizeof(err)), 0);
+        assert_int_equal(fence_await_release(fence, garbage, strlen(garbage), 60000, err, sizeof(err)), 0);
+        assert_int_equal(fence_is_fenced(fence), 0);
+        fence_destroy(fence);
 }
 
 static void unwatched_fence_is_never_fenced(void **state)
@@ -86,6 +121,7 @@ int main(void)
                 cmocka_unit_test(claim_round_trip),
                 cmocka_unit_test(instances_differ),
                 cmocka_unit_test(decode_rejects_bad_values),
+                cmocka_unit_test(await_release_without_live_owner_returns_at_once),
                 cmocka_unit_test(unwatched_fence_is_never_fenced),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
