@@ -573,6 +573,14 @@ static void check_routes(struct loader *ld)
                                 return;
                         }
                 }
+                if (config_channel_unknown_standard(rt->channel)) {
+                        snprintf(display, sizeof(display), "routes[%zu].channel", r);
+                        config_warn(ld, &seen[config_key_index(config_key_find("routes[].channel"))].value_mark,
+                                    display,
+                                    "%.*s is not a standard platform event sfbridge knows; a custom "
+                                    "platform event ends in __e, a custom channel in __chn",
+                                    (int)config_channel_base_len(rt->channel), rt->channel);
+                }
                 if (rt->key == ROUTE_KEY_RECORD_ID &&
                     (strncmp(rt->channel, "/event/", 7) == 0 || strncmp(rt->channel, "/u/", 3) == 0)) {
                         snprintf(display, sizeof(display), "routes[%zu].key", r);

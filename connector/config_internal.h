@@ -136,6 +136,11 @@ void config_enum_list(const struct enum_value *values, char *out, size_t out_siz
 int config_check_topic_template(const char *topic, const char *channel, char *msg, size_t msg_size);
 /** @returns the length of @p ch without its "?filter" suffix. */
 size_t config_channel_base_len(const char *ch);
+/**
+ * @returns 1 when @p ch is an /event/ channel without the __e or __chn
+ *          suffix whose name is not a standard event sfbridge knows.
+ */
+int config_channel_unknown_standard(const char *ch);
 /** @returns 1 when @p a and @p b name the same channel (filters ignored). */
 int config_channel_same(const char *a, const char *b);
 

@@ -168,8 +168,11 @@ const struct key_def config_keys[] = {
           .doc = "Channel to topic mappings, at least one; each channel at most once." },
         { .path = "routes[].channel", .type = KEY_STRING, .required = REQUIRED,
           IN_ROUTE(channel), .check = check_channel,
-          .doc = "Streaming channel: /topic/<PushTopic>[?filter], /event/<Name>__e, "
-                 "/data/ChangeEvents or /data/<Entity>ChangeEvent, /u/<generic>. A ?filter "
+          .doc = "Streaming channel: /topic/<PushTopic>[?filter]; /event/<Name>__e (custom "
+                 "platform event), /event/<Name>__chn (custom channel) or /event/<Standard> (a "
+                 "standard event such as LoginEventStream, no __ suffix); /data/ChangeEvents, "
+                 "/data/<Entity>ChangeEvent, /data/<Custom>__ChangeEvent or /data/<Name>__chn "
+                 "(custom channel: change events of several entities); /u/<generic>. A ?filter "
                  "suffix does not make a channel distinct." },
         { .path = "routes[].topic", .type = KEY_STRING, .required = REQUIRED, IN_ROUTE(topic),
           .doc = "Kafka topic: a-z A-Z 0-9 . _ -, at most 249 characters. {entity} (on /data/ "
@@ -459,6 +462,103 @@ size_t config_channel_base_len(const char *ch)
         return q ? (size_t)(q - ch) : strlen(ch);
 }
 
+/* @returns 1 when the @p n bytes at @p s end in @p suffix with a name before it. */
+static int name_ends_in(const char *s, size_t n, const char *suffix)
+{
+        size_t m = strlen(suffix);
+
+        return n > m && strncmp(s + n - m, suffix, m) == 0;
+}
+
+/*
+ * /event/ names (letters, digits and _ already checked): a custom platform
+ * event <Name>__e, a custom channel <Name>__chn, or a standard platform event
+ * such as LoginEventStream or BatchApexErrorEvent, whose API name carries no
+ * __ suffix. Standard events are accepted by that rule, not from a list:
+ * Salesforce adds some every release (Platform Events Developer Guide,
+ * "Standard Platform Event Object List").
+ */
+static int check_event_name(const char *v, size_t base, char *msg, size_t msg_size)
+{
+        const char *name = v + 7;
+        size_t n = base - 7, i;
+        char q[96];
+
+        if (name_ends_in(name, n, "__e") || name_ends_in(name, n, "__chn"))
+                return 0;
+        for (i = 0; i + 1 < n; i++) {
+                if (name[i] == '_' && name[i + 1] == '_') {
+                        snprintf(msg, msg_size, "unknown suffix: a custom platform event ends in __e "
+                                 "(/event/Order_Placed__e), a custom channel in __chn "
+                                 "(/event/MyChannel__chn); found %s", config_quote(v, q, sizeof(q)));
+                        return -1;
+                }
+        }
+        if (!((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z')) ||
+            name[n - 1] == '_') {
+                snprintf(msg, msg_size, "a platform event channel is /event/<Name>__e, "
+                         "/event/<Name>__chn or a standard event like /event/LoginEventStream "
+                         "(starts with a letter, does not end in _); found %s",
+                         config_quote(v, q, sizeof(q)));
+                return -1;
+        }
+        return 0;
+}
+
+/*
+ * /data/ names: ChangeEvents, <Entity>ChangeEvent (Custom__ChangeEvent for
+ * custom objects), or a custom channel <Name>__chn (Change Data Capture
+ * Developer Guide, "Subscription Channels").
+ */
+static int check_data_name(const char *v, size_t base, char *msg, size_t msg_size)
+{
+        const char *name = v + 6;
+        size_t n = base - 6;
+        char q[96];
+
+        if ((n == 12 && strncmp(name, "ChangeEvents", 12) == 0) ||
+            name_ends_in(name, n, "ChangeEvent") || name_ends_in(name, n, "__chn"))
+                return 0;
+        snprintf(msg, msg_size, "a change event channel is /data/ChangeEvents, "
+                 "/data/<Entity>ChangeEvent (like /data/AccountChangeEvent or "
+                 "/data/Order__ChangeEvent) or a custom channel /data/<Name>__chn; found %s",
+                 config_quote(v, q, sizeof(q)));
+        return -1;
+}
+
+/*
+ * Standard platform events documented for Streaming API (CometD) in the
+ * Platform Events Developer Guide: "Real-Time Event Monitoring Objects" and
+ * the "Standard Platform Event Object List". A name outside this list loads
+ * with a warning (it may be newer than the list, or a custom event without
+ * its __e).
+ */
+static const char *const standard_events[] = {
+        "AIPredictionEvent", "AIUpdateRecordEvent", "ApiAnomalyEvent", "ApiEventStream",
+        "AssetTokenEvent", "AsyncOperationEvent", "BatchApexErrorEvent", "BulkApiResultEvent",
+        "CommerceDiagnosticEvent", "ConcurLongRunApexErrEvent", "ConsentEvent",
+        "CredentialStuffingEvent", "FileEvent", "FlowExecutionErrorEvent", "FOStatusChangedEvent",
+        "LightningUriEventStream", "ListViewEventStream", "LoginAsEventStream", "LoginEventStream",
+        "LogoutEventStream", "MobileEmailEvent", "MobileEnforcedPolicyEvent", "MobileScreenshotEvent",
+        "MobileTelephonyEvent", "OrderSummaryCreatedEvent", "OrderSumStatusChangedEvent",
+        "PermissionSetEvent", "PlatformStatusAlertEvent", "ProcessExceptionEvent",
+        "RemoteKeyCalloutEvent", "ReportAnomalyEvent", "ReportEventStream", "SessionHijackingEvent",
+        "UriEventStream",
+};
+
+int config_channel_unknown_standard(const char *ch)
+{
+        size_t n = config_channel_base_len(ch), i;
+
+        if (strncmp(ch, "/event/", 7) != 0 || name_ends_in(ch + 7, n - 7, "__e") ||
+            name_ends_in(ch + 7, n - 7, "__chn"))
+                return 0;
+        for (i = 0; i < sizeof(standard_events) / sizeof(standard_events[0]); i++)
+                if (strlen(standard_events[i]) == n - 7 && strncmp(ch + 7, standard_events[i], n - 7) == 0)
+                        return 0;
+        return 1;
+}
+
 static int check_channel(const char *v, char *msg, size_t msg_size)
 {
         size_t i, n = 0, base = config_channel_base_len(v);
@@ -492,12 +592,10 @@ static int check_channel(const char *v, char *msg, size_t msg_size)
                         return -1;
                 }
         }
-        if (strncmp(v, "/event/", 7) == 0 &&
-            (base < 7 + 4 || strncmp(v + base - 3, "__e", 3) != 0)) {
-                snprintf(msg, msg_size, "a platform event channel ends in __e, like "
-                         "/event/Order_Placed__e; found %s", config_quote(v, q, sizeof(q)));
+        if (strncmp(v, "/event/", 7) == 0 && check_event_name(v, base, msg, msg_size) == -1)
                 return -1;
-        }
+        if (strncmp(v, "/data/", 6) == 0 && check_data_name(v, base, msg, msg_size) == -1)
+                return -1;
         if (v[base] == '?' && !v[base + 1]) {
                 snprintf(msg, msg_size, "has an empty filter after ?");
                 return -1;

@@ -444,6 +444,99 @@ static void test_find_route(void **state)
         config_destroy(cfg);
 }
 
+/* Every channel form Salesforce accepts loads, without a warning. */
+static void test_channel_kinds(void **state)
+{
+        static const char *const channels[] = {
+                "/topic/AccountUpdates?Type=Customer", "/event/Order_Placed__e",
+                "/event/ns__Order_Placed__e", "/event/MyChannel__chn", "/event/LoginEventStream",
+                "/event/LogoutEventStream", "/event/LightningUriEventStream", "/event/ApiEventStream",
+                "/event/ReportEventStream", "/event/ListViewEventStream", "/event/UriEventStream",
+                "/event/BatchApexErrorEvent", "/data/ChangeEvents", "/data/AccountChangeEvent",
+                "/data/Order__ChangeEvent", "/data/MyChannel__chn", "/u/Notifications",
+        };
+        char text[4096];
+        struct config *cfg;
+        size_t i, n;
+
+        (void)state;
+        n = (size_t)snprintf(text, sizeof(text), "salesforce:\n" AUTH_PASSWORD_YAML
+                             "kafka:\n  bootstrap_servers: localhost:9092\nroutes:\n");
+        for (i = 0; i < sizeof(channels) / sizeof(channels[0]); i++)
+                n += (size_t)snprintf(text + n, sizeof(text) - n,
+                                      "  - channel: %s\n    topic: t%zu%s\n", channels[i], i,
+                                      strncmp(channels[i], "/data/", 6) == 0 ? ".{entity}" : "");
+        assert_true(n < sizeof(text));
+        cfg = must_load(text);
+        assert_int_equal(cfg->nroutes, sizeof(channels) / sizeof(channels[0]));
+        for (i = 0; i < cfg->nroutes; i++)
+                assert_string_equal(cfg->routes[i].channel, channels[i]);
+        if (cfg->nwarnings)
+                fail_msg("unexpected warning: %s", cfg->warnings[0]);
+        config_destroy(cfg);
+}
+
+/* What Salesforce would refuse is refused here, with file:line:column. */
+static void test_channel_refused(void **state)
+{
+        (void)state;
+        expect_error("salesforce:\n" AUTH_PASSWORD_YAML MIN_REST "  - channel: /event/Foo__x\n    topic: t\n",
+                     "test.yaml:13:14: routes[1].channel: unknown suffix: a custom platform event ends in "
+                     "__e (/event/Order_Placed__e), a custom channel in __chn (/event/MyChannel__chn); "
+                     "found \"/event/Foo__x\"\n"
+                     ">>>   - channel: /event/Foo__x");
+        expect_error("salesforce:\n" AUTH_PASSWORD_YAML MIN_REST "  - channel: /event/__e\n    topic: t\n",
+                     "test.yaml:13:14: routes[1].channel: unknown suffix: a custom platform event ends in "
+                     "__e (/event/Order_Placed__e), a custom channel in __chn (/event/MyChannel__chn); "
+                     "found \"/event/__e\"\n"
+                     ">>>   - channel: /event/__e");
+        expect_error("salesforce:\n" AUTH_PASSWORD_YAML MIN_REST "  - channel: /event/_Login\n    topic: t\n",
+                     "test.yaml:13:14: routes[1].channel: a platform event channel is /event/<Name>__e, "
+                     "/event/<Name>__chn or a standard event like /event/LoginEventStream (starts with a "
+                     "letter, does not end in _); found \"/event/_Login\"\n"
+                     ">>>   - channel: /event/_Login");
+        expect_error("salesforce:\n" AUTH_PASSWORD_YAML MIN_REST "  - channel: /event/\n    topic: t\n",
+                     "test.yaml:13:14: routes[1].channel: names no channel after /event/\n"
+                     ">>>   - channel: /event/");
+        expect_error("salesforce:\n" AUTH_PASSWORD_YAML MIN_REST
+                     "  - channel: \"/event/Login EventStream\"\n    topic: t\n",
+                     "test.yaml:13:14: routes[1].channel: character ' ' is not allowed in a channel name "
+                     "(letters, digits and _; a filter goes after ?)\n"
+                     ">>>   - channel: \"/event/Login EventStream\"");
+        expect_error("salesforce:\n" AUTH_PASSWORD_YAML MIN_REST "  - channel: /data/Account\n    topic: t\n",
+                     "test.yaml:13:14: routes[1].channel: a change event channel is /data/ChangeEvents, "
+                     "/data/<Entity>ChangeEvent (like /data/AccountChangeEvent or /data/Order__ChangeEvent) "
+                     "or a custom channel /data/<Name>__chn; found \"/data/Account\"\n"
+                     ">>>   - channel: /data/Account");
+        expect_error("salesforce:\n" AUTH_PASSWORD_YAML MIN_REST "  - channel: /data/__chn\n    topic: t\n",
+                     "test.yaml:13:14: routes[1].channel: a change event channel is /data/ChangeEvents, "
+                     "/data/<Entity>ChangeEvent (like /data/AccountChangeEvent or /data/Order__ChangeEvent) "
+                     "or a custom channel /data/<Name>__chn; found \"/data/__chn\"\n"
+                     ">>>   - channel: /data/__chn");
+        /* {entity} stays a /data/ thing: an /event/ custom channel carries platform events. */
+        expect_error("salesforce:\n" AUTH_PASSWORD_YAML MIN_REST
+                     "  - channel: /event/MyChannel__chn\n    topic: t.{entity}\n",
+                     "test.yaml:14:12: routes[1].topic: {entity} is only known on /data/ (Change Data "
+                     "Capture) channels, not on /event/\n"
+                     ">>>     topic: t.{entity}");
+}
+
+/* An /event/ name without suffix that is not a known standard event loads, with a warning. */
+static void test_channel_unknown_standard_warns(void **state)
+{
+        struct config *cfg;
+
+        (void)state;
+        cfg = must_load("salesforce:\n" AUTH_PASSWORD_YAML MIN_REST
+                        "  - channel: /event/Order_Placed\n    topic: t\n");
+        assert_int_equal(cfg->nwarnings, 1);
+        assert_string_equal(cfg->warnings[0],
+                            "test.yaml:13:14: routes[1].channel: /event/Order_Placed is not a standard "
+                            "platform event sfbridge knows; a custom platform event ends in __e, a custom "
+                            "channel in __chn");
+        config_destroy(cfg);
+}
+
 static void test_examples(void **state)
 {
         static const char *const examples[] = { "config/pushtopic.yaml", "config/platform-event.yaml",
@@ -514,7 +607,7 @@ static void test_errors_inline(void **state)
                      "routes:\n  - channel: /topic/A\n    topic: a\n",
                      "test.yaml:10:18: kafka.max_in_flight: must be between 1 and 1000000, found \"1000001\"\n"
                      ">>>   max_in_flight: 1000001");
-        expect_error("salesforce:\n" AUTH_PASSWORD_YAML MIN_REST "  - channel: /data/Foo\n    topic: t\n"
+        expect_error("salesforce:\n" AUTH_PASSWORD_YAML MIN_REST "  - channel: /data/FooChangeEvent\n    topic: t\n"
                      "    topic: u\n",
                      "test.yaml:15:5: routes[1].topic: duplicate key (first at line 14)\n"
                      ">>>     topic: u");
@@ -1011,6 +1104,9 @@ int main(void)
                 cmocka_unit_test(test_every_key),
                 cmocka_unit_test(test_route_inherits_later_global),
                 cmocka_unit_test(test_find_route),
+                cmocka_unit_test(test_channel_kinds),
+                cmocka_unit_test(test_channel_refused),
+                cmocka_unit_test(test_channel_unknown_standard_warns),
                 cmocka_unit_test(test_examples),
                 cmocka_unit_test(test_errors_inline),
                 cmocka_unit_test(test_max_response_bytes),
