@@ -110,7 +110,8 @@ static void publish(struct sim *sim, const struct admin_request *req, struct adm
         if (!sim_channel_exists(sim, name)) {
                 answer_error(resp, 400,
                              "publish: channel '%.200s' does not exist (use /topic/X, /event/X__e, "
-                             "/data/ChangeEvents, /data/XChangeEvent or /u/X)",
+                             "/event/X__chn, /event/<Standard> like /event/LoginEventStream, "
+                             "/data/ChangeEvents, /data/XChangeEvent, /data/X__chn or /u/X)",
                              name);
                 return;
         }
@@ -139,7 +140,7 @@ static void publish(struct sim *sim, const struct admin_request *req, struct adm
         }
         opts.fields = req->arg(req->arg_ctx, "fields");
         kind = channel_classify(name, NULL, 0);
-        cdc = kind == CHANNEL_CDC_ALL || kind == CHANNEL_CDC_ENTITY;
+        cdc = kind == CHANNEL_CDC_ALL || kind == CHANNEL_CDC_ENTITY || kind == CHANNEL_CDC_CHN;
         if (opts.fields && (err = fields_error(opts.fields, cdc))) {
                 answer_error(resp, 400, "publish: parameter 'fields' %s", err);
                 return;

@@ -1,8 +1,12 @@
 /*
  * Channel names as Salesforce accepts them: /topic/X, /event/X__e,
- * /data/ChangeEvents, /data/<Object>ChangeEvent and /u/X. Names are limited
- * to [A-Za-z0-9_] after the prefix so that they can be written into event
- * JSON without escaping.
+ * /event/X__chn (custom channel), /event/<Standard> (LoginEventStream and
+ * the other standard platform events: an API name without __ suffix),
+ * /data/ChangeEvents, /data/<Object>ChangeEvent, /data/X__chn (custom
+ * channel) and /u/X. Names are limited to [A-Za-z0-9_] after the prefix so
+ * that they can be written into event JSON without escaping. The rules are
+ * sfbridge's (connector/config_keys.c), written again here so that the
+ * emulator does not share the code it tests.
  */
 #include "channel.h"
 
@@ -75,13 +79,24 @@ enum channel_kind channel_classify(const char *name, char *entity, size_t entity
                 return is_word(rest, strlen(rest)) ? CHANNEL_GENERIC : CHANNEL_INVALID;
         if (has_prefix(name, "/event/", &rest)) {
                 n = strlen(rest);
-                return is_word(rest, n) && has_suffix(rest, n, "__e") ? CHANNEL_EVENT
-                                                                      : CHANNEL_INVALID;
+                if (!is_word(rest, n))
+                        return CHANNEL_INVALID;
+                if (has_suffix(rest, n, "__e"))
+                        return CHANNEL_EVENT;
+                if (has_suffix(rest, n, "__chn"))
+                        return CHANNEL_EVENT_CHN;
+                /* A standard event: starts with a letter, no "__", no trailing _. */
+                if (strstr(rest, "__") || rest[n - 1] == '_' ||
+                    !((rest[0] >= 'a' && rest[0] <= 'z') || (rest[0] >= 'A' && rest[0] <= 'Z')))
+                        return CHANNEL_INVALID;
+                return CHANNEL_EVENT_STD;
         }
         if (has_prefix(name, "/data/", &rest)) {
                 n = strlen(rest);
                 if (!strcmp(rest, "ChangeEvents"))
                         return CHANNEL_CDC_ALL;
+                if (is_word(rest, n) && has_suffix(rest, n, "__chn"))
+                        return CHANNEL_CDC_CHN;
                 if (!is_word(rest, n) || !has_suffix(rest, n, "ChangeEvent"))
                         return CHANNEL_INVALID;
                 n -= strlen("ChangeEvent");

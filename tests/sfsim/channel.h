@@ -16,7 +16,10 @@ enum channel_kind {
         CHANNEL_EVENT,       /* /event/X__e: platform event */
         CHANNEL_CDC_ALL,     /* /data/ChangeEvents */
         CHANNEL_CDC_ENTITY,  /* /data/<Object>ChangeEvent */
-        CHANNEL_GENERIC      /* /u/X: generic streaming */
+        CHANNEL_GENERIC,     /* /u/X: generic streaming */
+        CHANNEL_EVENT_CHN,   /* /event/X__chn: custom platform event channel */
+        CHANNEL_EVENT_STD,   /* /event/LoginEventStream…: standard platform event */
+        CHANNEL_CDC_CHN      /* /data/X__chn: custom change event channel, several entities */
 };
 
 /**

@@ -229,6 +229,50 @@ static int prettify(struct sbuf *sb, size_t start)
         return rc ? -1 : 0;
 }
 
+/*
+ * Standard platform events of Real-Time Event Monitoring (LoginEventStream,
+ * LogoutEventStream, ApiEventStream, ...). Every stream carries the fields
+ * all of them document (Platform Events Developer Guide, the object pages
+ * of LoginEventStream, LogoutEventStream, ApiEventStream): EventDate,
+ * EventIdentifier, EventUuid (also in data.event, as for custom events),
+ * UserId, Username, SessionKey, LoginKey, SourceIp, CreatedDate.
+ * LoginEventStream adds a chosen subset of its documented fields: LoginUrl,
+ * LoginType, Application, Browser, Platform, Status, UserType, SessionLevel,
+ * CountryIso, TlsProtocol, CipherSuite, ApiType and ApiVersion. Salesforce also
+ * sends the fields it has no value for as null; sfsim leaves them out. The
+ * last field is AdditionalInfo, the JSON text of extra HTTP headers
+ * (documented for LoginEventStream; on the other streams it is sfsim's own),
+ * whose one string grows with size=; it is left open for the caller.
+ */
+static int standard_payload(struct sbuf *sb, const struct render_params *rp, uint64_t seq,
+                            const char *when, const char *uid, struct render_rng *rng)
+{
+        char ident[37], session[17], login[17];
+        uint64_t r = render_rng_next(rng);
+
+        uuid(rng, ident);
+        snprintf(session, sizeof(session), "%016" PRIx64, render_rng_next(rng));
+        snprintf(login, sizeof(login), "%016" PRIx64, render_rng_next(rng));
+        if (sbuf_printf(sb,
+                        "{\"EventDate\":\"%s\",\"EventIdentifier\":\"%s\",\"EventUuid\":\"%s\","
+                        "\"UserId\":\"%s\",\"Username\":\"integration.user@sfsim.example\","
+                        "\"SessionKey\":\"%s\",\"LoginKey\":\"%s\",\"SourceIp\":\"203.0.113.%u\","
+                        "\"CreatedDate\":\"%s\"",
+                        when, ident, uid, rp->user_id, session, login, (unsigned)(r % 254 + 1),
+                        when) == -1)
+                return -1;
+        if (!strcmp(rp->channel, "/event/LoginEventStream") &&
+            sbuf_puts(sb,
+                      ",\"LoginUrl\":\"login.salesforce.com\",\"LoginType\":\"Remote Access 2.0\","
+                      "\"Application\":\"sfsim\",\"Browser\":\"Unknown\",\"Platform\":\"Unknown\","
+                      "\"Status\":\"Success\",\"UserType\":\"Standard\",\"SessionLevel\":\"STANDARD\","
+                      "\"CountryIso\":\"US\",\"TlsProtocol\":\"TLS 1.3\","
+                      "\"CipherSuite\":\"TLS_AES_256_GCM_SHA384\",\"ApiType\":\"REST API\","
+                      "\"ApiVersion\":\"59.0\"") == -1)
+                return -1;
+        return sbuf_printf(sb, ",\"AdditionalInfo\":\"{\\\"sfsim\\\":\\\"Event %" PRIu64, seq);
+}
+
 int render_event(struct sbuf *sb, const struct render_params *rp, uint64_t replay_id,
                  uint64_t seq, int64_t now_ms, struct render_rng *rng)
 {
@@ -259,7 +303,19 @@ int render_event(struct sbuf *sb, const struct render_params *rp, uint64_t repla
                         goto fail;
                 n = snprintf(tail, sizeof(tail), "},\"channel\":\"%s\"}", rp->channel);
                 break;
+        case CHANNEL_EVENT_STD:
+                uuid(rng, uid);
+                if (sbuf_printf(sb, "{\"data\":{\"schema\":\"%s\",\"payload\":", rp->schema) == -1 ||
+                    (!rp->fields && standard_payload(sb, rp, seq, when, uid, rng) == -1))
+                        goto fail;
+                close = "\\\"}\"}"; /* ends the string inside AdditionalInfo's JSON text */
+                n = snprintf(tail, sizeof(tail),
+                             ",\"event\":{\"EventUuid\":\"%s\",\"replayId\":%" PRIu64
+                             "}},\"channel\":\"%s\"}",
+                             uid, replay_id, rp->channel);
+                break;
         case CHANNEL_EVENT:
+        case CHANNEL_EVENT_CHN:
                 uuid(rng, uid);
                 if (sbuf_printf(sb, "{\"data\":{\"schema\":\"%s\",\"payload\":",
                                 rp->schema) == -1 ||
@@ -275,6 +331,7 @@ int render_event(struct sbuf *sb, const struct render_params *rp, uint64_t repla
                 break;
         case CHANNEL_CDC_ALL:
         case CHANNEL_CDC_ENTITY:
+        case CHANNEL_CDC_CHN:
                 cdc = 1;
                 record_id(rp->entity, seq, id);
                 uuid(rng, uid);

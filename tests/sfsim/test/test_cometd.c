@@ -338,9 +338,12 @@ static void test_subscribe_channels(void **state)
 {
         struct fixture *fx = *state;
         const char *good[] = { "/topic/AccountUpdates", "/event/Order_Placed__e", "/data/ChangeEvents",
-                               "/data/AccountChangeEvent", "/data/Custom__ChangeEvent", "/u/Notifications" };
-        const char *bad[] = { "/foo/bar", "/event/NoSuffix", "/topic/", "/data/Whatever", "/u/",
-                              "/topic/Bad-Name", "/meta/subscribe", "/topic/Gone" };
+                               "/data/AccountChangeEvent", "/data/Custom__ChangeEvent", "/u/Notifications",
+                               "/event/LoginEventStream", "/event/LogoutEventStream", "/event/MyChannel__chn",
+                               "/data/MyChannel__chn" };
+        const char *bad[] = { "/foo/bar", "/event/Bad__x", "/event/_Bad", "/event/Bad_", "/event/__chn",
+                              "/topic/", "/data/Whatever", "/data/__chn", "/u/", "/topic/Bad-Name",
+                              "/meta/subscribe", "/topic/Gone" };
         const char *args[] = { "--missing-channel", "/topic/Gone", NULL };
         char err[512];
         cJSON *arr;

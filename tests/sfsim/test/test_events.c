@@ -190,6 +190,103 @@ static void test_change_event_shapes(void **state)
         cJSON_Delete(arr);
 }
 
+/* The members every standard (Real-Time Event Monitoring) stream carries in sfsim. */
+#define STD_FIELDS "EventDate,EventIdentifier,EventUuid,UserId,Username,SessionKey,LoginKey,SourceIp,CreatedDate"
+
+/* Checks a standard event; @returns its payload. */
+static const cJSON *check_standard(const cJSON *ev, const char *channel, const char *fields)
+{
+        const cJSON *data, *event, *payload;
+        cJSON *info;
+
+        assert_members(ev, "data,channel");
+        assert_string_equal(json_str(ev, "channel"), channel);
+        data = member(ev, "data");
+        assert_members(data, "schema,payload,event");
+        assert_int_equal(strlen(json_str(data, "schema")), 22);
+        event = member(data, "event");
+        assert_members(event, "EventUuid,replayId");
+        payload = member(data, "payload");
+        assert_members(payload, fields);
+        assert_true(is_uuid4(json_str(payload, "EventUuid")));
+        assert_string_equal(json_str(payload, "EventUuid"), json_str(event, "EventUuid"));
+        assert_true(is_uuid4(json_str(payload, "EventIdentifier")));
+        assert_string_not_equal(json_str(payload, "EventIdentifier"), json_str(payload, "EventUuid"));
+        assert_true(is_iso_millis(json_str(payload, "EventDate")));
+        assert_true(is_iso_millis(json_str(payload, "CreatedDate")));
+        assert_string_equal(json_str(payload, "UserId"), T_USER_ID);
+        assert_non_null(strchr(json_str(payload, "Username"), '@'));
+        assert_int_equal(strlen(json_str(payload, "SessionKey")), 16);
+        assert_int_equal(strncmp(json_str(payload, "SourceIp"), "203.0.113.", 10), 0);
+        /* AdditionalInfo is the JSON text of one object. */
+        info = cJSON_Parse(json_str(payload, "AdditionalInfo"));
+        assert_true(cJSON_IsObject(info));
+        cJSON_Delete(info);
+        return payload;
+}
+
+static void test_standard_event_shapes(void **state)
+{
+        struct fixture *fx = *state;
+        const cJSON *payload;
+        uint64_t ids[2];
+        size_t n;
+        cJSON *arr;
+
+        arr = publish_and_fetch(fx, "/event/LoginEventStream", "count=2", ids, 2, &n);
+        assert_int_equal(n_events(arr), 2);
+        payload = check_standard(cJSON_GetArrayItem(arr, 0), "/event/LoginEventStream",
+                                 STD_FIELDS ",LoginUrl,LoginType,Application,Browser,Platform,Status,"
+                                            "UserType,SessionLevel,CountryIso,TlsProtocol,CipherSuite,"
+                                            "ApiType,ApiVersion,AdditionalInfo");
+        assert_string_equal(json_str(payload, "Status"), "Success");
+        assert_int_equal(event_replay_id(cJSON_GetArrayItem(arr, 0)), ids[0]);
+        assert_int_equal(event_replay_id(cJSON_GetArrayItem(arr, 1)), ids[1]);
+        /* Each event its own EventUuid and EventIdentifier. */
+        assert_string_not_equal(json_str(payload, "EventUuid"),
+                                json_str(member(member(cJSON_GetArrayItem(arr, 1), "data"), "payload"),
+                                         "EventUuid"));
+        assert_string_not_equal(json_str(payload, "EventIdentifier"),
+                                json_str(member(member(cJSON_GetArrayItem(arr, 1), "data"), "payload"),
+                                         "EventIdentifier"));
+        cJSON_Delete(arr);
+        /* The other streams carry the common fields only. */
+        arr = publish_and_fetch(fx, "/event/LogoutEventStream", "pretty=1", ids, 2, &n);
+        check_standard(cJSON_GetArrayItem(arr, 0), "/event/LogoutEventStream", STD_FIELDS ",AdditionalInfo");
+        cJSON_Delete(arr);
+}
+
+/* Custom channels: /event/X__chn carries platform events, /data/X__chn change events of several entities. */
+static void test_custom_channel_shapes(void **state)
+{
+        struct fixture *fx = *state;
+        const cJSON *ev, *data;
+        uint64_t ids[4];
+        size_t n;
+        cJSON *arr;
+
+        arr = publish_and_fetch(fx, "/event/Orders__chn", "", ids, 1, &n);
+        ev = cJSON_GetArrayItem(arr, 0);
+        assert_string_equal(json_str(ev, "channel"), "/event/Orders__chn");
+        data = member(ev, "data");
+        assert_members(data, "schema,payload,event");
+        assert_members(member(data, "event"), "EventUuid,replayId");
+        assert_members(member(data, "payload"), "CreatedDate,CreatedById,Message__c");
+        assert_int_equal(event_replay_id(ev), ids[0]);
+        cJSON_Delete(arr);
+
+        assert_int_equal(publish(&fx->sim, "channel=/data/Sales__chn&entity=Account", ids, 1), 1);
+        assert_int_equal(publish(&fx->sim, "channel=/data/Sales__chn&entity=Contact&change_type=UPDATE",
+                                 ids + 1, 1), 1);
+        arr = publish_and_fetch(fx, "/data/Sales__chn", "", ids + 2, 1, &n);
+        assert_int_equal(n_events(arr), 3);
+        check_cdc(cJSON_GetArrayItem(arr, 0), "/data/Sales__chn", "Account", "CREATE", "001", 0);
+        check_cdc(cJSON_GetArrayItem(arr, 1), "/data/Sales__chn", "Contact", "UPDATE", "003", 0);
+        check_cdc(cJSON_GetArrayItem(arr, 2), "/data/Sales__chn", "Account", "CREATE", "001", 0);
+        assert_int_equal(event_replay_id(cJSON_GetArrayItem(arr, 1)), ids[1]);
+        cJSON_Delete(arr);
+}
+
 static void test_generic_shape(void **state)
 {
         struct fixture *fx = *state;
@@ -214,7 +311,9 @@ static void test_generic_shape(void **state)
 static void test_event_size(void **state)
 {
         struct fixture *fx = *state;
-        const char *channels[] = { "/topic/S", "/event/S__e", "/data/ChangeEvents", "/u/S" };
+        const char *channels[] = { "/topic/S", "/event/S__e", "/data/ChangeEvents", "/u/S",
+                                   "/event/LoginEventStream", "/event/LogoutEventStream",
+                                   "/event/S__chn", "/data/S__chn" };
         char body[256], query[256];
         struct hres res;
         cJSON *arr;
@@ -341,7 +440,8 @@ static void test_publish_input_checks(void **state)
         const char *bad[] = {
                 "/admin/publish",
                 "/admin/publish?channel=/foo/bar",
-                "/admin/publish?channel=/event/NoSuffix",
+                "/admin/publish?channel=/event/NoSuffix__x",
+                "/admin/publish?channel=/data/Account",
                 "/admin/publish?channel=/topic/T&count=0",
                 "/admin/publish?channel=/topic/T&count=abc",
                 "/admin/publish?channel=/topic/T&count=1000001",
@@ -350,7 +450,8 @@ static void test_publish_input_checks(void **state)
                 "/admin/publish?channel=/data/ChangeEvents&change_type=BOGUS",
                 "/admin/publish?channel=/data/ChangeEvents&entity=Bad%20Name",
         };
-        const char *words[] = { "'channel' is required", "does not exist", "does not exist", "'count'",
+        const char *words[] = { "'channel' is required", "does not exist", "does not exist",
+                                "does not exist", "'count'",
                                 "'count'", "'count'", "'size'", "'size'", "'change_type'", "'entity'" };
         cJSON *json;
         size_t i;
@@ -375,6 +476,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_pushtopic_shape, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_platform_event_shape, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_change_event_shapes, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_standard_event_shapes, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_custom_channel_shapes, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_generic_shape, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_event_size, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_replay_ids_increase_with_gaps, fx_setup, fx_teardown),
