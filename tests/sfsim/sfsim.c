@@ -63,6 +63,7 @@ static const char usage[] =
         "       [&fields=JSON][&pretty=1][&bad_replay_id=1]\n"
         "       fields: one JSON object (URL-encoded), copied verbatim as data.payload\n"
         "       (data.sobject for /topic/, after ChangeEventHeader for /data/)\n"
+        "       entity: the change event's entity on /data/ChangeEvents and /data/X__chn\n"
         "       pretty=1: CR LF, tabs and spaces between the message's tokens\n"
         "       bad_replay_id=1: replayId sent as \"unreadable-N\" (kept as N by sfsim)\n"
         "  POST /admin/fault?kind=K[&count=N]   K: revoke-tokens, forget-clients, disconnect,\n"
