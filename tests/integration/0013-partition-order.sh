@@ -8,7 +8,7 @@
 . "$SFB_ROOT/tests/integration/helpers.sh"
 . "$SFB_ROOT/tests/integration/bridge.sh"
 
-start_kafka 3 --topic it.cdc.order:8 --topic it.push.order:8 || { not_ok start_kafka; finish; }
+start_kafka 3 --topic it.cdc.order:8 --topic it.push.order:8 --topic it.noid.order:8 || { not_ok start_kafka; finish; }
 start_sfsim || { not_ok start_sfsim; finish; }
 
 write_config "$T/part.yaml" it-partition <<'YAML'
@@ -17,6 +17,10 @@ write_config "$T/part.yaml" it-partition <<'YAML'
     start: all
   - channel: /topic/AccountUpdates
     topic: it.push.order
+    start: all
+  - channel: /topic/NoIds
+    topic: it.noid.order
+    partition_by: record_id
     start: all
 YAML
 
@@ -38,6 +42,9 @@ publish_rounds() {
 : >"$T/cdc.ids"
 : >"$T/push.ids"
 publish_rounds 10 || not_ok "publish the backlog"
+# partition_by: record_id on events without a record ID (an sobject without
+# Id): their channel's partition, said once for the route, not per event.
+publish /topic/NoIds 3 "" 'fields=%7B%22Name%22%3A%22x%22%7D' >"$T/noid.ids"
 start_bridge "$T/part.yaml"
 wait_for 60 kcat_has it.cdc.order 200 || not_ok "bridge delivered the backlog"
 publish_rounds 10 || not_ok "publish live events"
@@ -128,10 +135,11 @@ if mode == "cdc":
     else:
         report("cdc: every record's 80 updates in Salesforce's order", True)
 else:
+    channel = sys.argv[4] if len(sys.argv) > 4 else "/topic/AccountUpdates"
     parts = sorted(set(r[0] for r in rows))
-    report("push: the whole channel in one partition", len(parts) == 1, parts)
-    report("push: that partition is murmur2(channel) % 8",
-           parts == [java_partition("/topic/AccountUpdates", 8)], parts)
+    report("push %s: the whole channel in one partition" % channel, len(parts) == 1, parts)
+    report("push %s: that partition is murmur2(channel) %% 8" % channel,
+           parts == [java_partition(channel, 8)], parts)
 PY
 
 check_py() {
@@ -154,6 +162,12 @@ exec(open('$T/check.py').read().split('mode, path')[0])
 s = lambda v: v - (1 << 32) if v & 0x80000000 else v
 print(s(murmur2(b'21')), s(murmur2(b'abc')), s(murmur2(b'lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8')))")"
 
-assert_file_not_contains "no event lacked a record ID" "$T/bridge.log" "partition_fallback"
+wait_for 30 kcat_has it.noid.order 3 || not_ok "bridge delivered the events without a record ID"
+kcat_read it.noid.order 100000 >"$T/noid.records"
+check_py push "$T/noid.records" "$T/noid.ids" /topic/NoIds
+assert_eq "no record ID: said once for the route" 1 "$(grep -c 'msg=partition_fallback' "$T/bridge.log")"
+assert_file_contains "no record ID: the line names the route and the fallback" "$T/bridge.log" \
+        "msg=partition_fallback channel=/topic/NoIds"
+assert_file_contains "no record ID: by channel" "$T/bridge.log" "cause=no_record_id action=partition_by_channel"
 stop_bridge
 finish
