@@ -507,7 +507,7 @@ static void test_examples(void **state)
         assert_string_equal(cfg->sf.login_url, "http://127.0.0.1:8080");
         assert_string_equal(cfg->kafka.bootstrap_servers, "127.0.0.1:9092");
         assert_null(cfg->sf.ca_file);
-        assert_int_equal(cfg->nroutes, 5);
+        assert_int_equal(cfg->nroutes, 4);
         config_destroy(cfg);
 }
 
