@@ -38,8 +38,7 @@ uint32_t murmur2_hash(const void *data, size_t len)
                 h ^= (uint32_t)p[0];
                 h *= MURMUR2_M;
                 break;
-        default:
-                break;
+        default: break;
         }
         h ^= h >> 13;
         h *= MURMUR2_M;
