@@ -62,6 +62,7 @@ struct bridge {
         struct session_gap *gaps;      /* replay gaps recorded in the batch */
         size_t ngaps_in_batch;
         unsigned char *stopped;        /* per route: held before an event it cannot forward */
+        unsigned char *partition_warned; /* per route: said once that events lacked a record ID */
 };
 
 static long long mono_ms(void)
@@ -340,9 +341,17 @@ static void bridge_take_batch(struct bridge *br, const struct bayeux_response *r
                         bridge_stop_route(br, ri, m, err);
                         continue;
                 }
-                if (warned)
+                if (warned & ~ROUTER_WARN_NO_PARTITION_ID)
                         log_msg(LOG_WARN, "event_incomplete", "channel=%s replay_id=%lld topic=%s",
                                 m->channel, m->replay_id, rec.topic);
+                /* Once per route, not per event: a stream of such events would flood the log. */
+                if ((warned & ROUTER_WARN_NO_PARTITION_ID) && !br->partition_warned[ri]) {
+                        br->partition_warned[ri] = 1;
+                        log_msg(LOG_WARN, "partition_fallback",
+                                "channel=%s replay_id=%lld topic=%s cause=no_record_id "
+                                "action=partition_by_channel",
+                                m->channel, m->replay_id, rec.topic);
+                }
                 st = sink_produce(br->sink, &rec, err, sizeof(err));
                 if (st == SINK_OK)
                         st = sink_mark(br->sink, rt->channel, m->replay_id, m->event_time, err,
@@ -647,7 +656,8 @@ int bridge_run(const struct config *cfg, int wake_fd, volatile sig_atomic_t *sto
             !(br.last_id_set = calloc(cfg->nroutes + 1, 1)) ||
             !(br.cdc_gaps = calloc(cfg->nroutes + 1, sizeof(*br.cdc_gaps))) ||
             !(br.gaps = calloc(cfg->nroutes + 1, sizeof(*br.gaps))) ||
-            !(br.stopped = calloc(cfg->nroutes + 1, 1))) {
+            !(br.stopped = calloc(cfg->nroutes + 1, 1)) ||
+            !(br.partition_warned = calloc(cfg->nroutes + 1, 1))) {
                 snprintf(errstr, errstr_size, "out of memory");
                 goto out;
         }
@@ -763,5 +773,6 @@ out:
         free(br.cdc_gaps);
         free(br.gaps);
         free(br.stopped);
+        free(br.partition_warned);
         return rc;
 }

@@ -31,7 +31,15 @@ static long long cli_now_ms(void)
 
 static const char *key_name(enum route_key k)
 {
-        return k == ROUTE_KEY_REPLAY_ID ? "replay_id" : k == ROUTE_KEY_RECORD_ID ? "record_id" : "none";
+        return k == ROUTE_KEY_REPLAY_ID    ? "replay_id"
+               : k == ROUTE_KEY_RECORD_ID  ? "record_id"
+               : k == ROUTE_KEY_EVENT_UUID ? "event_uuid"
+                                           : "none";
+}
+
+static const char *partition_name(enum route_partition p)
+{
+        return p == ROUTE_PARTITION_CHANNEL ? "channel" : p == ROUTE_PARTITION_RECORD_ID ? "record_id" : "key";
 }
 
 static const char *value_name(enum route_value v)
@@ -62,8 +70,9 @@ static void print_plan(const struct config *cfg)
                 char start[32];
 
                 format_replay(start, sizeof(start), rt->start);
-                printf("  %s -> %s  key=%s value=%s start=%s on_invalid_replay=%s\n", rt->channel,
-                       rt->topic, key_name(rt->key), value_name(rt->value), start,
+                printf("  %s -> %s  key=%s partition_by=%s value=%s start=%s on_invalid_replay=%s\n",
+                       rt->channel, rt->topic, key_name(rt->key), partition_name(rt->partition_by),
+                       value_name(rt->value), start,
                        config_invalid_replay_name(rt->on_invalid_replay));
         }
 }

@@ -581,6 +581,28 @@ static void check_routes(struct loader *ld)
                                     "platform event ends in __e, a custom channel in __chn",
                                     (int)config_channel_base_len(rt->channel), rt->channel);
                 }
+                /* partition_by's default depends on the channel: a change event
+                 * stream is ordered per record, every other stream as a whole. */
+                i = config_key_index(config_key_find("routes[].partition_by"));
+                if (!seen[i].has_value)
+                        rt->partition_by = strncmp(rt->channel, "/data/", 6) == 0
+                                                   ? ROUTE_PARTITION_RECORD_ID
+                                                   : ROUTE_PARTITION_CHANNEL;
+                else if (rt->partition_by == ROUTE_PARTITION_KEY && rt->key == ROUTE_KEY_NONE) {
+                        snprintf(display, sizeof(display), "routes[%zu].partition_by", r);
+                        config_error(ld, &seen[i].value_mark, display,
+                                     "key needs a record key, and this route has key: none "
+                                     "(use channel or record_id)");
+                        return;
+                }
+                if (rt->key == ROUTE_KEY_EVENT_UUID && strncmp(rt->channel, "/event/", 7) != 0) {
+                        snprintf(display, sizeof(display), "routes[%zu].key", r);
+                        config_warn(ld, &seen[config_key_index(config_key_find("routes[].key"))].value_mark,
+                                    display,
+                                    "only platform events (/event/) carry an EventUuid; the "
+                                    "records of %.*s will have no key",
+                                    (int)config_channel_base_len(rt->channel), rt->channel);
+                }
                 if (rt->key == ROUTE_KEY_RECORD_ID &&
                     (strncmp(rt->channel, "/event/", 7) == 0 || strncmp(rt->channel, "/u/", 3) == 0)) {
                         snprintf(display, sizeof(display), "routes[%zu].key", r);

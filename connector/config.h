@@ -24,8 +24,14 @@ enum invalid_replay {
         INVALID_REPLAY_FAIL  /* stop, exit 3 */
 };
 
-enum route_key { ROUTE_KEY_REPLAY_ID, ROUTE_KEY_RECORD_ID, ROUTE_KEY_NONE };
+enum route_key { ROUTE_KEY_REPLAY_ID, ROUTE_KEY_RECORD_ID, ROUTE_KEY_NONE, ROUTE_KEY_EVENT_UUID };
 enum route_value { ROUTE_VALUE_DATA, ROUTE_VALUE_PAYLOAD, ROUTE_VALUE_MESSAGE };
+/* Which bytes choose an event's partition (murmur2, as Kafka's Java clients). */
+enum route_partition {
+        ROUTE_PARTITION_CHANNEL,   /* the event's channel: the whole channel in one partition */
+        ROUTE_PARTITION_RECORD_ID, /* the record ID (else the channel): one record in one partition */
+        ROUTE_PARTITION_KEY        /* the record key, by librdkafka's partitioner (as before) */
+};
 
 /* Salesforce's replay sentinels, used as route start values. */
 #define REPLAY_NEW (-1LL)
@@ -36,6 +42,7 @@ struct config_route {
         char *topic;            /* may contain {entity} */
         enum route_key key;
         enum route_value value;
+        enum route_partition partition_by; /* default record_id on /data/, else channel */
         long long start;        /* REPLAY_NEW (default) or REPLAY_ALL */
         enum invalid_replay on_invalid_replay; /* route's own, else global */
         int line;               /* 1-based line of the route in the file */

@@ -40,6 +40,7 @@ static const struct enum_value route_key_values[] = {
         { "replay_id", ROUTE_KEY_REPLAY_ID },
         { "record_id", ROUTE_KEY_RECORD_ID },
         { "none", ROUTE_KEY_NONE },
+        { "event_uuid", ROUTE_KEY_EVENT_UUID },
         { NULL, 0 }
 };
 
@@ -47,6 +48,13 @@ static const struct enum_value route_value_values[] = {
         { "data", ROUTE_VALUE_DATA },
         { "payload", ROUTE_VALUE_PAYLOAD },
         { "message", ROUTE_VALUE_MESSAGE },
+        { NULL, 0 }
+};
+
+static const struct enum_value route_partition_values[] = {
+        { "channel", ROUTE_PARTITION_CHANNEL },
+        { "record_id", ROUTE_PARTITION_RECORD_ID },
+        { "key", ROUTE_PARTITION_KEY },
         { NULL, 0 }
 };
 
@@ -180,7 +188,15 @@ const struct key_def config_keys[] = {
         { .path = "routes[].key", .type = KEY_ENUM, .def = "replay_id", .values = route_key_values,
           IN_ROUTE(key),
           .doc = "Kafka record key: replay_id (the replay ID in decimal), record_id (the first "
-                 "record ID of the change), none." },
+                 "record ID of the change), event_uuid (a platform event's EventUuid, for "
+                 "idempotent consumers), none." },
+        { .path = "routes[].partition_by", .type = KEY_ENUM, .values = route_partition_values,
+          IN_ROUTE(partition_by),
+          .doc = "What picks the partition, with the murmur2 hash of Kafka's Java clients: "
+                 "channel (the whole channel in one partition), record_id (every event of a "
+                 "record in one partition, in Salesforce's order; an event without one goes "
+                 "by its channel), key (the record key, by librdkafka's partitioner). "
+                 "Default: record_id on /data/ channels, channel on the others." },
         { .path = "routes[].value", .type = KEY_ENUM, .def = "data", .values = route_value_values,
           IN_ROUTE(value),
           .doc = "Kafka record value: data (the message's data object), payload (data.payload, "

@@ -5,6 +5,8 @@
  */
 #include "router.h"
 
+#include "murmur2.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -125,7 +127,40 @@ int router_render(const struct config *cfg, const struct config_route *rt,
                         *warned |= ROUTER_WARN_NO_KEY;
                 }
                 break;
+        case ROUTE_KEY_EVENT_UUID:
+                if (ev->event_uuid) {
+                        rec->key = ev->event_uuid;
+                        rec->key_len = strlen(ev->event_uuid);
+                } else {
+                        *warned |= ROUTER_WARN_NO_KEY;
+                }
+                break;
         case ROUTE_KEY_NONE:
+                break;
+        }
+
+        /*
+         * The partition follows Salesforce's order unit: a record (all its
+         * change events, and a multi-record change as a whole by its first
+         * ID) or the channel. An event without a record ID on a record_id
+         * route goes by its channel: one fixed partition, still in order,
+         * never a random one.
+         */
+        switch (rt->partition_by) {
+        case ROUTE_PARTITION_RECORD_ID:
+                if (ev->record_id) {
+                        rec->partition_hash = murmur2_positive(ev->record_id, strlen(ev->record_id));
+                        break;
+                }
+                *warned |= ROUTER_WARN_NO_PARTITION_ID;
+                rec->partition_hash = murmur2_positive(ev->channel, strlen(ev->channel));
+                break;
+        case ROUTE_PARTITION_KEY:
+                rec->partition_hash = ROUTER_PARTITION_BY_KEY;
+                break;
+        case ROUTE_PARTITION_CHANNEL:
+        default:
+                rec->partition_hash = murmur2_positive(ev->channel, strlen(ev->channel));
                 break;
         }
 

@@ -7,6 +7,7 @@
 #define SFB_ROUTER_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "bayeux.h"
 #include "buf.h"
 #include "config.h"
@@ -15,7 +16,11 @@
 
 /* Bits set in *warned by router_render(): the record was still rendered. */
 #define ROUTER_WARN_NO_ENTITY 0x1  /* {entity} in the topic, no entityName: "_unknown" used */
-#define ROUTER_WARN_NO_KEY    0x2  /* key: record_id, no record ID: the record has no key */
+#define ROUTER_WARN_NO_KEY    0x2  /* key: record_id or event_uuid, none in the event: no key */
+#define ROUTER_WARN_NO_PARTITION_ID 0x4 /* partition_by: record_id, no record ID: by channel */
+
+/* rec->partition_hash when librdkafka's partitioner picks the partition from the key. */
+#define ROUTER_PARTITION_BY_KEY (-1)
 
 struct router_header {
         const char *name;
@@ -35,6 +40,10 @@ struct router_record {
         const char *channel;       /* the event's channel (borrowed) */
         long long replay_id;
         const char *event_time;    /* borrowed, may be NULL */
+        /* Kafka's positive murmur2 of what partition_by names (record ID or channel):
+         * the partition is partition_hash % the topic's partition count, as a Java
+         * producer computes it; or ROUTER_PARTITION_BY_KEY. */
+        int32_t partition_hash;
         char key_buf[24];
         char replay_id_buf[24];
 };
@@ -47,7 +56,10 @@ struct router_record {
  *          template on an event without entityName renders "_unknown" and
  *          sets ROUTER_WARN_NO_ENTITY in *warned; key: record_id on an event
  *          without a record ID renders no key and sets ROUTER_WARN_NO_KEY
- *          (*warned is zeroed first; NULL is allowed) so the caller logs it.
+ *          (key: event_uuid without an EventUuid likewise); partition_by:
+ *          record_id on an event without a record ID hashes its channel
+ *          instead and sets ROUTER_WARN_NO_PARTITION_ID (*warned is zeroed
+ *          first; NULL is allowed) so the caller logs it.
  *          Characters of entityName that Kafka forbids in a topic name are
  *          replaced by '_'.
  *

@@ -171,8 +171,8 @@ int alo_put_replay_topic(struct sink *sink, const char *what, const char *key, s
 
         if (!batch)
                 return SINK_FATAL;
-        err = sink_producev(sink, topic, key, key_len, value, value_len, NULL,
-                            sink_opaque(batch->seq, 0, MSG_GAP));
+        err = sink_producev(sink, topic, RD_KAFKA_PARTITION_UA, key, key_len, value, value_len,
+                            NULL, sink_opaque(batch->seq, 0, MSG_GAP));
         if (err)
                 return alo_produce_failed(sink, batch, err, topic, errstr, errstr_size);
         return SINK_OK;

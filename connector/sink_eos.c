@@ -194,8 +194,8 @@ int eos_put_replay_topic(struct sink *sink, const char *what, const char *key, s
 
         if (status != SINK_OK)
                 return status;
-        err = sink_producev(sink, topic, key, key_len, value, value_len, NULL,
-                            sink_opaque(0, 0, MSG_GAP));
+        err = sink_producev(sink, topic, RD_KAFKA_PARTITION_UA, key, key_len, value, value_len,
+                            NULL, sink_opaque(0, 0, MSG_GAP));
         if (err)
                 return eos_produce_failed(sink, err, topic, errstr, errstr_size);
         return SINK_OK;

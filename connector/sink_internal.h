@@ -31,6 +31,7 @@ _Static_assert(sizeof(uintptr_t) >= 8, "the message opaque needs 64 bits");
 struct sink_topic {
         char *name;
         rd_kafka_topic_t *rkt;
+        int32_t partitions; /* from the last metadata that listed it; 0: not known yet */
 };
 
 struct sink_mark {
@@ -121,6 +122,8 @@ struct sink {
         size_t last_topic;
         int topics_warm;
         int replay_topic_warm;
+        long long partitions_checked_ms; /* last metadata request for the kept topics */
+        int partition_fallback_warned;   /* past SINK_MAX_TOPICS: said once */
 };
 
 /* ---- shared producer plumbing (sink_kafka.c) ---- */
@@ -143,14 +146,20 @@ void sink_kafka_up(struct sink *sink);
 int sink_msg_purged(const rd_kafka_message_t *rkm);
 
 /*
- * Produce, waiting a bounded time for room when the local queue is full.
+ * Produce to partition (RD_KAFKA_PARTITION_UA: librdkafka's partitioner on
+ * the key), waiting a bounded time for room when the local queue is full.
  * @remark key and value are copied; ownership of hdrs passes only on success.
  */
-rd_kafka_resp_err_t sink_producev(struct sink *sink, const char *topic, const void *key,
-                                  size_t key_len, const void *value, size_t value_len,
-                                  rd_kafka_headers_t *hdrs, void *opaque);
+rd_kafka_resp_err_t sink_producev(struct sink *sink, const char *topic, int32_t partition,
+                                  const void *key, size_t key_len, const void *value,
+                                  size_t value_len, rd_kafka_headers_t *hdrs, void *opaque);
 
-/* Produce rec (with its headers) and count it in flight. @returns 0 or the failed err. */
+/*
+ * Produce rec (with its headers) to the partition its partition_hash picks
+ * among the topic's partitions, and count it in flight. A topic whose
+ * partition count is not known yet is looked up first (once, bounded).
+ * @returns 0 or the failed err.
+ */
 rd_kafka_resp_err_t sink_produce_record(struct sink *sink, const struct router_record *rec,
                                         void *opaque);
 

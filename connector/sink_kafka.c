@@ -33,6 +33,24 @@
  * produce goes by name rather than keep a handle (a bound, not a limit). */
 #define SINK_MAX_TOPICS 4096
 
+/*
+ * Partition counts. librdkafka would partition for us only through a
+ * partitioner callback, which sees the key and the message opaque, and the
+ * opaque is taken (sink_internal.h): so the sink learns each kept topic's
+ * partition count from metadata and produces to an explicit partition.
+ * A topic's count is looked up when it is first needed (route topics at
+ * sink_start, an {entity} topic at its first event: once per topic, bounded
+ * by SINK_LEARN_TIMEOUT_MS), and every kept topic is looked up again, in one
+ * request, at the first sink_begin after SINK_PARTITIONS_REFRESH_MS: never
+ * per event, and only between batches, so every event of a batch sees the
+ * same count. A partition added to a topic is thus used within about a
+ * minute; from then on a record ID may hash to a new partition (as with a
+ * Java producer): order holds within each partition, not across the change.
+ */
+#define SINK_LEARN_TIMEOUT_MS      2000
+#define SINK_PARTITIONS_REFRESH_MS 60000
+#define SINK_REFRESH_TIMEOUT_MS    1000
+
 static long long now_ms(void)
 {
         struct timespec ts;
@@ -266,18 +284,21 @@ void sink_destroy(struct sink *sink)
 
 /* ---- topic handles ---- */
 
-/* The handle of topic, made on first use; NULL past SINK_MAX_TOPICS or out of memory. */
-static rd_kafka_topic_t *sink_keep_topic(struct sink *sink, const char *topic)
+/*
+ * The kept handle of topic, made on first use (partition count not known
+ * yet); NULL past SINK_MAX_TOPICS or out of memory. Valid until the next call.
+ */
+static struct sink_topic *sink_keep_topic(struct sink *sink, const char *topic)
 {
         struct sink_topic *st;
         size_t i;
 
         if (sink->last_topic < sink->ntopics && !strcmp(sink->topics[sink->last_topic].name, topic))
-                return sink->topics[sink->last_topic].rkt;
+                return &sink->topics[sink->last_topic];
         for (i = 0; i < sink->ntopics; i++) {
                 if (!strcmp(sink->topics[i].name, topic)) {
                         sink->last_topic = i;
-                        return sink->topics[i].rkt;
+                        return &sink->topics[i];
                 }
         }
         if (sink->ntopics == SINK_MAX_TOPICS)
@@ -293,23 +314,62 @@ static rd_kafka_topic_t *sink_keep_topic(struct sink *sink, const char *topic)
         }
         st = &sink->topics[sink->ntopics];
         st->name = strdup(topic);
+        st->partitions = 0;
         st->rkt = st->name ? rd_kafka_topic_new(sink->rk, topic, NULL) : NULL;
         if (!st->rkt) {
                 free(st->name);
                 return NULL;
         }
         sink->last_topic = sink->ntopics++;
-        return st->rkt;
+        return st;
 }
 
-/* Ask for the partitions of every topic kept so far, in one request. Best effort. */
-static void sink_learn_topics(struct sink *sink, int timeout_ms)
+/* Note the partition count of every kept topic md lists; a change is said once, here. */
+static void sink_take_metadata(struct sink *sink, const struct rd_kafka_metadata *md)
+{
+        int t;
+        size_t i;
+
+        for (t = 0; t < md->topic_cnt; t++) {
+                const struct rd_kafka_metadata_topic *mt = &md->topics[t];
+
+                if (mt->partition_cnt <= 0)
+                        continue; /* unknown (yet): keep what we had */
+                for (i = 0; i < sink->ntopics; i++) {
+                        struct sink_topic *st = &sink->topics[i];
+
+                        if (strcmp(st->name, mt->topic))
+                                continue;
+                        if (st->partitions && st->partitions != mt->partition_cnt)
+                                log_msg(LOG_WARN, "partitions_changed",
+                                        "topic=%s from=%d to=%d note=\"a record ID may now "
+                                        "hash to another partition\"",
+                                        st->name, (int)st->partitions, mt->partition_cnt);
+                        st->partitions = mt->partition_cnt;
+                        break;
+                }
+        }
+}
+
+/*
+ * Ask for the partitions of every topic kept so far (only: NULL), or of
+ * only, in one request; note the counts. @returns the request's error.
+ */
+static rd_kafka_resp_err_t sink_learn_topics(struct sink *sink, struct sink_topic *only,
+                                             int timeout_ms)
 {
         const struct rd_kafka_metadata *md;
+        rd_kafka_resp_err_t err;
 
         /* all_topics=0: only the topics this handle knows. */
-        if (rd_kafka_metadata(sink->rk, 0, NULL, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR)
-                rd_kafka_metadata_destroy(md);
+        err = rd_kafka_metadata(sink->rk, 0, only ? only->rkt : NULL, &md, timeout_ms);
+        if (!only)
+                sink->partitions_checked_ms = now_ms();
+        if (err)
+                return err;
+        sink_take_metadata(sink, md);
+        rd_kafka_metadata_destroy(md);
+        return RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
 /*
@@ -334,7 +394,7 @@ static void sink_warm_route_topics(struct sink *sink, int timeout_ms)
                         sink_keep_topic(sink, topic);
         }
         if (sink->ntopics > 0)
-                sink_learn_topics(sink, timeout_ms);
+                sink_learn_topics(sink, NULL, timeout_ms);
 }
 
 /* ---- produce ---- */
@@ -345,12 +405,13 @@ static void sink_warm_route_topics(struct sink *sink, int timeout_ms)
  * response, which is reused for the next one. Ownership of hdrs passes only
  * on success.
  */
-rd_kafka_resp_err_t sink_producev(struct sink *sink, const char *topic, const void *key,
-                                  size_t key_len, const void *value, size_t value_len,
-                                  rd_kafka_headers_t *hdrs, void *opaque)
+rd_kafka_resp_err_t sink_producev(struct sink *sink, const char *topic, int32_t partition,
+                                  const void *key, size_t key_len, const void *value,
+                                  size_t value_len, rd_kafka_headers_t *hdrs, void *opaque)
 {
         long long deadline = 0;
-        rd_kafka_topic_t *rkt = sink_keep_topic(sink, topic);
+        struct sink_topic *st = sink_keep_topic(sink, topic);
+        rd_kafka_topic_t *rkt = st ? st->rkt : NULL;
         rd_kafka_resp_err_t err;
 
         for (;;) {
@@ -358,25 +419,29 @@ rd_kafka_resp_err_t sink_producev(struct sink *sink, const char *topic, const vo
                  * argument must be omitted, not NULL, when there are none. */
                 if (rkt && hdrs)
                         err = rd_kafka_producev(
-                            sink->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(key, key_len),
+                            sink->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
+                            RD_KAFKA_V_KEY(key, key_len),
                             RD_KAFKA_V_VALUE((void *)value, value_len),
                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
                             RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
                 else if (rkt)
                         err = rd_kafka_producev(
-                            sink->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY(key, key_len),
+                            sink->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
+                            RD_KAFKA_V_KEY(key, key_len),
                             RD_KAFKA_V_VALUE((void *)value, value_len),
                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(opaque),
                             RD_KAFKA_V_END);
                 else if (hdrs)
                         err = rd_kafka_producev(
-                            sink->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
+                            sink->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                            RD_KAFKA_V_KEY(key, key_len),
                             RD_KAFKA_V_VALUE((void *)value, value_len),
                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
                             RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
                 else
                         err = rd_kafka_producev(
-                            sink->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, key_len),
+                            sink->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                            RD_KAFKA_V_KEY(key, key_len),
                             RD_KAFKA_V_VALUE((void *)value, value_len),
                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(opaque),
                             RD_KAFKA_V_END);
@@ -390,21 +455,80 @@ rd_kafka_resp_err_t sink_producev(struct sink *sink, const char *topic, const vo
         }
 }
 
+/*
+ * The partition rec goes to: its hash modulo the topic's partition count,
+ * as Kafka's Java default partitioner computes it for a key.
+ * @returns 0, or the error that left the count unknown (the batch aborts
+ *          and is fetched again: Kafka's usual retriable path).
+ */
+static rd_kafka_resp_err_t sink_partition(struct sink *sink, const struct router_record *rec,
+                                          int32_t *partition)
+{
+        struct sink_topic *st;
+        rd_kafka_resp_err_t err;
+
+        *partition = RD_KAFKA_PARTITION_UA;
+        if (rec->partition_hash < 0)
+                return RD_KAFKA_RESP_ERR_NO_ERROR; /* partition_by: key */
+        st = sink_keep_topic(sink, rec->topic);
+        if (!st) {
+                /* Past SINK_MAX_TOPICS (or out of memory) no count is kept:
+                 * librdkafka's partitioner decides, which is said once. */
+                if (!sink->partition_fallback_warned) {
+                        sink->partition_fallback_warned = 1;
+                        log_msg(LOG_WARN, "partition_fallback",
+                                "topic=%s cause=too_many_topics max=%d action=partition_by_key",
+                                rec->topic, SINK_MAX_TOPICS);
+                }
+                return RD_KAFKA_RESP_ERR_NO_ERROR;
+        }
+        if (st->partitions <= 0) {
+                /* Once per topic: an {entity} topic's first event, or Kafka was
+                 * unreachable when the route topics were looked up. A topic the
+                 * lookup itself created may list no partitions yet: ask again
+                 * until the deadline. */
+                long long deadline = now_ms() + SINK_LEARN_TIMEOUT_MS;
+
+                for (;;) {
+                        long long left = deadline - now_ms();
+
+                        err = sink_learn_topics(sink, st, left > 0 ? (int)left : 1);
+                        st = sink_keep_topic(sink, rec->topic);
+                        if (!st || st->partitions > 0 || now_ms() >= deadline)
+                                break;
+                        rd_kafka_poll(sink->rk, 100);
+                }
+                if (!st || st->partitions <= 0) {
+                        if (!err)
+                                err = RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION;
+                        log_msg(LOG_WARN, "partitions_unknown", "topic=%s err=\"%s\"",
+                                rec->topic, rd_kafka_err2str(err));
+                        return err;
+                }
+        }
+        *partition = rec->partition_hash % st->partitions;
+        return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
 rd_kafka_resp_err_t sink_produce_record(struct sink *sink, const struct router_record *rec,
                                         void *opaque)
 {
         rd_kafka_headers_t *hdrs = NULL;
         rd_kafka_resp_err_t err;
+        int32_t partition;
         size_t i;
 
+        err = sink_partition(sink, rec, &partition);
+        if (err)
+                return err;
         if (rec->nheaders > 0) {
                 hdrs = rd_kafka_headers_new(rec->nheaders);
                 for (i = 0; i < rec->nheaders; i++)
                         rd_kafka_header_add(hdrs, rec->headers[i].name, -1, rec->headers[i].value,
                                             (ssize_t)rec->headers[i].value_len);
         }
-        err = sink_producev(sink, rec->topic, rec->key, rec->key ? rec->key_len : 0, rec->value,
-                            rec->value_len, hdrs, opaque);
+        err = sink_producev(sink, rec->topic, partition, rec->key, rec->key ? rec->key_len : 0,
+                            rec->value, rec->value_len, hdrs, opaque);
         if (err) {
                 if (hdrs)
                         rd_kafka_headers_destroy(hdrs);
@@ -518,8 +642,9 @@ rd_kafka_resp_err_t sink_produce_marks(struct sink *sink, const struct sink_mark
                                          mark->replay_id, mark->event_time, now, &sink->key,
                                          &sink->value))
                         return RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE;
-                err = sink_producev(sink, topic, sink->key.data, sink->key.len, sink->value.data,
-                                    sink->value.len, NULL, sink_opaque(seq, i, MSG_REPLAY));
+                err = sink_producev(sink, topic, RD_KAFKA_PARTITION_UA, sink->key.data,
+                                    sink->key.len, sink->value.data, sink->value.len, NULL,
+                                    sink_opaque(seq, i, MSG_REPLAY));
                 if (err)
                         return err;
                 if (produced)
@@ -559,7 +684,11 @@ int sink_begin(struct sink *sink, char *errstr, size_t errstr_size)
         if (!sink->replay_topic_warm && sink->topics_warm) {
                 sink->replay_topic_warm = 1;
                 sink_keep_topic(sink, sink->cfg->kafka.replay_topic);
-                sink_learn_topics(sink, SINK_WARM_TIMEOUT_MS);
+                sink_learn_topics(sink, NULL, SINK_WARM_TIMEOUT_MS);
+        } else if (sink->ntopics > 0 &&
+                   now_ms() - sink->partitions_checked_ms >= SINK_PARTITIONS_REFRESH_MS) {
+                /* Between batches: see a partition added to a topic (see the top). */
+                sink_learn_topics(sink, NULL, SINK_REFRESH_TIMEOUT_MS);
         }
         if (sink->eos)
                 return eos_begin(sink, errstr, errstr_size);

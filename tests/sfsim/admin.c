@@ -141,6 +141,18 @@ static void publish(struct sim *sim, const struct admin_request *req, struct adm
         opts.fields = req->arg(req->arg_ctx, "fields");
         kind = channel_classify(name, NULL, 0);
         cdc = kind == CHANNEL_CDC_ALL || kind == CHANNEL_CDC_ENTITY || kind == CHANNEL_CDC_CHN;
+        /* record_id= makes every event of the publish change one record (order tests). */
+        opts.record_id = req->arg(req->arg_ctx, "record_id");
+        if (opts.record_id && (!cdc || strlen(opts.record_id) < 15 ||
+                               strlen(opts.record_id) > 18 ||
+                               opts.record_id[strspn(opts.record_id,
+                                                     "abcdefghijklmnopqrstuvwxyz"
+                                                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")])) {
+                answer_error(resp, 400,
+                             "publish: parameter 'record_id' must be 15 to 18 of [A-Za-z0-9], on a "
+                             "/data/ channel only");
+                return;
+        }
         if (opts.fields && (err = fields_error(opts.fields, cdc))) {
                 answer_error(resp, 400, "publish: parameter 'fields' %s", err);
                 return;

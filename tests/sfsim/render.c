@@ -333,7 +333,10 @@ int render_event(struct sbuf *sb, const struct render_params *rp, uint64_t repla
         case CHANNEL_CDC_ENTITY:
         case CHANNEL_CDC_CHN:
                 cdc = 1;
-                record_id(rp->entity, seq, id);
+                if (rp->record_id)
+                        snprintf(id, sizeof(id), "%s", rp->record_id);
+                else
+                        record_id(rp->entity, seq, id);
                 uuid(rng, uid);
                 if (sbuf_printf(sb,
                                 "{\"data\":{\"schema\":\"%s\",\"payload\":{\"ChangeEventHeader\":{"

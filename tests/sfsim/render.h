@@ -29,6 +29,8 @@ struct render_params {
         const char *channel;      /* bare channel name */
         const char *entity;       /* CDC entity name (CDC kinds only) */
         const char *change_type;  /* CREATE, UPDATE, DELETE, UNDELETE, GAP_* */
+        const char *record_id;    /* CDC: recordIds[0], 15..18 of [A-Za-z0-9]; NULL: from
+                                   * the event's sequence number */
         const char *schema;       /* 22-character schema ID (PE and CDC) */
         const char *user_id;      /* CreatedById, commitUser */
         size_t size;              /* pad a text field so the JSON is about this

@@ -215,6 +215,7 @@ int store_render(struct store *store, struct channel *ch, const struct store_pub
                     : opts->entity                 ? opts->entity
                                                    : "Account";
         rp.change_type = opts->change_type ? opts->change_type : "CREATE";
+        rp.record_id = opts->record_id;
         render_schema_id(ch->name, rp.entity, schema);
         rp.schema = schema;
         rp.user_id = store->user_id;

@@ -30,6 +30,7 @@ struct sim_event;
 struct store_publish_opts {
         const char *entity;       /* /data/ChangeEvents only; NULL: Account */
         const char *change_type;  /* NULL: CREATE */
+        const char *record_id;    /* CDC only: recordIds[0] of every event; NULL: one per event */
         size_t size;              /* 0: natural size */
         const char *fields;       /* NULL, or a checked JSON object's text (render.h) */
         int pretty;               /* insignificant whitespace in the message */

@@ -246,6 +246,8 @@ static void test_defaults(void **state)
         assert_string_equal(rt->topic, "salesforce.accounts");
         assert_int_equal(rt->key, ROUTE_KEY_REPLAY_ID);
         assert_int_equal(rt->value, ROUTE_VALUE_DATA);
+        /* Not a /data/ channel: the whole channel in one partition. */
+        assert_int_equal(rt->partition_by, ROUTE_PARTITION_CHANNEL);
         assert_true(rt->start == REPLAY_NEW);
         assert_int_equal(rt->on_invalid_replay, INVALID_REPLAY_ALL);
         assert_int_equal(rt->line, 11);
@@ -352,11 +354,17 @@ static void test_every_key(void **state)
                         "    value: message\n"
                         "    start: all\n"
                         "    on_invalid_replay: fail\n"
+                        "    partition_by: record_id\n"
                         "  - {channel: /data/ChangeEvents, topic: 'cdc.{entity}', key: record_id, value: payload}\n"
                         "  - channel: /event/Order_Placed__e\n"
                         "    topic: orders\n"
+                        "    key: event_uuid\n"
+                        "    partition_by: key\n"
                         "  - channel: /u/Notifications\n"
-                        "    topic: \"${SFB_TEST_UNSET_VAR:-notifications}\"\n");
+                        "    topic: \"${SFB_TEST_UNSET_VAR:-notifications}\"\n"
+                        "  - channel: /data/AccountChangeEvent\n"
+                        "    topic: accounts\n"
+                        "    partition_by: channel\n");
         unsetenv("SFB_TEST_TIMEOUT");
         assert_string_equal(cfg->name, "acme-prod.eu_1");
         assert_string_equal(cfg->sf.login_url, "http://127.0.0.1:8443");
@@ -380,7 +388,7 @@ static void test_every_key(void **state)
         assert_string_equal(cfg->kafka.properties[3].value, "pa$word x");
         assert_int_equal(cfg->on_invalid_replay, INVALID_REPLAY_NEW);
         assert_string_equal(cfg->metrics_listen, "[::1]:0");
-        assert_int_equal(cfg->nroutes, 4);
+        assert_int_equal(cfg->nroutes, 5);
 
         rt = &cfg->routes[0];
         assert_string_equal(rt->channel, "/topic/AccountUpdates?Type=Customer");
@@ -388,6 +396,7 @@ static void test_every_key(void **state)
         assert_int_equal(rt->value, ROUTE_VALUE_MESSAGE);
         assert_true(rt->start == REPLAY_ALL);
         assert_int_equal(rt->on_invalid_replay, INVALID_REPLAY_FAIL);
+        assert_int_equal(rt->partition_by, ROUTE_PARTITION_RECORD_ID);
         assert_int_equal(rt->line, 30);
         rt = &cfg->routes[1];
         assert_string_equal(rt->topic, "cdc.{entity}");
@@ -397,8 +406,15 @@ static void test_every_key(void **state)
         /* No own on_invalid_replay: the top-level one, even though the
          * top-level key comes before the routes here... */
         assert_int_equal(rt->on_invalid_replay, INVALID_REPLAY_NEW);
-        assert_int_equal(rt->line, 36);
+        /* A /data/ channel: one record's events in one partition by default. */
+        assert_int_equal(rt->partition_by, ROUTE_PARTITION_RECORD_ID);
+        assert_int_equal(rt->line, 37);
+        assert_int_equal(cfg->routes[2].key, ROUTE_KEY_EVENT_UUID);
+        assert_int_equal(cfg->routes[2].partition_by, ROUTE_PARTITION_KEY);
         assert_string_equal(cfg->routes[3].topic, "notifications");
+        assert_int_equal(cfg->routes[3].partition_by, ROUTE_PARTITION_CHANNEL);
+        /* An explicit value wins over the /data/ default. */
+        assert_int_equal(cfg->routes[4].partition_by, ROUTE_PARTITION_CHANNEL);
         assert_int_equal(cfg->nwarnings, 0);
         config_destroy(cfg);
 }
@@ -873,7 +889,8 @@ static void test_reference(void **state)
                 "salesforce.max_response_bytes", "kafka", "kafka.bootstrap_servers",
                 "kafka.delivery", "kafka.replay_topic", "kafka.max_in_flight", "kafka.properties",
                 "on_invalid_replay", "metrics", "metrics.listen", "routes", "routes[].channel",
-                "routes[].topic", "routes[].key", "routes[].value", "routes[].start",
+                "routes[].topic", "routes[].key", "routes[].partition_by", "routes[].value",
+                "routes[].start",
                 "routes[].on_invalid_replay",
         };
         char *text = NULL, line[128];
@@ -899,6 +916,9 @@ static void test_reference(void **state)
                                      "    integer 65536..1073741824; default 16777216\n"));
         assert_non_null(strstr(text, "\nkafka.delivery\n    one of: exactly_once, at_least_once; default exactly_once\n"));
         assert_non_null(strstr(text, "default: the value of on_invalid_replay"));
+        assert_non_null(strstr(text, "\nroutes[].partition_by\n    one of: channel, record_id, key\n"));
+        assert_non_null(strstr(text, "\nroutes[].key\n    one of: replay_id, record_id, none, event_uuid; "
+                                     "default replay_id\n"));
         free(text);
 }
 

@@ -563,6 +563,110 @@ static void test_scratch_ceiling(void **state)
         unload(&fx);
 }
 
+/*
+ * partition_hash: Kafka's positive murmur2 of the record ID or the channel.
+ * The constants are Utils.toPositive(Utils.murmur2(bytes)) computed outside
+ * this code (a Python transcription of Kafka's Java that gives Kafka's own
+ * test vectors), so a Java producer keyed by the same ID agrees.
+ */
+static void test_partition_by(void **state)
+{
+        static const char multi[] =
+                "{\"data\":{\"payload\":{\"ChangeEventHeader\":{\"entityName\":\"Account\","
+                "\"recordIds\":[\"001xx000003DGb2AAG\",\"001xx000003DGb3AAG\"],\"changeType\":\"UPDATE\"}},"
+                "\"event\":{\"replayId\":9}},\"channel\":\"/data/ChangeEvents\"}";
+        struct config cfg = make_config("b");
+        struct config_route rt = make_route("/data/ChangeEvents", "cdc", ROUTE_KEY_REPLAY_ID,
+                                            ROUTE_VALUE_DATA);
+        struct fixture fx;
+        int warned = -1;
+
+        (void)state;
+        rt.partition_by = ROUTE_PARTITION_RECORD_ID;
+        load(&fx, CDC);
+        assert_int_equal(render(&fx, &cfg, &rt, &warned), 0);
+        assert_int_equal(warned, 0);
+        assert_int_equal(fx.rec.partition_hash, 1590565158); /* "001xx000003DGb2AAG", % 8 = 6 */
+        /* The key is still the replay ID: partitioning does not touch it. */
+        assert_int_equal(fx.rec.key_len, 4);
+        assert_memory_equal(fx.rec.key, "6421", 4);
+
+        rt.partition_by = ROUTE_PARTITION_CHANNEL;
+        assert_int_equal(render(&fx, &cfg, &rt, &warned), 0);
+        assert_int_equal(fx.rec.partition_hash, 198521852); /* "/data/ChangeEvents" */
+
+        rt.partition_by = ROUTE_PARTITION_KEY;
+        assert_int_equal(render(&fx, &cfg, &rt, &warned), 0);
+        assert_int_equal(fx.rec.partition_hash, ROUTER_PARTITION_BY_KEY);
+        unload(&fx);
+
+        /* A change of several records goes as a whole, by its first ID. */
+        rt.partition_by = ROUTE_PARTITION_RECORD_ID;
+        load(&fx, multi);
+        assert_int_equal(render(&fx, &cfg, &rt, &warned), 0);
+        assert_int_equal(warned, 0);
+        assert_int_equal(fx.rec.partition_hash, 1590565158);
+        unload(&fx);
+
+        /* A PushTopic's whole channel in one partition. */
+        rt = make_route("/topic/AccountUpdates", "t", ROUTE_KEY_REPLAY_ID, ROUTE_VALUE_DATA);
+        rt.partition_by = ROUTE_PARTITION_CHANNEL;
+        load(&fx, PUSHTOPIC);
+        assert_int_equal(render(&fx, &cfg, &rt, &warned), 0);
+        assert_int_equal(fx.rec.partition_hash, 716997384);
+        unload(&fx);
+}
+
+/* No record ID on a record_id route: its channel, one fixed partition, and a warning bit. */
+static void test_partition_fallback(void **state)
+{
+        struct config cfg = make_config("b");
+        struct config_route rt = make_route("/data/ChangeEvents", "cdc", ROUTE_KEY_REPLAY_ID,
+                                            ROUTE_VALUE_DATA);
+        struct fixture fx;
+        int warned = 0;
+
+        (void)state;
+        rt.partition_by = ROUTE_PARTITION_RECORD_ID;
+        load(&fx, BARE);
+        assert_int_equal(render(&fx, &cfg, &rt, &warned), 0);
+        assert_int_equal(warned, ROUTER_WARN_NO_PARTITION_ID);
+        assert_int_equal(fx.rec.partition_hash, 198521852); /* "/data/ChangeEvents" */
+        assert_memory_equal(fx.rec.key, "77", 2);
+        /* The same event with partition_by: channel is no warning. */
+        rt.partition_by = ROUTE_PARTITION_CHANNEL;
+        assert_int_equal(render(&fx, &cfg, &rt, &warned), 0);
+        assert_int_equal(warned, 0);
+        unload(&fx);
+}
+
+/* key: event_uuid: a platform event's EventUuid; without one, no key (warned). */
+static void test_event_uuid_key(void **state)
+{
+        struct config cfg = make_config("b");
+        struct config_route rt = make_route("/event/Low_Ink__e", "t", ROUTE_KEY_EVENT_UUID,
+                                            ROUTE_VALUE_DATA);
+        struct fixture fx;
+        int warned = -1;
+
+        (void)state;
+        load(&fx, PLATFORM_EVENT);
+        assert_int_equal(render(&fx, &cfg, &rt, &warned), 0);
+        assert_int_equal(warned, 0);
+        assert_int_equal(fx.rec.key_len, 36);
+        assert_memory_equal(fx.rec.key, "2ec0e371-1395-457f-9275-be1b527a72f7", 36);
+        assert_int_equal(fx.rec.partition_hash, 807920392); /* channel: the memset default */
+        unload(&fx);
+
+        rt.channel = "/topic/AccountUpdates";
+        load(&fx, PUSHTOPIC);
+        assert_int_equal(render(&fx, &cfg, &rt, &warned), 0);
+        assert_int_equal(warned, ROUTER_WARN_NO_KEY);
+        assert_null(fx.rec.key);
+        assert_int_equal(fx.rec.key_len, 0);
+        unload(&fx);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -579,6 +683,9 @@ int main(void)
                 cmocka_unit_test(test_value_compacted_only_when_needed),
                 cmocka_unit_test(test_scratch_reused),
                 cmocka_unit_test(test_scratch_ceiling),
+                cmocka_unit_test(test_partition_by),
+                cmocka_unit_test(test_partition_fallback),
+                cmocka_unit_test(test_event_uuid_key),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

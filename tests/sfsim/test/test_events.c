@@ -184,6 +184,14 @@ static void test_change_event_shapes(void **state)
         arr = publish_and_fetch(fx, "/data/Invoice__ChangeEvent", "entity=Lead", ids, 2, &n);
         check_cdc(cJSON_GetArrayItem(arr, 0), "/data/Invoice__ChangeEvent", "Invoice__c", "CREATE", "a00", 0);
         cJSON_Delete(arr);
+        /* record_id= sets recordIds[0] of every event of the publish (the third
+         * event on /data/ChangeEvents, after the two above). */
+        arr = publish_and_fetch(fx, "/data/ChangeEvents", "record_id=001xx000003DGb2AAG", ids, 2, &n);
+        check_cdc(cJSON_GetArrayItem(arr, 2), "/data/ChangeEvents", "Account", "CREATE", "001", 0);
+        assert_string_equal(cJSON_GetArrayItem(member(member(member(member(cJSON_GetArrayItem(arr, 2),
+                "data"), "payload"), "ChangeEventHeader"), "recordIds"), 0)->valuestring,
+                "001xx000003DGb2AAG");
+        cJSON_Delete(arr);
         /* Gap events carry the header only. */
         arr = publish_and_fetch(fx, "/data/OpportunityChangeEvent", "change_type=GAP_CREATE&size=2000", ids, 2, &n);
         check_cdc(cJSON_GetArrayItem(arr, 0), "/data/OpportunityChangeEvent", "Opportunity", "GAP_CREATE", "006", 1);
@@ -449,10 +457,14 @@ static void test_publish_input_checks(void **state)
                 "/admin/publish?channel=/topic/T&size=2000000",
                 "/admin/publish?channel=/data/ChangeEvents&change_type=BOGUS",
                 "/admin/publish?channel=/data/ChangeEvents&entity=Bad%20Name",
+                "/admin/publish?channel=/data/ChangeEvents&record_id=short",
+                "/admin/publish?channel=/data/ChangeEvents&record_id=001xx000003DGb2A%22A",
+                "/admin/publish?channel=/topic/T&record_id=001xx000003DGb2AAG",
         };
         const char *words[] = { "'channel' is required", "does not exist", "does not exist",
                                 "does not exist", "'count'",
-                                "'count'", "'count'", "'size'", "'size'", "'change_type'", "'entity'" };
+                                "'count'", "'count'", "'size'", "'size'", "'change_type'", "'entity'",
+                                "'record_id'", "'record_id'", "'record_id'" };
         cJSON *json;
         size_t i;
 
