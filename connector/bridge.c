@@ -63,6 +63,15 @@ struct bridge {
         size_t ngaps_in_batch;
         unsigned char *stopped;        /* per route: held before an event it cannot forward */
         unsigned char *partition_warned; /* per route: said once that events lacked a record ID */
+        struct bridge_dead *dead;      /* dead letters per (route, reason) in the batch */
+        size_t ndead, dead_cap;
+};
+
+/* Per-batch dead-letter counts, applied to the metrics once the batch is committed. */
+struct bridge_dead {
+        size_t route;
+        const char *reason; /* a token: static */
+        unsigned long n;
 };
 
 static long long mono_ms(void)
@@ -152,11 +161,41 @@ static int bridge_count(struct bridge *br, size_t ri, const char *topic)
         return 0;
 }
 
+/* Count one dead letter of route ri for reason. */
+static int bridge_count_dead(struct bridge *br, size_t ri, const char *reason)
+{
+        struct bridge_dead *d;
+        size_t i;
+
+        for (i = 0; i < br->ndead; i++) {
+                d = &br->dead[i];
+                if (d->route == ri && !strcmp(d->reason, reason)) {
+                        d->n++;
+                        return 0;
+                }
+        }
+        if (br->ndead == br->dead_cap) {
+                size_t cap = br->dead_cap ? br->dead_cap * 2 : 8;
+
+                d = realloc(br->dead, cap * sizeof(*d));
+                if (!d)
+                        return -1;
+                br->dead = d;
+                br->dead_cap = cap;
+        }
+        d = &br->dead[br->ndead++];
+        d->route = ri;
+        d->reason = reason;
+        d->n = 1;
+        return 0;
+}
+
 static void bridge_batch_reset(struct bridge *br)
 {
         size_t i;
 
         br->ncounts = 0;
+        br->ndead = 0;
         for (i = 0; i < br->cfg->nroutes; i++) {
                 br->last_id_set[i] = 0;
                 br->cdc_gaps[i] = 0;
@@ -173,6 +212,9 @@ static void bridge_batch_committed(struct bridge *br)
         for (i = 0; i < br->ncounts; i++)
                 metrics_events_add(cfg->routes[br->counts[i].route].channel, br->counts[i].topic,
                                    br->counts[i].n);
+        for (i = 0; i < br->ndead; i++)
+                metrics_dead_letters_add(cfg->routes[br->dead[i].route].channel, br->dead[i].reason,
+                                         br->dead[i].n);
         for (i = 0; i < cfg->nroutes; i++) {
                 if (!br->last_id_set[i])
                         continue;
@@ -258,14 +300,43 @@ static int bridge_may_connect(struct bridge *br)
         return 1;
 }
 
+/* How an operator gets a stopped route going again, by reason. */
+static const char *bridge_resolve_hint(const char *reason)
+{
+        if (!strcmp(reason, "too_large"))
+                return "raise the topic's max.message.bytes and the producer's message.max.bytes "
+                       "(kafka.properties), or set kafka.dead_letter_topic, or move the route past "
+                       "it with `sfbridge replay set`; then restart";
+        if (!strcmp(reason, "illegal_topic"))
+                return "change the route's topic template, or set kafka.dead_letter_topic, or move "
+                       "the route past it with `sfbridge replay set`; then restart";
+        if (!strcmp(reason, "dead_letter_failed"))
+                return "make kafka.dead_letter_topic exist and accept the record, or move the route "
+                       "past it with `sfbridge replay set`; then restart";
+        return "set kafka.dead_letter_topic, or move the route past it with `sfbridge replay set`; "
+               "then restart";
+}
+
+/* The event's replay ID as text: decimal, or (unreadable) the text as sent. */
+static void bridge_event_id(const struct bayeux_msg *m, char *out, size_t out_size)
+{
+        if (m->problem == BAYEUX_EVENT_OK)
+                snprintf(out, out_size, "%lld", m->replay_id);
+        else if (m->replay_raw.p && m->replay_raw.len)
+                snprintf(out, out_size, "%.*s", (int)(m->replay_raw.len < 30 ? m->replay_raw.len : 30),
+                         m->replay_raw.p);
+        else
+                snprintf(out, out_size, "none");
+}
+
 /*
  * An event the bridge cannot forward stops its route's progress rather
  * than be skipped: the route's later events are held back from Kafka too, so
- * its committed replay ID stays just before this one and a restart (or the
- * dead-letter handling to come) picks it up. Other routes go on.
+ * its committed replay ID stays just before this one and a restart picks it
+ * up. Other routes go on. The one place a route stops.
  */
 static void bridge_stop_route(struct bridge *br, size_t ri, const struct bayeux_msg *m,
-                              const char *why)
+                              const char *reason, const char *topic, const char *why)
 {
         if (!br->stopped[ri]) {
                 char id[24] = "unreadable";
@@ -273,9 +344,69 @@ static void bridge_stop_route(struct bridge *br, size_t ri, const struct bayeux_
                 if (m->problem == BAYEUX_EVENT_OK)
                         snprintf(id, sizeof(id), "%lld", m->replay_id);
                 br->stopped[ri] = 1;
-                bridge_recovery(LOG_ERROR, "bad_event", "channel=%s replay_id=%s err=\"%s\"",
-                                br->cfg->routes[ri].channel, id, why);
+                bridge_recovery(LOG_ERROR, "bad_event",
+                                "channel=%s replay_id=%s reason=%s topic=%s err=\"%s\" resolve=\"%s\"",
+                                br->cfg->routes[ri].channel, id, reason, topic, why,
+                                bridge_resolve_hint(reason));
         }
+}
+
+/*
+ * An event that cannot be produced where it belongs (reason: a token; why:
+ * the text; rec: the rendered record, or NULL when it could not be
+ * rendered). With kafka.dead_letter_topic it goes there in this batch;
+ * without, or when the dead letter cannot be produced either, its route
+ * stops just before it.
+ * @returns SINK_OK (dead-lettered: mark it), 1 (the route stopped), or the
+ *          sink status of a failed batch (err set).
+ */
+static int bridge_poison(struct bridge *br, size_t ri, const struct bayeux_msg *m,
+                         const struct router_record *rec, const char *reason, const char *why,
+                         int dead_letter_failed, char *err, size_t err_size)
+{
+        const char *dlq = br->cfg->kafka.dead_letter_topic;
+        const char *topic = rec ? rec->topic : br->cfg->routes[ri].topic;
+        struct sink_dead_letter dl = { 0 };
+        char id[32], detail[1024];
+        int st;
+
+        if (!dlq) {
+                bridge_stop_route(br, ri, m, reason, topic, why);
+                return 1;
+        }
+        if (dead_letter_failed) {
+                snprintf(detail, sizeof(detail), "its dead letter to %.250s was refused: %.500s", dlq, why);
+                bridge_stop_route(br, ri, m, "dead_letter_failed", topic, detail);
+                return 1;
+        }
+        bridge_event_id(m, id, sizeof(id));
+        dl.channel = m->channel;
+        dl.replay_id = id;
+        dl.error = why;
+        dl.topic = topic;
+        if (rec && rec->key) {
+                dl.key = rec->key;
+                dl.key_len = rec->key_len;
+        }
+        dl.value = m->message.p;
+        dl.value_len = m->message.len;
+        st = sink_dead_letter(br->sink, &dl, err, err_size);
+        if (st == SINK_POISON) {
+                snprintf(detail, sizeof(detail), "%.400s; its dead letter to %.250s cannot be produced either: %.300s",
+                         why, dlq, err);
+                bridge_stop_route(br, ri, m, "dead_letter_failed", topic, detail);
+                return 1;
+        }
+        if (st != SINK_OK)
+                return st;
+        if (bridge_count_dead(br, ri, reason) == -1) {
+                snprintf(err, err_size, "out of memory counting dead letters");
+                return SINK_FATAL;
+        }
+        bridge_recovery(LOG_WARN, "poison_event",
+                        "channel=%s replay_id=%s reason=%s topic=%s dead_letter_topic=%s err=\"%s\"",
+                        m->channel, id, reason, topic, dlq, why);
+        return SINK_OK;
 }
 
 /* Write the replay gaps the session handled into the open batch. */
@@ -318,8 +449,10 @@ static void bridge_take_batch(struct bridge *br, const struct bayeux_response *r
                 const struct bayeux_msg *m = &resp->msgs[i];
                 const struct config_route *rt;
                 struct router_record rec;
+                const char *reason;
+                char why[512];
                 size_t ri;
-                int warned = 0;
+                int warned = 0, rendered, dead_failed;
 
                 if (m->kind != BAYEUX_EVENT)
                         continue;
@@ -332,44 +465,84 @@ static void bridge_take_batch(struct bridge *br, const struct bayeux_response *r
                 ri = (size_t)(rt - cfg->routes);
                 if (br->stopped[ri])
                         continue; /* held, not lost: its committed replay ID stays before them */
+                /* An event that cannot be produced is poison: dead-lettered or its route stops. */
+                reason = NULL;
+                rendered = 0;
+                dead_failed = 0;
                 if (m->problem != BAYEUX_EVENT_OK) {
-                        bayeux_event_problem_text(m, err, sizeof(err));
-                        bridge_stop_route(br, ri, m, err);
-                        continue;
+                        bayeux_event_problem_text(m, why, sizeof(why));
+                        reason = "unreadable";
+                } else {
+                        int rc = router_render(cfg, rt, m, &rec, &br->scratch, &warned, why,
+                                               sizeof(why));
+
+                        if (rc == -1) {
+                                reason = "unreadable";
+                        } else {
+                                rendered = 1;
+                                if (rc == ROUTER_ILLEGAL_TOPIC)
+                                        reason = "illegal_topic";
+                        }
                 }
-                if (router_render(cfg, rt, m, &rec, &br->scratch, &warned, err, sizeof(err)) == -1) {
-                        bridge_stop_route(br, ri, m, err);
-                        continue;
+                if (!reason) {
+                        const char *known, *kerr;
+                        char id[32];
+
+                        bridge_event_id(m, id, sizeof(id));
+                        if (sink_poison_known(br->sink, m->channel, id, &known, &kerr, &dead_failed)) {
+                                reason = known;
+                                snprintf(why, sizeof(why), "Kafka refused it: %s", kerr);
+                        }
                 }
-                if (warned & ~ROUTER_WARN_NO_PARTITION_ID)
-                        log_msg(LOG_WARN, "event_incomplete", "channel=%s replay_id=%lld topic=%s",
-                                m->channel, m->replay_id, rec.topic);
-                /* Once per route, not per event: a stream of such events would flood the log. */
-                if ((warned & ROUTER_WARN_NO_PARTITION_ID) && !br->partition_warned[ri]) {
-                        br->partition_warned[ri] = 1;
-                        log_msg(LOG_WARN, "partition_fallback",
-                                "channel=%s replay_id=%lld topic=%s cause=no_record_id "
-                                "action=partition_by_channel",
-                                m->channel, m->replay_id, rec.topic);
+                if (!reason) {
+                        if (warned & ~ROUTER_WARN_NO_PARTITION_ID)
+                                log_msg(LOG_WARN, "event_incomplete", "channel=%s replay_id=%lld topic=%s",
+                                        m->channel, m->replay_id, rec.topic);
+                        /* Once per route, not per event: a stream of such events would flood the log. */
+                        if ((warned & ROUTER_WARN_NO_PARTITION_ID) && !br->partition_warned[ri]) {
+                                br->partition_warned[ri] = 1;
+                                log_msg(LOG_WARN, "partition_fallback",
+                                        "channel=%s replay_id=%lld topic=%s cause=no_record_id "
+                                        "action=partition_by_channel",
+                                        m->channel, m->replay_id, rec.topic);
+                        }
+                        st = sink_produce(br->sink, &rec, err, sizeof(err));
+                        if (st == SINK_POISON) {
+                                reason = sink_poison_reason(br->sink);
+                                snprintf(why, sizeof(why), "%s", err);
+                                st = SINK_OK;
+                        }
                 }
-                st = sink_produce(br->sink, &rec, err, sizeof(err));
-                if (st == SINK_OK)
+                if (reason && st == SINK_OK) {
+                        st = bridge_poison(br, ri, m, rendered ? &rec : NULL, reason, why, dead_failed,
+                                           err, sizeof(err));
+                        if (st == 1) {
+                                st = SINK_OK;
+                                continue; /* the route stopped just before it */
+                        }
+                }
+                if (st == SINK_OK && m->problem == BAYEUX_EVENT_OK)
                         st = sink_mark(br->sink, rt->channel, m->replay_id, m->event_time, err,
                                        sizeof(err));
                 if (st != SINK_OK) {
                         log_msg(LOG_ERROR, "produce_failed",
                                 "channel=%s replay_id=%lld topic=%s bytes=%zu err=\"%s\" action=%s",
-                                m->channel, m->replay_id, rec.topic, rec.value_len, err,
+                                m->channel, m->replay_id, rendered ? rec.topic : rt->topic,
+                                rendered ? rec.value_len : m->message.len, err,
                                 "abort_batch_and_resubscribe_from_committed");
                         break;
                 }
+                if (m->problem != BAYEUX_EVENT_OK)
+                        continue; /* dead-lettered; its replay ID cannot be marked */
+                br->last_id[ri] = m->replay_id;
+                br->last_id_set[ri] = 1;
+                if (reason)
+                        continue; /* dead-lettered: not counted as an event of its topic */
                 if (bridge_count(br, ri, rec.topic) == -1) {
                         snprintf(err, sizeof(err), "out of memory counting events");
                         st = SINK_FATAL;
                         break;
                 }
-                br->last_id[ri] = m->replay_id;
-                br->last_id_set[ri] = 1;
                 if (m->change_type && !strncmp(m->change_type, "GAP_", 4))
                         br->cdc_gaps[ri]++;
         }
@@ -774,5 +947,6 @@ out:
         free(br.gaps);
         free(br.stopped);
         free(br.partition_warned);
+        free(br.dead);
         return rc;
 }

@@ -787,6 +787,7 @@ void config_destroy(struct config *cfg)
         free(cfg->sf.proxy);
         free(cfg->kafka.bootstrap_servers);
         free(cfg->kafka.replay_topic);
+        free(cfg->kafka.dead_letter_topic);
         for (i = 0; i < cfg->kafka.nproperties; i++) {
                 free(cfg->kafka.properties[i].name);
                 free(cfg->kafka.properties[i].value);

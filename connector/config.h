@@ -78,6 +78,7 @@ struct config {
                 char *bootstrap_servers;
                 enum delivery delivery;         /* default exactly_once */
                 char *replay_topic;             /* default "sfbridge.replay" */
+                char *dead_letter_topic;        /* NULL: a poison event stops its route */
                 int max_in_flight;              /* default 10000 */
                 struct config_property *properties;
                 size_t nproperties;

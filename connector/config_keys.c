@@ -154,6 +154,12 @@ const struct key_def config_keys[] = {
           IN_CFG(kafka.replay_topic), .check = check_topic_name,
           .doc = "Compacted topic holding each channel's last replay ID (key name:channel); "
                  "created if missing." },
+        { .path = "kafka.dead_letter_topic", .type = KEY_STRING, IN_CFG(kafka.dead_letter_topic),
+          .check = check_topic_name,
+          .doc = "Topic for events that can never be produced (too large, an illegal {entity} "
+                 "topic, unreadable): each goes there in its batch, as Salesforce sent it, with "
+                 "headers sf.channel, sf.replay_id, sf.error, sf.topic. Unset: the event's route "
+                 "stops just before it." },
         { .path = "kafka.max_in_flight", .type = KEY_INT, .def = "10000", .min = 1, .max = 1000000,
           IN_CFG(kafka.max_in_flight),
           .doc = "Events awaiting Kafka acknowledgement beyond which no new /meta/connect is sent "
@@ -657,6 +663,11 @@ int config_check_topic_template(const char *topic, const char *channel, char *ms
                 } else {
                         literal++;
                 }
+        }
+        if (entity && literal >= KAFKA_TOPIC_MAX) {
+                snprintf(msg, msg_size, "leaves no room for {entity}: %zu characters besides it, "
+                         "Kafka's limit for a topic name is %d", literal, KAFKA_TOPIC_MAX);
+                return -1;
         }
         if (entity && strncmp(channel, "/data/", 6) != 0) {
                 snprintf(msg, msg_size, "{entity} is only known on /data/ (Change Data Capture) "

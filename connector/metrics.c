@@ -25,6 +25,7 @@ enum metrics_family {
         FAM_REPLAY_ID,  /* channel: ival */
         FAM_LAST_EVENT, /* channel: dval (unix time) */
         FAM_CDC_GAP,    /* channel: count */
+        FAM_DEAD_LETTER, /* channel, reason: count */
 };
 
 struct series {
@@ -296,6 +297,17 @@ void metrics_cdc_gap_add(const char *channel, unsigned long n)
 
         pthread_mutex_lock(&metrics_lock);
         se = series_get(FAM_CDC_GAP, channel, NULL);
+        if (se)
+                se->count += n;
+        pthread_mutex_unlock(&metrics_lock);
+}
+
+void metrics_dead_letters_add(const char *channel, const char *reason, unsigned long n)
+{
+        struct series *se;
+
+        pthread_mutex_lock(&metrics_lock);
+        se = series_get(FAM_DEAD_LETTER, channel, reason ? reason : "");
         if (se)
                 se->count += n;
         pthread_mutex_unlock(&metrics_lock);
@@ -608,6 +620,10 @@ static int render_locked(struct buf *out, const struct timespec *wall)
         if (put_family(out, FAM_CDC_GAP, "sfbridge_cdc_gap_events_total", "counter",
                        "Change Data Capture GAP_* events forwarded, by channel.", "channel", NULL,
                        wall) == -1)
+                return -1;
+        if (put_family(out, FAM_DEAD_LETTER, "sfbridge_dead_letters_total", "counter",
+                       "Events that could not be produced, written to kafka.dead_letter_topic, "
+                       "by channel and reason.", "channel", "reason", wall) == -1)
                 return -1;
         fmt_double(val, sizeof(val), ms.backoff_s);
         if (family_head(out, "sfbridge_backoff_seconds", "gauge",

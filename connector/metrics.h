@@ -72,6 +72,12 @@ void metrics_last_event_set(const char *channel, double unix_time);
 void metrics_replay_gaps_inc(void);
 /** @brief sfbridge_cdc_gap_events_total{channel} += n (CDC GAP_* events of a committed batch). */
 void metrics_cdc_gap_add(const char *channel, unsigned long n);
+/**
+ * @brief sfbridge_dead_letters_total{channel,reason} += n (events of a
+ *        committed batch written to kafka.dead_letter_topic; reason is a
+ *        short token: too_large, illegal_topic, unreadable, …).
+ */
+void metrics_dead_letters_add(const char *channel, const char *reason, unsigned long n);
 /** @brief sfbridge_kafka_in_flight = n (events awaiting acknowledgement). */
 void metrics_in_flight_set(unsigned long n);
 /** @brief sfbridge_backoff_seconds = seconds (current backoff delay, 0 when none). */

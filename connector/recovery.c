@@ -194,6 +194,10 @@ static const struct recovery_rule recovery_rules[] = {
           .action = ACT_STOP_ROUTE, .cause = "bad_event",
           .why = "an event that cannot be forwarded: hold its route just before it, skip nothing" },
         { .match = M_LOCAL,
+          .action = ACT_DEAD_LETTER, .cause = "poison_event",
+          .why = "an event that can never be produced (too large, illegal topic, unreadable) "
+                 "with kafka.dead_letter_topic set: write it there in its batch, move on" },
+        { .match = M_LOCAL,
           .action = ACT_LOG, .cause = "unrouted_event",
           .why = "an event on a channel no route subscribes to: log and count it" },
 };
@@ -318,6 +322,7 @@ const char *recovery_action_name(enum recovery_action act)
         case ACT_FATAL: return "fatal";
         case ACT_HOLD_BATCH: return "hold_batch";
         case ACT_STOP_ROUTE: return "route_stopped";
+        case ACT_DEAD_LETTER: return "dead_lettered";
         case ACT_LOG: return "logged";
         }
         return "unknown";

@@ -19,6 +19,7 @@ enum recovery_action {
         /* The bridge's own moves, for causes it sees itself (recovery_local): */
         ACT_HOLD_BATCH,      /* Kafka unreachable: keep the batch, retry the commit */
         ACT_STOP_ROUTE,      /* an event cannot be forwarded: hold its route before it */
+        ACT_DEAD_LETTER,     /* an event cannot be produced: to kafka.dead_letter_topic, in its batch */
         ACT_LOG              /* logged and counted; nothing else to do */
 };
 

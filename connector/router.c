@@ -10,15 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "topic_name.h"
+
 #define ROUTER_ENTITY "{entity}"
 #define ROUTER_UNKNOWN_ENTITY "_unknown"
-
-/* Kafka topic names allow [a-zA-Z0-9._-] only. */
-static int router_topic_char_ok(char c)
-{
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-               c == '.' || c == '_' || c == '-';
-}
 
 static int router_topic(const struct config_route *rt, const struct bayeux_msg *ev,
                         struct router_record *rec, int *warned, char *errstr,
@@ -27,6 +22,7 @@ static int router_topic(const struct config_route *rt, const struct bayeux_msg *
         const size_t elen = strlen(ROUTER_ENTITY);
         const char *t = rt->topic;
         size_t len = 0;
+        char why[160];
 
         while (*t) {
                 const char *src;
@@ -49,21 +45,25 @@ static int router_topic(const struct config_route *rt, const struct bayeux_msg *
                         t += n;
                 }
                 if (n >= sizeof(rec->topic) - len) {
-                        snprintf(errstr, errstr_size,
-                                 "topic of route %s for an event on %s is longer than %zu bytes",
-                                 rt->channel, ev->channel, sizeof(rec->topic) - 1);
-                        return -1;
+                        /* Kept cut short for the error and sf.topic; illegal anyway. */
+                        n = sizeof(rec->topic) - 1 - len;
+                        t += strlen(t);
                 }
                 memcpy(rec->topic + len, src, n);
                 if (sanitize) {
                         size_t i;
                         for (i = len; i < len + n; i++)
-                                if (!router_topic_char_ok(rec->topic[i]))
+                                if (!topic_name_char_ok(rec->topic[i]))
                                         rec->topic[i] = '_';
                 }
                 len += n;
         }
         rec->topic[len] = '\0';
+        if (topic_name_check(rec->topic, len, why, sizeof(why)) == -1) {
+                snprintf(errstr, errstr_size, "route %s renders topic \"%.64s%s\" for event %lld: %s",
+                         rt->channel, rec->topic, len > 64 ? "..." : "", ev->replay_id, why);
+                return ROUTER_ILLEGAL_TOPIC;
+        }
         return 0;
 }
 
@@ -99,7 +99,8 @@ int router_render(const struct config *cfg, const struct config_route *rt,
                   int *warned, char *errstr, size_t errstr_size)
 {
         const struct bayeux_value *value;
-        int warned_local = 0;
+        int warned_local = 0, topic_rc;
+        char topic_err[320];
 
         if (!warned)
                 warned = &warned_local;
@@ -109,8 +110,8 @@ int router_render(const struct config *cfg, const struct config_route *rt,
         rec->replay_id = ev->replay_id;
         rec->event_time = ev->event_time;
 
-        if (router_topic(rt, ev, rec, warned, errstr, errstr_size) == -1)
-                return -1;
+        /* An illegal topic is reported last: the rest is still rendered, for a dead letter. */
+        topic_rc = router_topic(rt, ev, rec, warned, topic_err, sizeof(topic_err));
 
         router_decimal(rec->replay_id_buf, ev->replay_id);
         switch (rt->key) {
@@ -214,5 +215,9 @@ int router_render(const struct config *cfg, const struct config_route *rt,
         if (ev->event_uuid)
                 router_header(rec, "sf.event_uuid", ev->event_uuid);
         router_header(rec, "sf.bridge", cfg->name ? cfg->name : "sfbridge");
+        if (topic_rc == ROUTER_ILLEGAL_TOPIC) {
+                snprintf(errstr, errstr_size, "%s", topic_err);
+                return ROUTER_ILLEGAL_TOPIC;
+        }
         return 0;
 }

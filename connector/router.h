@@ -14,6 +14,9 @@
 
 #define ROUTER_MAX_HEADERS 5
 
+/* router_render(): the record is rendered but its topic breaks Kafka's rules. */
+#define ROUTER_ILLEGAL_TOPIC (-2)
+
 /* Bits set in *warned by router_render(): the record was still rendered. */
 #define ROUTER_WARN_NO_ENTITY 0x1  /* {entity} in the topic, no entityName: "_unknown" used */
 #define ROUTER_WARN_NO_KEY    0x2  /* key: record_id or event_uuid, none in the event: no key */
@@ -52,7 +55,12 @@ struct router_record {
  * @brief Render @p ev (a message of kind BAYEUX_EVENT whose problem is
  *        BAYEUX_EVENT_OK), received on route @p rt, as a Kafka record.
  * @returns 0, or -1 with errstr (value could not be rendered: no payload for
- *          value: payload, out of memory, topic too long). A {entity}
+ *          value: payload, out of memory), or ROUTER_ILLEGAL_TOPIC with
+ *          errstr when the rendered topic breaks Kafka's rules
+ *          (topic_name_check(): empty, ".", "..", longer than 249 bytes);
+ *          the record is then complete (key, value, headers) and rec->topic
+ *          holds the illegal name (cut to 255 bytes), so the caller can
+ *          dead-letter it. A {entity}
  *          template on an event without entityName renders "_unknown" and
  *          sets ROUTER_WARN_NO_ENTITY in *warned; key: record_id on an event
  *          without a record ID renders no key and sets ROUTER_WARN_NO_KEY

@@ -281,6 +281,7 @@ static int session_recover(struct session *sess, struct recovery_decision dec, c
                 return -1;
         case ACT_HOLD_BATCH:
         case ACT_STOP_ROUTE:
+        case ACT_DEAD_LETTER:
         case ACT_LOG:
                 break; /* the bridge's moves, never an answer's */
         }
@@ -464,6 +465,7 @@ static int action_rank(enum recovery_action a)
         case ACT_NONE:
         case ACT_HOLD_BATCH: /* the bridge's own moves: never from an answer */
         case ACT_STOP_ROUTE:
+        case ACT_DEAD_LETTER:
         case ACT_LOG:
                 return 0;
         case ACT_RETRY: return 1;

@@ -145,8 +145,30 @@ int alo_produce(struct sink *sink, const struct router_record *rec, char *errstr
         if (!batch)
                 return SINK_FATAL;
         err = sink_produce_record(sink, rec, sink_opaque(batch->seq, 0, MSG_EVENT));
+        /* Refused before it was queued: the batch is untouched. */
+        if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+                return sink_produce_poison(sink, err, rec->topic, rec->value_len, errstr,
+                                           errstr_size);
         if (err)
                 return alo_produce_failed(sink, batch, err, rec->topic, errstr, errstr_size);
+        batch->unacked++;
+        return SINK_OK;
+}
+
+int alo_dead_letter(struct sink *sink, const struct sink_dead_letter *dl, char *errstr,
+                    size_t errstr_size)
+{
+        struct sink_batch *batch = alo_open_batch(sink, "sink_dead_letter", errstr, errstr_size);
+        const char *topic = sink->cfg->kafka.dead_letter_topic;
+        rd_kafka_resp_err_t err;
+
+        if (!batch)
+                return SINK_FATAL;
+        err = sink_produce_dead(sink, dl, sink_opaque(batch->seq, 0, MSG_DEAD));
+        if (err && sink_poison_class(err))
+                return sink_produce_poison(sink, err, topic, dl->value_len, errstr, errstr_size);
+        if (err)
+                return alo_produce_failed(sink, batch, err, topic, errstr, errstr_size);
         batch->unacked++;
         return SINK_OK;
 }
@@ -255,6 +277,7 @@ void alo_delivered(struct sink *sink, const rd_kafka_message_t *rkm, enum msg_ki
                 return;
         switch (kind) {
         case MSG_EVENT:
+        case MSG_DEAD:
                 if (batch->unacked > 0)
                         batch->unacked--;
                 if (!rkm->err || sink_msg_purged(rkm) || batch->discarded)

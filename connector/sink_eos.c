@@ -169,8 +169,29 @@ int eos_produce(struct sink *sink, const struct router_record *rec, char *errstr
         if (status != SINK_OK)
                 return status;
         err = sink_produce_record(sink, rec, sink_opaque(0, 0, MSG_EVENT));
+        /* Refused before it was queued: the transaction is untouched. */
+        if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+                return sink_produce_poison(sink, err, rec->topic, rec->value_len, errstr,
+                                           errstr_size);
         if (err)
                 return eos_produce_failed(sink, err, rec->topic, errstr, errstr_size);
+        return SINK_OK;
+}
+
+int eos_dead_letter(struct sink *sink, const struct sink_dead_letter *dl, char *errstr,
+                    size_t errstr_size)
+{
+        int status = eos_check_open(sink, "sink_dead_letter", errstr, errstr_size);
+        const char *topic = sink->cfg->kafka.dead_letter_topic;
+        rd_kafka_resp_err_t err;
+
+        if (status != SINK_OK)
+                return status;
+        err = sink_produce_dead(sink, dl, sink_opaque(0, 0, MSG_DEAD));
+        if (err && sink_poison_class(err))
+                return sink_produce_poison(sink, err, topic, dl->value_len, errstr, errstr_size);
+        if (err)
+                return eos_produce_failed(sink, err, topic, errstr, errstr_size);
         return SINK_OK;
 }
 

@@ -23,7 +23,7 @@
  * the batch sequence number (at_least_once; exactly_once's reports need no
  * batch and carry 0).
  */
-enum msg_kind { MSG_EVENT = 0, MSG_REPLAY = 1, MSG_GAP = 2 };
+enum msg_kind { MSG_EVENT = 0, MSG_REPLAY = 1, MSG_GAP = 2, MSG_DEAD = 3 /* a dead letter */ };
 #define OPAQUE_SEQ_SHIFT 24
 #define OPAQUE_IDX_MAX   ((1u << 22) - 1)
 _Static_assert(sizeof(uintptr_t) >= 8, "the message opaque needs 64 bits");
@@ -91,6 +91,16 @@ struct sink_fifo {
         int failure_pending; /* for sink_take_delivery_failure() */
 };
 
+/* An event a delivery report showed cannot be produced (sink_poison_known). */
+#define SINK_POISON_MAX 64
+struct sink_poison {
+        char channel[256];
+        char replay_id[32];
+        const char *reason; /* a token (static) */
+        char error[200];
+        int dead_letter_failed;
+};
+
 struct sink {
         const struct config *cfg; /* borrowed */
         struct replay_store *rs;  /* borrowed */
@@ -124,6 +134,13 @@ struct sink {
         int replay_topic_warm;
         long long partitions_checked_ms; /* last metadata request for the kept topics */
         int partition_fallback_warned;   /* past SINK_MAX_TOPICS: said once */
+
+        /* Poison events: the last ones delivery reports refused, a ring. */
+        struct sink_poison poison[SINK_POISON_MAX];
+        size_t npoison;
+        size_t poison_next;
+        const char *poison_reason; /* of the last SINK_POISON */
+        size_t max_msg_bytes;      /* the producer's message.max.bytes */
 };
 
 /* ---- shared producer plumbing (sink_kafka.c) ---- */
@@ -171,6 +188,17 @@ rd_kafka_resp_err_t sink_produce_record(struct sink *sink, const struct router_r
 int sink_produce_failed(struct sink *sink, rd_kafka_resp_err_t err, const char *topic, char *errstr,
                         size_t errstr_size);
 
+/*
+ * A record Kafka can never take was refused synchronously (sink_poison_class
+ * non-NULL): nothing queued. @returns SINK_POISON with errstr.
+ */
+int sink_produce_poison(struct sink *sink, rd_kafka_resp_err_t err, const char *topic,
+                        size_t bytes, char *errstr, size_t errstr_size);
+
+/* Produce a dead letter (see sink_dead_letter) and count it in flight. @returns 0 or the failed err. */
+rd_kafka_resp_err_t sink_produce_dead(struct sink *sink, const struct sink_dead_letter *dl,
+                                      void *opaque);
+
 /* Note replay_id as the newest of channel in marks. @returns SINK_OK or SINK_FATAL. */
 int sink_marks_set(struct sink *sink, struct sink_marks *marks, const char *channel,
                    long long replay_id, const char *event_time, char *errstr, size_t errstr_size);
@@ -194,6 +222,8 @@ int eos_init(struct sink *sink, int timeout_ms, char *errstr, size_t errstr_size
 int eos_begin(struct sink *sink, char *errstr, size_t errstr_size);
 int eos_produce(struct sink *sink, const struct router_record *rec, char *errstr,
                 size_t errstr_size);
+int eos_dead_letter(struct sink *sink, const struct sink_dead_letter *dl, char *errstr,
+                    size_t errstr_size);
 int eos_mark(struct sink *sink, const char *channel, long long replay_id, const char *event_time,
              char *errstr, size_t errstr_size);
 /* One record to replay_topic in the open transaction (sink_gap, sink_put_record). */
@@ -213,6 +243,8 @@ int eos_abort(struct sink *sink, int timeout_ms, char *errstr, size_t errstr_siz
 int alo_begin(struct sink *sink, char *errstr, size_t errstr_size);
 int alo_produce(struct sink *sink, const struct router_record *rec, char *errstr,
                 size_t errstr_size);
+int alo_dead_letter(struct sink *sink, const struct sink_dead_letter *dl, char *errstr,
+                    size_t errstr_size);
 int alo_mark(struct sink *sink, const char *channel, long long replay_id, const char *event_time,
              char *errstr, size_t errstr_size);
 int alo_put_replay_topic(struct sink *sink, const char *what, const char *key, size_t key_len,

@@ -139,6 +139,93 @@ int sink_msg_purged(const rd_kafka_message_t *rkm)
                rkm->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT;
 }
 
+const char *sink_poison_class(int err)
+{
+        switch (err) {
+        case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+        case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+                return "too_large";
+        case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+                return "invalid_record";
+        case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION: /* InvalidTopicException */
+                return "illegal_topic";
+        default:
+                return NULL;
+        }
+}
+
+/* The value of header name of rkm into out (NUL-terminated); "" when absent. */
+static void sink_msg_header(const rd_kafka_message_t *rkm, const char *name, char *out,
+                            size_t out_size)
+{
+        rd_kafka_headers_t *hdrs = NULL;
+        const void *v = NULL;
+        size_t n = 0;
+
+        out[0] = '\0';
+        if (rd_kafka_message_headers(rkm, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+            rd_kafka_header_get_last(hdrs, name, &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR || !v)
+                return;
+        if (n >= out_size)
+                n = out_size - 1;
+        memcpy(out, v, n);
+        out[n] = '\0';
+}
+
+/* A delivery report refused an event (or its dead letter) for good: remember it. */
+static void sink_poison_note(struct sink *sink, const rd_kafka_message_t *rkm, const char *reason,
+                             int dead_letter_failed)
+{
+        struct sink_poison *p = NULL;
+        char channel[256], id[32];
+        size_t i;
+
+        sink_msg_header(rkm, "sf.channel", channel, sizeof(channel));
+        sink_msg_header(rkm, "sf.replay_id", id, sizeof(id));
+        if (!channel[0] || !id[0])
+                return;
+        for (i = 0; i < sink->npoison; i++)
+                if (!strcmp(sink->poison[i].channel, channel) && !strcmp(sink->poison[i].replay_id, id))
+                        p = &sink->poison[i];
+        if (!p) {
+                p = &sink->poison[sink->poison_next];
+                sink->poison_next = (sink->poison_next + 1) % SINK_POISON_MAX;
+                if (sink->npoison < SINK_POISON_MAX)
+                        sink->npoison++;
+                snprintf(p->channel, sizeof(p->channel), "%s", channel);
+                snprintf(p->replay_id, sizeof(p->replay_id), "%s", id);
+        }
+        p->reason = reason;
+        p->dead_letter_failed = dead_letter_failed;
+        snprintf(p->error, sizeof(p->error), "%s (%s)", rd_kafka_err2str(rkm->err),
+                 rd_kafka_err2name(rkm->err));
+        log_msg(LOG_WARN, "poison_event_noted", "channel=%s replay_id=%s topic=%s reason=%s err=\"%s\"",
+                channel, id, rd_kafka_topic_name(rkm->rkt), reason, p->error);
+}
+
+int sink_poison_known(const struct sink *sink, const char *channel, const char *replay_id,
+                      const char **reason, const char **error, int *dead_letter_failed)
+{
+        size_t i;
+
+        for (i = 0; i < sink->npoison; i++) {
+                const struct sink_poison *p = &sink->poison[i];
+
+                if (!strcmp(p->channel, channel) && !strcmp(p->replay_id, replay_id)) {
+                        *reason = p->reason;
+                        *error = p->error;
+                        *dead_letter_failed = p->dead_letter_failed;
+                        return 1;
+                }
+        }
+        return 0;
+}
+
+const char *sink_poison_reason(const struct sink *sink)
+{
+        return sink->poison_reason ? sink->poison_reason : "unknown";
+}
+
 /* What every delivery report means in both modes; at_least_once then acts on its batch. */
 static void sink_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 {
@@ -160,6 +247,17 @@ static void sink_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaq
         case MSG_EVENT:
                 if (sink->in_flight > 0)
                         sink->in_flight--;
+                if (rkm->err && sink_poison_class(rkm->err))
+                        sink_poison_note(sink, rkm, sink_poison_class(rkm->err), 0);
+                break;
+        case MSG_DEAD:
+                if (sink->in_flight > 0)
+                        sink->in_flight--;
+                if (rkm->err && !purged) {
+                        log_msg(LOG_ERROR, "dead_letter_failed", "topic=%s err=\"%s\"",
+                                rd_kafka_topic_name(rkm->rkt), rd_kafka_err2str(rkm->err));
+                        sink_poison_note(sink, rkm, "dead_letter_failed", 1);
+                }
                 break;
         case MSG_REPLAY:
                 if (rkm->err && !purged)
@@ -239,6 +337,14 @@ struct sink *sink_new(const struct config *cfg, struct replay_store *rs, char *e
         if (sink->eos && kafka_conf_set(conf, "sfbridge", "transactional.id", sink->txn_id,
                                         errstr, errstr_size))
                 goto fail;
+        {
+                char v[32];
+                size_t vn = sizeof(v);
+
+                sink->max_msg_bytes = 1000000; /* librdkafka's default */
+                if (rd_kafka_conf_get(conf, "message.max.bytes", v, &vn) == RD_KAFKA_CONF_OK)
+                        sink->max_msg_bytes = (size_t)strtoul(v, NULL, 10);
+        }
         rd_kafka_conf_set_dr_msg_cb(conf, sink_dr_cb);
         rd_kafka_conf_set_error_cb(conf, sink_error_cb);
         rd_kafka_conf_set_opaque(conf, sink);
@@ -538,6 +644,56 @@ rd_kafka_resp_err_t sink_produce_record(struct sink *sink, const struct router_r
         return RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
+int sink_produce_poison(struct sink *sink, rd_kafka_resp_err_t err, const char *topic,
+                        size_t bytes, char *errstr, size_t errstr_size)
+{
+        sink->poison_reason = sink_poison_class(err);
+        if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+                snprintf(errstr, errstr_size,
+                         "a record of %zu bytes for %s is larger than the producer's "
+                         "message.max.bytes (%zu)", bytes, topic, sink->max_msg_bytes);
+        else
+                snprintf(errstr, errstr_size, "produce to %s: %s", topic, rd_kafka_err2str(err));
+        return SINK_POISON;
+}
+
+/* Room for a dead letter's value: message.max.bytes less the key, headers and framing. */
+#define SINK_DEAD_OVERHEAD 512
+
+rd_kafka_resp_err_t sink_produce_dead(struct sink *sink, const struct sink_dead_letter *dl,
+                                      void *opaque)
+{
+        const char *hname[] = { "sf.channel", "sf.replay_id", "sf.error", "sf.topic", "sf.bridge" };
+        const char *hval[] = { dl->channel, dl->replay_id, dl->error, dl->topic,
+                               sink->cfg->name ? sink->cfg->name : "sfbridge" };
+        size_t i, used = SINK_DEAD_OVERHEAD + dl->key_len, room, value_len = dl->value_len;
+        rd_kafka_headers_t *hdrs = rd_kafka_headers_new(8);
+        rd_kafka_resp_err_t err;
+        char orig[24];
+
+        for (i = 0; i < sizeof(hname) / sizeof(hname[0]); i++) {
+                const char *v = hval[i] ? hval[i] : "";
+
+                rd_kafka_header_add(hdrs, hname[i], -1, v, -1);
+                used += strlen(hname[i]) + strlen(v);
+        }
+        room = sink->max_msg_bytes > used + sizeof(orig) + 16 ? sink->max_msg_bytes - used - sizeof(orig) - 16
+                                                              : 0;
+        if (value_len > room) {
+                snprintf(orig, sizeof(orig), "%zu", value_len);
+                rd_kafka_header_add(hdrs, "sf.truncated", -1, orig, -1);
+                value_len = room;
+        }
+        err = sink_producev(sink, sink->cfg->kafka.dead_letter_topic, RD_KAFKA_PARTITION_UA, dl->key,
+                            dl->key ? dl->key_len : 0, dl->value, value_len, hdrs, opaque);
+        if (err) {
+                rd_kafka_headers_destroy(hdrs);
+                return err;
+        }
+        sink->in_flight++;
+        return RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
 int sink_produce_failed(struct sink *sink, rd_kafka_resp_err_t err, const char *topic, char *errstr,
                         size_t errstr_size)
 {
@@ -703,6 +859,20 @@ int sink_produce(struct sink *sink, const struct router_record *rec, char *errst
         if (sink->eos)
                 return eos_produce(sink, rec, errstr, errstr_size);
         return alo_produce(sink, rec, errstr, errstr_size);
+}
+
+int sink_dead_letter(struct sink *sink, const struct sink_dead_letter *dl, char *errstr,
+                     size_t errstr_size)
+{
+        if (sink->fatal)
+                return sink_fatal_status(sink, errstr, errstr_size);
+        if (!sink->cfg->kafka.dead_letter_topic) {
+                snprintf(errstr, errstr_size, "sink_dead_letter: kafka.dead_letter_topic is not set");
+                return SINK_FATAL;
+        }
+        if (sink->eos)
+                return eos_dead_letter(sink, dl, errstr, errstr_size);
+        return alo_dead_letter(sink, dl, errstr, errstr_size);
 }
 
 int sink_mark(struct sink *sink, const char *channel, long long replay_id, const char *event_time,

@@ -20,7 +20,11 @@ enum sink_status {
         /* the batch was aborted: resume Salesforce from the last committed IDs */
         SINK_ABORTED = -2,
         /* fenced by a newer instance, or a fatal producer error: exit 3 */
-        SINK_FATAL = -3
+        SINK_FATAL = -3,
+        /* this one record can never be produced (larger than the producer's
+         * message.max.bytes…): nothing was queued and the batch is intact;
+         * sink_poison_reason() names why. Dead-letter it or stop its route. */
+        SINK_POISON = -4
 };
 
 struct sink;
@@ -71,7 +75,9 @@ int sink_begin(struct sink *sink, char *errstr, size_t errstr_size);
  *        soon as this returns. A topic handle is kept per topic name, so
  *        the next record to it needs no lookup. Waits up to 5 s (serving
  *        delivery reports) while librdkafka's queue is full.
- * @returns SINK_OK; SINK_ABORTED when the record could not be queued: the batch
+ * @returns SINK_OK; SINK_POISON when the record can never be queued
+ *          (MSG_SIZE_TOO_LARGE: larger than message.max.bytes), the batch
+ *          intact; SINK_ABORTED when the record could not be queued: the batch
  *          cannot complete (exactly_once: it is aborted by the next
  *          sink_begin/sink_commit/sink_abort; at_least_once: its marks are
  *          dropped), resume from the last committed IDs; SINK_FATAL on a fatal
@@ -79,6 +85,57 @@ int sink_begin(struct sink *sink, char *errstr, size_t errstr_size);
  */
 int sink_produce(struct sink *sink, const struct router_record *rec, char *errstr,
                  size_t errstr_size);
+
+/* What sink_dead_letter() writes: an event that cannot be produced where it belongs. */
+struct sink_dead_letter {
+        const char *channel;   /* sf.channel */
+        const char *replay_id; /* sf.replay_id: decimal, or the unreadable text as sent */
+        const char *error;     /* sf.error: why it could not be produced */
+        const char *topic;     /* sf.topic: where it should have gone ("" when not rendered) */
+        const char *key;       /* the event's usual key, or NULL */
+        size_t key_len;
+        const char *value;     /* the Bayeux message as Salesforce sent it */
+        size_t value_len;
+};
+
+/**
+ * @brief Produce @p dl to kafka.dead_letter_topic in the open batch, so it
+ *        commits (and its replay mark advances) with the batch. Headers
+ *        sf.channel, sf.replay_id, sf.error, sf.topic, sf.bridge, and
+ *        sf.truncated (the original length in decimal) when the value had
+ *        to be cut to fit the producer's message.max.bytes. A failed
+ *        delivery is remembered (sink_poison_known() then says
+ *        dead_letter_failed) and fails the batch as any event would.
+ * @returns as sink_produce(); SINK_POISON when the dead letter itself
+ *          cannot be queued (the batch is intact). SINK_FATAL without
+ *          kafka.dead_letter_topic.
+ */
+int sink_dead_letter(struct sink *sink, const struct sink_dead_letter *dl, char *errstr,
+                     size_t errstr_size);
+
+/** @returns the reason token of the last SINK_POISON ("too_large", …). */
+const char *sink_poison_reason(const struct sink *sink);
+
+/**
+ * @returns the reason token ("too_large", "invalid_record", "illegal_topic")
+ *          when Kafka refused a record for what it is, so that sending it
+ *          again cannot succeed; NULL for every other error.
+ */
+const char *sink_poison_class(int err);
+
+/**
+ * @brief Did a delivery report show that this event cannot be produced?
+ *        Reports of refused events (sink_poison_class()) and of failed dead
+ *        letters are remembered (the last 64, by channel and replay ID, as
+ *        carried in the record's sf.channel and sf.replay_id headers) so that
+ *        the batch, aborted and fetched again, treats the event as poison.
+ * @returns non-zero when known; then *reason (a token), *error (the
+ *          broker's text) and *dead_letter_failed (non-zero: it was the dead
+ *          letter that failed) are set; they stay valid until the next
+ *          sink call.
+ */
+int sink_poison_known(const struct sink *sink, const char *channel, const char *replay_id,
+                      const char **reason, const char **error, int *dead_letter_failed);
 
 /**
  * @brief Note the newest replay ID of a channel in the open batch (the last

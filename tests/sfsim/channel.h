@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 #define CHANNEL_NAME_MAX 160   /* longest channel name accepted, bytes */
-#define CHANNEL_ENTITY_MAX 96  /* longest CDC entity name, bytes */
+#define CHANNEL_ENTITY_MAX 256 /* longest CDC entity name + 1, bytes (long enough to make an illegal {entity} topic) */
 
 enum channel_kind {
         CHANNEL_INVALID = 0,

@@ -338,6 +338,7 @@ static void test_every_key(void **state)
                         "  bootstrap_servers: 'a:9092,b:9092'\n"
                         "  delivery: at_least_once\n"
                         "  replay_topic: acme.replay-ids\n"
+                        "  dead_letter_topic: acme.dead-letters\n"
                         "  max_in_flight: 1\n"
                         "  properties:\n"
                         "    linger.ms: 5\n"
@@ -377,6 +378,7 @@ static void test_every_key(void **state)
         assert_string_equal(cfg->kafka.bootstrap_servers, "a:9092,b:9092");
         assert_int_equal(cfg->kafka.delivery, DELIVERY_AT_LEAST_ONCE);
         assert_string_equal(cfg->kafka.replay_topic, "acme.replay-ids");
+        assert_string_equal(cfg->kafka.dead_letter_topic, "acme.dead-letters");
         assert_int_equal(cfg->kafka.max_in_flight, 1);
         assert_int_equal(cfg->kafka.nproperties, 4);
         assert_string_equal(cfg->kafka.properties[0].name, "linger.ms");
@@ -397,7 +399,7 @@ static void test_every_key(void **state)
         assert_true(rt->start == REPLAY_ALL);
         assert_int_equal(rt->on_invalid_replay, INVALID_REPLAY_FAIL);
         assert_int_equal(rt->partition_by, ROUTE_PARTITION_RECORD_ID);
-        assert_int_equal(rt->line, 30);
+        assert_int_equal(rt->line, 31);
         rt = &cfg->routes[1];
         assert_string_equal(rt->topic, "cdc.{entity}");
         assert_int_equal(rt->key, ROUTE_KEY_RECORD_ID);
@@ -408,7 +410,7 @@ static void test_every_key(void **state)
         assert_int_equal(rt->on_invalid_replay, INVALID_REPLAY_NEW);
         /* A /data/ channel: one record's events in one partition by default. */
         assert_int_equal(rt->partition_by, ROUTE_PARTITION_RECORD_ID);
-        assert_int_equal(rt->line, 37);
+        assert_int_equal(rt->line, 38);
         assert_int_equal(cfg->routes[2].key, ROUTE_KEY_EVENT_UUID);
         assert_int_equal(cfg->routes[2].partition_by, ROUTE_PARTITION_KEY);
         assert_string_equal(cfg->routes[3].topic, "notifications");
@@ -633,6 +635,31 @@ static void test_errors_inline(void **state)
                      "test.yaml:14:12: routes[1].topic: character '\\x1b' is not allowed in a Kafka "
                      "topic name (allowed: a-z A-Z 0-9 . _ -)\n"
                      ">>>     topic: \"a\\x1bb\"");
+        /* A template whose fixed part leaves no room for {entity} can never be legal. */
+        {
+                char yaml[1024], want[1024], err[1024], fixed[250];
+
+
+                memset(fixed, 'a', 249);
+                fixed[249] = '\0';
+                snprintf(yaml, sizeof(yaml), "salesforce:\n" AUTH_PASSWORD_YAML MIN_REST
+                         "  - channel: /data/ChangeEvents\n    topic: %s{entity}\n", fixed);
+                snprintf(want, sizeof(want), "test.yaml:14:12: routes[1].topic: leaves no room for "
+                         "{entity}: 249 characters besides it, Kafka's limit for a topic name is 249\n"
+                         ">>>     topic: aaaa");
+                assert_null(load_text(yaml, err, sizeof(err)));
+                assert_memory_equal(err, want, strlen(want));
+                fixed[248] = '\0';
+                snprintf(yaml, sizeof(yaml), "salesforce:\n" AUTH_PASSWORD_YAML MIN_REST
+                         "  - channel: /data/ChangeEvents\n    topic: %s{entity}\n", fixed);
+                config_destroy(must_load(yaml));
+        }
+        /* The dead-letter topic is a plain topic name. */
+        expect_error("salesforce:\n" AUTH_PASSWORD_YAML "kafka:\n  bootstrap_servers: k:9092\n"
+                     "  dead_letter_topic: dlq.{entity}\nroutes:\n  - channel: /topic/A\n    topic: a\n",
+                     "test.yaml:10:22: kafka.dead_letter_topic: character '{' is not allowed in a Kafka "
+                     "topic name (allowed: a-z A-Z 0-9 . _ -)\n"
+                     ">>>   dead_letter_topic: dlq.{entity}");
         expect_error("salesforce:\n" AUTH_PASSWORD_YAML MIN_REST "  - channel: /u/X\n    topic: \"a\\0b\"\n",
                      "test.yaml:14:12: routes[1].topic: holds a NUL character\n"
                      ">>>     topic: \"a\\0b\"");
@@ -887,7 +914,7 @@ static void test_reference(void **state)
                 "salesforce.auth.private_key_file", "salesforce.auth.refresh_token", "salesforce.ca_file",
                 "salesforce.proxy", "salesforce.stall_timeout_s", "salesforce.limit_backoff_s",
                 "salesforce.max_response_bytes", "kafka", "kafka.bootstrap_servers",
-                "kafka.delivery", "kafka.replay_topic", "kafka.max_in_flight", "kafka.properties",
+                "kafka.delivery", "kafka.replay_topic", "kafka.dead_letter_topic", "kafka.max_in_flight", "kafka.properties",
                 "on_invalid_replay", "metrics", "metrics.listen", "routes", "routes[].channel",
                 "routes[].topic", "routes[].key", "routes[].partition_by", "routes[].value",
                 "routes[].start",

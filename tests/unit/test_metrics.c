@@ -436,6 +436,7 @@ static void test_initial_render(void **state)
         assert_non_null(strstr(text, "# TYPE sfbridge_replay_id gauge\n"));
         assert_non_null(strstr(text, "# TYPE sfbridge_last_event_age_seconds gauge\n"));
         assert_non_null(strstr(text, "# TYPE sfbridge_cdc_gap_events_total counter\n"));
+        assert_non_null(strstr(text, "# TYPE sfbridge_dead_letters_total counter\n"));
         assert_non_null(strstr(text, "# TYPE sfbridge_kafka_in_flight gauge\n"));
         assert_non_null(strstr(text, "# TYPE sfbridge_metrics_label_overflow_total counter\n"));
         assert_non_null(strstr(text, "# TYPE sfbridge_connect_seconds histogram\n"));
@@ -466,6 +467,9 @@ static void test_counters_move(void **state)
         metrics_replay_gaps_inc();
         metrics_cdc_gap_add("/data/ChangeEvents", 1);
         metrics_cdc_gap_add("/data/ChangeEvents", 1);
+        metrics_dead_letters_add("/topic/A", "too_large", 1);
+        metrics_dead_letters_add("/topic/A", "too_large", 2);
+        metrics_dead_letters_add("/topic/A", "illegal_topic", 1);
         metrics_replay_id_set("/topic/A", 100);
         metrics_replay_id_set("/topic/A", 123456789012LL);
         metrics_replay_id_set("/event/B__e", -2);
@@ -487,6 +491,10 @@ static void test_counters_move(void **state)
         assert_true(has_line(text, "sfbridge_kafka_errors_total 7"));
         assert_true(has_line(text, "sfbridge_replay_gaps_total 1"));
         assert_true(has_line(text, "sfbridge_cdc_gap_events_total{channel=\"/data/ChangeEvents\"} 2"));
+        assert_true(has_line(text,
+                "sfbridge_dead_letters_total{channel=\"/topic/A\",reason=\"too_large\"} 3"));
+        assert_true(has_line(text,
+                "sfbridge_dead_letters_total{channel=\"/topic/A\",reason=\"illegal_topic\"} 1"));
         assert_true(has_line(text, "sfbridge_replay_id{channel=\"/topic/A\"} 123456789012"));
         assert_true(has_line(text, "sfbridge_replay_id{channel=\"/event/B__e\"} -2"));
         assert_true(has_line(text, "sfbridge_kafka_in_flight 42"));

@@ -253,6 +253,7 @@ static const struct {
         { "kafka_delivery_failed", ACT_REHANDSHAKE },
         { "kafka_unavailable", ACT_HOLD_BATCH },
         { "bad_event", ACT_STOP_ROUTE },
+        { "poison_event", ACT_DEAD_LETTER },
         { "unrouted_event", ACT_LOG },
 };
 
@@ -368,6 +369,7 @@ static void test_action_names(void **state)
         assert_string_equal(recovery_action_name(ACT_FATAL), "fatal");
         assert_string_equal(recovery_action_name(ACT_HOLD_BATCH), "hold_batch");
         assert_string_equal(recovery_action_name(ACT_STOP_ROUTE), "route_stopped");
+        assert_string_equal(recovery_action_name(ACT_DEAD_LETTER), "dead_lettered");
         assert_string_equal(recovery_action_name(ACT_LOG), "logged");
 }
 

@@ -284,9 +284,10 @@ static void test_cdc_entity_topic_and_record_key(void **state)
         rt.topic = "{entity}-x-{entity}";
         assert_int_equal(render(&fx, &cfg, &rt, &warned), 0);
         assert_string_equal(fx.rec.topic, "Account-x-Account");
-        /* A brace that is not {entity} is copied as it is. */
+        /* A brace that is not {entity} is copied as it is (config refuses such a
+         * template; the router still never renders an illegal name as legal). */
         rt.topic = "a{b}{entity";
-        assert_int_equal(render(&fx, &cfg, &rt, &warned), 0);
+        assert_int_equal(render(&fx, &cfg, &rt, &warned), ROUTER_ILLEGAL_TOPIC);
         assert_string_equal(fx.rec.topic, "a{b}{entity");
         unload(&fx);
 }
@@ -378,28 +379,78 @@ static void test_errors(void **state)
         rt.topic = topic;
         rt.value = ROUTE_VALUE_DATA;
         err[0] = '\0';
-        assert_int_equal(render(&fx, &cfg, &rt, NULL), -1);
-        assert_null(fx.rec.value);
-        assert_string_equal(err, "topic of route /topic/T for an event on /topic/T is longer than "
-                                 "255 bytes");
+        /* Too long for Kafka: the record is still complete, its topic cut to
+         * what it holds, so it can go to a dead-letter topic. */
+        assert_int_equal(render(&fx, &cfg, &rt, NULL), ROUTER_ILLEGAL_TOPIC);
+        assert_non_null(fx.rec.value);
+        assert_int_equal(strlen(fx.rec.topic), 255);
+        assert_memory_equal(fx.rec.key, "9", 1);
+        assert_header(&fx.rec, 0, "sf.channel", "/topic/T");
+        assert_string_equal(err, "route /topic/T renders topic \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                                 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\" for event 9: topic name is "
+                                 "255 bytes, longer than Kafka's limit of 249");
 
-        /* 255 bytes is the most the record holds. */
-        topic[255] = '\0';
+        /* 249 bytes is Kafka's limit. */
+        topic[249] = '\0';
         assert_int_equal(render(&fx, &cfg, &rt, NULL), 0);
-        assert_int_equal(strlen(fx.rec.topic), 255);
+        assert_int_equal(strlen(fx.rec.topic), 249);
+        topic[249] = 'a';
+        topic[250] = '\0';
+        assert_int_equal(render(&fx, &cfg, &rt, NULL), ROUTER_ILLEGAL_TOPIC);
         /* The rendered length counts, {entity} included ("_unknown" here). */
-        memset(topic, 'a', 247);
-        memcpy(topic + 247, "{entity}", 9);
+        memset(topic, 'a', 241);
+        memcpy(topic + 241, "{entity}", 9);
         assert_int_equal(render(&fx, &cfg, &rt, NULL), 0);
-        assert_int_equal(strlen(fx.rec.topic), 255);
-        assert_string_equal(fx.rec.topic + 247, "_unknown");
-        memset(topic, 'a', 248);
-        memcpy(topic + 248, "{entity}", 9);
-        err[0] = '\0';
-        assert_int_equal(render(&fx, &cfg, &rt, NULL), -1);
-        assert_string_equal(err, "topic of route /topic/T for an event on /topic/T is longer than "
-                                 "255 bytes");
+        assert_int_equal(strlen(fx.rec.topic), 249);
+        assert_string_equal(fx.rec.topic + 241, "_unknown");
+        memset(topic, 'a', 242);
+        memcpy(topic + 242, "{entity}", 9);
+        assert_int_equal(render(&fx, &cfg, &rt, NULL), ROUTER_ILLEGAL_TOPIC);
+        assert_int_equal(strlen(fx.rec.topic), 250);
         unload(&fx);
+}
+
+/* {entity} expanded from odd data: a name Kafka refuses is reported, never produced. */
+static void test_entity_illegal(void **state)
+{
+        static const struct {
+                const char *entity;
+                const char *topic;
+                int rc;
+        } cases[] = {
+                { ".", "{entity}", ROUTER_ILLEGAL_TOPIC },
+                { "..", "{entity}", ROUTER_ILLEGAL_TOPIC },
+                { "", "{entity}", 0 },    /* an empty entityName renders "_unknown" */
+                { "/", "{entity}", 0 },   /* sanitised to "_" */
+                { ".", "x{entity}", 0 },
+                { "", "it.{entity}", 0 }, /* "it." is a legal name */
+        };
+        struct config cfg = make_config("b");
+        struct config_route rt = make_route("/data/ChangeEvents", "", ROUTE_KEY_REPLAY_ID,
+                                            ROUTE_VALUE_DATA);
+        char json[512];
+        struct fixture fx;
+        size_t i;
+
+        (void)state;
+        for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                snprintf(json, sizeof(json),
+                         "{\"data\":{\"event\":{\"replayId\":3},\"payload\":{\"ChangeEventHeader\":"
+                         "{\"entityName\":\"%s\"}}},\"channel\":\"/data/ChangeEvents\"}",
+                         cases[i].entity);
+                load(&fx, json);
+                rt.topic = (char *)cases[i].topic;
+                err[0] = '\0';
+                if (render(&fx, &cfg, &rt, NULL) != cases[i].rc)
+                        fail_msg("entity \"%s\" in %s: want %d, err %s", cases[i].entity,
+                                 cases[i].topic, cases[i].rc, err);
+                if (cases[i].rc) {
+                        assert_non_null(strstr(err, "route /data/ChangeEvents renders topic"));
+                        assert_memory_equal(fx.rec.key, "3", 1);
+                        assert_non_null(fx.rec.value);
+                }
+                unload(&fx);
+        }
 }
 
 /* The key for replay_id is the decimal ASCII of large IDs too, exactly. */
@@ -678,6 +729,7 @@ int main(void)
                 cmocka_unit_test(test_missing_fields_warn),
                 cmocka_unit_test(test_entity_sanitised),
                 cmocka_unit_test(test_errors),
+                cmocka_unit_test(test_entity_illegal),
                 cmocka_unit_test(test_large_replay_id_key),
                 cmocka_unit_test(test_value_modes_exact),
                 cmocka_unit_test(test_value_compacted_only_when_needed),

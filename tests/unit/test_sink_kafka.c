@@ -398,6 +398,18 @@ static void test_eos_abortable_error_aborts_batch(void **state)
         assert_true(sink_errors(sink) > 0);
         assert_int_equal(sink_in_flight(sink), 0);
         rd_kafka_mock_clear_request_errors(fx->mc, APIKEY_PRODUCE);
+        {
+                /* The refused events are remembered as poison, by channel and replay ID. */
+                const char *reason = NULL, *why = NULL;
+                int dead_failed = -1;
+
+                assert_true(sink_poison_known(sink, "/topic/A", "11", &reason, &why, &dead_failed));
+                assert_string_equal(reason, "too_large");
+                assert_non_null(strstr(why, "MSG_SIZE_TOO_LARGE"));
+                assert_int_equal(dead_failed, 0);
+                assert_false(sink_poison_known(sink, "/topic/A", "10", &reason, &why, &dead_failed));
+                assert_false(sink_poison_known(sink, "/topic/B", "11", &reason, &why, &dead_failed));
+        }
 
         read_topic(fx, fx->event_topic, &rd);
         assert_int_equal(rd.n, 1);
@@ -439,6 +451,76 @@ static void test_eos_abortable_error_aborts_batch(void **state)
         assert_int_equal(count_key(&rd, "11"), 1);
         assert_int_equal(count_key(&rd, "12"), 1);
         sink_destroy(sink);
+}
+
+/*
+ * A record above message.max.bytes is refused before it is queued
+ * (SINK_POISON, the transaction intact); its dead letter, cut to fit and
+ * marked sf.truncated, commits in the same transaction as the events around it.
+ */
+static void test_eos_poison_dead_letter_same_txn(void **state)
+{
+        static char mname[] = "message.max.bytes", mvalue[] = "4000";
+        struct fixture *fx = *state;
+        struct sink_dead_letter dl = { 0 };
+        struct router_record rec;
+        struct topic_read rd;
+        char errstr[512], dlq[80], *big;
+        struct sink *sink;
+        size_t i;
+
+        snprintf(dlq, sizeof(dlq), "%s.dlq", fx->event_topic);
+        rd_kafka_mock_topic_create(fx->mc, dlq, 1, 1);
+        fx->cfg.kafka.dead_letter_topic = dlq;
+        fx->props[0].name = mname;
+        fx->props[0].value = mvalue;
+        fx->cfg.kafka.nproperties = 1;
+        sink = start_sink(fx);
+        big = malloc(10000);
+        assert_non_null(big);
+        memset(big, 'x', 10000);
+
+        assert_int_equal(sink_begin(sink, errstr, sizeof(errstr)), SINK_OK);
+        assert_int_equal(produce_event(sink, "/topic/A", 20), SINK_OK);
+        make_record(&rec, big, 64, fx->event_topic, "/topic/A", 21);
+        memset(big, 'x', 10000);
+        rec.value = big;
+        rec.value_len = 10000;
+        assert_int_equal(sink_produce(sink, &rec, errstr, sizeof(errstr)), SINK_POISON);
+        assert_string_equal(sink_poison_reason(sink), "too_large");
+        assert_non_null(strstr(errstr, "is larger than the producer's message.max.bytes (4000)"));
+        dl.channel = "/topic/A";
+        dl.replay_id = "21";
+        dl.error = errstr;
+        dl.topic = fx->event_topic;
+        dl.key = "21";
+        dl.key_len = 2;
+        dl.value = big;
+        dl.value_len = 10000;
+        assert_int_equal(sink_dead_letter(sink, &dl, errstr, sizeof(errstr)), SINK_OK);
+        assert_int_equal(sink_mark(sink, "/topic/A", 21, NULL, errstr, sizeof(errstr)), SINK_OK);
+        assert_int_equal(produce_event(sink, "/topic/A", 22), SINK_OK);
+        assert_int_equal(sink_commit(sink, 10000, errstr, sizeof(errstr)), SINK_OK);
+        assert_true(stored(fx->rs, "/topic/A") == 22);
+
+        read_topic(fx, fx->event_topic, &rd);
+        assert_int_equal(rd.n, 2);
+        assert_int_equal(count_key(&rd, "20"), 1);
+        assert_int_equal(count_key(&rd, "22"), 1);
+        read_topic(fx, dlq, &rd);
+        assert_int_equal(rd.n, 1);
+        assert_string_equal(rd.keys[0], "21");
+        assert_true(rd.value_len[0] > 1000 && rd.value_len[0] < 4000);
+        for (i = 0; i < 1000; i++)
+                assert_int_equal(rd.values[0][i], 'x');
+        assert_non_null(strstr(rd.headers[0], "sf.channel=/topic/A;"));
+        assert_non_null(strstr(rd.headers[0], "sf.replay_id=21;"));
+        assert_non_null(strstr(rd.headers[0], "sf.error=a record of 10000 bytes"));
+        assert_non_null(strstr(rd.headers[0], "sf.topic="));
+        assert_non_null(strstr(rd.headers[0], "sf.truncated=10000;"));
+        sink_destroy(sink);
+        free(big);
+        fx->cfg.kafka.dead_letter_topic = NULL;
 }
 
 /* An abortable answer to EndTxn(commit): aborted, store unchanged. */
@@ -931,6 +1013,8 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_eos_commit_is_visible_and_updates_store,
                                             fixture_setup, fixture_teardown),
             cmocka_unit_test_setup_teardown(test_eos_abortable_error_aborts_batch, fixture_setup,
+                                            fixture_teardown),
+            cmocka_unit_test_setup_teardown(test_eos_poison_dead_letter_same_txn, fixture_setup,
                                             fixture_teardown),
             cmocka_unit_test_setup_teardown(test_eos_abortable_commit_error, fixture_setup,
                                             fixture_teardown),
