@@ -463,7 +463,7 @@ static void bridge_take_batch(struct bridge *br, const struct bayeux_response *r
                         continue;
                 }
                 ri = (size_t)(rt - cfg->routes);
-                if (br->stopped[ri])
+                if (br->stopped[ri] || !session_route_up(br->sess, ri))
                         continue; /* held, not lost: its committed replay ID stays before them */
                 /* An event that cannot be produced is poison: dead-lettered or its route stops. */
                 reason = NULL;
@@ -854,6 +854,8 @@ int bridge_run(const struct config *cfg, int wake_fd, volatile sig_atomic_t *sto
         sopts.backoff_cap_ms = 60000;
         sopts.limit_backoff_base_ms = (long)cfg->sf.limit_backoff_s * 1000L;
         sopts.limit_backoff_cap_ms = (long)cfg->sf.limit_backoff_s * 8000L;
+        sopts.route_backoff_base_ms = 5000;   /* a quarantined route: 5 s doubling to 5 min */
+        sopts.route_backoff_cap_ms = 300000;
         hooks.ctx = &br;
         hooks.replay_from = bridge_replay_from;
         if (!(br.sess = session_new(cfg, br.http, &sopts, &hooks, errstr, errstr_size)))

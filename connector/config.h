@@ -24,6 +24,11 @@ enum invalid_replay {
         INVALID_REPLAY_FAIL  /* stop, exit 3 */
 };
 
+enum route_error {
+        ROUTE_ERROR_QUARANTINE, /* set the route aside, retry it alone, the others flow */
+        ROUTE_ERROR_FAIL        /* stop, exit 3 */
+};
+
 enum route_key { ROUTE_KEY_REPLAY_ID, ROUTE_KEY_RECORD_ID, ROUTE_KEY_NONE, ROUTE_KEY_EVENT_UUID };
 enum route_value { ROUTE_VALUE_DATA, ROUTE_VALUE_PAYLOAD, ROUTE_VALUE_MESSAGE };
 /* Which bytes choose an event's partition (murmur2, as Kafka's Java clients). */
@@ -84,6 +89,7 @@ struct config {
                 size_t nproperties;
         } kafka;
         enum invalid_replay on_invalid_replay;  /* default all */
+        enum route_error on_route_error;        /* default quarantine */
         char *metrics_listen;   /* host:port; default 127.0.0.1:9464 */
         struct config_route *routes;
         size_t nroutes;
@@ -130,5 +136,6 @@ const struct config_route *config_find_route(const struct config *cfg, const cha
 const char *config_flow_name(enum auth_flow flow);
 const char *config_delivery_name(enum delivery d);
 const char *config_invalid_replay_name(enum invalid_replay p);
+const char *config_route_error_name(enum route_error p);
 
 #endif

@@ -36,6 +36,12 @@ static const struct enum_value invalid_replay_values[] = {
         { NULL, 0 }
 };
 
+static const struct enum_value route_error_values[] = {
+        { "quarantine", ROUTE_ERROR_QUARANTINE },
+        { "fail", ROUTE_ERROR_FAIL },
+        { NULL, 0 }
+};
+
 static const struct enum_value route_key_values[] = {
         { "replay_id", ROUTE_KEY_REPLAY_ID },
         { "record_id", ROUTE_KEY_RECORD_ID },
@@ -173,6 +179,12 @@ const struct key_def config_keys[] = {
           .doc = "When Salesforce no longer retains a stored replay ID: all (resubscribe with -2, "
                  "everything retained), new (-1, new events only), fail (stop, exit code 3). "
                  "The gap is logged and counted either way." },
+        { .path = "on_route_error", .type = KEY_ENUM, .def = "quarantine",
+          .values = route_error_values, IN_CFG(on_route_error),
+          .doc = "When Salesforce refuses one route's subscribe mid-run (403 no access, channel "
+                 "gone): quarantine (retry that route alone from its committed replay ID, 5 s "
+                 "doubling to 5 min, readiness false naming it, the others flow) or fail (stop, "
+                 "exit code 3). At start a channel that does not exist always exits 3." },
         { .path = "metrics", .type = KEY_MAP,
           .doc = "The HTTP listener for /metrics (Prometheus), /healthz and /readyz." },
         { .path = "metrics.listen", .type = KEY_STRING, .def = "127.0.0.1:9464",
@@ -775,4 +787,9 @@ const char *config_delivery_name(enum delivery d)
 const char *config_invalid_replay_name(enum invalid_replay p)
 {
         return enum_name(invalid_replay_values, p);
+}
+
+const char *config_route_error_name(enum route_error p)
+{
+        return enum_name(route_error_values, p);
 }

@@ -172,7 +172,7 @@ static void serve_healthz(struct httpd_conn *conn)
 
 static void serve_readyz(struct httpd_conn *conn)
 {
-        char text[160];
+        char text[METRICS_QUARANTINE_MAX + 32];
         size_t n;
 
         if (metrics_ready(text, sizeof(text) - 1)) {

@@ -26,6 +26,7 @@ enum metrics_family {
         FAM_LAST_EVENT, /* channel: dval (unix time) */
         FAM_CDC_GAP,    /* channel: count */
         FAM_DEAD_LETTER, /* channel, reason: count */
+        FAM_ROUTE_UP,   /* channel: ival (1 subscribed, 0 quarantined or not yet) */
 };
 
 struct series {
@@ -71,6 +72,7 @@ struct metrics_state {
         int all_subscribed;
         int stalled;
         const char *not_ready_reason;               /* static string or NULL */
+        char quarantined[METRICS_QUARANTINE_MAX];   /* "" or the routes set aside, and why */
 };
 
 static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -354,6 +356,24 @@ void metrics_ready_set(int handshaken, int all_subscribed, int stalled, const ch
         pthread_mutex_unlock(&metrics_lock);
 }
 
+void metrics_route_up_set(const char *channel, int up)
+{
+        struct series *se;
+
+        pthread_mutex_lock(&metrics_lock);
+        se = series_get(FAM_ROUTE_UP, channel, NULL);
+        if (se)
+                se->ival = up ? 1 : 0;
+        pthread_mutex_unlock(&metrics_lock);
+}
+
+void metrics_quarantine_set(const char *text)
+{
+        pthread_mutex_lock(&metrics_lock);
+        snprintf(ms.quarantined, sizeof(ms.quarantined), "%s", text ? text : "");
+        pthread_mutex_unlock(&metrics_lock);
+}
+
 /* Call with the lock held. Returns NULL when ready, else the reason. */
 static const char *not_ready_reason(void)
 {
@@ -365,6 +385,8 @@ static const char *not_ready_reason(void)
                 return "not all routes subscribed";
         if (ms.stalled)
                 return "stalled";
+        if (ms.quarantined[0])
+                return ms.quarantined;
         return NULL;
 }
 
@@ -514,6 +536,7 @@ static int put_family(struct buf *out, enum metrics_family fam, const char *name
                         continue;
                 switch (fam) {
                 case FAM_REPLAY_ID:
+                case FAM_ROUTE_UP:
                         snprintf(val, sizeof(val), "%lld", se->ival);
                         break;
                 case FAM_LAST_EVENT: {
@@ -624,6 +647,10 @@ static int render_locked(struct buf *out, const struct timespec *wall)
         if (put_family(out, FAM_DEAD_LETTER, "sfbridge_dead_letters_total", "counter",
                        "Events that could not be produced, written to kafka.dead_letter_topic, "
                        "by channel and reason.", "channel", "reason", wall) == -1)
+                return -1;
+        if (put_family(out, FAM_ROUTE_UP, "sfbridge_route_up", "gauge",
+                       "1 while the route is subscribed, 0 while quarantined (or not yet subscribed), "
+                       "by channel.", "channel", NULL, wall) == -1)
                 return -1;
         fmt_double(val, sizeof(val), ms.backoff_s);
         if (family_head(out, "sfbridge_backoff_seconds", "gauge",

@@ -84,6 +84,18 @@ void metrics_in_flight_set(unsigned long n);
 void metrics_backoff_set(double seconds);
 /** @brief sfbridge_up = up ? 1 : 0. */
 void metrics_up_set(int up);
+/** @brief sfbridge_route_up{channel} = up ? 1 : 0 (subscribed, or quarantined / not yet). */
+void metrics_route_up_set(const char *channel, int up);
+
+#define METRICS_QUARANTINE_MAX 1024
+/**
+ * @brief Name the quarantined routes and why (copied, truncated to
+ *        METRICS_QUARANTINE_MAX), e.g. "route quarantined: /topic/B
+ *        (403::Restricted channel)"; NULL or "" when none. While set the
+ *        bridge is not ready and /readyz says this text (after the other
+ *        reasons, which come first).
+ */
+void metrics_quarantine_set(const char *text);
 
 /**
  * @brief Record that the main loop is alive.
@@ -135,7 +147,8 @@ int metrics_healthy(double max_age_s);
  * @returns 1 when ready, else 0 with "not ready: <reason>" written to
  *          @p reason (NUL-terminated, truncated to @p n; may be NULL).
  *          Without an explicit reason the first failing condition is named:
- *          "not handshaken", "not all routes subscribed", "stalled".
+ *          "not handshaken", "not all routes subscribed", "stalled", then the
+ *          quarantine text (metrics_quarantine_set()).
  */
 int metrics_ready(char *reason, size_t n);
 

@@ -25,6 +25,7 @@ enum recovery_match {
 
 #define R_CONNECT_ONLY 0x1  /* only on a /meta/connect reply */
 #define R_AUTH_ERROR   0x2  /* only when error or failureReason is a 401:: or 403:: */
+#define R_ROUTE        0x4  /* a refusal of one channel: per_route (see recovery.h) */
 
 struct recovery_rule {
         enum recovery_match match;
@@ -100,6 +101,7 @@ static const struct recovery_rule recovery_rules[] = {
           .action = ACT_BACKOFF_LONG, .cause = "daily_limit",
           .why = "403::Organization total events daily limit exceeded: back off" },
         { .match = M_TEXT, .text = "Subscription limit exceeded for this topic",
+          .flags = R_ROUTE,
           .action = ACT_BACKOFF_LONG, .cause = "topic_limit",
           .why = "403::Subscription limit exceeded for this topic: back off" },
         { .match = M_TEXT, .prefix = "401::",
@@ -119,27 +121,33 @@ static const struct recovery_rule recovery_rules[] = {
           .action = ACT_INVALID_REPLAY, .cause = "invalid_replay",
           .why = "400::The replayId {N} you provided was invalid: on_invalid_replay" },
         { .match = M_TEXT, .prefix = "400::", .text = "The channel you requested to subscribe to",
+          .flags = R_ROUTE,
           .action = ACT_FATAL, .cause = "unknown_channel",
           .why = "400::The channel you requested to subscribe to doesn't exist" },
         { .match = M_TEXT, .prefix = "404::", .text = "Unknown channel",
+          .flags = R_ROUTE,
           .action = ACT_FATAL, .cause = "unknown_channel",
           .why = "404::Unknown channel (generic streaming)" },
         { .match = M_TEXT, .prefix = "400::", .text = "API version",
           .action = ACT_FATAL, .cause = "api_version",
           .why = "400::Unsupported API version / API version in the URI is mandatory" },
         { .match = M_TEXT, .prefix = "403::", .text = "does not have access",
+          .flags = R_ROUTE,
           .action = ACT_BACKOFF_LONG, .cause = "no_access",
           .why = "403::Subscriber does not have access to the entity / fields" },
         { .match = M_TEXT, .prefix = "403::", .text = "User not enabled for streaming",
           .action = ACT_BACKOFF_LONG, .cause = "no_access",
           .why = "403::User not enabled for streaming: back off until granted" },
         { .match = M_TEXT, .prefix = "403::", .text = "User not allowed to subscribe",
+          .flags = R_ROUTE,
           .action = ACT_BACKOFF_LONG, .cause = "no_access",
           .why = "403::User not allowed to subscribe CDC without View All Data" },
         { .match = M_TEXT, .prefix = "403::", .text = "Restricted channel",
+          .flags = R_ROUTE,
           .action = ACT_BACKOFF_LONG, .cause = "no_access",
           .why = "403::Restricted channel: back off until granted" },
         { .match = M_TEXT, .prefix = "403::", .text = "No access on channel",
+          .flags = R_ROUTE,
           .action = ACT_BACKOFF_LONG, .cause = "no_access",
           .why = "403::No access on channel (generic): back off until granted" },
 
@@ -197,6 +205,11 @@ static const struct recovery_rule recovery_rules[] = {
           .action = ACT_DEAD_LETTER, .cause = "poison_event",
           .why = "an event that can never be produced (too large, illegal topic, unreadable) "
                  "with kafka.dead_letter_topic set: write it there in its batch, move on" },
+        { .match = M_LOCAL,
+          .action = ACT_QUARANTINE, .cause = "route_error",
+          .why = "one route's subscribe refused mid-run (a per-route row above) or a route set aside: "
+                 "quarantine it, retry it alone from its committed replay ID (5 s doubling to 5 min), "
+                 "the others flow; on_route_error: fail exits 3" },
         { .match = M_LOCAL,
           .action = ACT_LOG, .cause = "unrouted_event",
           .why = "an event on a channel no route subscribes to: log and count it" },
@@ -264,6 +277,7 @@ static struct recovery_decision recovery_decide(size_t i)
         dec.action = recovery_rules[i].action;
         dec.cause = recovery_rules[i].cause;
         dec.rule = (int)i + 1;
+        dec.per_route = (recovery_rules[i].flags & R_ROUTE) != 0;
         return dec;
 }
 
@@ -324,6 +338,7 @@ const char *recovery_action_name(enum recovery_action act)
         case ACT_STOP_ROUTE: return "route_stopped";
         case ACT_DEAD_LETTER: return "dead_lettered";
         case ACT_LOG: return "logged";
+        case ACT_QUARANTINE: return "quarantine";
         }
         return "unknown";
 }

@@ -20,7 +20,8 @@ enum recovery_action {
         ACT_HOLD_BATCH,      /* Kafka unreachable: keep the batch, retry the commit */
         ACT_STOP_ROUTE,      /* an event cannot be forwarded: hold its route before it */
         ACT_DEAD_LETTER,     /* an event cannot be produced: to kafka.dead_letter_topic, in its batch */
-        ACT_LOG              /* logged and counted; nothing else to do */
+        ACT_LOG,             /* logged and counted; nothing else to do */
+        ACT_QUARANTINE       /* one route out, retried alone with backoff; the rest flows */
 };
 
 struct recovery_input {
@@ -34,6 +35,10 @@ struct recovery_decision {
         const char *cause;  /* static metric label: "auth_invalid", "unknown_client", ... */
         int rule;           /* 1-based row of the table that decided; 0 when the
                              * decision was not made by recovery_classify() */
+        int per_route;      /* the row is a refusal of one channel (403 no access,
+                             * channel gone, topic limit): on a subscribe reply once
+                             * the bridge ran, the session quarantines that route
+                             * (ACT_QUARANTINE, on_route_error) instead of `action` */
 };
 
 /**
@@ -55,7 +60,7 @@ struct recovery_decision recovery_classify(const struct recovery_input *in);
  *        reads from an answer: "stall", "tls", "malformed_response",
  *        "bad_handshake", "no_reply", "auth_unavailable", "auth_rejected",
  *        "no_request_in_flight", "batch_aborted", "kafka_delivery_failed",
- *        "kafka_unavailable", "bad_event", "unrouted_event". Same table,
+ *        "kafka_unavailable", "bad_event", "unrouted_event", "route_error". Same table,
  *        same walk by the unit test.
  * @returns the row's decision; an unknown cause gets the last-resort row
  *          ("unknown_error", rehandshake), never silence.

@@ -34,13 +34,15 @@ enum sess_state {
         S_BACKOFF,          /* until deadline, then state_after */
         S_BATCH,            /* a response's events wait for the bridge (session_batch) */
         S_COMMIT_WAIT,      /* the bridge commits them; a pipelined connect may be out */
+        S_UNSUBSCRIBE_WAIT, /* a quarantined route's /meta/unsubscribe is out */
         S_PROBED,           /* probe mode: every route answered its subscribe */
         S_DEAD
 };
 
 static const char *const state_names[] = {
         "login", "login_wait", "handshake", "handshake_wait", "subscribe", "subscribe_wait",
-        "connect", "connect_wait", "backoff", "batch", "commit_wait", "probed", "dead"
+        "connect", "connect_wait", "backoff", "batch", "commit_wait", "unsubscribe_wait", "probed",
+        "dead"
 };
 
 struct session_sub {
@@ -52,6 +54,23 @@ struct session_sub {
         long long gap_after;
         enum session_probe probe;  /* probe mode: what the subscribe reply said */
         char probe_why[256];
+
+        /* Quarantine (on_route_error): the route is out of the session,
+         * its events are held back, and it is retried alone. */
+        int quarantined;
+        int retrying;       /* the subscribe in flight is its retry */
+        int unsub_pending;  /* subscribed in the live session: /meta/unsubscribe to send */
+        int drain;          /* unsubscribed: wait for one /meta/connect answer (the events
+                             * queued for the old subscription) before resubscribing */
+        int ever_up;        /* subscribed at least once: sfbridge_route_up is meaningful */
+        long long retry_at; /* monotonic ms of the next retry */
+        struct backoff bo;
+        char why[256];      /* Salesforce's words, or the caller's reason */
+        /* Stale events of an unsubscribed subscription may still arrive in
+         * this Bayeux session: events at or below floor are dropped. */
+        int floor_on;
+        long long floor;
+        size_t held;        /* events held back from the response being read */
 };
 
 struct session {
@@ -82,6 +101,7 @@ struct session {
         size_t nsubs;
 
         int ever_logged_in;
+        int running;         /* every route was subscribed once: route errors are per route now */
         int auth_failed;
         int stalled;
         int handshaken;
@@ -133,8 +153,16 @@ struct session *session_new(const struct config *cfg, struct http *http,
                 session_destroy(sess);
                 return NULL;
         }
-        for (i = 0; i < cfg->nroutes; i++)
-                sess->subs[i].rt = &cfg->routes[i];
+        for (i = 0; i < cfg->nroutes; i++) {
+                struct session_sub *sub = &sess->subs[i];
+
+                sub->rt = &cfg->routes[i];
+                backoff_init(&sub->bo, opts->route_backoff_base_ms > 0 ? opts->route_backoff_base_ms : 5000,
+                             opts->route_backoff_cap_ms > 0 ? opts->route_backoff_cap_ms : 300000);
+                /* A refusal is not lifted by retrying at once: wait from the first time. */
+                backoff_next_ms(&sub->bo);
+                metrics_route_up_set(sub->rt->channel, 0);
+        }
         if (http_xfer_init(http, &sess->oauth, errstr, errstr_size) == -1 ||
             http_xfer_init(http, &sess->cometd, errstr, errstr_size) == -1) {
                 session_destroy(sess);
@@ -170,6 +198,29 @@ void session_destroy(struct session *sess)
         free(sess);
 }
 
+/* Readiness names every quarantined route and why. */
+static void session_publish_quarantine(struct session *sess)
+{
+        char text[METRICS_QUARANTINE_MAX];
+        size_t i, len = 0;
+        int n = 0;
+
+        text[0] = '\0';
+        for (i = 0; i < sess->nsubs; i++) {
+                const struct session_sub *sub = &sess->subs[i];
+                int w;
+
+                if (!sub->quarantined)
+                        continue;
+                w = snprintf(text + len, sizeof(text) - len, "%s%s (%s)",
+                             n++ ? "; " : "route quarantined: ", sub->rt->channel, sub->why);
+                if (w < 0 || (size_t)w >= sizeof(text) - len)
+                        break;
+                len += (size_t)w;
+        }
+        metrics_quarantine_set(text);
+}
+
 static void publish_readiness(struct session *sess)
 {
         const char *reason = NULL;
@@ -188,6 +239,7 @@ static void publish_readiness(struct session *sess)
         else if (!all)
                 reason = "not every route subscribed";
         metrics_ready_set(sess->handshaken, all, sess->stalled, reason);
+        session_publish_quarantine(sess);
 }
 
 int session_handshaken(const struct session *sess)
@@ -219,8 +271,15 @@ static void session_drop_bayeux(struct session *sess)
         sess->client_id[0] = '\0';
         sess->handshaken = 0;
         for (i = 0; i < sess->nsubs; i++) {
-                sess->subs[i].pending = 1;
-                sess->subs[i].in_request = 0;
+                struct session_sub *sub = &sess->subs[i];
+
+                /* A quarantined route stays out: it is retried alone, when due. */
+                sub->pending = !sub->quarantined;
+                sub->in_request = 0;
+                sub->retrying = 0;
+                sub->unsub_pending = 0;
+                sub->drain = 0;
+                sub->floor_on = 0;
         }
 }
 
@@ -283,7 +342,8 @@ static int session_recover(struct session *sess, struct recovery_decision dec, c
         case ACT_STOP_ROUTE:
         case ACT_DEAD_LETTER:
         case ACT_LOG:
-                break; /* the bridge's moves, never an answer's */
+        case ACT_QUARANTINE:
+                break; /* the bridge's moves, never an answer's (a route's refusal is read route by route) */
         }
         publish_readiness(sess);
         return 0;
@@ -458,6 +518,8 @@ static int session_read_response(struct session *sess, int is_connect, int *rc,
         return 1;
 }
 
+static void session_hold_events(struct session *sess);
+
 /* The severity order when one response holds several answers. */
 static int action_rank(enum recovery_action a)
 {
@@ -467,6 +529,7 @@ static int action_rank(enum recovery_action a)
         case ACT_STOP_ROUTE:
         case ACT_DEAD_LETTER:
         case ACT_LOG:
+        case ACT_QUARANTINE:
                 return 0;
         case ACT_RETRY: return 1;
         case ACT_INVALID_REPLAY: return 2;
@@ -489,6 +552,8 @@ static int session_handle_messages(struct session *sess, enum bayeux_kind expect
         int seen = 0;
 
         *expected_ok = 0;
+        if (!sess->events_taken)
+                session_hold_events(sess);
         for (i = 0; i < sess->resp.nmsgs; i++)
                 if (sess->resp.msgs[i].kind == BAYEUX_EVENT)
                         nevents++;
@@ -506,7 +571,7 @@ static int session_handle_messages(struct session *sess, enum bayeux_kind expect
 
                 if (m->kind == BAYEUX_EVENT)
                         continue;
-                if (m->kind == expect && expect != BAYEUX_SUBSCRIBE) {
+                if (m->kind == expect && expect != BAYEUX_SUBSCRIBE && expect != BAYEUX_UNSUBSCRIBE) {
                         seen = 1;
                         if (m->successful == 1)
                                 *expected_ok = 1;
@@ -521,7 +586,7 @@ static int session_handle_messages(struct session *sess, enum bayeux_kind expect
                                         sess->cfg->sf.stall_timeout_s, m->advice.timeout_ms);
                         }
                 }
-                if (m->kind == BAYEUX_SUBSCRIBE)
+                if (m->kind == BAYEUX_SUBSCRIBE || m->kind == BAYEUX_UNSUBSCRIBE)
                         continue;  /* read route by route by the caller */
                 dec = recovery_classify(&in);
                 if (action_rank(dec.action) > action_rank(worst.action)) {
@@ -535,7 +600,7 @@ static int session_handle_messages(struct session *sess, enum bayeux_kind expect
                         return -1;
                 return 1;
         }
-        if (expect != BAYEUX_SUBSCRIBE && !seen) {
+        if (expect != BAYEUX_SUBSCRIBE && expect != BAYEUX_UNSUBSCRIBE && !seen) {
                 if (session_recover(sess, recovery_local("no_reply"),
                                     "the answer holds no reply to our request", errstr,
                                     errstr_size) == -1)
@@ -572,6 +637,10 @@ static int session_handshake_done(struct session *sess, char *errstr, size_t err
         metrics_handshake_inc();
         log_msg(LOG_INFO, "handshake", "client_id=%s", sess->client_id);
         for (i = 0; i < sess->nsubs; i++) {
+                if (sess->subs[i].quarantined) {
+                        sess->subs[i].pending = 0; /* retried alone, when due */
+                        continue;
+                }
                 sess->subs[i].from = sess->hooks.replay_from(sess->hooks.ctx, sess->subs[i].rt);
                 sess->subs[i].pending = 1;
         }
@@ -599,6 +668,7 @@ static int session_start_subscribe(struct session *sess, char *errstr, size_t er
         if (n == 0) {
                 sess->state = S_CONNECT;
                 sess->deadline_ms = 0;
+                sess->running = 1;
                 publish_readiness(sess);
                 return 0;
         }
@@ -668,6 +738,225 @@ static int session_invalid_replay(struct session *sess, struct session_sub *sub,
         return -1;
 }
 
+/*
+ * Set route sub aside: its events are held back from the bridge (they stay
+ * after its committed replay ID, so nothing is lost), an unsubscribe goes
+ * out when it is subscribed in the live session, and it is retried alone
+ * from its committed replay ID after a capped, jittered backoff.
+ */
+static void session_quarantine(struct session *sess, struct session_sub *sub, const char *cause,
+                               const char *reason, int subscribed)
+{
+        long delay = backoff_next_ms(&sub->bo);
+        int again = sub->quarantined;
+
+        sub->quarantined = 1;
+        sub->retrying = 0;
+        sub->pending = 0;
+        if (subscribed || sub->in_request) {
+                sub->unsub_pending = 1;
+                sub->floor_on = 1;
+                sub->floor = sess->hooks.replay_from(sess->hooks.ctx, sub->rt);
+        }
+        sub->retry_at = now_ms() + delay;
+        snprintf(sub->why, sizeof(sub->why), "%s", reason && reason[0] ? reason : cause);
+        metrics_route_up_set(sub->rt->channel, 0);
+        if (again) {
+                log_msg(LOG_WARN, "route_retry", "channel=%s cause=%s err=\"%s\" retry_in_ms=%ld",
+                        sub->rt->channel, cause, sub->why, delay);
+        } else {
+                log_msg(LOG_ERROR, "recovery", "cause=%s action=%s channel=%s err=\"%s\" "
+                        "retry_in_ms=%ld", cause, recovery_action_name(ACT_QUARANTINE),
+                        sub->rt->channel, sub->why, delay);
+                metrics_recovery_inc(cause, recovery_action_name(ACT_QUARANTINE));
+        }
+        publish_readiness(sess);
+}
+
+/* A subscribe refused for one channel once the bridge ran: on_route_error. */
+static int session_route_error(struct session *sess, struct session_sub *sub,
+                               struct recovery_decision dec, const struct bayeux_msg *m,
+                               char *errstr, size_t errstr_size)
+{
+        const char *why = m->failure_reason ? m->failure_reason
+                          : m->error ? m->error : "subscribe refused";
+
+        if (sess->cfg->on_route_error == ROUTE_ERROR_FAIL) {
+                log_msg(LOG_ERROR, "recovery", "cause=%s action=fatal channel=%s err=\"%s\" "
+                        "policy=fail", dec.cause, sub->rt->channel, why);
+                metrics_recovery_inc(dec.cause, recovery_action_name(ACT_FATAL));
+                snprintf(errstr, errstr_size,
+                         "Salesforce refused the subscribe of route %s: %s (%s) and on_route_error is fail",
+                         sub->rt->channel, why, dec.cause);
+                sess->state = S_DEAD;
+                return -1;
+        }
+        session_quarantine(sess, sub, dec.cause, why, 0);
+        return 0;
+}
+
+void session_route_quarantine(struct session *sess, size_t route, const char *cause,
+                              const char *reason)
+{
+        struct session_sub *sub;
+
+        if (route >= sess->nsubs || sess->opts.probe)
+                return;
+        sub = &sess->subs[route];
+        if (sub->quarantined)
+                return;
+        session_quarantine(sess, sub, cause && cause[0] ? cause : "route_error", reason,
+                           sess->handshaken && !sub->pending);
+}
+
+int session_route_up(const struct session *sess, size_t route)
+{
+        return route < sess->nsubs && !sess->subs[route].quarantined;
+}
+
+/*
+ * Between long-polls: a quarantined route's unsubscribe, then (once its
+ * queued events drained and its backoff ran out) its retry, alone, from
+ * its committed replay ID. @returns 1 when a request went out.
+ */
+static int session_route_work(struct session *sess, int *rc, char *errstr, size_t errstr_size)
+{
+        long long now = now_ms();
+        size_t i;
+
+        *rc = 0;
+        for (i = 0; i < sess->nsubs; i++) {
+                struct session_sub *sub = &sess->subs[i];
+
+                if (!sub->unsub_pending)
+                        continue;
+                if (bayeux_build_unsubscribe(&sess->req, sess->client_id, sub->rt->channel,
+                                             &sess->msg_id) == -1) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        *rc = -1;
+                        return 1;
+                }
+                sub->in_request = 1;
+                *rc = session_post(sess, S_UNSUBSCRIBE_WAIT, SESSION_REQUEST_TIMEOUT_MS, errstr,
+                                   errstr_size);
+                return 1;
+        }
+        for (i = 0; i < sess->nsubs; i++) {
+                struct session_sub *sub = &sess->subs[i];
+
+                if (!sub->quarantined || sub->drain || now < sub->retry_at)
+                        continue;
+                sub->from = sess->hooks.replay_from(sess->hooks.ctx, sub->rt);
+                sub->pending = 1;
+                sub->retrying = 1;
+                log_msg(LOG_INFO, "route_retry", "channel=%s replay_from=%lld", sub->rt->channel,
+                        sub->from);
+                *rc = session_start_subscribe(sess, errstr, errstr_size);
+                return 1;
+        }
+        return 0;
+}
+
+static int session_unsubscribe_done(struct session *sess, char *errstr, size_t errstr_size)
+{
+        int rc, ok;
+        size_t i, j;
+
+        if (!session_read_response(sess, 0, &rc, errstr, errstr_size))
+                return rc;
+        rc = session_handle_messages(sess, BAYEUX_UNSUBSCRIBE, &ok, errstr, errstr_size);
+        if (rc)
+                return rc < 0 ? -1 : 0;
+        for (i = 0; i < sess->nsubs; i++) {
+                struct session_sub *sub = &sess->subs[i];
+                const char *err = NULL;
+
+                if (!sub->in_request || !sub->unsub_pending)
+                        continue;
+                for (j = 0; j < sess->resp.nmsgs; j++) {
+                        const struct bayeux_msg *m = &sess->resp.msgs[j];
+
+                        if (m->kind == BAYEUX_UNSUBSCRIBE && m->successful != 1)
+                                err = m->failure_reason ? m->failure_reason
+                                      : m->error ? m->error : "unsubscribe refused";
+                }
+                sub->in_request = 0;
+                sub->unsub_pending = 0;
+                sub->drain = 1;
+                if (err)
+                        log_msg(LOG_WARN, "unsubscribe", "channel=%s err=\"%s\" action=hold_events",
+                                sub->rt->channel, err);
+                else
+                        log_msg(LOG_INFO, "unsubscribe", "channel=%s", sub->rt->channel);
+        }
+        sess->state = S_CONNECT;
+        return 0;
+}
+
+/*
+ * Events the bridge must not produce, taken out of the response before it
+ * sees it: those of a quarantined route, and stale ones of an
+ * unsubscribed subscription (at or below the route's floor). Held, not
+ * lost: they stay after the committed replay ID, and the route's
+ * resubscribe from it brings them again.
+ */
+static void session_hold_events(struct session *sess)
+{
+        struct bayeux_response *resp = &sess->resp;
+        size_t i, n = 0;
+        int any = 0;
+
+        for (i = 0; i < sess->nsubs; i++) {
+                sess->subs[i].held = 0;
+                any |= sess->subs[i].quarantined || sess->subs[i].floor_on;
+        }
+        if (!any)
+                return;
+        for (i = 0; i < resp->nmsgs; i++) {
+                const struct bayeux_msg *m = &resp->msgs[i];
+                const struct config_route *rt = NULL;
+                struct session_sub *sub = NULL;
+
+                if (m->kind == BAYEUX_EVENT && (rt = config_find_route(sess->cfg, m->channel)) &&
+                    (size_t)(rt - sess->cfg->routes) < sess->nsubs)
+                        sub = &sess->subs[rt - sess->cfg->routes];
+                if (sub && (sub->quarantined ||
+                            (sub->floor_on && m->problem == BAYEUX_EVENT_OK &&
+                             m->replay_id <= sub->floor))) {
+                        sub->held++;
+                        continue;
+                }
+                if (n != i)
+                        resp->msgs[n] = *m;
+                n++;
+        }
+        resp->nmsgs = n;
+        for (i = 0; i < sess->nsubs; i++)
+                if (sess->subs[i].held)
+                        log_msg(LOG_INFO, "events_held", "channel=%s count=%zu reason=%s",
+                                sess->subs[i].rt->channel, sess->subs[i].held,
+                                sess->subs[i].quarantined ? "quarantined" : "stale");
+}
+
+/* The batch is in Kafka: an unsubscribed-then-resubscribed route never takes an older ID again. */
+static void session_raise_floors(struct session *sess)
+{
+        size_t i, k;
+
+        for (i = 0; i < sess->resp.nmsgs; i++) {
+                const struct bayeux_msg *m = &sess->resp.msgs[i];
+                const struct config_route *rt;
+
+                if (m->kind != BAYEUX_EVENT || m->problem != BAYEUX_EVENT_OK ||
+                    !(rt = config_find_route(sess->cfg, m->channel)))
+                        continue;
+                k = (size_t)(rt - sess->cfg->routes);
+                if (k < sess->nsubs && sess->subs[k].floor_on && !sess->subs[k].quarantined &&
+                    m->replay_id > sess->subs[k].floor)
+                        sess->subs[k].floor = m->replay_id;
+        }
+}
+
 static int session_subscribe_done(struct session *sess, char *errstr, size_t errstr_size)
 {
         int rc, ok;
@@ -693,9 +982,30 @@ static int session_subscribe_done(struct session *sess, char *errstr, size_t err
                         continue;
                 }
                 sub->in_request = 0;
+                if (sub->quarantined && !sub->retrying) {
+                        /* Set aside while its subscribe was out: whatever the
+                         * answer, the unsubscribe queued then goes next. */
+                        sub->pending = 0;
+                        continue;
+                }
                 if (m->successful == 1) {
                         sub->pending = 0;
                         sub->probe = SESSION_PROBE_OK;
+                        if (sub->floor_on)
+                                sub->floor = sub->from;
+                        metrics_route_up_set(sub->rt->channel, 1);
+                        sub->ever_up = 1;
+                        if (sub->quarantined) {
+                                sub->quarantined = 0;
+                                sub->retrying = 0;
+                                backoff_reset(&sub->bo);
+                                backoff_next_ms(&sub->bo);
+                                log_msg(LOG_INFO, "route_up", "channel=%s replay_from=%lld "
+                                        "err=\"quarantine over: subscribed again\"",
+                                        sub->rt->channel, sub->from);
+                                publish_readiness(sess);
+                                continue;
+                        }
                         log_msg(LOG_INFO, "subscribed", "channel=%s replay_from=%lld",
                                 sub->rt->channel, sub->from);
                         continue;
@@ -715,6 +1025,13 @@ static int session_subscribe_done(struct session *sess, char *errstr, size_t err
                                 return -1;
                         continue;  /* still pending: resubscribed in the next request */
                 }
+                if (dec.per_route && sess->running) {
+                        /* One channel refused mid-run: that route alone. */
+                        if (session_route_error(sess, sub, dec, m, errstr, errstr_size) == -1)
+                                return -1;
+                        continue;
+                }
+                sub->retrying = 0;
                 return session_recover(sess, dec, m->error ? m->error : "subscribe failed", errstr,
                                        errstr_size) < 0 ? -1 : 0;
         }
@@ -759,6 +1076,8 @@ static int session_connect_done(struct session *sess, char *errstr, size_t errst
                 sess->stalled = 0;
                 publish_readiness(sess);
         }
+        for (size_t i = 0; i < sess->nsubs; i++)
+                sess->subs[i].drain = 0; /* what the old subscription had queued came with this answer */
         backoff_reset(&sess->bo);
         backoff_reset(&sess->limit_bo);
         backoff_next_ms(&sess->limit_bo);
@@ -851,6 +1170,7 @@ void session_batch_done(struct session *sess, enum session_verdict verdict, cons
                 session_rebuild(sess, verdict == SESSION_BATCH_REBUILD ? cause : deferred);
                 return;
         }
+        session_raise_floors(sess);
         sess->events_taken = 1;
         sess->resp_ready = 1;
         sess->state = sess->batch_from;
@@ -954,8 +1274,14 @@ int session_step(struct session *sess, char *errstr, size_t errstr_size)
                                 rc = session_subscribe_done(sess, errstr, errstr_size);
                         break;
                 case S_CONNECT:
+                        if (session_route_work(sess, &rc, errstr, errstr_size))
+                                break;
                         if (now_ms() >= sess->deadline_ms && !sess->paused)
                                 rc = session_start_connect(sess, S_CONNECT_WAIT, errstr, errstr_size);
+                        break;
+                case S_UNSUBSCRIBE_WAIT:
+                        if (sess->resp_ready || session_xfer_done(sess, &sess->cometd))
+                                rc = session_unsubscribe_done(sess, errstr, errstr_size);
                         break;
                 case S_CONNECT_WAIT:
                         if (sess->resp_ready || session_xfer_done(sess, &sess->cometd))
@@ -990,6 +1316,13 @@ int session_timeout_ms(const struct session *sess, int cap_ms)
         if (sess->state != S_BACKOFF && sess->state != S_CONNECT)
                 return cap_ms;
         left = sess->deadline_ms - now_ms();
+        if (sess->state == S_CONNECT) {
+                /* A quarantined route's retry goes between long-polls. */
+                for (size_t i = 0; i < sess->nsubs; i++)
+                        if (sess->subs[i].quarantined && !sess->subs[i].drain &&
+                            sess->subs[i].retry_at - now_ms() < left)
+                                left = sess->subs[i].retry_at - now_ms();
+        }
         if (left < 0)
                 left = 0;
         return left < cap_ms ? (int)left : cap_ms;

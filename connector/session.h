@@ -50,6 +50,8 @@ struct session_opts {
         long backoff_cap_ms;        /* 60000 */
         long limit_backoff_base_ms; /* too busy, org limits: minutes in production */
         long limit_backoff_cap_ms;
+        long route_backoff_base_ms; /* a quarantined route's retries: 0 means 5000 (5 s) */
+        long route_backoff_cap_ms;  /* 0 means 300000 (5 min) */
 };
 
 /** @returns a new session, free with session_destroy(). @remark cfg, http and hooks are borrowed. */
@@ -132,6 +134,30 @@ const struct auth_token *session_token(const struct session *sess);
 
 /** @returns the CometD endpoint in use, or NULL before a login. */
 const char *session_cometd_url(const struct session *sess);
+
+/**
+ * @brief Quarantine route @p route (an index into cfg->routes) that is
+ *        subscribed: /meta/unsubscribe its channel in the live session
+ *        (between long-polls), hold back its events from then on (they are
+ *        not in session_batch(): they stay after its committed replay ID),
+ *        and retry its subscribe alone from the committed replay ID (the
+ *        hooks' replay_from) with backoff, 5 s doubling to 5 min with
+ *        jitter. Logged once (cause, action=quarantine) and counted;
+ *        readiness is false naming the route and @p reason meanwhile.
+ *        Events of the route still arriving from the old subscription
+ *        are dropped when their replay ID is not above the route's floor
+ *        (its committed ID at the resubscribe, then each ID handed on).
+ *        A no-op for a route already quarantined. Always quarantines
+ *        (on_route_error applies to Salesforce's refusals only).
+ * @remark Callable while the bridge holds a batch: the rest of that batch's
+ *         events of the route must then be skipped by the caller
+ *         (session_route_up() says 0).
+ */
+void session_route_quarantine(struct session *sess, size_t route, const char *cause,
+                              const char *reason);
+
+/** @returns 0 while route @p route is quarantined (its events are not deliverable), else 1. */
+int session_route_up(const struct session *sess, size_t route);
 
 /** @returns 1 while a Bayeux session is established with valid credentials. */
 int session_handshaken(const struct session *sess);

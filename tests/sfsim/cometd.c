@@ -446,6 +446,12 @@ static void meta_subscribe(struct ctx *ctx, const cJSON *msg)
                 subscribe_fail(ctx, msg, cl, subscription, err);
                 goto out;
         }
+        /* The permission to one channel removed (admin fault restricted-channel). */
+        if (faults_armed(&sim->faults, FAULT_RESTRICTED_CHANNEL) &&
+            !strcmp(base, sim->faults.channel) && faults_take(&sim->faults, FAULT_RESTRICTED_CHANNEL)) {
+                subscribe_fail(ctx, msg, cl, subscription, "403::Restricted channel");
+                goto out;
+        }
         /* ext.replay maps channel -> replay ID; EMP sends every channel it
          * knows, so pick ours; absent means -1 (new events only). */
         ext = cJSON_GetObjectItemCaseSensitive(msg, "ext");

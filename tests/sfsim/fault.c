@@ -12,6 +12,7 @@ static const char *const fault_names[FAULT_COUNT] = {
         [FAULT_CLOSE_MID_POLL] = "close-mid-poll",
         [FAULT_HTTP_503] = "http-503",
         [FAULT_MALFORMED] = "malformed",
+        [FAULT_RESTRICTED_CHANNEL] = "restricted-channel",
 };
 
 int fault_parse(const char *name)
@@ -57,5 +58,6 @@ void faults_clear(struct faults *faults)
                 faults->f[i].armed = 0;
                 faults->f[i].left = 0;
         }
+        faults->channel[0] = '\0';
         faults->clear_gen++;
 }

@@ -15,6 +15,7 @@ enum fault_kind {
         FAULT_CLOSE_MID_POLL,    /* connects: the TCP connection is closed */
         FAULT_HTTP_503,          /* CometD requests: HTTP 503 */
         FAULT_MALFORMED,         /* connect replies: invalid JSON */
+        FAULT_RESTRICTED_CHANNEL, /* subscribes of one channel (channel=): 403::Restricted channel */
         FAULT_COUNT
 };
 
@@ -24,6 +25,7 @@ struct faults {
                 long left;  /* requests still to hit; -1: until clear */
         } f[FAULT_COUNT];
         unsigned clear_gen;  /* bumped by faults_clear(): releases stalls */
+        char channel[160];   /* FAULT_RESTRICTED_CHANNEL: the base channel refused */
 };
 
 /** @returns the fault named @p name (e.g. "too-busy"), or -1. */

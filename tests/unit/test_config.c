@@ -239,6 +239,7 @@ static void test_defaults(void **state)
         assert_int_equal(cfg->kafka.max_in_flight, 10000);
         assert_int_equal(cfg->kafka.nproperties, 0);
         assert_int_equal(cfg->on_invalid_replay, INVALID_REPLAY_ALL);
+        assert_int_equal(cfg->on_route_error, ROUTE_ERROR_QUARANTINE);
         assert_string_equal(cfg->metrics_listen, "127.0.0.1:9464");
         assert_int_equal(cfg->nroutes, 1);
         rt = &cfg->routes[0];
@@ -1140,9 +1141,31 @@ static void test_alloc_failure(void **state)
 }
 #endif
 
+/* on_route_error: quarantine (default) or fail; anything else is an error naming the choices. */
+static void test_on_route_error(void **state)
+{
+        struct config *cfg;
+        char err[1024] = "";
+
+        (void)state;
+        cfg = must_load("salesforce:\n" AUTH_PASSWORD_YAML "on_route_error: fail\n" MIN_REST);
+        assert_int_equal(cfg->on_route_error, ROUTE_ERROR_FAIL);
+        assert_string_equal(config_route_error_name(cfg->on_route_error), "fail");
+        config_destroy(cfg);
+        cfg = must_load("salesforce:\n" AUTH_PASSWORD_YAML "on_route_error: quarantine\n" MIN_REST);
+        assert_int_equal(cfg->on_route_error, ROUTE_ERROR_QUARANTINE);
+        config_destroy(cfg);
+        cfg = load_text("salesforce:\n" AUTH_PASSWORD_YAML "on_route_error: skip\n" MIN_REST, err, sizeof(err));
+        assert_null(cfg);
+        assert_non_null(strstr(err, "on_route_error"));
+        assert_non_null(strstr(err, "quarantine"));
+        assert_non_null(strstr(err, "fail"));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_on_route_error),
                 cmocka_unit_test(test_corpus),
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_flow_jwt),

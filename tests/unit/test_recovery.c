@@ -255,6 +255,7 @@ static const struct {
         { "bad_event", ACT_STOP_ROUTE },
         { "poison_event", ACT_DEAD_LETTER },
         { "unrouted_event", ACT_LOG },
+        { "route_error", ACT_QUARANTINE },
 };
 
 static void test_every_case(void **state)
@@ -356,6 +357,44 @@ static void test_http_status_wins(void **state)
         assert_string_equal(dec.cause, "http_5xx");
 }
 
+/* Exactly the refusals of one channel are per route (quarantined mid-run); session-wide causes are not. */
+static void test_per_route_rows(void **state)
+{
+        static const char *const per_route[] = {
+                "403::Restricted channel", "403::No access on channel",
+                "403::User not allowed to subscribe CDC without View All Data permissions",
+                "403::Subscriber does not have access to the entity in this topic",
+                "400::The channel you requested to subscribe to doesn't exist {/topic/X}",
+                "404::Unknown channel", "403::Subscription limit exceeded for this topic",
+        };
+        static const char *const session_wide[] = {
+                "403::Unknown client", "401::Authentication invalid", "403::User not enabled for streaming",
+                "403::Organization concurrent user limit exceeded", "503::Server is too busy.",
+                "403::Organization total events daily limit exceeded", "500::Something unexpected",
+                "400::The replayId {5} you provided was invalid.  Please provide a valid ID, -2 to replay all events, or -1 to replay only new events.",
+        };
+        char json[512];
+        size_t i;
+
+        (void)state;
+        for (i = 0; i < sizeof(per_route) / sizeof(per_route[0]); i++) {
+                struct rcase c = { per_route[i], 0, 200, json, ACT_NONE, "" };
+
+                snprintf(json, sizeof(json), "{\"channel\":\"/meta/subscribe\",\"successful\":false,"
+                         "\"subscription\":\"/topic/X\",\"error\":\"%s\"}", per_route[i]);
+                if (!run_case(&c).per_route)
+                        fail_msg("%s should be per route", per_route[i]);
+        }
+        for (i = 0; i < sizeof(session_wide) / sizeof(session_wide[0]); i++) {
+                struct rcase c = { session_wide[i], 0, 200, json, ACT_NONE, "" };
+
+                snprintf(json, sizeof(json), "{\"channel\":\"/meta/subscribe\",\"successful\":false,"
+                         "\"subscription\":\"/topic/X\",\"error\":\"%s\"}", session_wide[i]);
+                if (run_case(&c).per_route)
+                        fail_msg("%s should be session-wide", session_wide[i]);
+        }
+}
+
 static void test_action_names(void **state)
 {
         (void)state;
@@ -371,6 +410,7 @@ static void test_action_names(void **state)
         assert_string_equal(recovery_action_name(ACT_STOP_ROUTE), "route_stopped");
         assert_string_equal(recovery_action_name(ACT_DEAD_LETTER), "dead_lettered");
         assert_string_equal(recovery_action_name(ACT_LOG), "logged");
+        assert_string_equal(recovery_action_name(ACT_QUARANTINE), "quarantine");
 }
 
 int main(void)
@@ -379,6 +419,7 @@ int main(void)
                 cmocka_unit_test(test_every_case),
                 cmocka_unit_test(test_every_rule_is_exercised),
                 cmocka_unit_test(test_unknown_local_cause),
+                cmocka_unit_test(test_per_route_rows),
                 cmocka_unit_test(test_failure_reason_before_error),
                 cmocka_unit_test(test_http_status_wins),
                 cmocka_unit_test(test_action_names),

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "http.h"
@@ -424,6 +425,282 @@ static void test_paused_holds_connect(void **state)
         assert_true(body_has(last_req(), "/meta/connect"));
 }
 
+/* ---- per-route quarantine (on_route_error) ---- */
+
+static const char *const config_two_text =
+        "name: t\n"
+        "salesforce:\n"
+        "  login_url: https://login.example.com\n"
+        "  auth:\n"
+        "    flow: password\n"
+        "    client_id: id\n"
+        "    client_secret: secret\n"
+        "    username: u@example.com\n"
+        "    password: pw\n"
+        "kafka:\n"
+        "  bootstrap_servers: localhost:9092\n"
+        "%s"
+        "routes:\n"
+        "  - channel: /topic/A\n"
+        "    topic: t.a\n"
+        "  - channel: /topic/B\n"
+        "    topic: t.b\n";
+
+static int setup_two_policy(void **state, const char *policy)
+{
+        static struct fixture fx;
+        /* Retries of a quarantined route after 1 ms, so the test need not wait. */
+        struct session_opts opts = { .backoff_cap_ms = 60000, .limit_backoff_cap_ms = 60000,
+                                     .route_backoff_base_ms = 1, .route_backoff_cap_ms = 2 };
+        struct session_hooks hooks = { NULL, fake_replay_from };
+        char text[2048];
+
+        memset(&fx, 0, sizeof(fx));
+        nreqs = 0;
+        ncancels = 0;
+        committed_id = 100;
+        snprintf(text, sizeof(text), config_two_text, policy);
+        fx.cfg = config_load_string("t.yaml", text, strlen(text), fx.err, sizeof(fx.err));
+        assert_non_null(fx.cfg);
+        assert_int_equal(metrics_init("t", "test"), 0);
+        fx.sess = session_new(fx.cfg, NULL, &opts, &hooks, fx.err, sizeof(fx.err));
+        assert_non_null(fx.sess);
+        *state = &fx;
+        return 0;
+}
+
+static int setup_two(void **state)
+{
+        return setup_two_policy(state, "");
+}
+
+static int setup_two_fail(void **state)
+{
+        return setup_two_policy(state, "on_route_error: fail\n");
+}
+
+#define EVENT_B(id) "{\"channel\":\"/topic/B\",\"data\":{\"event\":{\"replayId\":" #id "},\"sobject\":{\"Id\":\"002\"}}}"
+#define SUB_OK(ch) "{\"channel\":\"/meta/subscribe\",\"successful\":true,\"subscription\":\"" ch "\"}"
+#define SUB_RESTRICTED(ch) "{\"channel\":\"/meta/subscribe\",\"successful\":false,\"subscription\":\"" ch "\"," \
+        "\"error\":\"403::Restricted channel\"}"
+#define UNKNOWN_CLIENT "[{\"channel\":\"/meta/connect\",\"successful\":false,\"error\":\"403::Unknown client\"," \
+        "\"advice\":{\"reconnect\":\"handshake\",\"interval\":0}}]"
+
+static int count_reqs(const char *s)
+{
+        int i, n = 0;
+
+        for (i = 0; i < nreqs; i++)
+                if (strstr(reqs[i].body, s))
+                        n++;
+        return n;
+}
+
+/* Both routes subscribed; the first /meta/connect is in flight. */
+static void establish_two(struct fixture *fx)
+{
+        step(fx);
+        answer("{\"access_token\":\"tok\",\"instance_url\":\"https://inst.example.com\"}");
+        step(fx);
+        answer("[{\"channel\":\"/meta/handshake\",\"successful\":true,\"clientId\":\"c1\",\"ext\":{\"replay\":true}}]");
+        step(fx);
+        assert_true(body_has(last_req(), "/topic/A"));
+        assert_true(body_has(last_req(), "/topic/B"));
+        answer("[" SUB_OK("/topic/A") "," SUB_OK("/topic/B") "]");
+        step(fx);
+        assert_true(body_has(last_req(), "/meta/connect"));
+        assert_int_equal(metrics_ready(NULL, 0), 1);
+}
+
+/* Mid-run, after a new handshake, Salesforce refuses /topic/B alone. */
+static void refuse_b_after_rehandshake(struct fixture *fx)
+{
+        answer(UNKNOWN_CLIENT);
+        step(fx);
+        assert_true(body_has(last_req(), "/meta/handshake"));
+        answer("[{\"channel\":\"/meta/handshake\",\"successful\":true,\"clientId\":\"c2\"}]");
+        step(fx);
+        assert_true(body_has(last_req(), "/meta/subscribe"));
+        answer("[" SUB_OK("/topic/A") "," SUB_RESTRICTED("/topic/B") "]");
+}
+
+/* A refused route is set aside; the other flows with no new session. */
+static void test_route_quarantined_mid_run(void **state)
+{
+        struct fixture *fx = *state;
+        const struct bayeux_response *resp;
+        char why[512];
+        int handshakes;
+
+        establish_two(fx);
+        refuse_b_after_rehandshake(fx);
+        step(fx);
+        handshakes = count_reqs("/meta/handshake");
+        assert_int_equal(handshakes, 2);
+        /* Not a re-handshake, not the end: the long-poll goes on. */
+        assert_true(body_has(last_req(), "/meta/connect"));
+        assert_true(session_handshaken(fx->sess));
+        assert_int_equal(session_route_up(fx->sess, 0), 1);
+        assert_int_equal(session_route_up(fx->sess, 1), 0);
+        assert_int_equal(metrics_ready(why, sizeof(why)), 0);
+        assert_non_null(strstr(why, "/topic/B"));
+        assert_non_null(strstr(why, "403::Restricted channel"));
+        /* An event of the quarantined route is not handed on. */
+        answer("[" EVENT_B(7) "," EVENT(101) "," CONNECT_OK "]");
+        step(fx);
+        resp = session_batch(fx->sess);
+        assert_non_null(resp);
+        assert_int_equal(resp->nmsgs, 2);
+        assert_string_equal(resp->msgs[0].channel, "/topic/A");
+        assert_int_equal(count_reqs("/meta/handshake"), handshakes);
+}
+
+/* The retry is a subscribe of that channel alone, from its committed ID; on success the route is up. */
+static void test_route_retry_succeeds(void **state)
+{
+        struct fixture *fx = *state;
+        char why[512];
+        int before;
+
+        establish_two(fx);
+        refuse_b_after_rehandshake(fx);
+        step(fx);
+        assert_true(body_has(last_req(), "/meta/connect"));
+        usleep(5000); /* past the 1-2 ms backoff */
+        committed_id = 150;
+        answer("[" CONNECT_OK "]");
+        step(fx);
+        /* Still refused: backs off again, quietly, and the connect goes on. */
+        assert_true(body_has(last_req(), "/meta/subscribe"));
+        assert_false(body_has(last_req(), "/topic/A"));
+        assert_true(body_has(last_req(), "\"/topic/B\":150"));
+        answer("[" SUB_RESTRICTED("/topic/B") "]");
+        step(fx);
+        assert_true(body_has(last_req(), "/meta/connect"));
+        assert_int_equal(session_route_up(fx->sess, 1), 0);
+        usleep(5000);
+        answer("[" CONNECT_OK "]");
+        step(fx);
+        assert_true(body_has(last_req(), "/meta/subscribe"));
+        assert_false(body_has(last_req(), "/topic/A"));
+        answer("[" SUB_OK("/topic/B") "]");
+        before = nreqs;
+        step(fx);
+        assert_int_equal(nreqs, before + 1);
+        assert_true(body_has(last_req(), "/meta/connect"));
+        assert_int_equal(session_route_up(fx->sess, 1), 1);
+        assert_int_equal(metrics_ready(why, sizeof(why)), 1);
+        assert_int_equal(count_reqs("/meta/handshake"), 2);
+        answer("[" EVENT_B(151) "," CONNECT_OK "]");
+        step(fx);
+        assert_non_null(session_batch(fx->sess));
+        assert_int_equal(session_batch(fx->sess)->msgs[0].replay_id, 151);
+}
+
+/* on_route_error: fail stops with the channel and Salesforce's words. */
+static void test_route_error_fail_policy(void **state)
+{
+        struct fixture *fx = *state;
+
+        establish_two(fx);
+        refuse_b_after_rehandshake(fx);
+        assert_int_equal(session_step(fx->sess, fx->err, sizeof(fx->err)), -1);
+        assert_non_null(strstr(fx->err, "/topic/B"));
+        assert_non_null(strstr(fx->err, "403::Restricted channel"));
+        assert_non_null(strstr(fx->err, "on_route_error"));
+}
+
+/* At start (no route ever subscribed) a channel that does not exist still ends the run. */
+static void test_start_unknown_channel_fatal(void **state)
+{
+        struct fixture *fx = *state;
+
+        step(fx);
+        answer("{\"access_token\":\"tok\",\"instance_url\":\"https://inst.example.com\"}");
+        step(fx);
+        answer("[{\"channel\":\"/meta/handshake\",\"successful\":true,\"clientId\":\"c1\"}]");
+        step(fx);
+        answer("[" SUB_OK("/topic/A") ",{\"channel\":\"/meta/subscribe\",\"successful\":false,"
+               "\"subscription\":\"/topic/B\",\"error\":\"400::The channel you requested to subscribe "
+               "to doesn't exist {/topic/B}\"}]");
+        assert_int_equal(session_step(fx->sess, fx->err, sizeof(fx->err)), -1);
+        assert_non_null(strstr(fx->err, "unknown_channel"));
+        assert_non_null(strstr(fx->err, "/topic/B"));
+}
+
+/*
+ * session_route_quarantine on a subscribed route: its events are held from
+ * then on, the channel is unsubscribed between long-polls, the resubscribe
+ * waits for the queued events to drain and starts from the committed ID,
+ * and a stale event of the old subscription is never handed on again.
+ */
+static void test_route_quarantine_api(void **state)
+{
+        struct fixture *fx = *state;
+        const struct bayeux_response *resp;
+
+        establish_two(fx);
+        answer("[" EVENT_B(201) "," EVENT_B(202) "," CONNECT_OK "]");
+        step(fx);
+        resp = session_batch(fx->sess);
+        assert_non_null(resp);
+        /* The bridge found 202 poisonous: it took 201 and sets the route aside. */
+        session_route_quarantine(fx->sess, 1, "bad_event", "event too large");
+        assert_int_equal(session_route_up(fx->sess, 1), 0);
+        session_batch_produced(fx->sess); /* the next long-poll travels meanwhile */
+        assert_true(body_has(last_req(), "/meta/connect"));
+        committed_id = 201;
+        session_batch_done(fx->sess, SESSION_BATCH_COMMITTED, NULL);
+        step(fx);
+        /* Queued before the unsubscribe: held, not handed on. */
+        answer("[" EVENT_B(202) "," EVENT_B(203) "," EVENT(101) "," CONNECT_OK "]");
+        step(fx);
+        resp = session_batch(fx->sess);
+        assert_non_null(resp);
+        assert_int_equal(resp->nmsgs, 2);
+        assert_string_equal(resp->msgs[0].channel, "/topic/A");
+        session_batch_produced(fx->sess);
+        assert_false(body_has(last_req(), "/meta/unsubscribe")); /* a connect may be out */
+        session_batch_done(fx->sess, SESSION_BATCH_COMMITTED, NULL);
+        step(fx);
+        if (body_has(last_req(), "/meta/connect")) {
+                answer("[" CONNECT_OK "]");
+                step(fx);
+        }
+        assert_true(body_has(last_req(), "/meta/unsubscribe"));
+        assert_true(body_has(last_req(), "/topic/B"));
+        usleep(5000); /* the backoff is over, but the queue has not drained yet */
+        answer("[{\"channel\":\"/meta/unsubscribe\",\"successful\":true,\"subscription\":\"/topic/B\"}]");
+        step(fx);
+        assert_true(body_has(last_req(), "/meta/connect"));
+        answer("[" EVENT_B(204) "," CONNECT_OK "]");
+        step(fx);
+        assert_null(session_batch(fx->sess)); /* all held */
+        assert_true(body_has(last_req(), "/meta/subscribe"));
+        assert_true(body_has(last_req(), "\"/topic/B\":201"));
+        answer("[" SUB_OK("/topic/B") "]");
+        step(fx);
+        assert_int_equal(session_route_up(fx->sess, 1), 1);
+        assert_true(body_has(last_req(), "/meta/connect"));
+        /* 202 replayed by the resubscribe; then 202 again, stale, from the old subscription. */
+        answer("[" EVENT_B(202) "," CONNECT_OK "]");
+        step(fx);
+        resp = session_batch(fx->sess);
+        assert_non_null(resp);
+        assert_int_equal(resp->msgs[0].replay_id, 202);
+        session_batch_produced(fx->sess);
+        committed_id = 202;
+        session_batch_done(fx->sess, SESSION_BATCH_COMMITTED, NULL);
+        step(fx);
+        answer("[" EVENT_B(201) "," EVENT_B(202) "," EVENT_B(203) "," CONNECT_OK "]");
+        step(fx);
+        resp = session_batch(fx->sess);
+        assert_non_null(resp);
+        assert_int_equal(resp->nmsgs, 2);
+        assert_int_equal(resp->msgs[0].replay_id, 203);
+        assert_int_equal(count_reqs("/meta/handshake"), 1);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -435,6 +712,11 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_wait_without_request_rebuilds, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_invalid_replay_on_subscribe_queues_gap, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_paused_holds_connect, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_route_quarantined_mid_run, setup_two, teardown),
+                cmocka_unit_test_setup_teardown(test_route_retry_succeeds, setup_two, teardown),
+                cmocka_unit_test_setup_teardown(test_route_error_fail_policy, setup_two_fail, teardown),
+                cmocka_unit_test_setup_teardown(test_start_unknown_channel_fatal, setup_two, teardown),
+                cmocka_unit_test_setup_teardown(test_route_quarantine_api, setup_two, teardown),
         };
 
         log_setup(LOG_FORMAT_LOGFMT, LOG_ERROR);

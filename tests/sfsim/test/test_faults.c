@@ -459,6 +459,38 @@ static void test_clear_and_stats(void **state)
         ready_client(&fx->tc, NULL);
 }
 
+/* One channel's subscribes refused with 403::Restricted channel; others subscribe; clear lifts it. */
+static void test_restricted_channel(void **state)
+{
+        struct fixture *fx = *state;
+        cJSON *arr, *json;
+        char *text;
+
+        bx_handshake(&fx->tc);
+        json = admin_call(&fx->sim, "POST", "/admin/fault?kind=restricted-channel&channel=/topic/B", 200);
+        assert_json(json, "{\"ok\":true,\"kind\":\"restricted-channel\",\"count\":-1}");
+        cJSON_Delete(json);
+        arr = bx_subscribe(&fx->tc, "/topic/B", "-1");
+        assert_json(arr, "[{\"clientId\":\"%s\",\"channel\":\"/meta/subscribe\",\"id\":\"%s\","
+                         "\"subscription\":\"/topic/B\",\"successful\":false,\"error\":\"403::Restricted channel\"}]",
+                    fx->tc.client_id, fx->tc.last_id);
+        cJSON_Delete(arr);
+        bx_subscribe_ok(&fx->tc, "/topic/A", "-1");
+        /* Until clear, not once: the permission stays removed. */
+        arr = bx_subscribe(&fx->tc, "/topic/B?Type=x", "-1");
+        text = cJSON_PrintUnformatted(arr);
+        assert_non_null(strstr(text, "403::Restricted channel"));
+        free(text);
+        cJSON_Delete(arr);
+        fault(&fx->sim, "kind=clear");
+        bx_subscribe_ok(&fx->tc, "/topic/B", "-1");
+        json = admin_call(&fx->sim, "POST", "/admin/fault?kind=restricted-channel", 400);
+        text = cJSON_PrintUnformatted(json);
+        assert_non_null(strstr(text, "needs parameter 'channel'"));
+        free(text);
+        cJSON_Delete(json);
+}
+
 static void test_fault_input_checks(void **state)
 {
         struct fixture *fx = *state;
@@ -470,7 +502,7 @@ static void test_fault_input_checks(void **state)
         json = admin_call(&fx->sim, "POST", "/admin/fault?kind=explode", 400);
         assert_json(json, "{\"error\":\"fault: unknown kind 'explode' (known: revoke-tokens, forget-clients, "
                           "disconnect, too-busy, concurrent-limit, stall, close-mid-poll, http-503, malformed, "
-                          "clear)\"}");
+                          "restricted-channel, clear)\"}");
         cJSON_Delete(json);
         json = admin_call(&fx->sim, "POST", "/admin/fault?kind=stall&count=0", 400);
         assert_json(json, "{\"error\":\"fault: parameter 'count' must be a positive integer\"}");
@@ -495,6 +527,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_http_503, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_malformed, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_clear_and_stats, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_restricted_channel, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_fault_input_checks, fx_setup, fx_teardown),
         };
 
