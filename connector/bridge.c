@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +62,8 @@ struct bridge {
         unsigned long *cdc_gaps;       /* per route: CDC gap events in the batch */
         struct session_gap *gaps;      /* replay gaps recorded in the batch */
         size_t ngaps_in_batch;
-        unsigned char *stopped;        /* per route: held before an event it cannot forward */
+        unsigned char *stopped;        /* per route: once held before an event it cannot forward */
+        long long *stopped_at;         /* ... that event's replay ID (LLONG_MIN: unreadable) */
         unsigned char *partition_warned; /* per route: said once that events lacked a record ID */
         struct bridge_dead *dead;      /* dead letters per (route, reason) in the batch */
         size_t ndead, dead_cap;
@@ -331,24 +333,36 @@ static void bridge_event_id(const struct bayeux_msg *m, char *out, size_t out_si
 
 /*
  * An event the bridge cannot forward stops its route's progress rather
- * than be skipped: the route's later events are held back from Kafka too, so
- * its committed replay ID stays just before this one and a restart picks it
- * up. Other routes go on. The one place a route stops.
+ * than be skipped: the route is quarantined (session.c), so its later events
+ * are held back from Kafka too and its committed replay ID stays just before
+ * this one; the quarantine's retry subscribes it again from there, with
+ * backoff, and meets the event again until its cause is gone. Other routes
+ * go on. The one place a route stops.
  */
 static void bridge_stop_route(struct bridge *br, size_t ri, const struct bayeux_msg *m,
                               const char *reason, const char *topic, const char *why)
 {
-        if (!br->stopped[ri]) {
-                char id[24] = "unreadable";
+        long long rid = m->problem == BAYEUX_EVENT_OK ? m->replay_id : LLONG_MIN;
+        char id[32];
 
-                if (m->problem == BAYEUX_EVENT_OK)
-                        snprintf(id, sizeof(id), "%lld", m->replay_id);
-                br->stopped[ri] = 1;
+        if (!session_route_up(br->sess, ri))
+                return; /* set aside already, earlier in this batch */
+        if (m->problem == BAYEUX_EVENT_OK)
+                snprintf(id, sizeof(id), "%lld", m->replay_id);
+        else
+                snprintf(id, sizeof(id), "unreadable");
+        /* Said and counted once per event: the quarantine's retries meet it again. */
+        if (!br->stopped[ri] || br->stopped_at[ri] != rid)
                 bridge_recovery(LOG_ERROR, "bad_event",
                                 "channel=%s replay_id=%s reason=%s topic=%s err=\"%s\" resolve=\"%s\"",
                                 br->cfg->routes[ri].channel, id, reason, topic, why,
                                 bridge_resolve_hint(reason));
-        }
+        else
+                log_msg(LOG_WARN, "route_held", "channel=%s replay_id=%s reason=%s err=\"still cannot "
+                        "be forwarded\"", br->cfg->routes[ri].channel, id, reason);
+        br->stopped[ri] = 1;
+        br->stopped_at[ri] = rid;
+        session_route_quarantine(br->sess, ri, "bad_event", why);
 }
 
 /*
@@ -463,7 +477,7 @@ static void bridge_take_batch(struct bridge *br, const struct bayeux_response *r
                         continue;
                 }
                 ri = (size_t)(rt - cfg->routes);
-                if (br->stopped[ri] || !session_route_up(br->sess, ri))
+                if (!session_route_up(br->sess, ri))
                         continue; /* held, not lost: its committed replay ID stays before them */
                 /* An event that cannot be produced is poison: dead-lettered or its route stops. */
                 reason = NULL;
@@ -830,6 +844,7 @@ int bridge_run(const struct config *cfg, int wake_fd, volatile sig_atomic_t *sto
             !(br.cdc_gaps = calloc(cfg->nroutes + 1, sizeof(*br.cdc_gaps))) ||
             !(br.gaps = calloc(cfg->nroutes + 1, sizeof(*br.gaps))) ||
             !(br.stopped = calloc(cfg->nroutes + 1, 1)) ||
+            !(br.stopped_at = calloc(cfg->nroutes + 1, sizeof(*br.stopped_at))) ||
             !(br.partition_warned = calloc(cfg->nroutes + 1, 1))) {
                 snprintf(errstr, errstr_size, "out of memory");
                 goto out;
@@ -948,6 +963,7 @@ out:
         free(br.cdc_gaps);
         free(br.gaps);
         free(br.stopped);
+        free(br.stopped_at);
         free(br.partition_warned);
         free(br.dead);
         return rc;

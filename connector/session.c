@@ -70,6 +70,7 @@ struct session_sub {
          * this Bayeux session: events at or below floor are dropped. */
         int floor_on;
         long long floor;
+        int bo_dirty;       /* back from quarantine: reset bo once an event is handed on */
         size_t held;        /* events held back from the response being read */
 };
 
@@ -745,7 +746,7 @@ static int session_invalid_replay(struct session *sess, struct session_sub *sub,
  * from its committed replay ID after a capped, jittered backoff.
  */
 static void session_quarantine(struct session *sess, struct session_sub *sub, const char *cause,
-                               const char *reason, int subscribed)
+                               const char *reason, int subscribed, int caller_logged)
 {
         long delay = backoff_next_ms(&sub->bo);
         int again = sub->quarantined;
@@ -761,7 +762,10 @@ static void session_quarantine(struct session *sess, struct session_sub *sub, co
         sub->retry_at = now_ms() + delay;
         snprintf(sub->why, sizeof(sub->why), "%s", reason && reason[0] ? reason : cause);
         metrics_route_up_set(sub->rt->channel, 0);
-        if (again) {
+        if (caller_logged && !again) {
+                log_msg(LOG_INFO, "route_quarantined", "channel=%s retry_in_ms=%ld",
+                        sub->rt->channel, delay);
+        } else if (again) {
                 log_msg(LOG_WARN, "route_retry", "channel=%s cause=%s err=\"%s\" retry_in_ms=%ld",
                         sub->rt->channel, cause, sub->why, delay);
         } else {
@@ -791,7 +795,7 @@ static int session_route_error(struct session *sess, struct session_sub *sub,
                 sess->state = S_DEAD;
                 return -1;
         }
-        session_quarantine(sess, sub, dec.cause, why, 0);
+        session_quarantine(sess, sub, dec.cause, why, 0, 0);
         return 0;
 }
 
@@ -806,7 +810,7 @@ void session_route_quarantine(struct session *sess, size_t route, const char *ca
         if (sub->quarantined)
                 return;
         session_quarantine(sess, sub, cause && cause[0] ? cause : "route_error", reason,
-                           sess->handshaken && !sub->pending);
+                           sess->handshaken && !sub->pending, 1);
 }
 
 int session_route_up(const struct session *sess, size_t route)
@@ -951,8 +955,14 @@ static void session_raise_floors(struct session *sess)
                     !(rt = config_find_route(sess->cfg, m->channel)))
                         continue;
                 k = (size_t)(rt - sess->cfg->routes);
-                if (k < sess->nsubs && sess->subs[k].floor_on && !sess->subs[k].quarantined &&
-                    m->replay_id > sess->subs[k].floor)
+                if (k >= sess->nsubs || sess->subs[k].quarantined)
+                        continue;
+                if (sess->subs[k].bo_dirty) {
+                        backoff_reset(&sess->subs[k].bo);
+                        backoff_next_ms(&sess->subs[k].bo); /* never retry at once */
+                        sess->subs[k].bo_dirty = 0;
+                }
+                if (sess->subs[k].floor_on && m->replay_id > sess->subs[k].floor)
                         sess->subs[k].floor = m->replay_id;
         }
 }
@@ -998,8 +1008,9 @@ static int session_subscribe_done(struct session *sess, char *errstr, size_t err
                         if (sub->quarantined) {
                                 sub->quarantined = 0;
                                 sub->retrying = 0;
-                                backoff_reset(&sub->bo);
-                                backoff_next_ms(&sub->bo);
+                                /* The backoff restarts only once the route moves on:
+                                 * an event that stops it again waits longer each time. */
+                                sub->bo_dirty = 1;
                                 log_msg(LOG_INFO, "route_up", "channel=%s replay_from=%lld "
                                         "err=\"quarantine over: subscribed again\"",
                                         sub->rt->channel, sub->from);

@@ -1,14 +1,16 @@
 #!/bin/sh
 # An event the bridge cannot place in the stream (its replayId is not an
 # integer) is never skipped: its route stops just before it, says so once
-# (cause=bad_event action=route_stopped) and counts it; its committed replay
-# ID stays on the last good event, so a restart fetches the bad one again;
-# every other route keeps flowing.
+# (cause=bad_event action=route_stopped) and counts it, and is quarantined
+# (route_up 0, /readyz 503 naming it) and retried alone with a growing
+# backoff, meeting the event again each time; its committed replay ID stays
+# on the last good event; every other route keeps flowing.
 . "$SFB_ROOT/tests/integration/helpers.sh"
 . "$SFB_ROOT/tests/integration/bridge.sh"
 
 start_kafka 3 || { not_ok start_kafka; finish; }
-start_sfsim || { not_ok start_sfsim; finish; }
+# Long-polls of 2 s: the quarantine works between long-polls.
+start_sfsim --connect-timeout-ms 2000 || { not_ok start_sfsim; finish; }
 
 write_config "$T/bad.yaml" it-bad-event <<'YAML'
   - channel: /topic/Shaky
@@ -38,6 +40,23 @@ assert_file_contains "one error names the route, the event and the reason" "$T/b
 assert_file_contains "the reason quotes what Salesforce sent" "$T/bridge.log" '"unreadable-'
 assert_eq "said once" 1 "$(grep -c 'cause=bad_event' "$T/bridge.log")"
 assert_eq "counted" 1 "$(metric 'sfbridge_recoveries_total{cause="bad_event",action="route_stopped"}')"
+assert_eq "the stopped route is down" 0 "$(metric 'sfbridge_route_up{channel="/topic/Shaky"}')"
+assert_eq "the other route is up" 1 "$(metric 'sfbridge_route_up{channel="/event/Steady__e"}')"
+readyz=$(curl -s --max-time 5 "http://127.0.0.1:$METRICS_PORT/readyz")
+assert_contains "/readyz names the stopped route" "$readyz" "route quarantined: /topic/Shaky"
+# The quarantine's retry subscribes the route again from its committed ID
+# and meets the same event: held again, not said again, and the next retry
+# waits longer (5 s doubling, jitter within the upper half).
+wait_for 30 grep -q 'msg=route_held channel=/topic/Shaky replay_id=unreadable' "$T/bridge.log" ||
+        not_ok "the retry met the event again"
+delays=$(sed -n 's/.*msg=route_quarantined channel=\/topic\/Shaky retry_in_ms=\([0-9]*\).*/\1/p' "$T/bridge.log" | head -n 2 | tr '\n' ' ')
+set -- $delays
+if [ "$#" -eq 2 ] && [ "$1" -le 5000 ] && [ "$2" -ge 5000 ]; then
+        ok "the retry backs off further while the event still cannot go ($delays ms)"
+else
+        not_ok "the retry backs off further while the event still cannot go" "delays: [$delays]"
+fi
+assert_eq "still said once" 1 "$(grep -c 'cause=bad_event' "$T/bridge.log")"
 
 # The other route is not held: live events still flow.
 publish /event/Steady__e 2 >/dev/null
