@@ -213,7 +213,7 @@ const struct key_def config_keys[] = {
           .doc = "What picks the partition, with the murmur2 hash of Kafka's Java clients: "
                  "channel (the whole channel in one partition), record_id (every event of a "
                  "record in one partition, in Salesforce's order; an event without one goes "
-                 "by its channel), key (the record key, by librdkafka's partitioner). "
+                 "by its channel), key (the record key; an event without one goes by its channel). "
                  "Default: record_id on /data/ channels, channel on the others." },
         { .path = "routes[].value", .type = KEY_ENUM, .def = "data", .values = route_value_values,
           IN_ROUTE(value),

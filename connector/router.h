@@ -22,8 +22,6 @@
 #define ROUTER_WARN_NO_KEY    0x2  /* key: record_id or event_uuid, none in the event: no key */
 #define ROUTER_WARN_NO_PARTITION_ID 0x4 /* partition_by: record_id, no record ID: by channel */
 
-/* rec->partition_hash when librdkafka's partitioner picks the partition from the key. */
-#define ROUTER_PARTITION_BY_KEY (-1)
 
 struct router_header {
         const char *name;
@@ -45,7 +43,7 @@ struct router_record {
         const char *event_time;    /* borrowed, may be NULL */
         /* Kafka's positive murmur2 of what partition_by names (record ID or channel):
          * the partition is partition_hash % the topic's partition count, as a Java
-         * producer computes it; or ROUTER_PARTITION_BY_KEY. */
+         * producer computes it. */
         int32_t partition_hash;
         char key_buf[24];
         char replay_id_buf[24];

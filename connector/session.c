@@ -114,6 +114,8 @@ struct session {
         int resp_ready;             /* sess->resp is parsed, its events taken: read the rest */
         int events_taken;
         int connect_out;            /* a /meta/connect went out while the batch committed */
+        int connect_answered;       /* a /meta/connect answered since the last route retry:
+                                     * retries go between long-polls, never right after a subscribe */
         int paused;                 /* the bridge holds the next /meta/connect */
         const char *deferred_rebuild; /* a rebuild asked for while a batch awaited its verdict */
 };
@@ -826,7 +828,7 @@ int session_route_up(const struct session *sess, size_t route)
 static int session_route_work(struct session *sess, int *rc, char *errstr, size_t errstr_size)
 {
         long long now = now_ms();
-        size_t i;
+        size_t i, retries = 0;
 
         *rc = 0;
         for (i = 0; i < sess->nsubs; i++) {
@@ -845,6 +847,8 @@ static int session_route_work(struct session *sess, int *rc, char *errstr, size_
                                    errstr_size);
                 return 1;
         }
+        if (!sess->connect_answered)
+                return 0;
         for (i = 0; i < sess->nsubs; i++) {
                 struct session_sub *sub = &sess->subs[i];
 
@@ -853,12 +857,16 @@ static int session_route_work(struct session *sess, int *rc, char *errstr, size_
                 sub->from = sess->hooks.replay_from(sess->hooks.ctx, sub->rt);
                 sub->pending = 1;
                 sub->retrying = 1;
+                retries++;
                 log_msg(LOG_INFO, "route_retry", "channel=%s replay_from=%lld", sub->rt->channel,
                         sub->from);
-                *rc = session_start_subscribe(sess, errstr, errstr_size);
-                return 1;
         }
-        return 0;
+        if (!retries)
+                return 0;
+        /* Every route due goes in one subscribe request. */
+        sess->connect_answered = 0;
+        *rc = session_start_subscribe(sess, errstr, errstr_size);
+        return 1;
 }
 
 static int session_unsubscribe_done(struct session *sess, char *errstr, size_t errstr_size)
@@ -1080,6 +1088,7 @@ static int session_connect_done(struct session *sess, char *errstr, size_t errst
         if (!session_read_response(sess, 1, &rc, errstr, errstr_size))
                 return rc;
         sess->deadline_ms = 0;
+        sess->connect_answered = 1;
         rc = session_handle_messages(sess, BAYEUX_CONNECT, &ok, errstr, errstr_size);
         if (rc)
                 return rc < 0 ? -1 : 0;

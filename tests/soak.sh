@@ -185,6 +185,9 @@ while [ "$i" -le "$NCH" ]; do
         echo "  - channel: $(ch CH "$i")"
         echo "    topic: $(ch TOPIC "$i")"
         echo "    start: all"
+        # The sizing above spreads each topic over its partitions: by the
+        # replay-ID key, not the default (one partition per channel).
+        echo "    partition_by: key"
         i=$((i + 1))
 done >"$T/routes.yaml"
 # Not in a pipeline: write_config sets METRICS_PORT for this shell.

@@ -646,9 +646,19 @@ static void test_partition_by(void **state)
         assert_int_equal(render(&fx, &cfg, &rt, &warned), 0);
         assert_int_equal(fx.rec.partition_hash, 198521852); /* "/data/ChangeEvents" */
 
+        /* key: the key's murmur2, as a Java producer partitions a keyed record. */
         rt.partition_by = ROUTE_PARTITION_KEY;
         assert_int_equal(render(&fx, &cfg, &rt, &warned), 0);
-        assert_int_equal(fx.rec.partition_hash, ROUTER_PARTITION_BY_KEY);
+        assert_int_equal(fx.rec.partition_hash, 142814059); /* "6421" */
+        /* ... and without a key (no record ID for key: record_id): the channel. */
+        rt.key = ROUTE_KEY_RECORD_ID;
+        unload(&fx);
+        load(&fx, BARE);
+        assert_int_equal(render(&fx, &cfg, &rt, &warned), 0);
+        assert_int_equal(warned, ROUTER_WARN_NO_KEY);
+        assert_null(fx.rec.key);
+        assert_int_equal(fx.rec.partition_hash, 198521852); /* "/data/ChangeEvents" */
+        rt.key = ROUTE_KEY_REPLAY_ID;
         unload(&fx);
 
         /* A change of several records goes as a whole, by its first ID. */
