@@ -498,7 +498,7 @@ static void bridge_take_batch(struct bridge *br, const struct bayeux_response *r
                                         reason = "illegal_topic";
                         }
                 }
-                if (!reason) {
+                if (!reason && sink_poison_count(br->sink)) {
                         const char *known, *kerr;
                         char id[32];
 

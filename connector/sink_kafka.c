@@ -203,6 +203,11 @@ static void sink_poison_note(struct sink *sink, const rd_kafka_message_t *rkm, c
                 channel, id, rd_kafka_topic_name(rkm->rkt), reason, p->error);
 }
 
+size_t sink_poison_count(const struct sink *sink)
+{
+        return sink->npoison;
+}
+
 int sink_poison_known(const struct sink *sink, const char *channel, const char *replay_id,
                       const char **reason, const char **error, int *dead_letter_failed)
 {

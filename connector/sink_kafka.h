@@ -123,6 +123,9 @@ const char *sink_poison_reason(const struct sink *sink);
  */
 const char *sink_poison_class(int err);
 
+/** @returns how many refused events the sink remembers (0 nearly always: the per-event check is skipped). */
+size_t sink_poison_count(const struct sink *sink);
+
 /**
  * @brief Did a delivery report show that this event cannot be produced?
  *        Reports of refused events (sink_poison_class()) and of failed dead
