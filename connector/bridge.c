@@ -36,6 +36,18 @@
 #define BRIDGE_COMMIT_TIMEOUT_MS 3000
 #define BRIDGE_COMMIT_RETRY_MS 1000
 
+/* Per-batch counts by (route, label), applied to the metrics once the batch is committed. */
+struct bridge_count {
+        size_t route;
+        char label[256]; /* a topic, or a dead letter's reason */
+        unsigned long n;
+};
+
+struct bridge_tally {
+        struct bridge_count *list;
+        size_t len, cap;
+};
+
 struct bridge {
         const struct config *cfg;
         struct replay_store *rs;
@@ -55,8 +67,7 @@ struct bridge {
 
         /* The batch being produced or committed. */
         struct buf scratch;            /* values compacted of their whitespace */
-        struct bridge_count *counts;   /* events per (route, topic) */
-        size_t ncounts, counts_cap;
+        struct bridge_tally events;    /* events per (route, topic) */
         long long *last_id;            /* per route: its newest event in the batch */
         unsigned char *last_id_set;
         unsigned long *cdc_gaps;       /* per route: CDC gap events in the batch */
@@ -65,15 +76,7 @@ struct bridge {
         unsigned char *stopped;        /* per route: once held before an event it cannot forward */
         long long *stopped_at;         /* ... that event's replay ID (LLONG_MIN: unreadable) */
         unsigned char *partition_warned; /* per route: said once that events lacked a record ID */
-        struct bridge_dead *dead;      /* dead letters per (route, reason) in the batch */
-        size_t ndead, dead_cap;
-};
-
-/* Per-batch dead-letter counts, applied to the metrics once the batch is committed. */
-struct bridge_dead {
-        size_t route;
-        const char *reason; /* a token: static */
-        unsigned long n;
+        struct bridge_tally dead;      /* dead letters per (route, reason) */
 };
 
 static long long mono_ms(void)
@@ -109,12 +112,6 @@ static void bridge_recovery(enum log_level lvl, const char *cause, const char *f
         metrics_recovery_inc(dec.cause, act);
 }
 
-/* Per-batch counts, applied to the metrics once the batch is committed. */
-struct bridge_count {
-        size_t route;
-        char topic[256];
-        unsigned long n;
-};
 
 static void bridge_sync_kafka_metrics(struct bridge *br)
 {
@@ -128,67 +125,32 @@ static void bridge_sync_kafka_metrics(struct bridge *br)
         metrics_up_set(!sink_kafka_down(br->sink) && br->sess && session_handshaken(br->sess));
 }
 
-/* Count one produced event of route ri to topic; the last entry is tried first. */
-static int bridge_count(struct bridge *br, size_t ri, const char *topic)
+/* Count one of route ri under label; the last entry is tried first (a batch is mostly one route). */
+static int bridge_tally_add(struct bridge_tally *t, size_t ri, const char *label)
 {
         struct bridge_count *c;
-
-        if (br->ncounts > 0) {
-                c = &br->counts[br->ncounts - 1];
-                if (c->route == ri && !strcmp(c->topic, topic)) {
-                        c->n++;
-                        return 0;
-                }
-        }
-        for (size_t i = 0; i < br->ncounts; i++) {
-                c = &br->counts[i];
-                if (c->route == ri && !strcmp(c->topic, topic)) {
-                        c->n++;
-                        return 0;
-                }
-        }
-        if (br->ncounts == br->counts_cap) {
-                size_t cap = br->counts_cap ? br->counts_cap * 2 : 16;
-
-                c = realloc(br->counts, cap * sizeof(*c));
-                if (!c)
-                        return -1;
-                br->counts = c;
-                br->counts_cap = cap;
-        }
-        c = &br->counts[br->ncounts++];
-        c->route = ri;
-        snprintf(c->topic, sizeof(c->topic), "%s", topic);
-        c->n = 1;
-        return 0;
-}
-
-/* Count one dead letter of route ri for reason. */
-static int bridge_count_dead(struct bridge *br, size_t ri, const char *reason)
-{
-        struct bridge_dead *d;
         size_t i;
 
-        for (i = 0; i < br->ndead; i++) {
-                d = &br->dead[i];
-                if (d->route == ri && !strcmp(d->reason, reason)) {
-                        d->n++;
+        for (i = t->len; i-- > 0;) {
+                c = &t->list[i];
+                if (c->route == ri && !strcmp(c->label, label)) {
+                        c->n++;
                         return 0;
                 }
         }
-        if (br->ndead == br->dead_cap) {
-                size_t cap = br->dead_cap ? br->dead_cap * 2 : 8;
+        if (t->len == t->cap) {
+                size_t cap = t->cap ? t->cap * 2 : 16;
 
-                d = realloc(br->dead, cap * sizeof(*d));
-                if (!d)
+                c = realloc(t->list, cap * sizeof(*c));
+                if (!c)
                         return -1;
-                br->dead = d;
-                br->dead_cap = cap;
+                t->list = c;
+                t->cap = cap;
         }
-        d = &br->dead[br->ndead++];
-        d->route = ri;
-        d->reason = reason;
-        d->n = 1;
+        c = &t->list[t->len++];
+        c->route = ri;
+        snprintf(c->label, sizeof(c->label), "%s", label);
+        c->n = 1;
         return 0;
 }
 
@@ -196,8 +158,8 @@ static void bridge_batch_reset(struct bridge *br)
 {
         size_t i;
 
-        br->ncounts = 0;
-        br->ndead = 0;
+        br->events.len = 0;
+        br->dead.len = 0;
         for (i = 0; i < br->cfg->nroutes; i++) {
                 br->last_id_set[i] = 0;
                 br->cdc_gaps[i] = 0;
@@ -211,12 +173,12 @@ static void bridge_batch_committed(struct bridge *br)
         double now = wall_seconds();
         size_t i;
 
-        for (i = 0; i < br->ncounts; i++)
-                metrics_events_add(cfg->routes[br->counts[i].route].channel, br->counts[i].topic,
-                                   br->counts[i].n);
-        for (i = 0; i < br->ndead; i++)
-                metrics_dead_letters_add(cfg->routes[br->dead[i].route].channel, br->dead[i].reason,
-                                         br->dead[i].n);
+        for (i = 0; i < br->events.len; i++)
+                metrics_events_add(cfg->routes[br->events.list[i].route].channel,
+                                   br->events.list[i].label, br->events.list[i].n);
+        for (i = 0; i < br->dead.len; i++)
+                metrics_dead_letters_add(cfg->routes[br->dead.list[i].route].channel,
+                                         br->dead.list[i].label, br->dead.list[i].n);
         for (i = 0; i < cfg->nroutes; i++) {
                 if (!br->last_id_set[i])
                         continue;
@@ -413,7 +375,7 @@ static int bridge_poison(struct bridge *br, size_t ri, const struct bayeux_msg *
         }
         if (st != SINK_OK)
                 return st;
-        if (bridge_count_dead(br, ri, reason) == -1) {
+        if (bridge_tally_add(&br->dead, ri, reason) == -1) {
                 snprintf(err, err_size, "out of memory counting dead letters");
                 return SINK_FATAL;
         }
@@ -552,7 +514,7 @@ static void bridge_take_batch(struct bridge *br, const struct bayeux_response *r
                 br->last_id_set[ri] = 1;
                 if (reason)
                         continue; /* dead-lettered: not counted as an event of its topic */
-                if (bridge_count(br, ri, rec.topic) == -1) {
+                if (bridge_tally_add(&br->events, ri, rec.topic) == -1) {
                         snprintf(err, sizeof(err), "out of memory counting events");
                         st = SINK_FATAL;
                         break;
@@ -957,7 +919,7 @@ out:
         httpd_stop(br.httpd);
         metrics_shutdown();
         buf_free(&br.scratch);
-        free(br.counts);
+        free(br.events.list);
         free(br.last_id);
         free(br.last_id_set);
         free(br.cdc_gaps);
@@ -965,6 +927,6 @@ out:
         free(br.stopped);
         free(br.stopped_at);
         free(br.partition_warned);
-        free(br.dead);
+        free(br.dead.list);
         return rc;
 }
