@@ -88,6 +88,12 @@ rd_kafka_conf_t *kafka_conf_new(const struct config *cfg, enum kafka_conf_role r
         if (kafka_conf_set(conf, "sfbridge", "reconnect.backoff.max.ms", "1000", errstr,
                            errstr_size))
                 goto fail;
+        /* partition_by: key partitions as Kafka's Java clients do (murmur2
+         * of the key); librdkafka's own default hashes with CRC32. A default
+         * only: kafka.properties may choose another. */
+        if (role == KAFKA_CONF_PRODUCER &&
+            kafka_conf_set(conf, "sfbridge", "partitioner", "murmur2_random", errstr, errstr_size))
+                goto fail;
         if (cfg->kafka.bootstrap_servers &&
             kafka_conf_set(conf, "kafka.bootstrap_servers", "bootstrap.servers",
                            cfg->kafka.bootstrap_servers, errstr, errstr_size))

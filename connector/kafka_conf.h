@@ -14,7 +14,8 @@
 
 /* What the client is for; each role adds the settings all its users share. */
 enum kafka_conf_role {
-        /* enable.idempotence=true, acks=all: the sink, `replay set` */
+        /* enable.idempotence=true, acks=all (and, by default,
+         * partitioner=murmur2_random): the sink, `replay set` */
         KAFKA_CONF_PRODUCER,
         /* isolation.level=read_committed, enable.auto.commit=false,
          * enable.auto.offset.store=false: the replay store's reader, the fence

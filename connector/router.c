@@ -145,7 +145,7 @@ int router_render(const struct config *cfg, const struct config_route *rt,
          * change events, and a multi-record change as a whole by its first
          * ID) or the channel. An event without a record ID on a record_id
          * route goes by its channel: one fixed partition, still in order,
-         * never a random one. partition_by: key hashes the key the same way.
+         * never a random one.
          */
         switch (rt->partition_by) {
         case ROUTE_PARTITION_RECORD_ID:
@@ -157,9 +157,10 @@ int router_render(const struct config *cfg, const struct config_route *rt,
                 rec->partition_hash = murmur2_positive(ev->channel, strlen(ev->channel));
                 break;
         case ROUTE_PARTITION_KEY:
-                /* As a Java producer partitions a keyed record. No key (an event
-                 * without its record ID or EventUuid, warned above): the channel. */
-                rec->partition_hash = rec->key ? murmur2_positive(rec->key, rec->key_len)
+                /* librdkafka's murmur2_random partitioner (kafka_conf.c) hashes
+                 * the key as a Java producer does. No key (an event without its
+                 * record ID or EventUuid, warned above): the channel. */
+                rec->partition_hash = rec->key ? ROUTER_PARTITION_BY_KEY
                                                : murmur2_positive(ev->channel, strlen(ev->channel));
                 break;
         case ROUTE_PARTITION_CHANNEL:

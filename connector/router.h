@@ -29,6 +29,9 @@ struct router_header {
         size_t value_len;
 };
 
+/* rec->partition_hash when librdkafka's partitioner (murmur2_random, as Java) picks from the key. */
+#define ROUTER_PARTITION_BY_KEY (-1)
+
 struct router_record {
         char topic[256];
         const char *key;           /* NULL for key: none; points into key_buf or the event */
@@ -43,7 +46,7 @@ struct router_record {
         const char *event_time;    /* borrowed, may be NULL */
         /* Kafka's positive murmur2 of what partition_by names (record ID or channel):
          * the partition is partition_hash % the topic's partition count, as a Java
-         * producer computes it. */
+         * producer computes it; or ROUTER_PARTITION_BY_KEY. */
         int32_t partition_hash;
         char key_buf[24];
         char replay_id_buf[24];

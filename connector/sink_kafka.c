@@ -579,6 +579,8 @@ static rd_kafka_resp_err_t sink_partition(struct sink *sink, const struct router
         rd_kafka_resp_err_t err;
 
         *partition = RD_KAFKA_PARTITION_UA;
+        if (rec->partition_hash < 0)
+                return RD_KAFKA_RESP_ERR_NO_ERROR; /* partition_by: key */
         st = sink_keep_topic(sink, rec->topic);
         if (!st) {
                 /* Past SINK_MAX_TOPICS (or out of memory) no count is kept:

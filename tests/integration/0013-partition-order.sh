@@ -4,11 +4,12 @@
 # record in one partition, in replay order, at the partition Kafka's Java
 # clients pick for the record ID (murmur2, computed here independently); a
 # PushTopic route (default channel) puts its whole channel in one partition.
-# Keys stay the replay IDs.
+# Keys stay the replay IDs. partition_by: key puts each record where a Java
+# producer puts its key.
 . "$SFB_ROOT/tests/integration/helpers.sh"
 . "$SFB_ROOT/tests/integration/bridge.sh"
 
-start_kafka 3 --topic it.cdc.order:8 --topic it.push.order:8 --topic it.noid.order:8 || { not_ok start_kafka; finish; }
+start_kafka 3 --topic it.cdc.order:8 --topic it.push.order:8 --topic it.noid.order:8 --topic it.key.order:8 || { not_ok start_kafka; finish; }
 start_sfsim || { not_ok start_sfsim; finish; }
 
 write_config "$T/part.yaml" it-partition <<'YAML'
@@ -21,6 +22,10 @@ write_config "$T/part.yaml" it-partition <<'YAML'
   - channel: /topic/NoIds
     topic: it.noid.order
     partition_by: record_id
+    start: all
+  - channel: /topic/Keyed
+    topic: it.key.order
+    partition_by: key
     start: all
 YAML
 
@@ -45,6 +50,7 @@ publish_rounds 10 || not_ok "publish the backlog"
 # partition_by: record_id on events without a record ID (an sobject without
 # Id): their channel's partition, said once for the route, not per event.
 publish /topic/NoIds 3 "" 'fields=%7B%22Name%22%3A%22x%22%7D' >"$T/noid.ids"
+publish /topic/Keyed 24 >"$T/key.ids"
 start_bridge "$T/part.yaml"
 wait_for 60 kcat_has it.cdc.order 200 || not_ok "bridge delivered the backlog"
 publish_rounds 10 || not_ok "publish live events"
@@ -112,7 +118,12 @@ report(mode + ": keys are still the replay IDs, each once",
 why = ascending_per_partition(rows)
 report(mode + ": replay IDs ascend within each partition", not why, why)
 
-if mode == "cdc":
+if mode == "key":
+    wrong = [(p, k) for p, _o, k, _v in rows if p != java_partition(k, 8)]
+    report("key: each record in Java's murmur2(key) % 8", not wrong, wrong[:5])
+    report("key: the keys use several partitions", len(set(r[0] for r in rows)) >= 3,
+           sorted(set(r[0] for r in rows)))
+elif mode == "cdc":
     where = {}
     for p, _o, _k, v in rows:
         rid = v["payload"]["ChangeEventHeader"]["recordIds"][0]
@@ -161,6 +172,10 @@ import sys; sys.argv = ['x', 'none', '/dev/null', '/dev/null']
 exec(open('$T/check.py').read().split('mode, path')[0])
 s = lambda v: v - (1 << 32) if v & 0x80000000 else v
 print(s(murmur2(b'21')), s(murmur2(b'abc')), s(murmur2(b'lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8')))")"
+
+wait_for 30 kcat_has it.key.order 24 || not_ok "bridge delivered the partition_by: key events"
+kcat_read it.key.order 100000 >"$T/key.records"
+check_py key "$T/key.records" "$T/key.ids"
 
 wait_for 30 kcat_has it.noid.order 3 || not_ok "bridge delivered the events without a record ID"
 kcat_read it.noid.order 100000 >"$T/noid.records"

@@ -94,6 +94,8 @@ static void test_common_settings(void **state)
         assert_conf(conf, "reconnect.backoff.max.ms", "1000");
         assert_conf(conf, "linger.ms", "5");
         assert_conf(conf, "security.protocol", "ssl");
+        /* partition_by: key partitions as Kafka's Java clients do. */
+        assert_conf(conf, "partitioner", "murmur2_random");
         rd_kafka_conf_destroy(conf);
 
         /* No name: the default one; no bootstrap servers: left unset. */
@@ -117,12 +119,14 @@ static void test_properties_override_defaults(void **state)
         char errstr[512];
         char n0[] = "reconnect.backoff.max.ms", v0[] = "5000";
         char n1[] = "client.id", v1[] = "mine";
+        char n2[] = "partitioner", v2[] = "consistent_random";
 
-        set_props(fx, 2, n0, v0, n1, v1);
+        set_props(fx, 3, n0, v0, n1, v1, n2, v2);
         conf = kafka_conf_new(&fx->cfg, KAFKA_CONF_PRODUCER, errstr, sizeof(errstr));
         assert_non_null(conf);
         assert_conf(conf, "reconnect.backoff.max.ms", "5000");
         assert_conf(conf, "client.id", "mine");
+        assert_conf(conf, "partitioner", "consistent_random");
         rd_kafka_conf_destroy(conf);
 }
 
