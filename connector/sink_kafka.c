@@ -172,21 +172,32 @@ static void sink_msg_header(const rd_kafka_message_t *rkm, const char *name, cha
         out[n] = '\0';
 }
 
+/* The index of the remembered refusal of (channel, replay ID), or -1. */
+static long sink_poison_find(const struct sink *sink, const char *channel, const char *replay_id)
+{
+        size_t i;
+
+        for (i = 0; i < sink->npoison; i++)
+                if (!strcmp(sink->poison[i].channel, channel) &&
+                    !strcmp(sink->poison[i].replay_id, replay_id))
+                        return (long)i;
+        return -1;
+}
+
 /* A delivery report refused an event (or its dead letter) for good: remember it. */
 static void sink_poison_note(struct sink *sink, const rd_kafka_message_t *rkm, const char *reason,
                              int dead_letter_failed)
 {
-        struct sink_poison *p = NULL;
+        struct sink_poison *p;
         char channel[256], id[32];
-        size_t i;
+        long at;
 
         sink_msg_header(rkm, "sf.channel", channel, sizeof(channel));
         sink_msg_header(rkm, "sf.replay_id", id, sizeof(id));
         if (!channel[0] || !id[0])
                 return;
-        for (i = 0; i < sink->npoison; i++)
-                if (!strcmp(sink->poison[i].channel, channel) && !strcmp(sink->poison[i].replay_id, id))
-                        p = &sink->poison[i];
+        at = sink_poison_find(sink, channel, id);
+        p = at >= 0 ? &sink->poison[at] : NULL;
         if (!p) {
                 p = &sink->poison[sink->poison_next];
                 sink->poison_next = (sink->poison_next + 1) % SINK_POISON_MAX;
@@ -211,19 +222,16 @@ size_t sink_poison_count(const struct sink *sink)
 int sink_poison_known(const struct sink *sink, const char *channel, const char *replay_id,
                       const char **reason, const char **error, int *dead_letter_failed)
 {
-        size_t i;
+        long at = sink_poison_find(sink, channel, replay_id);
+        const struct sink_poison *p;
 
-        for (i = 0; i < sink->npoison; i++) {
-                const struct sink_poison *p = &sink->poison[i];
-
-                if (!strcmp(p->channel, channel) && !strcmp(p->replay_id, replay_id)) {
-                        *reason = p->reason;
-                        *error = p->error;
-                        *dead_letter_failed = p->dead_letter_failed;
-                        return 1;
-                }
-        }
-        return 0;
+        if (at < 0)
+                return 0;
+        p = &sink->poison[at];
+        *reason = p->reason;
+        *error = p->error;
+        *dead_letter_failed = p->dead_letter_failed;
+        return 1;
 }
 
 const char *sink_poison_reason(const struct sink *sink)
