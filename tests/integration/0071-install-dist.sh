@@ -114,7 +114,7 @@ if [ -s "$UNIT" ]; then
                 "ExecStart=/usr/bin/sfbridge run -c /etc/sfbridge/sfbridge.yaml" "$(grep '^ExecStart=' "$UNIT")"
         assert_eq "ExecStartPre checks with PREFIX's binary" \
                 "ExecStartPre=/usr/bin/sfbridge check -c /etc/sfbridge/sfbridge.yaml" "$(grep '^ExecStartPre=' "$UNIT")"
-        assert_file_not_contains "no /usr/local left in the unit" "$UNIT" "/usr/local"
+        assert_file_not_contains "no /usr/local/bin left in the unit" "$UNIT" "/usr/local/bin"
         sed 's|/usr/bin/sfbridge|/usr/local/bin/sfbridge|g' "$UNIT" >"$T/unit.back"
         check "otherwise it is deploy/sfbridge.service" cmp -s "$T/unit.back" deploy/sfbridge.service
 else
