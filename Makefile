@@ -193,7 +193,9 @@ uninstall:
 	rm -rf '$(DESTDIR)$(DOCDIR)'
 
 dist:
-	@git rev-parse --git-dir >/dev/null 2>&1 || { echo "make dist: needs a git checkout" >&2; exit 1; }
+	@# This directory must be a checkout's top, not a tarball unpacked in another repository.
+	@top=$$(git rev-parse --show-prefix 2>/dev/null) && [ -z "$$top" ] || \
+	    { echo "make dist: needs a git checkout (this directory at its top)" >&2; exit 1; }
 	git archive --format=tar.gz --prefix=sfbridge-$(VERSION)/ \
 	    -o '$(DISTDIR)/sfbridge-$(VERSION).tar.gz' HEAD
 	@echo "$(DISTDIR)/sfbridge-$(VERSION).tar.gz"

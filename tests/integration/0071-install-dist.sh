@@ -148,7 +148,7 @@ holds "make uninstall removes every installed file" '[ "$rc" = 0 ] && [ -z "$lef
 
 # --- make dist --------------------------------------------------------------------
 TAR="$T/sfbridge-$VERSION.tar.gz"
-if ! git rev-parse --git-dir >/dev/null 2>&1; then
+if ! top=$(git rev-parse --show-prefix 2>/dev/null) || [ -n "$top" ]; then
         # A tree unpacked from the tarball: make dist says it needs git.
         mk dist DISTDIR="$T" >"$T/dist.log" 2>&1
         rc=$?
