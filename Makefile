@@ -149,6 +149,59 @@ fuzz:
 	    connector/kafka_conf.c connector/config_keys.c connector/buf.c connector/log.c -lcjson \
 	    -lrdkafka -lm -o build-fuzz/fuzz_replay
 
+# Install, release. `make install PREFIX=/usr DESTDIR=/tmp/pkg` (a package's
+# staging tree): the binary, sfbridge(1) generated from `sfbridge --help`, the
+# example configs and monitoring files, and the systemd unit with its paths
+# pointing at PREFIX. `make dist`: sfbridge-VERSION.tar.gz of the committed
+# tree (git archive), extracting to sfbridge-VERSION/; DISTDIR picks where.
+.PHONY: install uninstall dist man FORCE
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+DISTDIR  ?= .
+INSTALL  ?= install
+DOCDIR   := $(PREFIX)/share/doc/sfbridge
+UNITDIR  := $(PREFIX)/lib/systemd/system
+MAN1DIR  := $(PREFIX)/share/man/man1
+# config/demo.yaml needs the emulator, which is not installed.
+EXAMPLES := $(filter-out config/demo.yaml,$(wildcard config/*.yaml))
+MONITORING := $(wildcard deploy/monitoring/*.yaml deploy/monitoring/*.json)
+
+man: $(B)/sfbridge.1
+
+# The page names DOCDIR: regenerated when PREFIX changes.
+$(B)/install-prefix: FORCE
+	@mkdir -p $(@D)
+	@echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' >$@
+
+$(B)/sfbridge.1: $(B)/sfbridge deploy/gen-man.sh $(B)/install-prefix
+	sh deploy/gen-man.sh $(B)/sfbridge '$(DOCDIR)' >$@.tmp && mv $@.tmp $@
+
+$(B)/sfbridge.service: deploy/sfbridge.service $(B)/install-prefix
+	sed 's|/usr/local/bin/sfbridge|$(PREFIX)/bin/sfbridge|g' deploy/sfbridge.service >$@
+
+install: $(B)/sfbridge $(B)/sfbridge.1 $(B)/sfbridge.service
+	$(INSTALL) -d '$(DESTDIR)$(PREFIX)/bin' '$(DESTDIR)$(MAN1DIR)' \
+	    '$(DESTDIR)$(DOCDIR)/examples' '$(DESTDIR)$(DOCDIR)/monitoring' '$(DESTDIR)$(UNITDIR)'
+	$(INSTALL) -m 0755 $(B)/sfbridge '$(DESTDIR)$(PREFIX)/bin/sfbridge'
+	$(INSTALL) -m 0644 $(B)/sfbridge.1 '$(DESTDIR)$(MAN1DIR)/sfbridge.1'
+	$(INSTALL) -m 0644 $(EXAMPLES) '$(DESTDIR)$(DOCDIR)/examples/'
+	$(if $(MONITORING),$(INSTALL) -m 0644 $(MONITORING) '$(DESTDIR)$(DOCDIR)/monitoring/')
+	$(INSTALL) -m 0644 README.md LICENSE $(wildcard CHANGELOG.md) '$(DESTDIR)$(DOCDIR)/'
+	$(INSTALL) -m 0644 $(B)/sfbridge.service '$(DESTDIR)$(UNITDIR)/sfbridge.service'
+
+uninstall:
+	rm -f '$(DESTDIR)$(PREFIX)/bin/sfbridge' '$(DESTDIR)$(MAN1DIR)/sfbridge.1' \
+	    '$(DESTDIR)$(UNITDIR)/sfbridge.service'
+	rm -rf '$(DESTDIR)$(DOCDIR)'
+
+dist:
+	@# This directory must be a checkout's top, not a tarball unpacked in another repository.
+	@top=$$(git rev-parse --show-prefix 2>/dev/null) && [ -z "$$top" ] || \
+	    { echo "make dist: needs a git checkout (this directory at its top)" >&2; exit 1; }
+	git archive --format=tar.gz --prefix=sfbridge-$(VERSION)/ \
+	    -o '$(DISTDIR)/sfbridge-$(VERSION).tar.gz' HEAD
+	@echo "$(DISTDIR)/sfbridge-$(VERSION).tar.gz"
+
 lint:  # advisory: not part of make test
 	-clang-format --dry-run connector/*.c connector/*.h
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance connector
