@@ -129,19 +129,41 @@ int replay_record_encode(const char *name, const char *channel, long long replay
         return 0;
 }
 
-int replay_gap_encode(const char *name, const char *channel, long long last_committed,
-                      const char *policy, const char *at, struct buf *key, struct buf *value)
+int replay_gap_encode(const char *name, const char *channel, long long stored_replay_id,
+                      long long resubscribed_from, const char *policy, const char *detected_at,
+                      struct buf *key, struct buf *value)
 {
         buf_reset(key);
         buf_reset(value);
-        if (buf_printf(key, "%s:%s:gap", name, channel))
+        if (buf_printf(key, "%s:%s:gap:%s", name, channel, detected_at ? detected_at : ""))
                 return -1;
         if (buf_append(value, "{\"channel\":", 11) || json_put_string(value, channel) ||
-            buf_printf(value, ",\"last_committed_replay_id\":%lld,\"policy\":", last_committed) ||
-            json_put_string(value, policy ? policy : "") || buf_append(value, ",\"at\":", 6) ||
-            json_put_string(value, at ? at : "") || buf_append(value, "}", 1))
+            buf_printf(value, ",\"stored_replay_id\":%lld,\"resubscribed_from\":", stored_replay_id))
+                return -1;
+        if (resubscribed_from == REPLAY_ALL || resubscribed_from == REPLAY_NEW ?
+                    buf_printf(value, "%lld", resubscribed_from) : buf_append(value, "null", 4))
+                return -1;
+        if (buf_append(value, ",\"policy\":", 10) || json_put_string(value, policy ? policy : "") ||
+            buf_append(value, ",\"detected_at\":", 15) ||
+            json_put_string(value, detected_at ? detected_at : "") ||
+            buf_append(value, ",\"bridge\":", 10) || json_put_string(value, name) ||
+            buf_append(value, "}", 1))
                 return -1;
         return 0;
+}
+
+/*
+ * Gaps go to a topic of their own, not to the replay topic: the replay
+ * topic is compacted and read to its end at every start, so one record per
+ * gap under a unique key would make every start read a little more,
+ * forever; a topic nobody reads at start can keep every gap.
+ */
+void replay_gap_topic(const struct config *cfg, char *out, size_t out_size)
+{
+        static const char suffix[] = ".gaps";
+        size_t room = 249 - (sizeof(suffix) - 1);
+
+        snprintf(out, out_size, "%.*s%s", (int)room, cfg->kafka.replay_topic, suffix);
 }
 
 /* An optional timestamp member: absent or null -> "", else a short string. */
@@ -430,7 +452,7 @@ static void load_owner(struct replay_store *rs, const rd_kafka_message_t *rkm)
  * Apply one record of the replay topic. Keys are "<name>:<channel>"; a
  * channel always starts with '/' and holds no ':', which tells our keys
  * from those of a bridge whose name merely starts like ours, and from gap
- * keys ("<name>:<channel>:gap").
+ * keys ("<name>:<channel>:gap", which older versions wrote here).
  */
 static void load_record(struct replay_store *rs, struct replay_load *ld,
                         const rd_kafka_message_t *rkm)
