@@ -167,6 +167,22 @@ static void bridge_batch_reset(struct bridge *br)
         }
 }
 
+/* The gaps of the batch are in Kafka: their routes' stored position is -2
+ * now (bridge_put_gaps), unless an event of the batch moved it further. */
+static void bridge_gaps_committed(struct bridge *br)
+{
+        size_t i;
+
+        for (i = 0; i < br->ngaps_in_batch; i++) {
+                const struct config_route *rt = br->gaps[i].rt;
+
+                if (rt->on_invalid_replay != INVALID_REPLAY_FAIL &&
+                    !br->last_id_set[rt - br->cfg->routes])
+                        metrics_replay_id_set(rt->channel, REPLAY_ALL);
+        }
+        br->ngaps_in_batch = 0;
+}
+
 /* The batch is in Kafka: now, and only now, it shows in the metrics. */
 static void bridge_batch_committed(struct bridge *br)
 {
@@ -188,7 +204,7 @@ static void bridge_batch_committed(struct bridge *br)
                 if (br->cdc_gaps[i])
                         metrics_cdc_gap_add(cfg->routes[i].channel, br->cdc_gaps[i]);
         }
-        br->ngaps_in_batch = 0;
+        bridge_gaps_committed(br);
         bridge_batch_reset(br);
 }
 
@@ -657,7 +673,7 @@ static void bridge_flush_gaps(struct bridge *br)
         if (st == SINK_OK)
                 st = sink_commit(br->sink, BRIDGE_COMMIT_TIMEOUT_MS, err, sizeof(err));
         if (st == SINK_OK) {
-                br->ngaps_in_batch = 0;
+                bridge_gaps_committed(br);
                 return;
         }
         log_msg(LOG_WARN, "replay_gap", "err=\"gap record not written yet: %s\" action=retry", err);

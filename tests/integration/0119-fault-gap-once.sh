@@ -85,6 +85,7 @@ wait_for 20 handshakes_ge $((hs + 1)) || not_ok "run 2: re-handshake after forge
 # Ready: every route subscribed again, so a gap met again would be counted by now.
 wait_for 20 ready || not_ok "run 2 ready after the re-handshake"
 assert_eq "run 2: sfbridge_replay_gaps_total counts each gap once" 2 "$(metric sfbridge_replay_gaps_total)"
+assert_eq "run 2: the stored position shown is -2" -2 "$(metric "sfbridge_replay_id{channel=\"$A\"}")"
 stop_bridge TERM
 assert_eq "run 2: clean stop" 0 "$BRIDGE_RC"
 mv "$T/bridge.log" "$T/run2.log"
