@@ -24,6 +24,7 @@
 #include "httpd.h"
 #include "log.h"
 #include "metrics.h"
+#include "murmur2.h"
 #include "recovery.h"
 #include "replay_store.h"
 #include "router.h"
@@ -166,6 +167,22 @@ static void bridge_batch_reset(struct bridge *br)
         }
 }
 
+/* The gaps of the batch are in Kafka: their routes' stored position is -2
+ * now (bridge_put_gaps), unless an event of the batch moved it further. */
+static void bridge_gaps_committed(struct bridge *br)
+{
+        size_t i;
+
+        for (i = 0; i < br->ngaps_in_batch; i++) {
+                const struct config_route *rt = br->gaps[i].rt;
+
+                if (rt->on_invalid_replay != INVALID_REPLAY_FAIL &&
+                    !br->last_id_set[rt - br->cfg->routes])
+                        metrics_replay_id_set(rt->channel, REPLAY_ALL);
+        }
+        br->ngaps_in_batch = 0;
+}
+
 /* The batch is in Kafka: now, and only now, it shows in the metrics. */
 static void bridge_batch_committed(struct bridge *br)
 {
@@ -187,7 +204,7 @@ static void bridge_batch_committed(struct bridge *br)
                 if (br->cdc_gaps[i])
                         metrics_cdc_gap_add(cfg->routes[i].channel, br->cdc_gaps[i]);
         }
-        br->ngaps_in_batch = 0;
+        bridge_gaps_committed(br);
         bridge_batch_reset(br);
 }
 
@@ -385,20 +402,110 @@ static int bridge_poison(struct bridge *br, size_t ri, const struct bayeux_msg *
         return SINK_OK;
 }
 
-/* Write the replay gaps the session handled into the open batch. */
+/*
+ * The topic of a route's sf.gap record: the route's topic; a {entity}
+ * template has no entity to name, so it goes where an event without one
+ * goes (router.c: "_unknown").
+ */
+static void bridge_gap_route_topic(const struct config_route *rt, char *out, size_t out_size)
+{
+        const char *t = rt->topic, *e;
+        size_t len = 0;
+
+        out[0] = '\0';
+        while ((e = strstr(t, "{entity}"))) {
+                len += (size_t)snprintf(out + len, out_size - len, "%.*s_unknown", (int)(e - t), t);
+                if (len >= out_size)
+                        return;
+                t = e + strlen("{entity}");
+        }
+        snprintf(out + len, out_size - len, "%s", t);
+}
+
+/*
+ * Record the gaps the session handled, in the open batch (one transaction
+ * with exactly_once), each three ways:
+ *  - the audit record, key "<name>:<channel>:gap:<detected_at>", on the
+ *    append-only gap topic (replay_gap_topic(): every gap is kept there);
+ *  - in-band, a record on the route's topic with header sf.gap, keyed and
+ *    partitioned by the channel as a channel-keyed event of the route is,
+ *    before any event of the new subscription: consumers of the topic learn
+ *    that events were lost, and where;
+ *  - the route's replay position, moved to -2 (all or new; fail moves
+ *    nothing: the operator decides). Salesforce refused the stored ID and
+ *    says nothing of what it still retains, so the only position a restart
+ *    can use without meeting the same gap again, and without losing what
+ *    was published after the gap (-1 would: those events are not new at
+ *    the next start), is "everything retained". Nothing of the route was
+ *    delivered since (any event moves the position to its own replay ID,
+ *    in this batch too: gaps go first), so -2 re-delivers nothing; under
+ *    new it may deliver, late, events older than the gap that the live -1
+ *    subscription skipped, when the next re-handshake or start comes
+ *    before the route's next event. The mark rides like any replay ID:
+ *    committed with the batch, or (at_least_once) once acknowledged.
+ */
 static int bridge_put_gaps(struct bridge *br, char *err, size_t err_size)
 {
+        const struct config *cfg = br->cfg;
         struct session_gap gap;
-        int st;
+        struct buf key, value;
+        char gap_topic[256];
+        int st = SINK_OK;
 
-        while (br->ngaps_in_batch < br->cfg->nroutes && session_take_gap(br->sess, &gap)) {
-                st = sink_gap(br->sink, gap.rt->channel, gap.lost_after,
-                              config_invalid_replay_name(gap.rt->on_invalid_replay), err, err_size);
+        buf_init(&key, 8192);
+        buf_init(&value, 8192);
+        replay_gap_topic(cfg, gap_topic, sizeof(gap_topic));
+        while (st == SINK_OK && br->ngaps_in_batch < cfg->nroutes &&
+               session_take_gap(br->sess, &gap)) {
+                const struct config_route *rt = gap.rt;
+                struct router_record rec;
+
                 br->gaps[br->ngaps_in_batch++] = gap;
+                if (replay_gap_encode(cfg->name, rt->channel, gap.lost_after,
+                                      gap.resubscribed_from,
+                                      config_invalid_replay_name(rt->on_invalid_replay),
+                                      gap.detected_at, &key, &value)) {
+                        snprintf(err, err_size, "gap record of %s too large", rt->channel);
+                        st = SINK_FATAL;
+                        break;
+                }
+                st = sink_gap(br->sink, gap_topic, key.data, key.len, value.data, value.len, err,
+                              err_size);
                 if (st != SINK_OK)
-                        return st;
+                        break;
+                memset(&rec, 0, sizeof(rec));
+                bridge_gap_route_topic(rt, rec.topic, sizeof(rec.topic));
+                rec.key = rt->channel;
+                rec.key_len = strlen(rt->channel);
+                rec.value = value.data;
+                rec.value_len = value.len;
+                rec.headers[0] = (struct router_header){ "sf.gap", value.data, value.len };
+                rec.headers[1] = (struct router_header){ "sf.channel", rt->channel,
+                                                         strlen(rt->channel) };
+                rec.headers[2] = (struct router_header){ "sf.bridge", cfg->name, strlen(cfg->name) };
+                rec.nheaders = 3;
+                rec.channel = rt->channel;
+                rec.replay_id = gap.lost_after;
+                rec.partition_hash = murmur2_positive(rt->channel, strlen(rt->channel));
+                st = sink_produce(br->sink, &rec, err, err_size);
+                if (st == SINK_POISON) {
+                        /* Kafka can never take it there (the audit record is
+                         * written): say so rather than hold the route back. */
+                        log_msg(LOG_ERROR, "gap_record_failed", "channel=%s topic=%s err=\"%s\"",
+                                rt->channel, rec.topic, err);
+                        st = SINK_OK;
+                }
+                if (st == SINK_OK && rt->on_invalid_replay != INVALID_REPLAY_FAIL)
+                        st = sink_mark(br->sink, rt->channel, REPLAY_ALL, NULL, err, err_size);
+                if (st == SINK_OK)
+                        log_msg(LOG_INFO, "replay_gap_recorded", "channel=%s lost_after_replay_id=%lld "
+                                "resumes_from=%s gap_topic=%s topic=%s", rt->channel, gap.lost_after,
+                                rt->on_invalid_replay != INVALID_REPLAY_FAIL ? "-2" : "unchanged",
+                                gap_topic, rec.topic);
         }
-        return SINK_OK;
+        buf_free(&key);
+        buf_free(&value);
+        return st;
 }
 
 /*
@@ -566,7 +673,7 @@ static void bridge_flush_gaps(struct bridge *br)
         if (st == SINK_OK)
                 st = sink_commit(br->sink, BRIDGE_COMMIT_TIMEOUT_MS, err, sizeof(err));
         if (st == SINK_OK) {
-                br->ngaps_in_batch = 0;
+                bridge_gaps_committed(br);
                 return;
         }
         log_msg(LOG_WARN, "replay_gap", "err=\"gap record not written yet: %s\" action=retry", err);

@@ -108,9 +108,11 @@ static long long cli_replay_from(void *ctx, const struct config_route *rt)
 static int check_print_routes(const struct config *cfg, const struct replay_store *rs,
                               const struct session *sess)
 {
+        char gap_topic[256];
         int failed = 0;
         size_t i;
 
+        replay_gap_topic(cfg, gap_topic, sizeof(gap_topic));
         for (i = 0; i < cfg->nroutes; i++) {
                 const struct config_route *rt = &cfg->routes[i];
                 const char *why = "";
@@ -125,11 +127,25 @@ static int check_print_routes(const struct config *cfg, const struct replay_stor
                                stored ? "stored replay ID" : "route start");
                         break;
                 case SESSION_PROBE_REPLAY_GONE:
-                        printf("  FAIL %s: stored replay ID %lld is no longer retained by Salesforce "
-                               "(a start would apply on_invalid_replay: %s): %s\n",
+                        /* A start handles it by the route's policy: only fail stops it. */
+                        if (rt->on_invalid_replay == INVALID_REPLAY_FAIL) {
+                                printf("  FAIL %s: stored replay ID %lld is no longer retained by "
+                                       "Salesforce and on_invalid_replay is fail: a start exits 3 "
+                                       "(move it with `sfbridge replay set --all` or --new): %s\n",
+                                       rt->channel, from, why);
+                                failed = 1;
+                                break;
+                        }
+                        printf("  WARN %s: stored replay ID %lld is no longer retained by Salesforce: "
+                               "the events after it are lost; a start applies on_invalid_replay: %s "
+                               "(resubscribes %s), logs and counts the gap once, records it on %s "
+                               "and in-band (header sf.gap) on %s, and resumes from -2 until the "
+                               "route's next event: %s\n",
                                rt->channel, from, config_invalid_replay_name(rt->on_invalid_replay),
-                               why);
-                        failed = 1;
+                               rt->on_invalid_replay == INVALID_REPLAY_ALL
+                                   ? "from -2, every event Salesforce still retains"
+                                   : "from -1, new events only",
+                               gap_topic, rt->topic, why);
                         break;
                 case SESSION_PROBE_REFUSED:
                         printf("  FAIL %s: %s\n", rt->channel, why);

@@ -129,19 +129,41 @@ int replay_record_encode(const char *name, const char *channel, long long replay
         return 0;
 }
 
-int replay_gap_encode(const char *name, const char *channel, long long last_committed,
-                      const char *policy, const char *at, struct buf *key, struct buf *value)
+int replay_gap_encode(const char *name, const char *channel, long long stored_replay_id,
+                      long long resubscribed_from, const char *policy, const char *detected_at,
+                      struct buf *key, struct buf *value)
 {
         buf_reset(key);
         buf_reset(value);
-        if (buf_printf(key, "%s:%s:gap", name, channel))
+        if (buf_printf(key, "%s:%s:gap:%s", name, channel, detected_at ? detected_at : ""))
                 return -1;
         if (buf_append(value, "{\"channel\":", 11) || json_put_string(value, channel) ||
-            buf_printf(value, ",\"last_committed_replay_id\":%lld,\"policy\":", last_committed) ||
-            json_put_string(value, policy ? policy : "") || buf_append(value, ",\"at\":", 6) ||
-            json_put_string(value, at ? at : "") || buf_append(value, "}", 1))
+            buf_printf(value, ",\"stored_replay_id\":%lld,\"resubscribed_from\":", stored_replay_id))
+                return -1;
+        if (resubscribed_from == REPLAY_ALL || resubscribed_from == REPLAY_NEW ?
+                    buf_printf(value, "%lld", resubscribed_from) : buf_append(value, "null", 4))
+                return -1;
+        if (buf_append(value, ",\"policy\":", 10) || json_put_string(value, policy ? policy : "") ||
+            buf_append(value, ",\"detected_at\":", 15) ||
+            json_put_string(value, detected_at ? detected_at : "") ||
+            buf_append(value, ",\"bridge\":", 10) || json_put_string(value, name) ||
+            buf_append(value, "}", 1))
                 return -1;
         return 0;
+}
+
+/*
+ * Gaps go to a topic of their own, not to the replay topic: the replay
+ * topic is compacted and read to its end at every start, so one record per
+ * gap under a unique key would make every start read a little more,
+ * forever; a topic nobody reads at start can keep every gap.
+ */
+void replay_gap_topic(const struct config *cfg, char *out, size_t out_size)
+{
+        static const char suffix[] = ".gaps";
+        size_t room = 249 - (sizeof(suffix) - 1);
+
+        snprintf(out, out_size, "%.*s%s", (int)room, cfg->kafka.replay_topic, suffix);
 }
 
 /* An optional timestamp member: absent or null -> "", else a short string. */
@@ -430,7 +452,7 @@ static void load_owner(struct replay_store *rs, const rd_kafka_message_t *rkm)
  * Apply one record of the replay topic. Keys are "<name>:<channel>"; a
  * channel always starts with '/' and holds no ':', which tells our keys
  * from those of a bridge whose name merely starts like ours, and from gap
- * keys ("<name>:<channel>:gap").
+ * keys ("<name>:<channel>:gap", which older versions wrote here).
  */
 static void load_record(struct replay_store *rs, struct replay_load *ld,
                         const rd_kafka_message_t *rkm)
@@ -502,9 +524,10 @@ static void load_record(struct replay_store *rs, struct replay_load *ld,
 
 enum topic_state { TOPIC_EXISTS, TOPIC_CREATED, TOPIC_MISSING };
 
-/* Ask the controller to create the topic compacted. Never fails the load. */
+/* Ask the controller to create the topic (compacted unless policy says otherwise). Never fails the load. */
 static enum topic_state replay_topic_create(rd_kafka_t *rk, const char *topic,
-                                            const struct rd_kafka_metadata *md, long long deadline)
+                                            const struct rd_kafka_metadata *md, long long deadline,
+                                            const char *policy)
 {
         const rd_kafka_CreateTopics_result_t *res;
         const rd_kafka_topic_result_t **results;
@@ -533,13 +556,13 @@ static enum topic_state replay_topic_create(rd_kafka_t *rk, const char *topic,
                     LOG_INFO, "replay_topic_not_created",
                     "topic=%s controller=%d reason=\"the cluster names no usable controller "
                     "(as librdkafka's mock cluster); the broker's topic auto-creation applies and "
-                    "cleanup.policy=compact is not set\"",
-                    topic, (int)controller);
+                    "cleanup.policy=%s is not set\"",
+                    topic, (int)controller, policy);
                 return TOPIC_MISSING;
         }
 
         newt = rd_kafka_NewTopic_new(topic, 1, -1, rderr, sizeof(rderr));
-        if (!newt || rd_kafka_NewTopic_set_config(newt, "cleanup.policy", "compact") !=
+        if (!newt || rd_kafka_NewTopic_set_config(newt, "cleanup.policy", policy) !=
                          RD_KAFKA_RESP_ERR_NO_ERROR) {
                 log_msg(LOG_WARN, "replay_topic_not_created", "topic=%s err=\"%s\"", topic,
                         newt ? "cannot set cleanup.policy" : rderr);
@@ -559,8 +582,8 @@ static enum topic_state replay_topic_create(rd_kafka_t *rk, const char *topic,
                 log_msg(
                     LOG_INFO, "replay_topic_not_created",
                     "topic=%s err=\"%s\" reason=\"CreateTopics not answered; the broker's topic "
-                    "auto-creation applies and cleanup.policy=compact is not set\"",
-                    topic, rkev ? rd_kafka_event_error_string(rkev) : "timed out");
+                    "auto-creation applies and cleanup.policy=%s is not set\"",
+                    topic, rkev ? rd_kafka_event_error_string(rkev) : "timed out", policy);
                 goto out;
         }
         res = rd_kafka_event_CreateTopics_result(rkev);
@@ -572,7 +595,7 @@ static enum topic_state replay_topic_create(rd_kafka_t *rk, const char *topic,
         switch (rd_kafka_topic_result_error(results[0])) {
         case RD_KAFKA_RESP_ERR_NO_ERROR:
                 log_msg(LOG_INFO, "replay_topic_created",
-                        "topic=%s partitions=1 cleanup.policy=compact", topic);
+                        "topic=%s partitions=1 cleanup.policy=%s", topic, policy);
                 state = TOPIC_CREATED;
                 break;
         case RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS:
@@ -633,7 +656,7 @@ static int replay_topic_prepare(rd_kafka_t *rk, const char *topic, long long dea
                 }
                 if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
                     err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
-                        *state = replay_topic_create(rk, topic, md, deadline);
+                        *state = replay_topic_create(rk, topic, md, deadline, "compact");
                         *partitions = 0;
                         if (*state != TOPIC_EXISTS) {
                                 rc = 0;
@@ -659,6 +682,34 @@ out:
                 rd_kafka_metadata_destroy(md);
         rd_kafka_topic_destroy(rkt);
         return rc;
+}
+
+/*
+ * Make sure the gap topic (replay_gap_topic()) exists, created with
+ * cleanup.policy=delete when missing: where the brokers' auto-creation is
+ * off, a missing one would fail every batch that records a gap. Only
+ * logged when it cannot be done: the first gap then says so.
+ */
+static void replay_gap_topic_prepare(rd_kafka_t *rk, const struct config *cfg, long long deadline)
+{
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_topic_t *rkt;
+        rd_kafka_resp_err_t err;
+        char topic[256];
+
+        replay_gap_topic(cfg, topic, sizeof(topic));
+        if (!(rkt = rd_kafka_topic_new(rk, topic, NULL)))
+                return;
+        err = rd_kafka_metadata(rk, 0, rkt, &md, remaining_ms(deadline));
+        if (!err) {
+                err = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+                if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+                    err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC)
+                        replay_topic_create(rk, topic, md, deadline, "delete");
+        }
+        if (md)
+                rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
 }
 
 struct load_partition {
@@ -830,6 +881,8 @@ int replay_store_load(struct replay_store *rs, int timeout_ms, char *errstr, siz
         }
         rc = replay_topic_prepare(rk, cfg->kafka.replay_topic, deadline, &state, &partitions,
                                   errstr, errstr_size);
+        if (rc == 0)
+                replay_gap_topic_prepare(rk, cfg, deadline);
         if (rc == 0 && state == TOPIC_EXISTS && partitions > 0)
                 rc = replay_read_partitions(rs, rk, partitions, deadline, &ld, errstr, errstr_size);
         rd_kafka_consumer_close(rk);

@@ -43,8 +43,8 @@ void replay_store_destroy(struct replay_store *rs);
  * @remark errstr is "" after a clean load; after a load that skipped records
  *         it holds a one-line note (count, first partition/offset, reason)
  *         and 0 is still returned. Entries loaded earlier are dropped first.
- *         Keys of other bridge names and gap keys ("<name>:<channel>:gap")
- *         are ignored; a tombstone (NULL value) removes the channel's entry.
+ *         Keys of other bridge names and gap keys ("<name>:<channel>:gap…",
+ *         written there before gaps got their own topic) are ignored; a tombstone (NULL value) removes the channel's entry.
  *         The topic is created with 1 partition, the broker's default
  *         replication factor and cleanup.policy=compact. When it cannot be
  *         created (no controller, as with librdkafka's mock cluster, or the
@@ -102,9 +102,25 @@ int replay_record_encode(const char *name, const char *channel, long long replay
  */
 int replay_record_decode(const char *value, size_t len, struct replay_entry *out, char *errstr,
                          size_t errstr_size);
-/** @brief The audit record of a replay gap, key "<name>:<channel>:gap". */
-int replay_gap_encode(const char *name, const char *channel, long long last_committed,
-                      const char *policy, const char *at, struct buf *key, struct buf *value);
+/**
+ * @brief The record of one replay gap, replacing the contents of key and
+ *        value. Key "<name>:<channel>:gap:<detected_at>": unique per gap, so
+ *        an append-only topic keeps every one. Value:
+ *        {"channel":"…","stored_replay_id":N,"resubscribed_from":-2|-1|null,
+ *        "policy":"all|new|fail","detected_at":"…","bridge":"<name>"}
+ *        (resubscribed_from: null under fail, where nothing was resubscribed).
+ * @returns 0 or -1 (buffer ceiling/out of memory).
+ */
+int replay_gap_encode(const char *name, const char *channel, long long stored_replay_id,
+                      long long resubscribed_from, const char *policy, const char *detected_at,
+                      struct buf *key, struct buf *value);
+
+/**
+ * @brief The append-only gap topic: kafka.replay_topic + ".gaps" (the
+ *        replay topic's name cut so the whole stays within Kafka's 249
+ *        bytes), into out (>= 256 bytes).
+ */
+void replay_gap_topic(const struct config *cfg, char *out, size_t out_size);
 
 /** @brief Current UTC time as RFC 3339 with milliseconds into out (>= 32 bytes). */
 void replay_now_rfc3339(char *out, size_t out_size);

@@ -51,7 +51,11 @@ struct session_sub {
         int pending;        /* still to subscribe in this Bayeux session */
         int in_request;     /* part of the subscribe request in flight */
         int gap_pending;    /* a replay gap for the bridge to record */
-        long long gap_after;
+        struct session_gap gap;
+        /* After a handled gap the position moves to -2 (see session_from);
+         * until the bridge's store says so, the session knows it. */
+        int gap_resume;
+        long long gap_resume_after; /* the stored ID that was no longer retained */
         enum session_probe probe;  /* probe mode: what the subscribe reply said */
         char probe_why[256];
 
@@ -613,6 +617,29 @@ static int session_handle_messages(struct session *sess, enum bayeux_kind expect
         return 0;
 }
 
+/*
+ * The replay ID to subscribe sub from: the committed one (the hooks'
+ * replay_from), except after a gap this session handled. The bridge then
+ * stores -2 for the route (see bridge_put_gaps: everything Salesforce
+ * still retains, which after a handled gap is only what came later), but
+ * a re-handshake may come before that commit, or under at_least_once
+ * before its ack: as long as the store still holds the ID Salesforce
+ * refused, the session asks for -2 itself rather than meet, log and count
+ * the same gap again. Any other stored ID (the first event after the gap
+ * was committed, or `replay set`) ends it.
+ */
+static long long session_from(struct session *sess, struct session_sub *sub)
+{
+        long long id = sess->hooks.replay_from(sess->hooks.ctx, sub->rt);
+
+        if (sub->gap_resume) {
+                if (id == sub->gap_resume_after)
+                        return REPLAY_ALL;
+                sub->gap_resume = 0;
+        }
+        return id;
+}
+
 static int session_handshake_done(struct session *sess, char *errstr, size_t errstr_size)
 {
         int rc, ok;
@@ -644,7 +671,7 @@ static int session_handshake_done(struct session *sess, char *errstr, size_t err
                         sess->subs[i].pending = 0; /* retried alone, when due */
                         continue;
                 }
-                sess->subs[i].from = sess->hooks.replay_from(sess->hooks.ctx, sess->subs[i].rt);
+                sess->subs[i].from = session_from(sess, &sess->subs[i]);
                 sess->subs[i].pending = 1;
         }
         sess->state = S_SUBSCRIBE;
@@ -704,10 +731,25 @@ static struct session_sub *session_find_sub(struct session *sess, const char *su
         return NULL;
 }
 
+/* RFC 3339 UTC with milliseconds, as the replay records write it. */
+static void session_utc_now(char *out, size_t out_size)
+{
+        struct timespec ts;
+        struct tm tm;
+        char tmp[128];
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        gmtime_r(&ts.tv_sec, &tm);
+        snprintf(tmp, sizeof(tmp), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 (long)(ts.tv_nsec / 1000000));
+        snprintf(out, out_size, "%.*s", (int)(out_size - 1), tmp);
+}
+
 /*
  * Salesforce no longer retains the events after sub->from: apply the
- * route's on_invalid_replay, say so, and leave a gap for the bridge to
- * record on the replay topic with its next batch.
+ * route's on_invalid_replay, say so (once: see session_from), and leave a
+ * gap for the bridge to record with its next batch.
  */
 static int session_invalid_replay(struct session *sess, struct session_sub *sub,
                                   struct recovery_decision dec, char *errstr, size_t errstr_size)
@@ -722,7 +764,16 @@ static int session_invalid_replay(struct session *sess, struct session_sub *sub,
         metrics_replay_gaps_inc();
         if (!sub->gap_pending) {
                 sub->gap_pending = 1;
-                sub->gap_after = sub->from;
+                sub->gap.rt = rt;
+                sub->gap.lost_after = sub->from;
+                sub->gap.resubscribed_from = rt->on_invalid_replay == INVALID_REPLAY_ALL ? REPLAY_ALL
+                                             : rt->on_invalid_replay == INVALID_REPLAY_NEW ? REPLAY_NEW
+                                                                                         : 0;
+                session_utc_now(sub->gap.detected_at, sizeof(sub->gap.detected_at));
+        }
+        if (rt->on_invalid_replay != INVALID_REPLAY_FAIL) {
+                sub->gap_resume = 1;
+                sub->gap_resume_after = sub->from;
         }
         switch (rt->on_invalid_replay) {
         case INVALID_REPLAY_ALL:
@@ -854,7 +905,7 @@ static int session_route_work(struct session *sess, int *rc, char *errstr, size_
 
                 if (!sub->quarantined || sub->drain || now < sub->retry_at)
                         continue;
-                sub->from = sess->hooks.replay_from(sess->hooks.ctx, sub->rt);
+                sub->from = session_from(sess, sub);
                 sub->pending = 1;
                 sub->retrying = 1;
                 retries++;
@@ -1208,8 +1259,7 @@ int session_take_gap(struct session *sess, struct session_gap *gap)
         for (i = 0; i < sess->nsubs; i++) {
                 if (sess->subs[i].gap_pending) {
                         sess->subs[i].gap_pending = 0;
-                        gap->rt = sess->subs[i].rt;
-                        gap->lost_after = sess->subs[i].gap_after;
+                        *gap = sess->subs[i].gap;
                         return 1;
                 }
         }
@@ -1258,7 +1308,7 @@ void session_return_gap(struct session *sess, const struct session_gap *gap)
         for (i = 0; i < sess->nsubs; i++) {
                 if (sess->subs[i].rt == gap->rt && !sess->subs[i].gap_pending) {
                         sess->subs[i].gap_pending = 1;
-                        sess->subs[i].gap_after = gap->lost_after;
+                        sess->subs[i].gap = *gap;
                 }
         }
 }

@@ -29,10 +29,13 @@ struct session_hooks {
 };
 
 /* A replay gap the session handled (on_invalid_replay applied), for the
- * bridge to record on the replay topic in its next batch. */
+ * bridge to record (audit trail, sf.gap record, new stored position) in
+ * its next batch. */
 struct session_gap {
         const struct config_route *rt;
-        long long lost_after;   /* the replay ID Salesforce no longer retains events after */
+        long long lost_after;        /* the stored replay ID Salesforce no longer retains */
+        long long resubscribed_from; /* REPLAY_ALL or REPLAY_NEW; 0 under policy fail */
+        char detected_at[40];        /* RFC 3339 UTC, ms: when Salesforce refused it */
 };
 
 /* Probe mode (`check --online`): what a route's subscribe reply said. */

@@ -184,10 +184,10 @@ int alo_mark(struct sink *sink, const char *channel, long long replay_id, const 
                               errstr_size);
 }
 
-int alo_put_replay_topic(struct sink *sink, const char *what, const char *key, size_t key_len,
-                         const char *value, size_t value_len, char *errstr, size_t errstr_size)
+int alo_put_replay_topic(struct sink *sink, const char *what, const char *topic, const char *key,
+                         size_t key_len, const char *value, size_t value_len, char *errstr,
+                         size_t errstr_size)
 {
-        const char *topic = sink->cfg->kafka.replay_topic;
         struct sink_batch *batch = alo_open_batch(sink, what, errstr, errstr_size);
         rd_kafka_resp_err_t err;
 

@@ -226,9 +226,10 @@ int eos_dead_letter(struct sink *sink, const struct sink_dead_letter *dl, char *
                     size_t errstr_size);
 int eos_mark(struct sink *sink, const char *channel, long long replay_id, const char *event_time,
              char *errstr, size_t errstr_size);
-/* One record to replay_topic in the open transaction (sink_gap, sink_put_record). */
-int eos_put_replay_topic(struct sink *sink, const char *what, const char *key, size_t key_len,
-                         const char *value, size_t value_len, char *errstr, size_t errstr_size);
+/* One record to topic (replay_topic, or the gap topic) in the open transaction (sink_gap, sink_put_record). */
+int eos_put_replay_topic(struct sink *sink, const char *what, const char *topic, const char *key,
+                         size_t key_len, const char *value, size_t value_len, char *errstr,
+                         size_t errstr_size);
 /* Replay records into the transaction, commit_transaction, then the replay store. */
 int eos_commit(struct sink *sink, int timeout_ms, char *errstr, size_t errstr_size);
 int eos_abort(struct sink *sink, int timeout_ms, char *errstr, size_t errstr_size);
@@ -247,8 +248,9 @@ int alo_dead_letter(struct sink *sink, const struct sink_dead_letter *dl, char *
                     size_t errstr_size);
 int alo_mark(struct sink *sink, const char *channel, long long replay_id, const char *event_time,
              char *errstr, size_t errstr_size);
-int alo_put_replay_topic(struct sink *sink, const char *what, const char *key, size_t key_len,
-                         const char *value, size_t value_len, char *errstr, size_t errstr_size);
+int alo_put_replay_topic(struct sink *sink, const char *what, const char *topic, const char *key,
+                         size_t key_len, const char *value, size_t value_len, char *errstr,
+                         size_t errstr_size);
 /* Closes the open batch: its replay records wait for the acks (alo_advance). */
 int alo_commit(struct sink *sink);
 /* Closes the open batch discarded: it will never advance the store. */

@@ -898,40 +898,32 @@ int sink_mark(struct sink *sink, const char *channel, long long replay_id, const
         return alo_mark(sink, channel, replay_id, event_time, errstr, errstr_size);
 }
 
-/* One audit record (gap, owner claim) to replay_topic in the open batch. */
-static int sink_put_replay_topic(struct sink *sink, const char *what, const char *key,
-                                 size_t key_len, const char *value, size_t value_len, char *errstr,
-                                 size_t errstr_size)
+/* One audit record (gap, owner claim) to topic in the open batch. */
+static int sink_put_replay_topic(struct sink *sink, const char *what, const char *topic,
+                                 const char *key, size_t key_len, const char *value,
+                                 size_t value_len, char *errstr, size_t errstr_size)
 {
         if (sink->fatal)
                 return sink_fatal_status(sink, errstr, errstr_size);
         if (sink->eos)
-                return eos_put_replay_topic(sink, what, key, key_len, value, value_len, errstr,
-                                            errstr_size);
-        return alo_put_replay_topic(sink, what, key, key_len, value, value_len, errstr,
+                return eos_put_replay_topic(sink, what, topic, key, key_len, value, value_len,
+                                            errstr, errstr_size);
+        return alo_put_replay_topic(sink, what, topic, key, key_len, value, value_len, errstr,
                                     errstr_size);
 }
 
-int sink_gap(struct sink *sink, const char *channel, long long last_committed, const char *policy,
-             char *errstr, size_t errstr_size)
+int sink_gap(struct sink *sink, const char *topic, const char *key, size_t key_len,
+             const char *value, size_t value_len, char *errstr, size_t errstr_size)
 {
-        char at[40];
-
-        replay_now_rfc3339(at, sizeof(at));
-        if (replay_gap_encode(sink->cfg->name, channel, last_committed, policy, at, &sink->key,
-                              &sink->value)) {
-                snprintf(errstr, errstr_size, "sink_gap: record too large");
-                return SINK_FATAL;
-        }
-        return sink_put_replay_topic(sink, "sink_gap", sink->key.data, sink->key.len,
-                                     sink->value.data, sink->value.len, errstr, errstr_size);
+        return sink_put_replay_topic(sink, "sink_gap", topic, key, key_len, value, value_len,
+                                     errstr, errstr_size);
 }
 
 int sink_put_record(struct sink *sink, const char *key, size_t key_len, const char *value,
                     size_t value_len, char *errstr, size_t errstr_size)
 {
-        return sink_put_replay_topic(sink, "sink_put_record", key, key_len, value, value_len,
-                                     errstr, errstr_size);
+        return sink_put_replay_topic(sink, "sink_put_record", sink->cfg->kafka.replay_topic, key,
+                                     key_len, value, value_len, errstr, errstr_size);
 }
 
 int sink_commit(struct sink *sink, int timeout_ms, char *errstr, size_t errstr_size)

@@ -152,13 +152,14 @@ int sink_mark(struct sink *sink, const char *channel, long long replay_id, const
               char *errstr, size_t errstr_size);
 
 /**
- * @brief Put the audit record of a replay gap in the open batch: key
- *        "<name>:<channel>:gap" in replay_topic, value
- *        {"channel","last_committed_replay_id","policy","at"}.
+ * @brief Put the audit record of a replay gap (replay_gap_encode()) on
+ *        @p topic (replay_gap_topic()) in the open batch, so it commits
+ *        with the batch; key and value are copied. Not an event: it is not
+ *        counted in flight and holds no at_least_once batch back.
  * @returns enum sink_status as sink_produce().
  */
-int sink_gap(struct sink *sink, const char *channel, long long last_committed, const char *policy,
-             char *errstr, size_t errstr_size);
+int sink_gap(struct sink *sink, const char *topic, const char *key, size_t key_len,
+             const char *value, size_t value_len, char *errstr, size_t errstr_size);
 
 /** @brief Put one record (key and value copied) on replay_topic in the open batch: the owner claim of fence.c. */
 int sink_put_record(struct sink *sink, const char *key, size_t key_len, const char *value,

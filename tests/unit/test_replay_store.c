@@ -236,16 +236,36 @@ static void test_encode_decode_round_trip(void **state)
 static void test_gap_encode(void **state)
 {
         struct buf key, value;
+        struct config cfg = { 0 };
+        char topic[256], longname[250];
 
         (void)state;
         buf_init(&key, 4096);
         buf_init(&value, 4096);
-        assert_int_equal(replay_gap_encode("acme-prod", "/topic/A", 41, "all",
+        assert_int_equal(replay_gap_encode("acme-prod", "/topic/A", 41, REPLAY_NEW, "new",
                                            "2026-11-23T09:18:43.123Z", &key, &value),
                          0);
-        assert_string_equal(key.data, "acme-prod:/topic/A:gap");
-        assert_string_equal(value.data, "{\"channel\":\"/topic/A\",\"last_committed_replay_id\":41,"
-                                        "\"policy\":\"all\",\"at\":\"2026-11-23T09:18:43.123Z\"}");
+        /* Unique per gap: an append-only topic keeps every one. */
+        assert_string_equal(key.data, "acme-prod:/topic/A:gap:2026-11-23T09:18:43.123Z");
+        assert_string_equal(value.data, "{\"channel\":\"/topic/A\",\"stored_replay_id\":41,"
+                                        "\"resubscribed_from\":-1,\"policy\":\"new\","
+                                        "\"detected_at\":\"2026-11-23T09:18:43.123Z\","
+                                        "\"bridge\":\"acme-prod\"}");
+        /* fail resubscribes nowhere. */
+        assert_int_equal(replay_gap_encode("b", "/topic/\"q\"", 7, 0, "fail", "t", &key, &value), 0);
+        assert_string_equal(value.data, "{\"channel\":\"/topic/\\\"q\\\"\",\"stored_replay_id\":7,"
+                                        "\"resubscribed_from\":null,\"policy\":\"fail\","
+                                        "\"detected_at\":\"t\",\"bridge\":\"b\"}");
+        cfg.kafka.replay_topic = "acme.replay";
+        replay_gap_topic(&cfg, topic, sizeof(topic));
+        assert_string_equal(topic, "acme.replay.gaps");
+        /* Never past Kafka's 249 bytes. */
+        memset(longname, 'r', 249);
+        longname[249] = '\0';
+        cfg.kafka.replay_topic = longname;
+        replay_gap_topic(&cfg, topic, sizeof(topic));
+        assert_int_equal(strlen(topic), 249);
+        assert_string_equal(topic + 244, ".gaps");
         buf_free(&key);
         buf_free(&value);
 }

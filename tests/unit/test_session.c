@@ -493,6 +493,86 @@ static int setup_two_fail(void **state)
 #define UNKNOWN_CLIENT "[{\"channel\":\"/meta/connect\",\"successful\":false,\"error\":\"403::Unknown client\"," \
         "\"advice\":{\"reconnect\":\"handshake\",\"interval\":0}}]"
 
+/* sfbridge_replay_gaps_total as /metrics renders it. */
+static long gaps_counted(void)
+{
+        struct buf out;
+        const char *p;
+        long n = -1;
+
+        buf_init(&out, 1u << 20);
+        assert_int_equal(metrics_render(&out), 0);
+        p = strstr(out.data, "\nsfbridge_replay_gaps_total ");
+        if (p)
+                n = strtol(p + strlen("\nsfbridge_replay_gaps_total "), NULL, 10);
+        buf_free(&out);
+        return n;
+}
+
+/*
+ * A handled gap is met once. A re-handshake that comes before the bridge's
+ * store moved to -2 (its commit, or at_least_once's ack, still out)
+ * subscribes from -2, not from the refused ID: no second log line, count
+ * or gap record. Once the store holds another ID, that ID is used again.
+ */
+static void test_handled_gap_not_met_again(void **state)
+{
+        struct fixture *fx = *state;
+        struct session_gap gap;
+
+        step(fx);
+        answer("{\"access_token\":\"tok\",\"instance_url\":\"https://inst.example.com\"}");
+        step(fx);
+        answer("[{\"channel\":\"/meta/handshake\",\"successful\":true,\"clientId\":\"c1\"}]");
+        step(fx);
+        answer("[{\"channel\":\"/meta/subscribe\",\"successful\":false,\"subscription\":\"/topic/A\","
+               "\"error\":\"400::The replayId {100} you provided was invalid.  Please provide a valid ID, -2 to replay all events, or -1 to replay only new events.\"}]");
+        step(fx);
+        assert_true(body_has(last_req(), "\"/topic/A\":-2"));
+        answer("[" SUB_OK("/topic/A") "]");
+        step(fx);
+        assert_true(body_has(last_req(), "/meta/connect"));
+        assert_int_equal(gaps_counted(), 1);
+        assert_int_equal(session_take_gap(fx->sess, &gap), 1);
+        assert_int_equal(gap.lost_after, 100);
+        assert_true(gap.resubscribed_from == REPLAY_ALL);
+        assert_int_equal(strlen(gap.detected_at), 24);
+
+        /* The store still says 100 (the gap's batch not committed yet). */
+        answer(UNKNOWN_CLIENT);
+        step(fx);
+        assert_true(body_has(last_req(), "/meta/handshake"));
+        answer("[{\"channel\":\"/meta/handshake\",\"successful\":true,\"clientId\":\"c2\"}]");
+        step(fx);
+        assert_true(body_has(last_req(), "\"/topic/A\":-2"));
+        assert_false(body_has(last_req(), "\"/topic/A\":100"));
+        answer("[" SUB_OK("/topic/A") "]");
+        step(fx);
+        assert_int_equal(gaps_counted(), 1);
+        assert_false(session_has_gap(fx->sess));
+
+        /* The first event after the gap was committed: its ID from now on. */
+        committed_id = 205;
+        answer("[" CONNECT_OK "]"); /* a healthy long-poll resets the backoff */
+        step(fx);
+        answer(UNKNOWN_CLIENT);
+        step(fx);
+        answer("[{\"channel\":\"/meta/handshake\",\"successful\":true,\"clientId\":\"c3\"}]");
+        step(fx);
+        assert_true(body_has(last_req(), "\"/topic/A\":205"));
+        answer("[" SUB_OK("/topic/A") "]");
+        step(fx);
+        /* And a later refusal of the old ID is a new gap, met again. */
+        committed_id = 100;
+        answer("[" CONNECT_OK "]");
+        step(fx);
+        answer(UNKNOWN_CLIENT);
+        step(fx);
+        answer("[{\"channel\":\"/meta/handshake\",\"successful\":true,\"clientId\":\"c4\"}]");
+        step(fx);
+        assert_true(body_has(last_req(), "\"/topic/A\":100"));
+}
+
 static int count_reqs(const char *s)
 {
         int i, n = 0;
@@ -724,6 +804,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_route_error_fail_policy, setup_two_fail, teardown),
                 cmocka_unit_test_setup_teardown(test_start_unknown_channel_fatal, setup_two, teardown),
                 cmocka_unit_test_setup_teardown(test_route_quarantine_api, setup_two, teardown),
+                cmocka_unit_test_setup_teardown(test_handled_gap_not_met_again, setup, teardown),
         };
 
         log_setup(LOG_FORMAT_LOGFMT, LOG_ERROR);
