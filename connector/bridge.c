@@ -102,13 +102,15 @@ static void bridge_recovery(enum log_level lvl, const char *cause, const char *f
 {
         struct recovery_decision dec = recovery_local(cause);
         const char *act = recovery_action_name(dec.action);
-        char detail[768];
+        char pairs[512];
         va_list ap;
 
+        /* The caller's pairs go to the logger unformatted, so each value is
+         * escaped; cause and action are names from recovery's table. */
+        snprintf(pairs, sizeof(pairs), "cause=%s action=%s %s", dec.cause, act, fmt);
         va_start(ap, fmt);
-        vsnprintf(detail, sizeof(detail), fmt, ap);
+        log_vmsg(lvl, "recovery", pairs, ap);
         va_end(ap);
-        log_msg(lvl, "recovery", "cause=%s action=%s %s", dec.cause, act, detail);
         metrics_recovery_inc(dec.cause, act);
 }
 
