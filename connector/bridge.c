@@ -779,6 +779,18 @@ static void bridge_shutdown(struct bridge *br)
                         sink_in_flight(br->sink));
 }
 
+/* SIGHUP's reload, run from the loop (main.c sets it; see bridge_on_reload()). */
+static volatile sig_atomic_t *reload_flag;
+static void (*reload_fn)(void *arg);
+static void *reload_arg;
+
+void bridge_on_reload(volatile sig_atomic_t *flag, void (*fn)(void *arg), void *arg)
+{
+        reload_flag = flag;
+        reload_fn = fn;
+        reload_arg = arg;
+}
+
 int bridge_run(const struct config *cfg, int wake_fd, volatile sig_atomic_t *stop,
                char *errstr, size_t errstr_size)
 {
@@ -844,6 +856,10 @@ int bridge_run(const struct config *cfg, int wake_fd, volatile sig_atomic_t *sto
                 int timeout, took;
 
                 metrics_heartbeat();
+                if (reload_flag && *reload_flag) {
+                        *reload_flag = 0;
+                        reload_fn(reload_arg);
+                }
                 sink_poll(br.sink);
                 if (sink_take_delivery_failure(br.sink)) {
                         session_rebuild(br.sess, "kafka_delivery_failed");

@@ -407,7 +407,20 @@ static int session_start_login(struct session *sess, char *errstr, size_t errstr
         buf_init(&form, 64 * 1024);
         if (auth_build_request(sess->cfg, url, sizeof(url), &form, errstr, errstr_size) == -1) {
                 buf_free(&form);
-                return -1;
+                if (!sess->ever_logged_in)
+                        return -1;
+                /* The JWT key file broke after a login worked (a rotation
+                 * half done): like a refusal, retry at the capped pace so
+                 * fixing the file needs no restart. */
+                sess->auth_failed = 1;
+                log_msg(LOG_ERROR, "auth_rejected", "flow=%s err=\"%s\" cause=auth_rejected action=backoff",
+                        config_flow_name(sess->cfg->sf.flow), errstr);
+                metrics_recovery_inc("auth_rejected",
+                                     recovery_action_name(recovery_local("auth_rejected").action));
+                errstr[0] = '\0';
+                publish_readiness(sess);
+                session_backoff(sess, &sess->bo, S_LOGIN);
+                return 0;
         }
         /* The URL names the login host only; the form holds the secrets. */
         log_msg(LOG_DEBUG, "oauth_request", "flow=%s url=%s", config_flow_name(sess->cfg->sf.flow), url);
