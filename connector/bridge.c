@@ -781,10 +781,10 @@ static void bridge_shutdown(struct bridge *br)
 
 /* SIGHUP's reload, run from the loop (main.c sets it; see bridge_on_reload()). */
 static volatile sig_atomic_t *reload_flag;
-static void (*reload_fn)(void *arg);
+static int (*reload_fn)(void *arg);
 static void *reload_arg;
 
-void bridge_on_reload(volatile sig_atomic_t *flag, void (*fn)(void *arg), void *arg)
+void bridge_on_reload(volatile sig_atomic_t *flag, int (*fn)(void *arg), void *arg)
 {
         reload_flag = flag;
         reload_fn = fn;
@@ -858,7 +858,8 @@ int bridge_run(const struct config *cfg, int wake_fd, volatile sig_atomic_t *sto
                 metrics_heartbeat();
                 if (reload_flag && *reload_flag) {
                         *reload_flag = 0;
-                        reload_fn(reload_arg);
+                        if (reload_fn(reload_arg) == 1)
+                                session_credentials_changed(br.sess);
                 }
                 sink_poll(br.sink);
                 if (sink_take_delivery_failure(br.sink)) {

@@ -169,7 +169,9 @@ static int check_key_file(const struct config *cfg, char *errstr, size_t errstr_
         return 0;
 }
 
-static void reload_config(void *arg)
+/* @returns 1 when the credentials changed or the key file is good (see
+ * bridge_on_reload()), else 0. */
+static int reload_config(void *arg)
 {
         struct reload_ctx *rc = arg;
         struct reload_diff d = { "", "" };
@@ -177,14 +179,14 @@ static void reload_config(void *arg)
         char err[2048], *p, *next;
         unsigned char md[EVP_MAX_MD_SIZE];
         unsigned md_len = 0;
-        int key_changed = 0;
+        int key_changed = 0, key_ok = 0;
 
         log_msg(LOG_INFO, "reload", "config=%s", rc->path);
         fresh = config_load(rc->path, err, sizeof(err));
         if (!fresh) {
                 log_msg(LOG_ERROR, "reload", "config=%s err=\"%s\" action=keep_running_unchanged",
                         rc->path, err);
-                return;
+                return 0;
         }
         config_diff(rc->cfg, fresh, note_diff, &d);
         if (fresh->sf.flow == AUTH_JWT) {
@@ -193,8 +195,9 @@ static void reload_config(void *arg)
                         log_msg(LOG_ERROR, "reload", "file=%s err=\"%s\" action=keep_old_credentials",
                                 fresh->sf.private_key_file, err);
                         config_destroy(fresh);
-                        return;
+                        return 0;
                 }
+                key_ok = 1;
                 if (file_digest(fresh->sf.private_key_file, md, &md_len) == 0 &&
                     (md_len != rc->key_digest_len || memcmp(md, rc->key_digest, md_len))) {
                         key_changed = rc->key_digest_len != 0;
@@ -221,6 +224,9 @@ static void reload_config(void *arg)
         log_msg(LOG_INFO, "reloaded", "changed=%s restart_needed=%s applies=next_login",
                 d.cred[0] ? d.cred : "none", d.other[0] ? d.other : "none");
         config_destroy(fresh);
+        /* A good key file counts too: a login that failed on the broken
+         * one is retried now rather than at the end of its backoff. */
+        return d.cred[0] != '\0' || key_ok;
 }
 
 static int run(const char *path)

@@ -352,6 +352,15 @@ static int session_recover(struct session *sess, struct recovery_decision dec, c
         return 0;
 }
 
+void session_credentials_changed(struct session *sess)
+{
+        if (sess->auth_failed && sess->state == S_BACKOFF && sess->state_after == S_LOGIN) {
+                log_msg(LOG_INFO, "backoff", "delay_ms=0 then=%s reason=credentials_changed",
+                        state_names[S_LOGIN]);
+                sess->deadline_ms = now_ms();
+        }
+}
+
 void session_rebuild(struct session *sess, const char *cause)
 {
         struct recovery_decision dec = recovery_local(cause);

@@ -66,7 +66,7 @@ open(path, "w").write(text)
 PY
 kill -HUP "$BRIDGE_PID"
 if wait_for 10 log_grows " msg=reloaded " 0; then ok "SIGHUP: msg=reloaded"; else not_ok "SIGHUP: msg=reloaded"; fi
-sleep 1
+sleep 0.5
 if alive; then ok "SIGHUP: still running"; else not_ok "SIGHUP: still running" "the process is gone"; finish; fi
 assert_file_contains "reloaded names the changed credential" "$T/bridge.log" \
         " msg=reloaded changed=salesforce.auth.password restart_needed=salesforce.limit_backoff_s "
@@ -91,17 +91,35 @@ if wait_for 20 kcat_has "$TP" 5; then ok "events after the new login land in Kaf
         not_ok "events after the new login land in Kafka" "$(kcat_count "$TP") records"; fi
 
 # A config that no longer loads: an error, the bridge runs on unchanged.
+cp "$T/hup.yaml" "$T/hup.good"
 printf 'routes: [unclosed\n' >>"$T/hup.yaml"
 before=$(count " msg=reload ")
 kill -HUP "$BRIDGE_PID"
 wait_for 10 log_grows " level=error msg=reload " 0 || :
 assert_file_contains "broken config: error naming the file" "$T/bridge.log" \
         " level=error msg=reload config=$T/hup.yaml err="
-sleep 1
+sleep 0.5
 if alive && ready; then ok "broken config: still running and ready"; else not_ok "broken config: still running and ready"; fi
+
+# Rotated in Salesforce before the file: logins are refused and back off
+# (the fifth waits 4 to 8 s). The reload retries at once.
+NEWER_PASSWORD=N3wer-PLANTED-pw
+sfsim_admin POST "/admin/credentials?password=$NEWER_PASSWORD" >/dev/null
+logins=$(count " msg=login ")
+sfsim_admin POST "/admin/fault?kind=revoke-tokens" >/dev/null
+wait_for 20 log_grows " msg=auth_rejected " 4 || not_ok "logins refused with the old password"
+sed "s|^    password: .*|    password: $NEWER_PASSWORD|" "$T/hup.good" >"$T/hup.yaml"
+kill -HUP "$BRIDGE_PID"
+if wait_for 2 log_grows " msg=login " "$logins"; then
+        ok "reload during a refused-login backoff: logged in at once"
+else
+        not_ok "reload during a refused-login backoff: logged in at once" \
+                "$(grep -E 'msg=(backoff|reloaded|login|auth_rejected) ' "$T/bridge.log" | tail -n 4)"
+fi
+wait_for 20 ready || not_ok "ready after the rotated login"
 stop_bridge TERM
 assert_eq "password run: clean stop after the reloads" 0 "$BRIDGE_RC"
-grep -F -- "N3w-PLANTED" "$T/bridge.log" >/dev/null &&
+grep -F -e "N3w-PLANTED" -e "N3wer-PLANTED" "$T/bridge.log" >/dev/null &&
         not_ok "the new password is never logged" || ok "the new password is never logged"
 grep -F -- "$SF_PASSWORD" "$T/bridge.log" >/dev/null &&
         not_ok "the old password is never logged" || ok "the old password is never logged"
@@ -136,7 +154,7 @@ kill -HUP "$BRIDGE_PID"
 wait_for 10 log_grows " level=error msg=reload " 0 || :
 assert_file_contains "broken key file: error naming the file and the problem" "$T/bridge.log" \
         " level=error msg=reload file=$SF_JWT_KEY err=\"$SF_JWT_KEY: no PEM private key in the file"
-sleep 1
+sleep 0.5
 if alive && ready; then ok "broken key file: still running and ready"; else not_ok "broken key file: still running and ready"; fi
 # A login needed while the file is broken: an error naming it, retried at
 # the backoff pace, never an exit; fixing the file is enough.
