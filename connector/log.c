@@ -472,7 +472,8 @@ static size_t key_len(const char *f)
 static int put_pair(struct line *ln, const char *key, size_t kn, const struct value *v,
                     int typed_number)
 {
-        if (ln->len + kn + 6 > ln->limit) {
+        /* A number is written whole or not at all: "n": alone is no JSON. */
+        if (ln->len + kn + 6 + (typed_number ? v->len : 0) > ln->limit) {
                 ln->cut = 1;
                 return -1;
         }

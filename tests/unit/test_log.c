@@ -487,6 +487,36 @@ static void long_values_cut(void **state)
         }
 }
 
+/* Every cut position near the end of a line, across a string, a number
+ * and a quoted value: each line still parses in both formats. */
+static void every_cut_position(void **state)
+{
+        size_t len;
+
+        (void)state;
+        for (len = 3900; len < 4090; len++) {
+                const char *out;
+                cJSON *obj;
+
+                memset(big, 'x', len);
+                big[len] = '\0';
+                log_setup(LOG_FORMAT_JSON, LOG_INFO);
+                capture_begin();
+                log_msg(LOG_INFO, "cut", "a=%s n=%lld q=\"%s\" m=%d", big, 1234567890123LL, "v w", -7);
+                obj = json_line(capture_end());
+                if (cJSON_GetObjectItem(obj, "n"))
+                        assert_true(cJSON_GetObjectItem(obj, "n")->valuedouble == 1234567890123.0);
+                cJSON_Delete(obj);
+
+                log_setup(LOG_FORMAT_LOGFMT, LOG_INFO);
+                capture_begin();
+                log_msg(LOG_INFO, "cut", "a=%s n=%lld q=\"%s\" m=%d", big, 1234567890123LL, "v w", -7);
+                out = capture_end();
+                assert_one_line(out);
+                logfmt_parse(out);
+        }
+}
+
 /* ---------------------------------------------------- levels and names */
 
 static void emit_debug(void)
@@ -556,6 +586,7 @@ int main(void)
                 cmocka_unit_test(numbers_logfmt),
                 cmocka_unit_test(literal_text_kept),
                 cmocka_unit_test(long_values_cut),
+                cmocka_unit_test(every_cut_position),
                 cmocka_unit_test(level_filter),
                 cmocka_unit_test(no_pairs),
                 cmocka_unit_test(parse_names),
