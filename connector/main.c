@@ -1,6 +1,8 @@
 /*
  * sfbridge: parses the command line, maps outcomes to exit codes, installs
  * signal handlers, and hands off to bridge_run() or the cli_ commands.
+ * SIGHUP's reload (re-read the config, apply changed credentials to the
+ * next login) lives here too, run from the bridge loop, never the handler.
  */
 #include <errno.h>
 #include <fcntl.h>
