@@ -103,13 +103,15 @@ static void bridge_recovery(enum log_level lvl, const char *cause, const char *f
 {
         struct recovery_decision dec = recovery_local(cause);
         const char *act = recovery_action_name(dec.action);
-        char detail[768];
+        char pairs[512];
         va_list ap;
 
+        /* The caller's pairs go to the logger unformatted, so each value is
+         * escaped; cause and action are names from recovery's table. */
+        snprintf(pairs, sizeof(pairs), "cause=%s action=%s %s", dec.cause, act, fmt);
         va_start(ap, fmt);
-        vsnprintf(detail, sizeof(detail), fmt, ap);
+        log_vmsg(lvl, "recovery", pairs, ap);
         va_end(ap);
-        log_msg(lvl, "recovery", "cause=%s action=%s %s", dec.cause, act, detail);
         metrics_recovery_inc(dec.cause, act);
 }
 
@@ -884,6 +886,18 @@ static void bridge_shutdown(struct bridge *br)
                         sink_in_flight(br->sink));
 }
 
+/* SIGHUP's reload, run from the loop (main.c sets it; see bridge_on_reload()). */
+static volatile sig_atomic_t *reload_flag;
+static int (*reload_fn)(void *arg);
+static void *reload_arg;
+
+void bridge_on_reload(volatile sig_atomic_t *flag, int (*fn)(void *arg), void *arg)
+{
+        reload_flag = flag;
+        reload_fn = fn;
+        reload_arg = arg;
+}
+
 int bridge_run(const struct config *cfg, int wake_fd, volatile sig_atomic_t *stop,
                char *errstr, size_t errstr_size)
 {
@@ -949,6 +963,11 @@ int bridge_run(const struct config *cfg, int wake_fd, volatile sig_atomic_t *sto
                 int timeout, took;
 
                 metrics_heartbeat();
+                if (reload_flag && *reload_flag) {
+                        *reload_flag = 0;
+                        if (reload_fn(reload_arg) == 1)
+                                session_credentials_changed(br.sess);
+                }
                 sink_poll(br.sink);
                 if (sink_take_delivery_failure(br.sink)) {
                         session_rebuild(br.sess, "kafka_delivery_failed");

@@ -25,4 +25,15 @@
 int bridge_run(const struct config *cfg, int wake_fd, volatile sig_atomic_t *stop,
                char *errstr, size_t errstr_size);
 
+/**
+ * @brief Have bridge_run()'s loop call fn(arg) whenever *flag is set (the
+ *        flag is cleared first): on the main thread, between two steps, so
+ *        fn may change the credentials the next login reads. fn returns 1
+ *        when it changed them (a login refused meanwhile is retried at
+ *        once), else 0. SIGHUP's handler sets the flag and wakes the loop
+ *        through wake_fd.
+ * @locality main thread, before bridge_run().
+ */
+void bridge_on_reload(volatile sig_atomic_t *flag, int (*fn)(void *arg), void *arg);
+
 #endif

@@ -138,4 +138,25 @@ const char *config_delivery_name(enum delivery d);
 const char *config_invalid_replay_name(enum invalid_replay p);
 const char *config_route_error_name(enum route_error p);
 
+/**
+ * @brief Compare two loads key by key (the key table: a key added later is
+ *        compared too). Routes count as one key, "routes", and so do
+ *        "kafka.properties".
+ * @param fn  called with the path of each key whose value differs; may be NULL.
+ * @returns the number of keys that differ.
+ * @remark names only: nothing here reads a value out, so secrets stay put.
+ */
+size_t config_diff(const struct config *a, const struct config *b,
+                   void (*fn)(const char *path, void *arg), void *arg);
+
+/** @returns 1 for the keys a login reads (salesforce.auth.*): the ones SIGHUP applies in place. */
+int config_key_is_credential(const char *path);
+
+/**
+ * @brief Swap one scalar key's value between a and b (a string moves as its
+ *        pointer, so each config keeps owning what it holds).
+ * @returns 0, or -1 for an unknown key, a route key, routes or kafka.properties.
+ */
+int config_swap_value(struct config *a, struct config *b, const char *path);
+
 #endif

@@ -1,6 +1,8 @@
 /*
  * sfbridge: parses the command line, maps outcomes to exit codes, installs
  * signal handlers, and hands off to bridge_run() or the cli_ commands.
+ * SIGHUP's reload (re-read the config, apply changed credentials to the
+ * next login) lives here too, run from the bridge loop, never the handler.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,13 +13,25 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
 #include "bridge.h"
 #include "cli.h"
 #include "config.h"
+#include "jwt.h"
 #include "log.h"
 
 static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t reload_requested;
 static int wake_pipe[2] = { -1, -1 };
+
+static void wake_loop(void)
+{
+        if (wake_pipe[1] >= 0 && write(wake_pipe[1], "x", 1) < 0) {
+                /* The pipe is full: the loop is already awake. */
+        }
+}
 
 static void on_signal(int sig)
 {
@@ -27,9 +41,18 @@ static void on_signal(int sig)
         if (sig == SIGINT && stop_requested)
                 _exit(EXIT_FATAL);
         stop_requested = 1;
-        if (wake_pipe[1] >= 0 && write(wake_pipe[1], "x", 1) < 0) {
-                /* The pipe is full: the loop is already awake. */
-        }
+        wake_loop();
+        errno = saved;
+}
+
+/* SIGHUP: only a flag; the loop reloads (reload_config()), never the handler. */
+static void on_hup(int sig)
+{
+        int saved = errno;
+
+        (void)sig;
+        reload_requested = 1;
+        wake_loop();
         errno = saved;
 }
 
@@ -48,6 +71,8 @@ static int install_signals(void)
         sigemptyset(&sa.sa_mask);
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
+        sa.sa_handler = on_hup;
+        sigaction(SIGHUP, &sa, NULL);
         sa.sa_handler = SIG_IGN;
         sigaction(SIGPIPE, &sa, NULL);
         return 0;
@@ -70,8 +95,145 @@ static void usage(FILE *fp)
         }
 }
 
+/*
+ * SIGHUP: what the running bridge holds, so a reload can tell what changed.
+ * Credentials (salesforce.auth.*) and the JWT key file's contents apply to
+ * the next login; the session and its token keep running.
+ */
+struct reload_ctx {
+        const char *path;
+        struct config *cfg;             /* the running config; credentials swapped in place */
+        unsigned char key_digest[EVP_MAX_MD_SIZE]; /* SHA-256 of the key file last checked */
+        unsigned key_digest_len;
+};
+
+/* Names of the keys that differ, comma-separated, split by kind. */
+struct reload_diff {
+        char cred[512];
+        char other[512];
+};
+
+static void list_add(char *list, size_t size, const char *name)
+{
+        size_t n = strlen(list);
+
+        snprintf(list + n, size - n, "%s%s", n ? "," : "", name);
+}
+
+static void note_diff(const char *path, void *arg)
+{
+        struct reload_diff *d = arg;
+
+        if (config_key_is_credential(path))
+                list_add(d->cred, sizeof(d->cred), path);
+        else
+                list_add(d->other, sizeof(d->other), path);
+}
+
+/* SHA-256 of a file, to tell a rotated key from the same one. @returns 0 or -1. */
+static int file_digest(const char *path, unsigned char *md, unsigned *md_len)
+{
+        unsigned char buf[4096];
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        FILE *fp = fopen(path, "rb");
+        size_t n;
+        int rc = -1;
+
+        if (ctx && fp && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1) {
+                while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)
+                        EVP_DigestUpdate(ctx, buf, n);
+                if (!ferror(fp) && EVP_DigestFinal_ex(ctx, md, md_len) == 1)
+                        rc = 0;
+        }
+        OPENSSL_cleanse(buf, sizeof(buf));
+        if (fp)
+                fclose(fp);
+        EVP_MD_CTX_free(ctx);
+        return rc;
+}
+
+/*
+ * The JWT flow's key: sign a throwaway assertion exactly as the next login
+ * will, so a file that is unreadable, not PEM, encrypted or not RSA is
+ * reported now rather than at the next login. @returns 0 or -1 with errstr
+ * (naming the file, never its contents).
+ */
+static int check_key_file(const struct config *cfg, char *errstr, size_t errstr_size)
+{
+        char *jwt = jwt_build_assertion(cfg->sf.private_key_file, cfg->sf.client_id,
+                                        cfg->sf.username, cfg->sf.login_url, 0, errstr,
+                                        errstr_size);
+
+        if (!jwt)
+                return -1;
+        OPENSSL_cleanse(jwt, strlen(jwt));
+        free(jwt);
+        return 0;
+}
+
+/* @returns 1 when the credentials changed or the key file is good (see
+ * bridge_on_reload()), else 0. */
+static int reload_config(void *arg)
+{
+        struct reload_ctx *rc = arg;
+        struct reload_diff d = { "", "" };
+        struct config *fresh;
+        char err[2048], *p, *next;
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned md_len = 0;
+        int key_changed = 0, key_ok = 0;
+
+        log_msg(LOG_INFO, "reload", "config=%s", rc->path);
+        fresh = config_load(rc->path, err, sizeof(err));
+        if (!fresh) {
+                log_msg(LOG_ERROR, "reload", "config=%s err=\"%s\" action=keep_running_unchanged",
+                        rc->path, err);
+                return 0;
+        }
+        config_diff(rc->cfg, fresh, note_diff, &d);
+        if (fresh->sf.flow == AUTH_JWT) {
+                if (check_key_file(fresh, err, sizeof(err)) == -1) {
+                        /* The running session keeps its token; no credential changes. */
+                        log_msg(LOG_ERROR, "reload", "file=%s err=\"%s\" action=keep_old_credentials",
+                                fresh->sf.private_key_file, err);
+                        config_destroy(fresh);
+                        return 0;
+                }
+                key_ok = 1;
+                if (file_digest(fresh->sf.private_key_file, md, &md_len) == 0 &&
+                    (md_len != rc->key_digest_len || memcmp(md, rc->key_digest, md_len))) {
+                        key_changed = rc->key_digest_len != 0;
+                        memcpy(rc->key_digest, md, md_len);
+                        rc->key_digest_len = md_len;
+                }
+        }
+        if (d.other[0])
+                log_msg(LOG_WARN, "reload", "keys=%s err=\"changed keys apply only at a restart; "
+                        "running with their old values\" action=restart_to_apply", d.other);
+        /* Credentials move into the running config: the next login reads them. */
+        for (p = d.cred; *p; p = next) {
+                next = strchr(p, ',');
+                if (next)
+                        *next++ = '\0';
+                else
+                        next = p + strlen(p);
+                config_swap_value(rc->cfg, fresh, p);
+                if (*next)
+                        next[-1] = ',';
+        }
+        if (key_changed)
+                list_add(d.cred, sizeof(d.cred), "salesforce.auth.private_key_file.contents");
+        log_msg(LOG_INFO, "reloaded", "changed=%s restart_needed=%s applies=next_login",
+                d.cred[0] ? d.cred : "none", d.other[0] ? d.other : "none");
+        config_destroy(fresh);
+        /* A good key file counts too: a login that failed on the broken
+         * one is retried now rather than at the end of its backoff. */
+        return d.cred[0] != '\0' || key_ok;
+}
+
 static int run(const char *path)
 {
+        static struct reload_ctx rctx;
         char err[2048];
         struct config *cfg = config_load(path, err, sizeof(err));
         char routes[1024] = "";
@@ -100,6 +262,12 @@ static int run(const char *path)
         log_msg(LOG_INFO, "starting", "version=%s config=\"%s\" name=%s delivery=%s flow=%s routes=\"%s\"",
                 SFBRIDGE_VERSION, path, cfg->name, config_delivery_name(cfg->kafka.delivery),
                 config_flow_name(cfg->sf.flow), routes);
+        rctx.path = path;
+        rctx.cfg = cfg;
+        if (cfg->sf.flow == AUTH_JWT &&
+            file_digest(cfg->sf.private_key_file, rctx.key_digest, &rctx.key_digest_len) == -1)
+                rctx.key_digest_len = 0;
+        bridge_on_reload(&reload_requested, reload_config, &rctx);
         rc = bridge_run(cfg, wake_pipe[0], &stop_requested, err, sizeof(err));
         if (rc != EXIT_CLEAN)
                 log_msg(LOG_ERROR, "fatal", "exit=%d err=\"%s\"", rc, err);

@@ -356,6 +356,15 @@ static int session_recover(struct session *sess, struct recovery_decision dec, c
         return 0;
 }
 
+void session_credentials_changed(struct session *sess)
+{
+        if (sess->auth_failed && sess->state == S_BACKOFF && sess->state_after == S_LOGIN) {
+                log_msg(LOG_INFO, "backoff", "delay_ms=0 then=%s reason=credentials_changed",
+                        state_names[S_LOGIN]);
+                sess->deadline_ms = now_ms();
+        }
+}
+
 void session_rebuild(struct session *sess, const char *cause)
 {
         struct recovery_decision dec = recovery_local(cause);
@@ -411,8 +420,23 @@ static int session_start_login(struct session *sess, char *errstr, size_t errstr
         buf_init(&form, 64 * 1024);
         if (auth_build_request(sess->cfg, url, sizeof(url), &form, errstr, errstr_size) == -1) {
                 buf_free(&form);
-                return -1;
+                if (!sess->ever_logged_in)
+                        return -1;
+                /* The JWT key file broke after a login worked (a rotation
+                 * half done): like a refusal, retry at the capped pace so
+                 * fixing the file needs no restart. */
+                sess->auth_failed = 1;
+                log_msg(LOG_ERROR, "auth_rejected", "flow=%s err=\"%s\" cause=auth_rejected action=backoff",
+                        config_flow_name(sess->cfg->sf.flow), errstr);
+                metrics_recovery_inc("auth_rejected",
+                                     recovery_action_name(recovery_local("auth_rejected").action));
+                errstr[0] = '\0';
+                publish_readiness(sess);
+                session_backoff(sess, &sess->bo, S_LOGIN);
+                return 0;
         }
+        /* The URL names the login host only; the form holds the secrets. */
+        log_msg(LOG_DEBUG, "oauth_request", "flow=%s url=%s", config_flow_name(sess->cfg->sf.flow), url);
         rc = http_xfer_post(&sess->oauth, url, "application/x-www-form-urlencoded", NULL,
                             form.data, form.len, SESSION_REQUEST_TIMEOUT_MS, errstr, errstr_size);
         memset(form.data, 0, form.len);
@@ -429,6 +453,8 @@ static int session_login_done(struct session *sess, char *errstr, size_t errstr_
         char err[512];
         enum auth_outcome out;
 
+        log_msg(LOG_DEBUG, "oauth_response", "flow=%s http_status=%ld curl_error=\"%s\"",
+                config_flow_name(sess->cfg->sf.flow), x->status, x->curl_code ? x->error : "");
         if (x->curl_code)
                 return session_transport_failure(sess, x, 0, errstr, errstr_size);
         out = auth_parse_response(x->status, x->body.data, x->body.len, &sess->tok, err, sizeof(err));
@@ -496,7 +522,37 @@ static int session_start_handshake(struct session *sess, char *errstr, size_t er
                 snprintf(errstr, errstr_size, "out of memory");
                 return -1;
         }
+        log_msg(LOG_DEBUG, "bayeux_send", "channel=/meta/handshake id=%lu", sess->msg_id);
         return session_post(sess, S_HANDSHAKE_WAIT, SESSION_REQUEST_TIMEOUT_MS, errstr, errstr_size);
+}
+
+/* --log-level debug: what came back, one line per reply and one for the
+ * events (a count, never their contents or the Bayeux cookie). */
+static void session_debug_answer(const struct session *sess, const struct http_xfer *x)
+{
+        static const char *const reconnect_names[] = { "", "retry", "handshake", "none" };
+        size_t i, nevents = 0;
+
+        if (!log_enabled(LOG_DEBUG))
+                return;
+        for (i = 0; i < sess->resp.nmsgs; i++) {
+                const struct bayeux_msg *m = &sess->resp.msgs[i];
+
+                if (m->kind == BAYEUX_EVENT) {
+                        nevents++;
+                        continue;
+                }
+                log_msg(LOG_DEBUG, "bayeux_reply", "channel=%s id=%lld http_status=%ld successful=%s "
+                        "subscription=%s error=\"%s\" failure_reason=\"%s\" reconnect=%s "
+                        "interval_ms=%ld timeout_ms=%ld",
+                        m->channel, m->id, x->status, m->successful == 1 ? "true" : m->successful == 0 ? "false" : "",
+                        m->subscription ? m->subscription : "", m->error ? m->error : "",
+                        m->failure_reason ? m->failure_reason : "",
+                        (unsigned)m->advice.reconnect < 4 ? reconnect_names[m->advice.reconnect] : "",
+                        m->advice.interval_ms, m->advice.timeout_ms);
+        }
+        log_msg(LOG_DEBUG, "bayeux_answer", "http_status=%ld messages=%zu events=%zu bytes=%zu",
+                x->status, sess->resp.nmsgs, nevents, x->body.len);
 }
 
 /* Parse a CometD answer. Returns 1 with sess->resp filled, 0 when a recovery was started. */
@@ -514,6 +570,8 @@ static int session_read_response(struct session *sess, int is_connect, int *rc,
         }
         sess->events_taken = 0;
         if (x->curl_code || x->status != 200) {
+                log_msg(LOG_DEBUG, "bayeux_answer", "http_status=%ld curl_error=\"%s\"", x->status,
+                        x->curl_code ? x->error : "");
                 *rc = session_transport_failure(sess, x, is_connect, errstr, errstr_size);
                 return 0;
         }
@@ -522,6 +580,7 @@ static int session_read_response(struct session *sess, int is_connect, int *rc,
                                       errstr_size);
                 return 0;
         }
+        session_debug_answer(sess, x);
         return 1;
 }
 
@@ -714,6 +773,8 @@ static int session_start_subscribe(struct session *sess, char *errstr, size_t er
                 if (!sess->subs[i].pending)
                         continue;
                 sess->subs[i].in_request = 1;
+                log_msg(LOG_DEBUG, "bayeux_send", "channel=/meta/subscribe subscription=%s replay_from=%lld",
+                        sess->subs[i].rt->channel, sess->subs[i].from);
                 written--;
         }
         return session_post(sess, S_SUBSCRIBE_WAIT, SESSION_REQUEST_TIMEOUT_MS, errstr, errstr_size);
@@ -894,6 +955,8 @@ static int session_route_work(struct session *sess, int *rc, char *errstr, size_
                         return 1;
                 }
                 sub->in_request = 1;
+                log_msg(LOG_DEBUG, "bayeux_send", "channel=/meta/unsubscribe subscription=%s",
+                        sub->rt->channel);
                 *rc = session_post(sess, S_UNSUBSCRIBE_WAIT, SESSION_REQUEST_TIMEOUT_MS, errstr,
                                    errstr_size);
                 return 1;
@@ -1126,6 +1189,8 @@ static int session_start_connect(struct session *sess, enum sess_state wait_stat
                 return -1;
         }
         sess->connect_started_ms = now_ms();
+        log_msg(LOG_DEBUG, "bayeux_send", "channel=/meta/connect id=%lu timeout_ms=%ld",
+                sess->msg_id, (long)sess->cfg->sf.stall_timeout_s * 1000L);
         return session_post(sess, wait_state, (long)sess->cfg->sf.stall_timeout_s * 1000L,
                             errstr, errstr_size);
 }
@@ -1411,6 +1476,7 @@ void session_disconnect(struct session *sess, long timeout_ms)
         session_cancel(sess);
         if (!sess->handshaken || !sess->client_id[0])
                 return;
+        log_msg(LOG_DEBUG, "bayeux_send", "channel=/meta/disconnect");
         if (bayeux_build_disconnect(&sess->req, sess->client_id, &sess->msg_id) == 0 &&
             http_xfer_run(&sess->cometd, sess->cometd_url, "application/json", sess->auth_header,
                           sess->req.data, sess->req.len, timeout_ms, err, sizeof(err)) == 0)

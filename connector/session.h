@@ -119,6 +119,13 @@ int session_timeout_ms(const struct session *sess, int cap_ms);
  */
 void session_rebuild(struct session *sess, const char *cause);
 
+/**
+ * @brief The credentials in the config changed (SIGHUP): a login refused
+ *        with the old ones, waiting out its backoff, is retried now. A
+ *        working session is left alone; its next login reads the new ones.
+ */
+void session_credentials_changed(struct session *sess);
+
 /** @brief Abandon the request in flight, if any (first step of a graceful stop). */
 void session_cancel(struct session *sess);
 

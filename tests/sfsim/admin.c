@@ -332,6 +332,16 @@ static void retention(struct sim *sim, const struct admin_request *req, struct a
         answer(resp, 200, strdup(text));
 }
 
+/* POST /admin/credentials?password=P: rotate the password-flow password. */
+static void credentials(struct sim *sim, const struct admin_request *req, struct admin_response *resp)
+{
+        if (oauth_set_password(sim->oauth, req->arg(req->arg_ctx, "password")) == -1) {
+                answer_error(resp, 400, "credentials: parameter 'password' must be 1 to 255 bytes");
+                return;
+        }
+        answer(resp, 200, strdup("{\"rotated\":\"password\"}"));
+}
+
 void admin_handle(struct sim *sim, const struct admin_request *req, struct admin_response *resp)
 {
         static const struct {
@@ -341,6 +351,7 @@ void admin_handle(struct sim *sim, const struct admin_request *req, struct admin
                 { "/admin/publish", "POST", publish },
                 { "/admin/fault", "POST", fault },
                 { "/admin/retention", "POST", retention },
+                { "/admin/credentials", "POST", credentials },
                 { "/admin/stats", "GET", NULL },
         };
         size_t i;
@@ -361,6 +372,6 @@ void admin_handle(struct sim *sim, const struct admin_request *req, struct admin
         }
         answer_error(resp, 404,
                      "unknown admin endpoint '%.100s' (known: /admin/publish, /admin/fault, "
-                     "/admin/retention, /admin/stats)",
+                     "/admin/retention, /admin/credentials, /admin/stats)",
                      req->path);
 }

@@ -42,6 +42,7 @@ struct oauth {
         uint64_t next_serial; /* serial of the next token; 1-based */
         uint64_t revoke_mark; /* serials below this are revoked */
         char secrets[OAUTH_RING][OAUTH_SECRET_LEN + 1];
+        char password[256];   /* rotated by /admin/credentials; "" until then: cfg's */
 };
 
 struct oauth *oauth_new(const struct sim_config *cfg, const char *login_url,
@@ -89,6 +90,7 @@ void oauth_destroy(struct oauth *oauth)
         EVP_PKEY_free(oauth->jwt_key);
         pthread_mutex_destroy(&oauth->lock);
         OPENSSL_cleanse(oauth->secrets, sizeof(oauth->secrets));
+        OPENSSL_cleanse(oauth->password, sizeof(oauth->password));
         free(oauth);
 }
 
@@ -474,6 +476,27 @@ out:
         return status;
 }
 
+int oauth_set_password(struct oauth *oauth, const char *password)
+{
+        if (!password || !password[0] || strlen(password) >= sizeof(oauth->password))
+                return -1;
+        pthread_mutex_lock(&oauth->lock);
+        snprintf(oauth->password, sizeof(oauth->password), "%s", password);
+        pthread_mutex_unlock(&oauth->lock);
+        return 0;
+}
+
+/* The password now: the last rotation's, else --password. */
+static int password_ok(struct oauth *oauth, const char *given)
+{
+        int ok;
+
+        pthread_mutex_lock(&oauth->lock);
+        ok = same(given, oauth->password[0] ? oauth->password : oauth->cfg->password);
+        pthread_mutex_unlock(&oauth->lock);
+        return ok;
+}
+
 int oauth_token_request(struct oauth *oauth, const char *text, size_t len, char **body)
 {
         const struct sim_config *cfg = oauth->cfg;
@@ -504,7 +527,7 @@ int oauth_token_request(struct oauth *oauth, const char *text, size_t len, char 
                 if (!same(secret, cfg->client_secret))
                         status = bad_grant("password", "wrong client_secret", body);
                 else if (!same(form_get(&form, "username"), cfg->username) ||
-                         !same(form_get(&form, "password"), cfg->password))
+                         !password_ok(oauth, form_get(&form, "password")))
                         status = bad_grant("password", "wrong username or password", body);
                 else
                         status = grant(oauth, body);

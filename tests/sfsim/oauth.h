@@ -52,6 +52,13 @@ int oauth_revoked(struct oauth *oauth, uint64_t serial);
 /** @brief Revoke every token issued so far (new logins get valid tokens). */
 void oauth_revoke_all(struct oauth *oauth);
 
+/**
+ * @brief Rotate the password-flow password (as an admin does in Setup): from
+ *        now on only @p password is accepted. @returns 0, or -1 when it is
+ *        empty or longer than 255 bytes.
+ */
+int oauth_set_password(struct oauth *oauth, const char *password);
+
 /** @returns the number of tokens issued. */
 uint64_t oauth_tokens_issued(struct oauth *oauth);
 

@@ -70,6 +70,7 @@ static const char usage[] =
         "  POST /admin/fault?kind=K[&count=N]   K: revoke-tokens, forget-clients, disconnect,\n"
         "       too-busy, concurrent-limit, stall, close-mid-poll, http-503, malformed, clear\n"
         "  POST /admin/retention?keep=N\n"
+        "  POST /admin/credentials?password=P   rotate the password-flow password\n"
         "  GET  /admin/stats\n";
 
 enum opt {

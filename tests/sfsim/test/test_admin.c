@@ -218,7 +218,13 @@ static void test_admin_routes(void **state)
 
         json = admin_call(&fx->sim, "POST", "/admin/nope", 404);
         assert_json(json, "{\"error\":\"unknown admin endpoint '/admin/nope' (known: /admin/publish, "
-                          "/admin/fault, /admin/retention, /admin/stats)\"}");
+                          "/admin/fault, /admin/retention, /admin/credentials, /admin/stats)\"}");
+        cJSON_Delete(json);
+        json = admin_call(&fx->sim, "POST", "/admin/credentials", 400);
+        assert_json(json, "{\"error\":\"credentials: parameter 'password' must be 1 to 255 bytes\"}");
+        cJSON_Delete(json);
+        json = admin_call(&fx->sim, "POST", "/admin/credentials?password=n3w", 200);
+        assert_json(json, "{\"rotated\":\"password\"}");
         cJSON_Delete(json);
         json = admin_call(&fx->sim, "GET", "/admin/publish?channel=/topic/T", 405);
         assert_json(json, "{\"error\":\"/admin/publish takes POST\"}");
