@@ -286,6 +286,7 @@ static void bridge_batch_lost(struct bridge *br)
 /* Close the batch; on a final answer, tell the session. Returns the sink status. */
 static int bridge_commit(struct bridge *br, int timeout_ms)
 {
+        long long t0 = mono_ms();
         char err[512];
         int st;
 
@@ -307,12 +308,13 @@ static int bridge_commit(struct bridge *br, int timeout_ms)
                 }
                 br->commit_pending = 1;
                 br->commit_retry_at = mono_ms() + BRIDGE_COMMIT_RETRY_MS;
-                bridge_kafka_failing(br, "commit", err, 0);
+                /* Failing since this commit began, not since it gave up. */
+                bridge_kafka_failing(br, "commit", err, mono_ms() - t0);
                 break;
         case SINK_ABORTED:
                 br->commit_pending = 0;
                 log_msg(LOG_WARN, "batch_aborted", "err=\"%s\"", err);
-                bridge_kafka_failing(br, "commit", err, 0);
+                bridge_kafka_failing(br, "commit", err, mono_ms() - t0);
                 bridge_batch_lost(br);
                 session_batch_done(br->sess, SESSION_BATCH_REBUILD, "batch_aborted");
                 break;
@@ -605,6 +607,7 @@ static void bridge_take_batch(struct bridge *br, const struct bayeux_response *r
         if (fence_check(br->fence, br->fatal, sizeof(br->fatal)))
                 return;
         bridge_batch_reset(br);
+        metrics_kafka_settled(0); /* the batch's wait for its commit starts here */
         st = sink_begin(br->sink, err, sizeof(err));
         if (st == SINK_OK)
                 st = bridge_put_gaps(br, err, sizeof(err));

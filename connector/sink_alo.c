@@ -260,6 +260,9 @@ void alo_advance(struct sink *sink)
                         if (batch->unacked > 0)
                                 break;
                         if (batch->discarded || batch->marks.len == 0) {
+                                /* Everything acknowledged, no position to write: taken all the same. */
+                                if (!batch->discarded)
+                                        sink->commits++;
                                 batch->state = BATCH_DONE;
                                 continue;
                         }

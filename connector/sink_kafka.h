@@ -205,8 +205,9 @@ unsigned long long sink_in_flight_bytes(const struct sink *sink);
 
 /**
  * @returns how many commits Kafka took so far: exactly_once, transactions
- *          committed; at_least_once, replay records acknowledged. A change
- *          means a replay position reached Kafka.
+ *          committed; at_least_once, replay records acknowledged (and
+ *          batches acknowledged that had no replay ID to write). A change
+ *          means Kafka took what the bridge gave it.
  */
 unsigned long long sink_commits(const struct sink *sink);
 
