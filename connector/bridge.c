@@ -802,6 +802,7 @@ static int bridge_retry(struct bridge *br, const char *what,
 
         backoff_init(&bo, 500, 10000);
         for (;;) {
+                long long t0 = mono_ms();
                 long delay;
                 int rc;
 
@@ -818,7 +819,7 @@ static int bridge_retry(struct bridge *br, const char *what,
                         return -1;
                 }
                 snprintf(step_name, sizeof(step_name), "start (%s)", what);
-                bridge_kafka_failing(br, step_name, err, 0);
+                bridge_kafka_failing(br, step_name, err, mono_ms() - t0);
                 delay = backoff_next_ms(&bo);
                 log_msg(LOG_WARN, "kafka_unavailable", "step=%s err=\"%s\" retry_ms=%ld", what, err, delay);
                 metrics_heartbeat();
