@@ -124,7 +124,8 @@ static void bridge_recovery(enum log_level lvl, const char *cause, const char *f
  * Kafka cannot take a commit (what: "commit", "produce", "delivery", "start
  * (step)"): not ready, with err as the reason, until a commit succeeds.
  */
-static void bridge_kafka_failing(struct bridge *br, const char *what, const char *err, long long ago_ms)
+static void bridge_kafka_failing(struct bridge *br, const char *what, const char *err,
+                                 long long ago_ms)
 {
         br->kafka_failing = 1;
         metrics_kafka_failing(what, err && err[0] ? err : sink_last_error(br->sink), ago_ms);
@@ -357,8 +358,9 @@ static int bridge_may_connect(struct bridge *br)
                 return 0;
         }
         if (br->backpressure)
-                log_msg(LOG_INFO, "backpressure", "in_flight=%zu in_flight_bytes=%llu action=resume_long_polling",
-                        in_flight, bytes);
+                log_msg(LOG_INFO, "backpressure",
+                        "in_flight=%zu in_flight_bytes=%llu action=resume_long_polling", in_flight,
+                        bytes);
         br->backpressure = 0;
         return 1;
 }
