@@ -61,9 +61,15 @@ struct bridge {
         int wake_fd;
         volatile sig_atomic_t *stop;
         int commit_pending;          /* a batch awaits its commit: Kafka was unreachable */
-        int backpressure;            /* long-polling paused: too many events unacknowledged */
+        int backpressure;            /* long-polling paused: too many events or bytes unacknowledged */
         long long commit_retry_at;
         unsigned long long kafka_errors_seen;
+        int kafka_failing;           /* Kafka cannot take a commit: not ready until one succeeds */
+        unsigned long long commits_seen;   /* sink_commits() when last looked at */
+        long long *produced_id;            /* per route: its newest event handed to Kafka */
+        unsigned char *produced_set;
+        long long *committed_id;           /* per route: its committed replay ID when last looked at */
+        unsigned char *committed_set;
         char fatal[512];
 
         /* The batch being produced or committed. */
@@ -116,15 +122,71 @@ static void bridge_recovery(enum log_level lvl, const char *cause, const char *f
 }
 
 
+/*
+ * Kafka cannot take a commit (what: "commit", "produce", "delivery", "start
+ * (step)"): not ready, with err as the reason, until a commit succeeds.
+ */
+static void bridge_kafka_failing(struct bridge *br, const char *what, const char *err,
+                                 long long ago_ms)
+{
+        br->kafka_failing = 1;
+        metrics_kafka_failing(what, err && err[0] ? err : sink_last_error(br->sink), ago_ms);
+}
+
+static void bridge_kafka_ok(struct bridge *br)
+{
+        if (!br->kafka_failing)
+                return;
+        br->kafka_failing = 0;
+        metrics_kafka_failing(NULL, NULL, 0);
+}
+
+/*
+ * Kafka took a commit: a route whose committed replay ID it moved, or that
+ * has nothing uncommitted (never produced, or caught up), is known
+ * committed as of now. Once per commit, never per event.
+ */
+static void bridge_commits_taken(struct bridge *br)
+{
+        const struct config *cfg = br->cfg;
+        size_t i;
+
+        for (i = 0; i < cfg->nroutes; i++) {
+                long long id = 0;
+                int has = replay_store_get(br->rs, cfg->routes[i].channel, &id) == 0;
+                int moved = has && (!br->committed_set[i] || br->committed_id[i] != id);
+                int caught_up = !br->produced_set[i] || (has && br->produced_id[i] == id);
+
+                if (has) {
+                        br->committed_id[i] = id;
+                        br->committed_set[i] = 1;
+                }
+                if (moved || caught_up)
+                        metrics_commit_route(cfg->routes[i].channel);
+        }
+}
+
 static void bridge_sync_kafka_metrics(struct bridge *br)
 {
-        unsigned long long errs = sink_errors(br->sink);
+        unsigned long long errs = sink_errors(br->sink), commits = sink_commits(br->sink);
+        long long pending = sink_pending_ms(br->sink);
 
         if (errs > br->kafka_errors_seen) {
                 metrics_kafka_errors_add((unsigned long)(errs - br->kafka_errors_seen));
                 br->kafka_errors_seen = errs;
         }
+        if (commits != br->commits_seen) {
+                br->commits_seen = commits;
+                bridge_commits_taken(br);
+                if (!br->commit_pending && pending <= BRIDGE_COMMIT_TIMEOUT_MS)
+                        bridge_kafka_ok(br);
+        }
+        /* at_least_once: acknowledgements as overdue as a commit that timed out. */
+        if (pending > BRIDGE_COMMIT_TIMEOUT_MS)
+                bridge_kafka_failing(br, "delivery", NULL, pending);
+        metrics_kafka_settled(!br->commit_pending && sink_settled(br->sink));
         metrics_in_flight_set((unsigned long)sink_in_flight(br->sink));
+        metrics_in_flight_bytes_set(sink_in_flight_bytes(br->sink));
         metrics_up_set(!sink_kafka_down(br->sink) && br->sess && session_handshaken(br->sess));
 }
 
@@ -201,6 +263,8 @@ static void bridge_batch_committed(struct bridge *br)
         for (i = 0; i < cfg->nroutes; i++) {
                 if (!br->last_id_set[i])
                         continue;
+                br->produced_id[i] = br->last_id[i];
+                br->produced_set[i] = 1;
                 metrics_replay_id_set(cfg->routes[i].channel, br->last_id[i]);
                 metrics_last_event_set(cfg->routes[i].channel, now);
                 if (br->cdc_gaps[i])
@@ -225,6 +289,7 @@ static void bridge_batch_lost(struct bridge *br)
 /* Close the batch; on a final answer, tell the session. Returns the sink status. */
 static int bridge_commit(struct bridge *br, int timeout_ms)
 {
+        long long t0 = mono_ms();
         char err[512];
         int st;
 
@@ -246,10 +311,13 @@ static int bridge_commit(struct bridge *br, int timeout_ms)
                 }
                 br->commit_pending = 1;
                 br->commit_retry_at = mono_ms() + BRIDGE_COMMIT_RETRY_MS;
+                /* Failing since this commit began, not since it gave up. */
+                bridge_kafka_failing(br, "commit", err, mono_ms() - t0);
                 break;
         case SINK_ABORTED:
                 br->commit_pending = 0;
                 log_msg(LOG_WARN, "batch_aborted", "err=\"%s\"", err);
+                bridge_kafka_failing(br, "commit", err, mono_ms() - t0);
                 bridge_batch_lost(br);
                 session_batch_done(br->sess, SESSION_BATCH_REBUILD, "batch_aborted");
                 break;
@@ -264,21 +332,37 @@ static int bridge_commit(struct bridge *br, int timeout_ms)
 
 static int bridge_may_connect(struct bridge *br)
 {
+        const struct config *cfg = br->cfg;
+        unsigned long long bytes;
+        const char *bound;
         size_t in_flight;
 
         if (br->commit_pending)
                 return 0;
-        /* Bounded memory: no new events while too many await their ack. */
+        /* Bounded memory: no new events while too many, or too many bytes,
+         * await Kafka. Two loads and two compares: no cost per event. */
         in_flight = sink_in_flight(br->sink);
-        if (in_flight >= (size_t)br->cfg->kafka.max_in_flight) {
+        bytes = sink_in_flight_bytes(br->sink);
+        if (in_flight >= (size_t)cfg->kafka.max_in_flight)
+                bound = "max_in_flight";
+        else if (bytes > (unsigned long long)cfg->kafka.max_in_flight_bytes)
+                bound = "max_in_flight_bytes";
+        else
+                bound = NULL;
+        if (bound) {
                 if (!br->backpressure)
-                        log_msg(LOG_WARN, "backpressure", "in_flight=%zu max_in_flight=%d action=pause_long_polling",
-                                in_flight, br->cfg->kafka.max_in_flight);
+                        log_msg(LOG_WARN, "backpressure",
+                                "in_flight=%zu in_flight_bytes=%llu bound=%s max_in_flight=%d "
+                                "max_in_flight_bytes=%zu action=pause_long_polling",
+                                in_flight, bytes, bound, cfg->kafka.max_in_flight,
+                                cfg->kafka.max_in_flight_bytes);
                 br->backpressure = 1;
                 return 0;
         }
         if (br->backpressure)
-                log_msg(LOG_INFO, "backpressure", "in_flight=%zu action=resume_long_polling", in_flight);
+                log_msg(LOG_INFO, "backpressure",
+                        "in_flight=%zu in_flight_bytes=%llu action=resume_long_polling", in_flight,
+                        bytes);
         br->backpressure = 0;
         return 1;
 }
@@ -527,6 +611,7 @@ static void bridge_take_batch(struct bridge *br, const struct bayeux_response *r
         if (fence_check(br->fence, br->fatal, sizeof(br->fatal)))
                 return;
         bridge_batch_reset(br);
+        metrics_kafka_settled(0); /* the batch's wait for its commit starts here */
         st = sink_begin(br->sink, err, sizeof(err));
         if (st == SINK_OK)
                 st = bridge_put_gaps(br, err, sizeof(err));
@@ -645,6 +730,7 @@ static void bridge_take_batch(struct bridge *br, const struct bayeux_response *r
                 }
                 if (i == 0 || st == SINK_RETRY)
                         log_msg(LOG_WARN, "kafka_unavailable", "err=\"%s\" action=rebuild", err);
+                bridge_kafka_failing(br, "produce", err, 0);
                 bridge_batch_lost(br);
                 session_batch_done(br->sess, SESSION_BATCH_REBUILD, "batch_aborted");
                 bridge_sync_kafka_metrics(br);
@@ -683,6 +769,7 @@ static void bridge_flush_gaps(struct bridge *br)
                 snprintf(br->fatal, sizeof(br->fatal), "%s", err);
                 return;
         }
+        bridge_kafka_failing(br, "commit", err, 0);
         sink_abort(br->sink, 1000, err, sizeof(err));
         bridge_batch_lost(br);
 }
@@ -715,10 +802,11 @@ static int bridge_retry(struct bridge *br, const char *what,
                         char *errstr, size_t errstr_size)
 {
         struct backoff bo;
-        char err[512];
+        char err[512], step_name[64];
 
         backoff_init(&bo, 500, 10000);
         for (;;) {
+                long long t0 = mono_ms();
                 long delay;
                 int rc;
 
@@ -726,12 +814,16 @@ static int bridge_retry(struct bridge *br, const char *what,
                         return 1;
                 err[0] = '\0';
                 rc = step(br, err, sizeof(err));
-                if (rc == 0)
+                if (rc == 0) {
+                        bridge_kafka_ok(br);
                         return 0;
+                }
                 if (rc == SINK_FATAL) {
                         snprintf(errstr, errstr_size, "%s", err);
                         return -1;
                 }
+                snprintf(step_name, sizeof(step_name), "start (%s)", what);
+                bridge_kafka_failing(br, step_name, err, mono_ms() - t0);
                 delay = backoff_next_ms(&bo);
                 log_msg(LOG_WARN, "kafka_unavailable", "step=%s err=\"%s\" retry_ms=%ld", what, err, delay);
                 metrics_heartbeat();
@@ -917,6 +1009,9 @@ int bridge_run(const struct config *cfg, int wake_fd, volatile sig_atomic_t *sto
                 snprintf(errstr, errstr_size, "out of memory");
                 return EXIT_FATAL;
         }
+        /* Every route's freshness gauge exists from the start, its age counted from here. */
+        for (size_t i = 0; i < cfg->nroutes; i++)
+                metrics_commit_route(cfg->routes[i].channel);
         if (cfg->metrics_listen && cfg->metrics_listen[0] &&
             !(br.httpd = httpd_start(cfg->metrics_listen, errstr, errstr_size)))
                 goto out;
@@ -928,7 +1023,11 @@ int bridge_run(const struct config *cfg, int wake_fd, volatile sig_atomic_t *sto
             !(br.gaps = calloc(cfg->nroutes + 1, sizeof(*br.gaps))) ||
             !(br.stopped = calloc(cfg->nroutes + 1, 1)) ||
             !(br.stopped_at = calloc(cfg->nroutes + 1, sizeof(*br.stopped_at))) ||
-            !(br.partition_warned = calloc(cfg->nroutes + 1, 1))) {
+            !(br.partition_warned = calloc(cfg->nroutes + 1, 1)) ||
+            !(br.produced_id = calloc(cfg->nroutes + 1, sizeof(*br.produced_id))) ||
+            !(br.produced_set = calloc(cfg->nroutes + 1, 1)) ||
+            !(br.committed_id = calloc(cfg->nroutes + 1, sizeof(*br.committed_id))) ||
+            !(br.committed_set = calloc(cfg->nroutes + 1, 1))) {
                 snprintf(errstr, errstr_size, "out of memory");
                 goto out;
         }
@@ -970,6 +1069,7 @@ int bridge_run(const struct config *cfg, int wake_fd, volatile sig_atomic_t *sto
                 }
                 sink_poll(br.sink);
                 if (sink_take_delivery_failure(br.sink)) {
+                        bridge_kafka_failing(&br, "delivery", NULL, 0);
                         session_rebuild(br.sess, "kafka_delivery_failed");
                 }
                 if (br.commit_pending && mono_ms() >= br.commit_retry_at)
@@ -1053,6 +1153,10 @@ out:
         free(br.stopped);
         free(br.stopped_at);
         free(br.partition_warned);
+        free(br.produced_id);
+        free(br.produced_set);
+        free(br.committed_id);
+        free(br.committed_set);
         free(br.dead.list);
         return rc;
 }

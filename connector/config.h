@@ -85,6 +85,7 @@ struct config {
                 char *replay_topic;             /* default "sfbridge.replay" */
                 char *dead_letter_topic;        /* NULL: a poison event stops its route */
                 int max_in_flight;              /* default 10000 */
+                size_t max_in_flight_bytes;     /* default 64 MiB: bytes awaiting Kafka */
                 struct config_property *properties;
                 size_t nproperties;
         } kafka;

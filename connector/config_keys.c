@@ -170,6 +170,13 @@ const struct key_def config_keys[] = {
           IN_CFG(kafka.max_in_flight),
           .doc = "Events awaiting Kafka acknowledgement beyond which no new /meta/connect is sent "
                  "(bounds memory)." },
+        { .path = "kafka.max_in_flight_bytes", .type = KEY_INT, .def = "67108864",
+          .min = 1048576, .max = 4294967296LL, IN_CFG(kafka.max_in_flight_bytes), .is_size = 1,
+          .doc = "Bytes (value, key and headers) of the events awaiting Kafka (acknowledgement; "
+                 "exactly_once: their commit) beyond which no new /meta/connect is sent, "
+                 "alongside max_in_flight: whichever is reached first pauses. The default, "
+                 "64 MiB, fits the shipped 256Mi memory limit; keep it under librdkafka's "
+                 "queue.buffering.max.kbytes." },
         { .path = "kafka.properties", .type = KEY_PROPERTIES,
           .doc = "librdkafka properties handed over unchanged (numbers and booleans as text), e.g. "
                  "security.protocol: SASL_SSL. Values of names holding password, secret, key.pem, "

@@ -27,6 +27,7 @@ enum metrics_family {
         FAM_CDC_GAP,    /* channel: count */
         FAM_DEAD_LETTER, /* channel, reason: count */
         FAM_ROUTE_UP,   /* channel: ival (1 subscribed, 0 quarantined or not yet) */
+        FAM_COMMIT_AGE, /* channel: dval (monotonic seconds: known committed as of then) */
 };
 
 struct series {
@@ -58,6 +59,7 @@ struct metrics_state {
         unsigned long long kafka_errors;
         unsigned long long replay_gaps;
         unsigned long in_flight;
+        unsigned long long in_flight_bytes;
         double backoff_s;
         int up;
 
@@ -73,6 +75,15 @@ struct metrics_state {
         int stalled;
         const char *not_ready_reason;               /* static string or NULL */
         char quarantined[METRICS_QUARANTINE_MAX];   /* "" or the routes set aside, and why */
+
+        /* Kafka cannot take a commit (metrics_kafka_failing). */
+        int kafka_failing;
+        double kafka_since;                         /* monotonic seconds */
+        char kafka_what[64];
+        char kafka_err[METRICS_KAFKA_ERR_MAX];
+        /* Commit freshness (metrics_kafka_settled, metrics_commit_route). */
+        int settled;
+        double wait_since;                          /* monotonic seconds: the wait began */
 };
 
 static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -82,6 +93,14 @@ static struct metrics_state ms = { .health_max_age_s = METRICS_HEALTH_MAX_AGE_DE
 static double ts_diff(const struct timespec *a, const struct timespec *b)
 {
         return (double)(a->tv_sec - b->tv_sec) + (double)(a->tv_nsec - b->tv_nsec) / 1e9;
+}
+
+static double mono_now(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* Call with the lock held. */
@@ -185,6 +204,7 @@ int metrics_init(const char *bridge_name, const char *version)
         ms.health_max_age_s = METRICS_HEALTH_MAX_AGE_DEFAULT;
         ms.not_ready_reason = "starting";
         clock_gettime(CLOCK_MONOTONIC, &ms.heartbeat);
+        ms.wait_since = mono_now(); /* a start waits until its first settled loop */
         pthread_mutex_unlock(&metrics_lock);
         return 0;
 }
@@ -322,6 +342,57 @@ void metrics_in_flight_set(unsigned long n)
         pthread_mutex_unlock(&metrics_lock);
 }
 
+void metrics_in_flight_bytes_set(unsigned long long bytes)
+{
+        pthread_mutex_lock(&metrics_lock);
+        ms.in_flight_bytes = bytes;
+        pthread_mutex_unlock(&metrics_lock);
+}
+
+void metrics_kafka_failing(const char *what, const char *err, long long ago_ms)
+{
+        double now = mono_now();
+
+        pthread_mutex_lock(&metrics_lock);
+        if (!what) {
+                ms.kafka_failing = 0;
+        } else {
+                if (!ms.kafka_failing) {
+                        ms.kafka_failing = 1;
+                        ms.kafka_since = now - (ago_ms > 0 ? (double)ago_ms / 1000.0 : 0);
+                        /* Every route waits from here at the latest. */
+                        if (ms.settled || ms.kafka_since < ms.wait_since)
+                                ms.wait_since = ms.kafka_since;
+                }
+                snprintf(ms.kafka_what, sizeof(ms.kafka_what), "%s", what);
+                snprintf(ms.kafka_err, sizeof(ms.kafka_err), "%s", err ? err : "");
+        }
+        pthread_mutex_unlock(&metrics_lock);
+}
+
+void metrics_kafka_settled(int settled)
+{
+        pthread_mutex_lock(&metrics_lock);
+        /* A wait begins when something is left to commit, unless Kafka is
+         * failing already: then every route has been waiting since then. */
+        if (ms.settled && !settled && !ms.kafka_failing)
+                ms.wait_since = mono_now();
+        ms.settled = settled ? 1 : 0;
+        pthread_mutex_unlock(&metrics_lock);
+}
+
+void metrics_commit_route(const char *channel)
+{
+        double now = mono_now();
+        struct series *se;
+
+        pthread_mutex_lock(&metrics_lock);
+        se = series_get(FAM_COMMIT_AGE, channel, NULL);
+        if (se)
+                se->dval = now;
+        pthread_mutex_unlock(&metrics_lock);
+}
+
 void metrics_backoff_set(double seconds)
 {
         pthread_mutex_lock(&metrics_lock);
@@ -374,9 +445,22 @@ void metrics_quarantine_set(const char *text)
         pthread_mutex_unlock(&metrics_lock);
 }
 
-/* Call with the lock held. Returns NULL when ready, else the reason. */
-static const char *not_ready_reason(void)
+/*
+ * Call with the lock held. Returns NULL when ready, else the reason (a
+ * static string, ms's own text, or buf when it had to be composed).
+ */
+static const char *not_ready_reason(char *buf, size_t n)
 {
+        if (ms.kafka_failing) {
+                double age = mono_now() - ms.kafka_since;
+                const char *starting = ms.not_ready_reason && !strcmp(ms.not_ready_reason, "starting")
+                                           ? "starting: "
+                                           : "";
+
+                snprintf(buf, n, "%skafka: %s failing since %.0f s%s%s", starting, ms.kafka_what,
+                         age < 0 ? 0 : age, ms.kafka_err[0] ? ": " : "", ms.kafka_err);
+                return buf;
+        }
         if (ms.not_ready_reason)
                 return ms.not_ready_reason;
         if (!ms.handshaken)
@@ -390,12 +474,16 @@ static const char *not_ready_reason(void)
         return NULL;
 }
 
+/* Room for the longest reason: the quarantine text, or the Kafka one. */
+#define METRICS_REASON_MAX (METRICS_QUARANTINE_MAX + 128)
+
 int metrics_ready(char *reason, size_t n)
 {
+        char buf[METRICS_REASON_MAX];
         const char *why;
 
         pthread_mutex_lock(&metrics_lock);
-        why = not_ready_reason();
+        why = not_ready_reason(buf, sizeof(buf));
         if (why && reason && n)
                 snprintf(reason, n, "not ready: %s", why);
         pthread_mutex_unlock(&metrics_lock);
@@ -524,6 +612,7 @@ static int put_family(struct buf *out, enum metrics_family fam, const char *name
                       const char *type, const char *help, const char *l1name,
                       const char *l2name, const struct timespec *wall)
 {
+        double mono = fam == FAM_COMMIT_AGE ? mono_now() : 0;
         char val[40];
         size_t i;
 
@@ -542,6 +631,15 @@ static int put_family(struct buf *out, enum metrics_family fam, const char *name
                 case FAM_LAST_EVENT: {
                         double age = (double)wall->tv_sec + (double)wall->tv_nsec / 1e9 - se->dval;
                         /* Milliseconds are plenty for an age. */
+                        fmt_double(val, sizeof(val), age < 0 ? 0 : round(age * 1000) / 1000);
+                        break;
+                }
+                case FAM_COMMIT_AGE: {
+                        /* Settled: nothing awaits a commit, so every route is fresh now. */
+                        double age = 0;
+
+                        if (!ms.settled || ms.kafka_failing)
+                                age = mono - (se->dval > ms.wait_since ? se->dval : ms.wait_since);
                         fmt_double(val, sizeof(val), age < 0 ? 0 : round(age * 1000) / 1000);
                         break;
                 }
@@ -585,7 +683,7 @@ static int put_histogram(struct buf *out)
 
 static int render_locked(struct buf *out, const struct timespec *wall)
 {
-        char val[40];
+        char val[40], why[METRICS_REASON_MAX];
 
         if (family_head(out, "sfbridge_build_info", "gauge",
                         "Build information: version and bridge name; always 1.") == -1)
@@ -601,8 +699,9 @@ static int render_locked(struct buf *out, const struct timespec *wall)
                            (unsigned long long)ms.up) == -1)
                 return -1;
         if (put_scalar_ull(out, "sfbridge_ready", "gauge",
-                           "1 while handshaken, every route subscribed and no stall (/readyz).",
-                           not_ready_reason() ? 0ULL : 1ULL) == -1)
+                           "1 while /readyz answers 200: handshaken, every route subscribed, no "
+                           "stall, no route quarantined, Kafka taking commits.",
+                           not_ready_reason(why, sizeof(why)) ? 0ULL : 1ULL) == -1)
                 return -1;
         if (put_family(out, FAM_EVENTS, "sfbridge_events_total", "counter",
                        "Events produced to Kafka, by Salesforce channel and Kafka topic.",
@@ -629,12 +728,22 @@ static int render_locked(struct buf *out, const struct timespec *wall)
                            "Events produced and not yet acknowledged by Kafka.",
                            (unsigned long long)ms.in_flight) == -1)
                 return -1;
+        if (put_scalar_ull(out, "sfbridge_kafka_in_flight_bytes", "gauge",
+                           "Bytes (value, key and headers) of the events in flight "
+                           "(kafka.max_in_flight_bytes).",
+                           ms.in_flight_bytes) == -1)
+                return -1;
         if (put_family(out, FAM_REPLAY_ID, "sfbridge_replay_id", "gauge",
                        "Last committed replay ID, by channel.", "channel", NULL, wall) == -1)
                 return -1;
         if (put_family(out, FAM_LAST_EVENT, "sfbridge_last_event_age_seconds", "gauge",
                        "Seconds since the last event was received, by channel.", "channel", NULL,
                        wall) == -1)
+                return -1;
+        if (put_family(out, FAM_COMMIT_AGE, "sfbridge_last_commit_age_seconds", "gauge",
+                       "Seconds since the route's replay position was last known committed to "
+                       "Kafka (0 while nothing awaits a commit), by channel.",
+                       "channel", NULL, wall) == -1)
                 return -1;
         if (put_scalar_ull(out, "sfbridge_replay_gaps_total", "counter",
                            "Invalid replay IDs (events lost to retention), whatever the policy.",

@@ -80,6 +80,8 @@ void metrics_cdc_gap_add(const char *channel, unsigned long n);
 void metrics_dead_letters_add(const char *channel, const char *reason, unsigned long n);
 /** @brief sfbridge_kafka_in_flight = n (events awaiting acknowledgement). */
 void metrics_in_flight_set(unsigned long n);
+/** @brief sfbridge_kafka_in_flight_bytes = bytes (their value + key + headers). */
+void metrics_in_flight_bytes_set(unsigned long long bytes);
 /** @brief sfbridge_backoff_seconds = seconds (current backoff delay, 0 when none). */
 void metrics_backoff_set(double seconds);
 /** @brief sfbridge_up = up ? 1 : 0. */
@@ -96,6 +98,43 @@ void metrics_route_up_set(const char *channel, int up);
  *        reasons, which come first).
  */
 void metrics_quarantine_set(const char *text);
+
+#define METRICS_KAFKA_ERR_MAX 400
+/**
+ * @brief Say that Kafka cannot take a commit, or (what NULL) that it took one.
+ * @param what    NULL to clear; else what fails, e.g. "commit", "delivery",
+ *                "start (replay_topic)" (copied).
+ * @param err     the Kafka error, or NULL (copied, truncated to
+ *                METRICS_KAFKA_ERR_MAX).
+ * @param ago_ms  how long before now the failure began (0: now).
+ * @remark The first call of an outage starts its clock; later ones only
+ *         update what and err. While set the bridge is not ready, before
+ *         every other reason: "kafka: <what> failing since <n> s: <err>"
+ *         ("starting: kafka: …" before the first session). The clock also
+ *         holds sfbridge_last_commit_age_seconds back (see
+ *         metrics_commit_route()).
+ */
+void metrics_kafka_failing(const char *what, const char *err, long long ago_ms);
+
+/**
+ * @brief The bridge holds nothing that awaits a commit (no open or pending
+ *        batch, no unacknowledged event): every route is as fresh as now.
+ * @remark Call once per loop iteration; the step from settled to not
+ *         settled is remembered as the start of the wait.
+ */
+void metrics_kafka_settled(int settled);
+
+/**
+ * @brief The route's replay position is known committed in Kafka as of now:
+ *        a commit carried its replay ID, or it had nothing uncommitted when
+ *        another batch committed. Creates the route's
+ *        sfbridge_last_commit_age_seconds{channel} series.
+ * @remark The age is computed at scrape time: 0 while settled and Kafka is
+ *         not failing, else seconds since the later of this call and the
+ *         start of the current wait (metrics_kafka_settled()); it keeps
+ *         growing for every route while commits fail.
+ */
+void metrics_commit_route(const char *channel);
 
 /**
  * @brief Record that the main loop is alive.
@@ -146,9 +185,11 @@ int metrics_healthy(double max_age_s);
 /**
  * @returns 1 when ready, else 0 with "not ready: <reason>" written to
  *          @p reason (NUL-terminated, truncated to @p n; may be NULL).
- *          Without an explicit reason the first failing condition is named:
+ *          A Kafka failure (metrics_kafka_failing()) comes first; then an
+ *          explicit reason; then the first failing condition:
  *          "not handshaken", "not all routes subscribed", "stalled", then the
- *          quarantine text (metrics_quarantine_set()).
+ *          quarantine text (metrics_quarantine_set()). sfbridge_ready is 1
+ *          exactly when this returns 1.
  */
 int metrics_ready(char *reason, size_t n);
 

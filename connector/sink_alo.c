@@ -7,11 +7,20 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <librdkafka/rdkafka.h>
 
 #include "log.h"
 #include "sink_internal.h"
+
+static long long alo_now_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* ---- the FIFO ---- */
 
@@ -207,6 +216,7 @@ int alo_commit(struct sink *sink)
 
         if (batch) {
                 batch->state = BATCH_CLOSED;
+                batch->closed_ms = alo_now_ms(); /* one clock read per batch */
                 sink->fifo.open = 0;
         }
         rd_kafka_poll(sink->rk, 0);
@@ -221,6 +231,7 @@ int alo_abort(struct sink *sink)
         if (batch) {
                 batch->discarded = 1;
                 batch->state = BATCH_CLOSED;
+                batch->closed_ms = alo_now_ms();
                 sink->fifo.open = 0;
                 alo_advance(sink);
         }
@@ -249,6 +260,9 @@ void alo_advance(struct sink *sink)
                         if (batch->unacked > 0)
                                 break;
                         if (batch->discarded || batch->marks.len == 0) {
+                                /* Everything acknowledged, no position to write: taken all the same. */
+                                if (!batch->discarded)
+                                        sink->commits++;
                                 batch->state = BATCH_DONE;
                                 continue;
                         }
@@ -295,6 +309,7 @@ void alo_delivered(struct sink *sink, const rd_kafka_message_t *rkm, enum msg_ki
                 if (rkm->err || idx >= batch->marks.len)
                         break;
                 mark = &batch->marks.list[idx];
+                sink->commits++; /* a replay position reached Kafka */
                 if (replay_store_set(sink->rs, sink->channels[mark->channel], mark->replay_id,
                                      mark->event_time))
                         log_msg(LOG_ERROR, "replay_store_set_failed", "channel=%s",

@@ -20,6 +20,9 @@ static int eos_txn_abort(struct sink *sink, int timeout_ms, char *errstr, size_t
         rd_kafka_error_t *error = rd_kafka_abort_transaction(sink->rk, timeout_ms);
         int status;
 
+        /* Aborted or given up: its records will never commit, and the
+         * in-flight event count follows them out of librdkafka. */
+        sink->in_flight_bytes = 0;
         if (!error) {
                 sink->txn.state = TXN_NONE;
                 return SINK_OK;
@@ -156,6 +159,7 @@ static int eos_produce_failed(struct sink *sink, rd_kafka_resp_err_t err, const 
                 snprintf(sink->txn.abort_reason, sizeof(sink->txn.abort_reason),
                          "produce to %s: %s", topic, rd_kafka_err2str(err));
                 sink->txn.state = TXN_MUST_ABORT;
+                sink->in_flight_bytes = 0; /* given up: see eos_txn_abort */
         }
         return status;
 }
@@ -246,10 +250,15 @@ int eos_commit(struct sink *sink, int timeout_ms, char *errstr, size_t errstr_si
                 sink->txn.state = TXN_COMMITTING;
         }
         error = rd_kafka_commit_transaction(sink->rk, timeout_ms);
-        if (error)
+        if (error) {
+                snprintf(sink->last_error, sizeof(sink->last_error), "commit_transaction: %s",
+                         rd_kafka_error_string(error));
                 return eos_txn_error(sink, error, "commit_transaction", timeout_ms, errstr,
                                      errstr_size);
+        }
         sink_kafka_up(sink);
+        sink->commits++;
+        sink->in_flight_bytes = 0;
         for (i = 0; i < marks->len; i++) {
                 const struct sink_mark *mark = &marks->list[i];
 

@@ -19,9 +19,10 @@
 /*
  * A message's opaque says which batch it belongs to and what it is, so a
  * delivery report finds its batch without any allocation per message:
- * bits 0-1 the kind, bits 2-23 the mark index (replay records), bits 24-63
- * the batch sequence number (at_least_once; exactly_once's reports need no
- * batch and carry 0).
+ * bits 0-1 the kind, bits 2-23 the mark index (replay records) or the
+ * header bytes (events and dead letters, for the in-flight byte count:
+ * sink_opaque_bytes), bits 24-63 the batch sequence number (at_least_once;
+ * exactly_once's reports need no batch and carry 0).
  */
 enum msg_kind { MSG_EVENT = 0, MSG_REPLAY = 1, MSG_GAP = 2, MSG_DEAD = 3 /* a dead letter */ };
 #define OPAQUE_SEQ_SHIFT 24
@@ -77,6 +78,7 @@ struct sink_batch {
         int discarded;         /* a delivery failed at or before it: never advance */
         size_t unacked;        /* events produced, not yet acknowledged */
         size_t replay_unacked; /* replay records produced, not yet acknowledged */
+        long long closed_ms;   /* when the caller closed it (sink_pending_ms) */
         struct sink_marks marks;
 };
 
@@ -121,6 +123,11 @@ struct sink {
 
         int kafka_down; /* all brokers down since the last acknowledgement */
         size_t in_flight;
+        /* Bytes (value + key + headers) of the events in flight; exactly_once:
+         * of the open transaction, until it commits or is given up. */
+        unsigned long long in_flight_bytes;
+        unsigned long long commits; /* sink_commits() */
+        char last_error[256];       /* sink_last_error() */
         unsigned long long errors;
         struct buf key;
         struct buf value;
@@ -146,6 +153,9 @@ struct sink {
 /* ---- shared producer plumbing (sink_kafka.c) ---- */
 
 void *sink_opaque(unsigned long long seq, size_t idx, enum msg_kind kind);
+
+/* The header bytes an event's or dead letter's opaque carries (see the top). */
+#define SINK_OPAQUE_BYTES_MAX OPAQUE_IDX_MAX
 
 /* @returns non-zero for the errors Kafka gives a producer fenced by a newer instance. */
 int sink_is_fenced(rd_kafka_resp_err_t err);

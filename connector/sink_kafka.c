@@ -110,6 +110,7 @@ static void sink_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opa
 
         (void)rk;
         sink->errors++;
+        snprintf(sink->last_error, sizeof(sink->last_error), "%s", reason);
         if (err == RD_KAFKA_RESP_ERR__FATAL) {
                 sink_set_fatal(sink, (rd_kafka_resp_err_t)err, "kafka");
                 return;
@@ -239,6 +240,20 @@ const char *sink_poison_reason(const struct sink *sink)
         return sink->poison_reason ? sink->poison_reason : "unknown";
 }
 
+/*
+ * An event or dead letter left librdkafka: at_least_once, its bytes are no
+ * longer in flight (exactly_once counts them until the transaction ends).
+ * hdr_bytes is what sink_produce_record/sink_produce_dead put in the opaque.
+ */
+static void sink_bytes_done(struct sink *sink, const rd_kafka_message_t *rkm, size_t hdr_bytes)
+{
+        unsigned long long n = (unsigned long long)rkm->len + rkm->key_len + hdr_bytes;
+
+        if (sink->eos)
+                return;
+        sink->in_flight_bytes = sink->in_flight_bytes > n ? sink->in_flight_bytes - n : 0;
+}
+
 /* What every delivery report means in both modes; at_least_once then acts on its batch. */
 static void sink_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 {
@@ -251,8 +266,11 @@ static void sink_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaq
 
         (void)rk;
         /* An abort purges the transaction's messages: expected, not an error. */
-        if (rkm->err && !purged)
+        if (rkm->err && !purged) {
                 sink->errors++;
+                snprintf(sink->last_error, sizeof(sink->last_error), "delivery to %s: %s",
+                         rd_kafka_topic_name(rkm->rkt), rd_kafka_err2str(rkm->err));
+        }
         if (!rkm->err)
                 sink_kafka_up(sink);
 
@@ -260,12 +278,14 @@ static void sink_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaq
         case MSG_EVENT:
                 if (sink->in_flight > 0)
                         sink->in_flight--;
+                sink_bytes_done(sink, rkm, idx);
                 if (rkm->err && sink_poison_class(rkm->err))
                         sink_poison_note(sink, rkm, sink_poison_class(rkm->err), 0);
                 break;
         case MSG_DEAD:
                 if (sink->in_flight > 0)
                         sink->in_flight--;
+                sink_bytes_done(sink, rkm, idx);
                 if (rkm->err && !purged) {
                         log_msg(LOG_ERROR, "dead_letter_failed", "topic=%s err=\"%s\"",
                                 rd_kafka_topic_name(rkm->rkt), rd_kafka_err2str(rkm->err));
@@ -635,25 +655,35 @@ rd_kafka_resp_err_t sink_produce_record(struct sink *sink, const struct router_r
         rd_kafka_headers_t *hdrs = NULL;
         rd_kafka_resp_err_t err;
         int32_t partition;
-        size_t i;
+        size_t i, hdr_bytes = 0;
 
         err = sink_partition(sink, rec, &partition);
         if (err)
                 return err;
         if (rec->nheaders > 0) {
                 hdrs = rd_kafka_headers_new(rec->nheaders);
-                for (i = 0; i < rec->nheaders; i++)
-                        rd_kafka_header_add(hdrs, rec->headers[i].name, -1, rec->headers[i].value,
+                for (i = 0; i < rec->nheaders; i++) {
+                        size_t name_len = strlen(rec->headers[i].name);
+
+                        /* The length given, librdkafka measures no name again. */
+                        rd_kafka_header_add(hdrs, rec->headers[i].name, (ssize_t)name_len,
+                                            rec->headers[i].value,
                                             (ssize_t)rec->headers[i].value_len);
+                        hdr_bytes += name_len + rec->headers[i].value_len;
+                }
         }
+        if (hdr_bytes > SINK_OPAQUE_BYTES_MAX)
+                hdr_bytes = SINK_OPAQUE_BYTES_MAX; /* counted alike both ways: the count stays exact */
         err = sink_producev(sink, rec->topic, partition, rec->key, rec->key ? rec->key_len : 0,
-                            rec->value, rec->value_len, hdrs, opaque);
+                            rec->value, rec->value_len, hdrs,
+                            (void *)((uintptr_t)opaque | ((uintptr_t)hdr_bytes << 2)));
         if (err) {
                 if (hdrs)
                         rd_kafka_headers_destroy(hdrs);
                 return err;
         }
         sink->in_flight++;
+        sink->in_flight_bytes += (rec->key ? rec->key_len : 0) + rec->value_len + hdr_bytes;
         return RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
@@ -682,28 +712,35 @@ rd_kafka_resp_err_t sink_produce_dead(struct sink *sink, const struct sink_dead_
         size_t i, used = SINK_DEAD_OVERHEAD + dl->key_len, room, value_len = dl->value_len;
         rd_kafka_headers_t *hdrs = rd_kafka_headers_new(8);
         rd_kafka_resp_err_t err;
+        size_t hdr_bytes = 0;
         char orig[24];
 
         for (i = 0; i < sizeof(hname) / sizeof(hname[0]); i++) {
                 const char *v = hval[i] ? hval[i] : "";
 
                 rd_kafka_header_add(hdrs, hname[i], -1, v, -1);
-                used += strlen(hname[i]) + strlen(v);
+                hdr_bytes += strlen(hname[i]) + strlen(v);
         }
+        used += hdr_bytes;
         room = sink->max_msg_bytes > used + sizeof(orig) + 16 ? sink->max_msg_bytes - used - sizeof(orig) - 16
                                                               : 0;
         if (value_len > room) {
                 snprintf(orig, sizeof(orig), "%zu", value_len);
                 rd_kafka_header_add(hdrs, "sf.truncated", -1, orig, -1);
+                hdr_bytes += strlen("sf.truncated") + strlen(orig);
                 value_len = room;
         }
+        if (hdr_bytes > SINK_OPAQUE_BYTES_MAX)
+                hdr_bytes = SINK_OPAQUE_BYTES_MAX;
         err = sink_producev(sink, sink->cfg->kafka.dead_letter_topic, RD_KAFKA_PARTITION_UA, dl->key,
-                            dl->key ? dl->key_len : 0, dl->value, value_len, hdrs, opaque);
+                            dl->key ? dl->key_len : 0, dl->value, value_len, hdrs,
+                            (void *)((uintptr_t)opaque | ((uintptr_t)hdr_bytes << 2)));
         if (err) {
                 rd_kafka_headers_destroy(hdrs);
                 return err;
         }
         sink->in_flight++;
+        sink->in_flight_bytes += (dl->key ? dl->key_len : 0) + value_len + hdr_bytes;
         return RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
@@ -717,6 +754,7 @@ int sink_produce_failed(struct sink *sink, rd_kafka_resp_err_t err, const char *
         }
         snprintf(errstr, errstr_size, "produce to %s: %s; the batch is aborted", topic,
                  rd_kafka_err2str(err));
+        snprintf(sink->last_error, sizeof(sink->last_error), "%s", errstr);
         log_msg(LOG_WARN, "kafka_produce_failed", "topic=%s err=\"%s\"", topic,
                 rd_kafka_err2str(err));
         return SINK_ABORTED;
@@ -954,6 +992,40 @@ void sink_poll(struct sink *sink)
 size_t sink_in_flight(const struct sink *sink)
 {
         return sink->in_flight;
+}
+
+unsigned long long sink_in_flight_bytes(const struct sink *sink)
+{
+        return sink->in_flight_bytes;
+}
+
+unsigned long long sink_commits(const struct sink *sink)
+{
+        return sink->commits;
+}
+
+long long sink_pending_ms(const struct sink *sink)
+{
+        const struct sink_batch *batch;
+
+        if (sink->eos || sink->fifo.len == 0)
+                return 0;
+        batch = &sink->fifo.ring[sink->fifo.head];
+        if (batch->state != BATCH_CLOSED && batch->state != BATCH_WRITING)
+                return 0;
+        return now_ms() - batch->closed_ms;
+}
+
+int sink_settled(const struct sink *sink)
+{
+        if (sink->eos)
+                return sink->txn.state == TXN_NONE;
+        return sink->fifo.len == 0;
+}
+
+const char *sink_last_error(const struct sink *sink)
+{
+        return sink->last_error;
 }
 
 int sink_flush(struct sink *sink, int timeout_ms)

@@ -194,6 +194,41 @@ void sink_poll(struct sink *sink);
 size_t sink_in_flight(const struct sink *sink);
 
 /**
+ * @returns the bytes (value + key + header names and values, as produced)
+ *          of the events and dead letters in flight: at_least_once, until
+ *          each is acknowledged; exactly_once, until the transaction that
+ *          holds them commits or is given up (aborted).
+ * @remark One addition per record at produce time, one subtraction in its
+ *         delivery report; the header bytes ride in the message opaque.
+ */
+unsigned long long sink_in_flight_bytes(const struct sink *sink);
+
+/**
+ * @returns how many commits Kafka took so far: exactly_once, transactions
+ *          committed; at_least_once, replay records acknowledged (and
+ *          batches acknowledged that had no replay ID to write). A change
+ *          means Kafka took what the bridge gave it.
+ */
+unsigned long long sink_commits(const struct sink *sink);
+
+/**
+ * @returns at_least_once: milliseconds the oldest closed batch has been
+ *          waiting for its acknowledgements (0 when none waits);
+ *          exactly_once: 0 (a commit reports its own failure).
+ */
+long long sink_pending_ms(const struct sink *sink);
+
+/**
+ * @returns non-zero when nothing awaits a commit: no open or uncommitted
+ *          transaction (exactly_once), no batch waiting for acknowledgements
+ *          (at_least_once).
+ */
+int sink_settled(const struct sink *sink);
+
+/** @returns the text of the last Kafka error the sink saw ("" when none); valid until the next sink call. */
+const char *sink_last_error(const struct sink *sink);
+
+/**
  * @brief rd_kafka_flush, plus (at_least_once) the replay records the acks released.
  * @returns 0 when everything was delivered within timeout_ms, else -1.
  */

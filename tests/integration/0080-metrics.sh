@@ -104,7 +104,8 @@ for fam in "sfbridge_events_total counter" "sfbridge_handshakes_total counter" \
            "sfbridge_kafka_in_flight gauge" "sfbridge_replay_id gauge" \
            "sfbridge_last_event_age_seconds gauge" "sfbridge_replay_gaps_total counter" \
            "sfbridge_cdc_gap_events_total counter" "sfbridge_backoff_seconds gauge" \
-           "sfbridge_ready gauge" "sfbridge_up gauge" "sfbridge_build_info gauge"; do
+           "sfbridge_ready gauge" "sfbridge_up gauge" "sfbridge_build_info gauge" \
+           "sfbridge_last_commit_age_seconds gauge" "sfbridge_kafka_in_flight_bytes gauge"; do
         assert_file_contains "declares $fam" "$T/scrape0.txt" "# TYPE $fam"
 done
 assert_file_contains "build info names version and bridge" "$T/scrape0.txt" \
@@ -113,6 +114,13 @@ assert_eq "sfbridge_up is 1 while running" 1 "$(num sfbridge_up)"
 assert_eq "sfbridge_ready is 1 while ready" 1 "$(num sfbridge_ready)"
 assert_eq "one handshake so far" 1 "$(num sfbridge_handshakes_total)"
 assert_eq "no replay gap so far" 0 "$(num sfbridge_replay_gaps_total)"
+# An idle route on a healthy bridge is not stale: nothing awaits a commit.
+sleep 1
+assert_eq "last_commit_age_seconds{$CH_A} is 0 while idle and healthy" 0 \
+        "$(metric "sfbridge_last_commit_age_seconds{channel=\"$CH_A\"}")"
+assert_eq "last_commit_age_seconds{$CH_B} is 0 while idle and healthy" 0 \
+        "$(metric "sfbridge_last_commit_age_seconds{channel=\"$CH_B\"}")"
+assert_eq "kafka_in_flight_bytes is 0 while idle" 0 "$(num sfbridge_kafka_in_flight_bytes)"
 
 # --- Events: exact counts per channel and topic, last replay ID ------------
 publish "$CH_A" 5 >"$T/a.ids"

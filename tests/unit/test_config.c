@@ -237,6 +237,7 @@ static void test_defaults(void **state)
         assert_int_equal(cfg->kafka.delivery, DELIVERY_EXACTLY_ONCE);
         assert_string_equal(cfg->kafka.replay_topic, "sfbridge.replay");
         assert_int_equal(cfg->kafka.max_in_flight, 10000);
+        assert_true(cfg->kafka.max_in_flight_bytes == 64u * 1024 * 1024);
         assert_int_equal(cfg->kafka.nproperties, 0);
         assert_int_equal(cfg->on_invalid_replay, INVALID_REPLAY_ALL);
         assert_int_equal(cfg->on_route_error, ROUTE_ERROR_QUARANTINE);
@@ -942,6 +943,8 @@ static void test_reference(void **state)
         assert_non_null(strstr(text, "\nsalesforce.stall_timeout_s\n    integer 1..86400; default 150\n"));
         assert_non_null(strstr(text, "\nsalesforce.max_response_bytes\n"
                                      "    integer 65536..1073741824; default 16777216\n"));
+        assert_non_null(strstr(text, "\nkafka.max_in_flight_bytes\n"
+                                     "    integer 1048576..4294967296; default 67108864\n"));
         assert_non_null(strstr(text, "\nkafka.delivery\n    one of: exactly_once, at_least_once; default exactly_once\n"));
         assert_non_null(strstr(text, "default: the value of on_invalid_replay"));
         assert_non_null(strstr(text, "\nroutes[].partition_by\n    one of: channel, record_id, key\n"));

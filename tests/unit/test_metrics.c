@@ -761,6 +761,132 @@ static void test_readiness(void **state)
         assert_int_equal(metrics_ready(NULL, 0), 1);
 }
 
+/*
+ * Kafka readiness: a commit that cannot be taken makes the bridge not ready
+ * before every other reason, with its error and its age; a quarantined
+ * route is the last reason. sfbridge_ready says exactly what /readyz says.
+ */
+static void test_readiness_kafka_and_quarantine(void **state)
+{
+        char why[256], *text;
+
+        (void)state;
+        metrics_kafka_failing("start (replay_topic)", "Connection refused", 0);
+        assert_int_equal(metrics_ready(why, sizeof(why)), 0);
+        assert_string_equal(why, "not ready: starting: kafka: start (replay_topic) failing since 0 s: "
+                                 "Connection refused");
+        metrics_kafka_failing(NULL, NULL, 0);
+        assert_int_equal(metrics_ready(why, sizeof(why)), 0);
+        assert_string_equal(why, "not ready: starting");
+
+        metrics_ready_set(1, 1, 0, NULL);
+        assert_int_equal(metrics_ready(NULL, 0), 1);
+        /* The clock starts at the first call (here 12 s ago); later calls update the error only. */
+        metrics_kafka_failing("commit", "commit_transaction: Local: Timed out", 12000);
+        metrics_kafka_failing("commit", "commit_transaction: Local: Broker transport failure", 0);
+        assert_int_equal(metrics_ready(why, sizeof(why)), 0);
+        assert_string_equal(why, "not ready: kafka: commit failing since 12 s: "
+                                 "commit_transaction: Local: Broker transport failure");
+        text = render_checked();
+        assert_true(has_line(text, "sfbridge_ready 0"));
+        free(text);
+        /* Kafka first, even while stalled. */
+        metrics_ready_set(1, 1, 1, NULL);
+        assert_int_equal(metrics_ready(why, sizeof(why)), 0);
+        assert_non_null(strstr(why, "not ready: kafka: commit failing"));
+        metrics_ready_set(1, 1, 0, NULL);
+        metrics_kafka_failing(NULL, NULL, 0);
+        assert_int_equal(metrics_ready(why, sizeof(why)), 1);
+        text = render_checked();
+        assert_true(has_line(text, "sfbridge_ready 1"));
+        free(text);
+
+        metrics_quarantine_set("route quarantined: /topic/B (403::Restricted channel)");
+        assert_int_equal(metrics_ready(why, sizeof(why)), 0);
+        assert_string_equal(why, "not ready: route quarantined: /topic/B (403::Restricted channel)");
+        text = render_checked();
+        assert_true(has_line(text, "sfbridge_ready 0"));
+        free(text);
+        metrics_quarantine_set(NULL);
+        assert_int_equal(metrics_ready(NULL, 0), 1);
+}
+
+/*
+ * sfbridge_last_commit_age_seconds: 0 for every route while nothing awaits
+ * a commit; once something does, the age of each route grows from the later
+ * of its last known commit and the start of the wait; a commit resets its
+ * route; while Kafka fails every route keeps growing, settled or not.
+ */
+static void test_last_commit_age(void **state)
+{
+        const char *a = "sfbridge_last_commit_age_seconds{channel=\"/topic/A\"}";
+        const char *b = "sfbridge_last_commit_age_seconds{channel=\"/event/B__e\"}";
+        double age_a, age_b;
+        char *text;
+
+        (void)state;
+        metrics_commit_route("/topic/A");
+        metrics_commit_route("/event/B__e");
+        text = render_checked();
+        assert_non_null(strstr(text, "# TYPE sfbridge_last_commit_age_seconds gauge\n"));
+        free(text);
+        /* Settled: fresh, however long ago the last commit was. */
+        metrics_kafka_settled(1);
+        usleep(300 * 1000);
+        text = render_checked();
+        assert_true(sample(text, a) == 0 && sample(text, b) == 0);
+        free(text);
+
+        /* A batch waits: both grow from the start of the wait, not from the old commit. */
+        metrics_kafka_settled(0);
+        usleep(400 * 1000);
+        text = render_checked();
+        age_a = sample(text, a);
+        age_b = sample(text, b);
+        assert_true(age_a >= 0.35 && age_a < 0.6);
+        assert_true(age_b >= 0.35 && age_b < 0.6);
+        free(text);
+        /* Its commit freshens route A only. */
+        metrics_commit_route("/topic/A");
+        text = render_checked();
+        assert_true(sample(text, a) < 0.1);
+        assert_true(sample(text, b) >= age_b);
+        free(text);
+
+        /* Kafka fails: every route grows, even once nothing is left to commit. */
+        metrics_kafka_failing("delivery", "Local: Message timed out", 0);
+        metrics_kafka_settled(1);
+        usleep(300 * 1000);
+        metrics_kafka_settled(0); /* a new wait while failing does not restart the clock */
+        usleep(300 * 1000);
+        text = render_checked();
+        assert_true(sample(text, a) >= 0.55);
+        assert_true(sample(text, b) >= 0.55 + age_b);
+        free(text);
+        /* A commit: readiness and freshness are back. */
+        metrics_kafka_failing(NULL, NULL, 0);
+        metrics_commit_route("/topic/A");
+        metrics_commit_route("/event/B__e");
+        metrics_kafka_settled(1);
+        text = render_checked();
+        assert_true(sample(text, a) == 0 && sample(text, b) == 0);
+        free(text);
+}
+
+static void test_in_flight_bytes(void **state)
+{
+        char *text;
+
+        (void)state;
+        text = render_checked();
+        assert_true(has_line(text, "sfbridge_kafka_in_flight_bytes 0"));
+        free(text);
+        metrics_in_flight_bytes_set(67108865ULL);
+        text = render_checked();
+        assert_true(has_line(text, "sfbridge_kafka_in_flight_bytes 67108865"));
+        free(text);
+}
+
 static void test_health(void **state)
 {
         (void)state;
@@ -843,6 +969,9 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_events_add_does_not_allocate, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_render_respects_ceiling, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_readiness, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_readiness_kafka_and_quarantine, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_last_commit_age, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_in_flight_bytes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_health, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_full_sample, setup, teardown),
         };

@@ -197,6 +197,17 @@ static int produce_event(struct sink *sink, const char *channel, long long repla
                          sizeof(errstr));
 }
 
+/* The bytes produce_event's record puts in flight: value, key and header names and values. */
+static unsigned long long event_bytes(const char *channel, long long replay_id)
+{
+        char value[64], key[32];
+        int vlen = snprintf(value, sizeof(value), "{\"Id\":\"001\",\"n\":%lld}", replay_id);
+        int klen = snprintf(key, sizeof(key), "%lld", replay_id);
+
+        return (unsigned long long)vlen + (unsigned long long)klen + strlen("sf.channel") +
+               strlen(channel) + strlen("sf.replay_id") + (unsigned long long)klen;
+}
+
 /* What a read_committed reader finds in a topic, read to its end. */
 #define READ_MAX 64
 struct topic_read {
@@ -594,12 +605,23 @@ static void test_eos_broker_down_then_up(void **state)
         struct sink *sink = start_sink(fx);
         struct topic_read rd;
         char errstr[512];
+        unsigned long long commits;
         long long start;
         int status;
 
+        assert_int_equal(sink_settled(sink), 1);
         assert_int_equal(sink_begin(sink, errstr, sizeof(errstr)), SINK_OK);
+        assert_int_equal(sink_settled(sink), 0);
         assert_int_equal(produce_event(sink, "/topic/A", 30), SINK_OK);
         assert_int_equal(produce_event(sink, "/topic/A", 31), SINK_OK);
+        /* exactly_once: a transaction's bytes count until it commits, acked or not. */
+        assert_true(sink_in_flight_bytes(sink) ==
+                    event_bytes("/topic/A", 30) + event_bytes("/topic/A", 31));
+        assert_int_equal(sink_flush(sink, 5000), 0);
+        assert_int_equal(sink_in_flight(sink), 0);
+        assert_true(sink_in_flight_bytes(sink) ==
+                    event_bytes("/topic/A", 30) + event_bytes("/topic/A", 31));
+        commits = sink_commits(sink);
         fx->broker_down = 1;
         rd_kafka_mock_broker_set_down(fx->mc, 1);
         start = now_ms();
@@ -611,6 +633,9 @@ static void test_eos_broker_down_then_up(void **state)
         assert_true(stored(fx->rs, "/topic/A") == -999);
         assert_int_equal(sink_kafka_down(sink), 1);
         assert_true(sink_errors(sink) > 0);
+        assert_non_null(strstr(sink_last_error(sink), "commit_transaction"));
+        assert_int_equal(sink_settled(sink), 0);
+        assert_int_equal(sink_pending_ms(sink), 0); /* exactly_once: sink_commit says it */
 
         rd_kafka_mock_broker_set_up(fx->mc, 1);
         fx->broker_down = 0;
@@ -619,6 +644,9 @@ static void test_eos_broker_down_then_up(void **state)
                 fail_msg("commit after the broker came back: %d %s", status, errstr);
         assert_true(stored(fx->rs, "/topic/A") == 31);
         assert_int_equal(sink_kafka_down(sink), 0);
+        assert_true(sink_in_flight_bytes(sink) == 0);
+        assert_true(sink_commits(sink) == commits + 1);
+        assert_int_equal(sink_settled(sink), 1);
         read_topic(fx, fx->event_topic, &rd);
         assert_int_equal(rd.n, 2);
         assert_int_equal(count_key(&rd, "30"), 1);
@@ -995,6 +1023,71 @@ static void test_alo_failed_delivery_never_advances(void **state)
         sink_destroy(sink);
 }
 
+/*
+ * at_least_once in-flight bytes: every event's value, key and headers from
+ * produce to its acknowledgement, dead letters too; a batch waiting for acks
+ * shows its age in sink_pending_ms; its replay record's ack is a commit.
+ */
+static void test_alo_in_flight_bytes(void **state)
+{
+        static char dlq_name[] = "it.dead";
+        struct fixture *fx = *state;
+        struct sink_dead_letter dl = { 0 };
+        struct sink *sink;
+        unsigned long long want, commits;
+        char errstr[512];
+        long long deadline;
+
+        fx->cfg.kafka.dead_letter_topic = dlq_name;
+        rd_kafka_mock_topic_create(fx->mc, dlq_name, 1, 1);
+        sink = start_sink(fx);
+        commits = sink_commits(sink);
+        assert_int_equal(sink_settled(sink), 1);
+        fx->broker_down = 1;
+        rd_kafka_mock_broker_set_down(fx->mc, 1);
+        assert_int_equal(sink_begin(sink, errstr, sizeof(errstr)), SINK_OK);
+        assert_int_equal(produce_event(sink, "/topic/A", 40), SINK_OK);
+        assert_int_equal(produce_event(sink, "/event/B__e", 41234), SINK_OK);
+        dl.channel = "/topic/A";
+        dl.replay_id = "42";
+        dl.error = "too large";
+        dl.topic = fx->event_topic;
+        dl.key = "42";
+        dl.key_len = 2;
+        dl.value = "{\"big\":1}";
+        dl.value_len = strlen(dl.value);
+        assert_int_equal(sink_dead_letter(sink, &dl, errstr, sizeof(errstr)), SINK_OK);
+        want = event_bytes("/topic/A", 40) + event_bytes("/event/B__e", 41234) + 2 +
+               dl.value_len + strlen("sf.channel") + strlen(dl.channel) +
+               strlen("sf.replay_id") + strlen(dl.replay_id) + strlen("sf.error") +
+               strlen(dl.error) + strlen("sf.topic") + strlen(dl.topic) + strlen("sf.bridge") +
+               strlen(fx->name);
+        assert_true(sink_in_flight_bytes(sink) == want);
+        assert_int_equal(sink_pending_ms(sink), 0); /* still open */
+        assert_int_equal(sink_commit(sink, 1000, errstr, sizeof(errstr)), SINK_OK);
+        usleep(300 * 1000);
+        sink_poll(sink);
+        assert_true(sink_pending_ms(sink) >= 250);
+        assert_int_equal(sink_settled(sink), 0);
+        assert_true(sink_in_flight_bytes(sink) == want);
+        assert_true(sink_commits(sink) == commits);
+
+        rd_kafka_mock_broker_set_up(fx->mc, 1);
+        fx->broker_down = 0;
+        deadline = now_ms() + 8000;
+        while (!sink_settled(sink) && now_ms() < deadline) {
+                sink_poll(sink);
+                usleep(10 * 1000);
+        }
+        assert_int_equal(sink_settled(sink), 1);
+        assert_int_equal(sink_in_flight(sink), 0);
+        assert_true(sink_in_flight_bytes(sink) == 0);
+        assert_int_equal(sink_pending_ms(sink), 0);
+        assert_true(sink_commits(sink) == commits + 2); /* two replay records */
+        assert_true(stored(fx->rs, "/event/B__e") == 41234);
+        sink_destroy(sink);
+}
+
 /* Batches are written in order: a later batch's acks do not overtake an earlier batch's. */
 static void test_alo_batches_in_order(void **state)
 {
@@ -1053,6 +1146,8 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_alo_failed_delivery_never_advances,
                                             fixture_setup_alo, fixture_teardown),
             cmocka_unit_test_setup_teardown(test_alo_batches_in_order, fixture_setup_alo,
+                                            fixture_teardown),
+            cmocka_unit_test_setup_teardown(test_alo_in_flight_bytes, fixture_setup_alo,
                                             fixture_teardown),
         };
 
