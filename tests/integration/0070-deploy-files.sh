@@ -169,22 +169,9 @@ openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/sf-jwt.pem
 # The shipped configs set kafka.max_in_flight_bytes (issue 11), which a
 # binary built before that key cannot read: for such a binary only, `check`
 # gets a copy without that line (said in a note), so the rest still counts.
-has_bytes_key=0
-"$SFB_BUILD/sfbridge" --help 2>/dev/null | grep -q '^kafka\.max_in_flight_bytes$' && has_bytes_key=1
-for_binary() { # for_binary CONFIG: the path to check
-        if [ "$has_bytes_key" = 1 ] || ! grep -q '^ *max_in_flight_bytes:' "$1"; then
-                echo "$1"
-                return
-        fi
-        _c="$T/nobytes-$(basename "$1")"
-        grep -v '^ *max_in_flight_bytes:' "$1" >"$_c"
-        note "this sfbridge has no kafka.max_in_flight_bytes yet: checking $1 without it" >&2
-        echo "$_c"
-}
-
 # sfb_check NAME CONFIG VAR=value...: `sfbridge check` in a clean environment.
 sfb_check() {
-        _name=$1 _cfg=$(for_binary "$2")
+        _name=$1 _cfg=$2
         shift 2
         clean_env "$@" "$SFB_BUILD/sfbridge" check -c "$_cfg" >"$T/check.out" 2>"$T/check.err"
         _rc=$?
@@ -200,7 +187,7 @@ sfb_check "check accepts deploy/compose/sfbridge.yaml (JWT, credentials from the
 assert_file_contains "the bridge's name comes from SFB_NAME" "$T/check.out" "name: team-a.accounts"
 assert_file_contains "its replay topic is derived from it" "$T/check.out" \
         "replay topic sfbridge.team-a.accounts.replay"
-compose_cfg=$(for_binary deploy/compose/sfbridge.yaml)
+compose_cfg=deploy/compose/sfbridge.yaml
 for var in SF_CLIENT_ID SFB_NAME; do
         set -- SF_CLIENT_ID=ci-client-id SF_USERNAME=ci@example.com SFB_NAME=team-a.accounts
         set -- $(printf '%s\n' "$@" | grep -v "^$var=")
