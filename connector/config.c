@@ -566,6 +566,15 @@ static void check_routes(struct loader *ld)
                              "no routes: add at least one (- channel: ..., topic: ...)");
                 return;
         }
+        /* The replay topic is compacted and read back as replay records: an
+         * event or a dead letter written there would be read as one. */
+        i = config_key_index(config_key_find("kafka.dead_letter_topic"));
+        if (cfg->kafka.dead_letter_topic && cfg->kafka.replay_topic &&
+            !strcmp(cfg->kafka.dead_letter_topic, cfg->kafka.replay_topic)) {
+                config_error(ld, &ld->seen[i].value_mark, "kafka.dead_letter_topic",
+                             "is the replay topic (kafka.replay_topic); use a topic of its own");
+                return;
+        }
         for (r = 0; r < cfg->nroutes && !ld->failed; r++) {
                 struct config_route *rt = &cfg->routes[r];
                 struct seen *seen = ld->route_seen + r * CONFIG_NKEYS;
@@ -598,6 +607,12 @@ static void check_routes(struct loader *ld)
                 if (config_check_topic_template(rt->topic, rt->channel, msg, sizeof(msg)) == -1) {
                         config_error(ld, &seen[config_key_index(config_key_find("routes[].topic"))].value_mark, display,
                                      "%s", msg);
+                        return;
+                }
+                if (cfg->kafka.replay_topic && !strcmp(rt->topic, cfg->kafka.replay_topic)) {
+                        config_error(ld, &seen[config_key_index(config_key_find("routes[].topic"))].value_mark,
+                                     display, "is the replay topic (kafka.replay_topic); events need "
+                                     "a topic of their own");
                         return;
                 }
                 for (i = 0; i < r; i++) {
