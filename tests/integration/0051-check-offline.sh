@@ -40,4 +40,24 @@ for err in tests/data/config/*.err; do
         if grep -q PLANTED "$T/err" "$T/out"; then not_ok "no secret in the error for $yaml"; fi
 done
 [ "$n" -ge 50 ] && ok "$n bad configs checked" || not_ok "bad configs checked" "only $n"
+
+# check == run: what check refuses (a kafka.properties key or value librdkafka
+# refuses, a key file that is no private key, a topic clash), run refuses
+# with the same words before connecting to anything.
+for name in property-unknown property-bad-value property-managed property-secret-bad-value \
+            key-file-certificate key-file-not-pem topic-is-replay-topic; do
+        yaml=tests/data/config/$name.yaml
+        timeout 20 "$SFB_BUILD/sfbridge" run -c "$yaml" >"$T/out" 2>"$T/err"
+        rc=$?
+        # run logs the loader's message inside its log line.
+        if [ "$rc" = 1 ] && grep -qF "$(head -n 1 "tests/data/config/$name.err")" "$T/err"; then
+                ok "run refuses $name as check does"
+        else
+                not_ok "run refuses $name as check does" "exit $rc: $(head -c 500 "$T/err")"
+        fi
+        if grep -q PLANTED "$T/err" "$T/out"; then not_ok "no secret in run's error for $name"; fi
+done
+assert_file_contains "librdkafka's own words for a misspelled property" \
+        tests/data/config/property-unknown.err \
+        'property-unknown.yaml:13:5: kafka.properties.compresion.type: librdkafka: No such configuration property: "compresion.type"'
 finish
