@@ -146,8 +146,8 @@ fuzz:
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_expand.c connector/expand.c connector/buf.c \
 	    -o build-fuzz/fuzz_expand
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_replay.c connector/replay_store.c connector/json.c \
-	    connector/kafka_conf.c connector/config_keys.c connector/buf.c connector/log.c -lcjson \
-	    -lrdkafka -lm -o build-fuzz/fuzz_replay
+	    connector/kafka_conf.c connector/config_keys.c connector/buf.c connector/log.c \
+	    connector/jwt.c -lcjson -lrdkafka -lcrypto -lm -o build-fuzz/fuzz_replay
 
 lint:  # advisory: not part of make test
 	-clang-format --dry-run connector/*.c connector/*.h
