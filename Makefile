@@ -142,12 +142,14 @@ fuzz:
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_bayeux.c connector/bayeux.c connector/json.c \
 	    connector/recovery.c connector/router.c connector/buf.c -o build-fuzz/fuzz_bayeux
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_config.c connector/config.c connector/config_keys.c \
-	    connector/config_diag.c connector/expand.c connector/buf.c -lyaml -o build-fuzz/fuzz_config
+	    connector/config_diag.c connector/expand.c connector/buf.c connector/kafka_conf.c \
+	    connector/log.c connector/jwt.c -lyaml -lrdkafka -lcjson -lcrypto -lm \
+	    -o build-fuzz/fuzz_config
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_expand.c connector/expand.c connector/buf.c \
 	    -o build-fuzz/fuzz_expand
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_replay.c connector/replay_store.c connector/json.c \
-	    connector/kafka_conf.c connector/config_keys.c connector/buf.c connector/log.c -lcjson \
-	    -lrdkafka -lm -o build-fuzz/fuzz_replay
+	    connector/kafka_conf.c connector/config_keys.c connector/buf.c connector/log.c \
+	    connector/jwt.c -lcjson -lrdkafka -lcrypto -lm -o build-fuzz/fuzz_replay
 
 # Install, release. `make install PREFIX=/usr DESTDIR=/tmp/pkg` (a package's
 # staging tree): the binary, sfbridge(1) generated from `sfbridge --help`, the

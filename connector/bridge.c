@@ -377,6 +377,14 @@ static const char *bridge_resolve_hint(const char *reason)
         if (!strcmp(reason, "illegal_topic"))
                 return "change the route's topic template, or set kafka.dead_letter_topic, or move "
                        "the route past it with `sfbridge replay set`; then restart";
+        if (!strcmp(reason, "topic_denied"))
+                return "grant the bridge's Kafka principal Write (and Create) on the topic, or set "
+                       "kafka.dead_letter_topic, or move the route past it with `sfbridge replay "
+                       "set`; then restart";
+        if (!strcmp(reason, "topic_missing"))
+                return "create the topic (the cluster does not auto-create it), or set "
+                       "kafka.dead_letter_topic, or move the route past it with `sfbridge replay "
+                       "set`; then restart";
         if (!strcmp(reason, "dead_letter_failed"))
                 return "make kafka.dead_letter_topic exist and accept the record, or move the route "
                        "past it with `sfbridge replay set`; then restart";

@@ -10,15 +10,20 @@
 #include <string.h>
 #include <time.h>
 
+#include <librdkafka/rdkafka.h>
+
 #include "bridge.h"
 #include "config.h"
 #include "http.h"
+#include "kafka_conf.h"
 #include "log.h"
 #include "metrics.h"
 #include "replay_store.h"
 #include "session.h"
 
 #define CLI_KAFKA_TIMEOUT_MS 15000
+#define CLI_METADATA_TIMEOUT_MS 10000
+#define CLI_ADMIN_TIMEOUT_MS 5000
 #define CLI_HTTP_TIMEOUT_MS 30000L
 
 static long long cli_now_ms(void)
@@ -161,6 +166,245 @@ static int check_print_routes(const struct config *cfg, const struct replay_stor
 }
 
 /*
+ * The Kafka half of `check --online`: what the cluster says about the topics
+ * a start would write, asked without writing anything (an all-topics
+ * Metadata request creates no topic, unlike one that names them).
+ */
+struct cli_kafka {
+        rd_kafka_t *rk;
+        const struct rd_kafka_metadata *md;
+        char replay_policy[64]; /* the replay topic's cleanup.policy; "" unknown */
+        char auto_create[16];   /* the broker's auto.create.topics.enable; "" unknown */
+        char admin_err[256];    /* why DescribeConfigs told us nothing */
+};
+
+static const struct rd_kafka_metadata_topic *cli_md_topic(const struct rd_kafka_metadata *md,
+                                                          const char *name)
+{
+        int i;
+
+        for (i = 0; i < md->topic_cnt; i++)
+                if (!strcmp(md->topics[i].topic, name))
+                        return &md->topics[i];
+        return NULL;
+}
+
+static void cli_take_config(const rd_kafka_ConfigResource_t *res, const char *name, char *out,
+                            size_t out_size)
+{
+        const rd_kafka_ConfigEntry_t **entries;
+        size_t n, i;
+
+        entries = rd_kafka_ConfigResource_configs(res, &n);
+        for (i = 0; i < n; i++)
+                if (!strcmp(rd_kafka_ConfigEntry_name(entries[i]), name) &&
+                    rd_kafka_ConfigEntry_value(entries[i]))
+                        snprintf(out, out_size, "%s", rd_kafka_ConfigEntry_value(entries[i]));
+}
+
+/*
+ * One DescribeConfigs for the broker's auto.create.topics.enable and, when
+ * the topic exists, the replay topic's cleanup.policy. A cluster that does
+ * not answer (librdkafka's mock cluster has no DescribeConfigs; a principal
+ * without DescribeConfigs rights) leaves both unknown, with admin_err.
+ */
+static void cli_describe(struct cli_kafka *ck, const char *replay_topic, int replay_exists)
+{
+        const rd_kafka_DescribeConfigs_result_t *result;
+        const rd_kafka_ConfigResource_t **res;
+        rd_kafka_ConfigResource_t *want[2];
+        rd_kafka_AdminOptions_t *opts;
+        rd_kafka_queue_t *rkqu;
+        rd_kafka_event_t *rkev = NULL;
+        char broker[16], rderr[256];
+        size_t n = 0, i;
+
+        snprintf(broker, sizeof(broker), "%d", (int)ck->md->brokers[0].id);
+        want[n++] = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_BROKER, broker);
+        if (replay_exists)
+                want[n++] = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, replay_topic);
+        opts = rd_kafka_AdminOptions_new(ck->rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+        rkqu = rd_kafka_queue_new(ck->rk);
+        if (opts && rkqu) {
+                rd_kafka_AdminOptions_set_request_timeout(opts, CLI_ADMIN_TIMEOUT_MS, rderr,
+                                                          sizeof(rderr));
+                rd_kafka_DescribeConfigs(ck->rk, want, n, opts, rkqu);
+                rkev = rd_kafka_queue_poll(rkqu, CLI_ADMIN_TIMEOUT_MS + 1000);
+        }
+        if (!rkev)
+                snprintf(ck->admin_err, sizeof(ck->admin_err), "no answer within %d s",
+                         CLI_ADMIN_TIMEOUT_MS / 1000);
+        else if (rd_kafka_event_error(rkev))
+                snprintf(ck->admin_err, sizeof(ck->admin_err), "%s",
+                         rd_kafka_event_error_string(rkev));
+        else if ((result = rd_kafka_event_DescribeConfigs_result(rkev))) {
+                res = rd_kafka_DescribeConfigs_result_resources(result, &n);
+                for (i = 0; i < n; i++) {
+                        if (rd_kafka_ConfigResource_error(res[i])) {
+                                snprintf(ck->admin_err, sizeof(ck->admin_err), "%s: %s",
+                                         rd_kafka_err2name(rd_kafka_ConfigResource_error(res[i])),
+                                         rd_kafka_ConfigResource_error_string(res[i])
+                                                 ? rd_kafka_ConfigResource_error_string(res[i])
+                                                 : "");
+                                continue;
+                        }
+                        if (rd_kafka_ConfigResource_type(res[i]) == RD_KAFKA_RESOURCE_BROKER)
+                                cli_take_config(res[i], "auto.create.topics.enable", ck->auto_create,
+                                                sizeof(ck->auto_create));
+                        else
+                                cli_take_config(res[i], "cleanup.policy", ck->replay_policy,
+                                                sizeof(ck->replay_policy));
+                }
+        }
+        if (rkev)
+                rd_kafka_event_destroy(rkev);
+        if (rkqu)
+                rd_kafka_queue_destroy(rkqu);
+        if (opts)
+                rd_kafka_AdminOptions_destroy(opts);
+        for (i = 0; i < (replay_exists ? 2u : 1u); i++)
+                rd_kafka_ConfigResource_destroy(want[i]);
+}
+
+/*
+ * A topic a start writes by name (@p what names it: "topic T (route C)").
+ * @returns 0, or -1 when a start could not write it.
+ */
+static int cli_check_topic(const struct cli_kafka *ck, const char *what, const char *topic)
+{
+        const struct rd_kafka_metadata_topic *mt = cli_md_topic(ck->md, topic);
+
+        if (mt && mt->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+                printf("  FAIL %s: TOPIC_AUTHORIZATION_FAILED: the bridge's principal may not "
+                       "use it (grant Describe and Write)\n", what);
+                return -1;
+        }
+        if (mt && mt->err && mt->err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART &&
+            mt->err != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE) {
+                printf("  FAIL %s: %s: %s\n", what, rd_kafka_err2name(mt->err),
+                       rd_kafka_err2str(mt->err));
+                return -1;
+        }
+        if (mt && !mt->err) {
+                printf("  ok   %s: exists, %d partitions (the Write ACL itself shows only when "
+                       "producing)\n", what, mt->partition_cnt);
+                return 0;
+        }
+        if (!strcmp(ck->auto_create, "true")) {
+                printf("  ok   %s: does not exist yet; the cluster creates it at the first "
+                       "record (auto.create.topics.enable=true)\n", what);
+                return 0;
+        }
+        if (ck->auto_create[0]) {
+                printf("  FAIL %s: does not exist and the cluster does not create it "
+                       "(auto.create.topics.enable=%s): create it before starting\n",
+                       what, ck->auto_create);
+                return -1;
+        }
+        printf("  WARN %s: does not exist yet; whether the cluster creates it is not "
+               "verifiable (DescribeConfigs: %s)\n", what, ck->admin_err);
+        return 0;
+}
+
+/*
+ * @returns 0 when Kafka would take a start (warnings allowed), -1 on a FAIL
+ *          line, -2 when Kafka cannot be reached at all.
+ */
+static int check_kafka(const struct config *cfg)
+{
+        const struct rd_kafka_metadata_topic *mt;
+        struct cli_kafka ck = { 0 };
+        rd_kafka_conf_t *conf;
+        rd_kafka_resp_err_t err;
+        char errstr[512];
+        int failed = 0;
+        size_t i, j;
+
+        if (!(conf = kafka_conf_new(cfg, KAFKA_CONF_PRODUCER, errstr, sizeof(errstr))) ||
+            !(ck.rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr)))) {
+                if (conf)
+                        rd_kafka_conf_destroy(conf);
+                printf("  FAIL kafka %s: %s\n", cfg->kafka.bootstrap_servers, errstr);
+                return -2;
+        }
+        err = rd_kafka_metadata(ck.rk, 1, NULL, &ck.md, CLI_METADATA_TIMEOUT_MS);
+        if (err || ck.md->broker_cnt == 0) {
+                printf("  FAIL kafka %s: unreachable: no metadata within %d s (%s)\n",
+                       cfg->kafka.bootstrap_servers, CLI_METADATA_TIMEOUT_MS / 1000,
+                       err ? rd_kafka_err2str(err) : "no broker listed");
+                failed = 2;
+                goto out;
+        }
+        printf("  ok   kafka %s: reachable, %d broker%s, %d topics\n", cfg->kafka.bootstrap_servers,
+               ck.md->broker_cnt, ck.md->broker_cnt == 1 ? "" : "s", ck.md->topic_cnt);
+        mt = cli_md_topic(ck.md, cfg->kafka.replay_topic);
+        cli_describe(&ck, cfg->kafka.replay_topic, mt && !mt->err);
+
+        /* The replay topic: compacted, or the positions expire with retention.ms. */
+        if (mt && mt->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+                printf("  FAIL replay topic %s: TOPIC_AUTHORIZATION_FAILED: the bridge's principal "
+                       "needs Describe, Read and Write on it\n", cfg->kafka.replay_topic);
+                failed = 1;
+        } else if (!mt || mt->err) {
+                printf("  ok   replay topic %s: does not exist yet; a start creates it with "
+                       "cleanup.policy=compact\n", cfg->kafka.replay_topic);
+        } else if (!ck.replay_policy[0]) {
+                printf("  WARN replay topic %s: cleanup.policy not verifiable (DescribeConfigs: "
+                       "%s); it must be compact\n", cfg->kafka.replay_topic, ck.admin_err);
+        } else if (!strstr(ck.replay_policy, "compact")) {
+                printf("  FAIL replay topic %s: cleanup.policy=%s; it must be compact, or the "
+                       "stored replay IDs expire with the topic's retention.ms\n",
+                       cfg->kafka.replay_topic, ck.replay_policy);
+                failed = 1;
+        } else {
+                printf("  ok   replay topic %s: cleanup.policy=%s\n", cfg->kafka.replay_topic,
+                       ck.replay_policy);
+        }
+
+        /* Each topic written by name, once; {entity} topics by the cluster's policy. */
+        for (i = 0; i < cfg->nroutes; i++) {
+                const struct config_route *rt = &cfg->routes[i];
+                char what[600];
+
+                for (j = 0; j < i && strcmp(cfg->routes[j].topic, rt->topic); j++)
+                        ;
+                if (j < i)
+                        continue;
+                if (!strchr(rt->topic, '{')) {
+                        snprintf(what, sizeof(what), "topic %s (route %s)", rt->topic, rt->channel);
+                        if (cli_check_topic(&ck, what, rt->topic) == -1)
+                                failed = 1;
+                } else if (!strcmp(ck.auto_create, "true")) {
+                        printf("  ok   {entity} topics of %s (%s): the cluster creates each at its "
+                               "first record (auto.create.topics.enable=true)\n",
+                               rt->channel, rt->topic);
+                } else if (ck.auto_create[0]) {
+                        printf("  WARN {entity} topics of %s (%s): the cluster does not create "
+                               "topics (auto.create.topics.enable=%s): create each entity's topic "
+                               "beforehand, or its events are dead-lettered (or stop the route)\n",
+                               rt->channel, rt->topic, ck.auto_create);
+                } else {
+                        printf("  WARN {entity} topics of %s (%s): whether the cluster creates "
+                               "them is not verifiable (DescribeConfigs: %s); one it refuses is "
+                               "dead-lettered (or stops the route)\n",
+                               rt->channel, rt->topic, ck.admin_err);
+                }
+        }
+        if (cfg->kafka.dead_letter_topic) {
+                char what[300];
+
+                snprintf(what, sizeof(what), "dead letter topic %s", cfg->kafka.dead_letter_topic);
+                if (cli_check_topic(&ck, what, cfg->kafka.dead_letter_topic) == -1)
+                        failed = 1;
+        }
+out:
+        if (ck.md)
+                rd_kafka_metadata_destroy(ck.md);
+        rd_kafka_destroy(ck.rk);
+        return -failed;
+}
+
+/*
  * `check --online` drives the bridge's own session in probe mode: the same
  * login, handshake and subscribe code a run uses, so a pass means a start
  * would get as far.
@@ -176,9 +420,12 @@ static int check_online(const struct config *cfg)
         const struct auth_token *tok;
         char err[1024] = "";
         long long deadline;
-        int failed = 1, rc = 0;
+        int failed = 1, rc = 0, kafka_rc = 0;
 
         printf("online:\n");
+        /* Before the replay store's read, which may create the replay topic. */
+        if ((kafka_rc = check_kafka(cfg)) == -2)
+                goto out;
         if (!(rs = replay_store_new(cfg, err, sizeof(err))) ||
             replay_store_load(rs, CLI_KAFKA_TIMEOUT_MS, err, sizeof(err)) == -1) {
                 printf("  FAIL kafka %s: cannot read the replay topic %s: %s\n",
@@ -219,7 +466,7 @@ static int check_online(const struct config *cfg)
                 goto out;
         }
         printf("  ok   handshake at %s\n", session_cometd_url(sess));
-        failed = check_print_routes(cfg, rs, sess) == -1;
+        failed = check_print_routes(cfg, rs, sess) == -1 || kafka_rc == -1;
         session_disconnect(sess, 5000);
 out:
         session_destroy(sess);

@@ -19,6 +19,7 @@
 
 #include "config_internal.h"
 #include "expand.h"
+#include "kafka_conf.h"
 
 /* A routing file is a few kilobytes; a megabyte is a wrong path. */
 #define CONFIG_FILE_MAX (1024 * 1024)
@@ -226,6 +227,7 @@ static void set_properties(struct loader *ld, const yaml_node_t *key, const yaml
                            const char *display)
 {
         struct config *cfg = ld->cfg;
+        rd_kafka_conf_t *scratch = NULL;
         yaml_node_pair_t *pair;
         size_t n, i;
 
@@ -240,21 +242,27 @@ static void set_properties(struct loader *ld, const yaml_node_t *key, const yaml
                 config_error(ld, &map->start_mark, display, "more than %d properties", CONFIG_PROPERTIES_MAX);
                 return;
         }
-        if (n && !(cfg->kafka.properties = calloc(n, sizeof(*cfg->kafka.properties)))) {
+        /* Each property goes through librdkafka's own rd_kafka_conf_set(), in
+         * file order, as kafka_conf_new() will hand it over at run time: a
+         * misspelled name or a bad value fails here, at its line, in `check`
+         * as in `run`. */
+        if (n && (!(cfg->kafka.properties = calloc(n, sizeof(*cfg->kafka.properties))) ||
+                  !(scratch = rd_kafka_conf_new()))) {
                 config_oom(ld);
-                return;
+                goto out;
         }
         for (pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
                 yaml_node_t *k = yaml_document_get_node(&ld->doc, pair->key);
                 yaml_node_t *v = yaml_document_get_node(&ld->doc, pair->value);
                 struct config_property *prop = &cfg->kafka.properties[cfg->kafka.nproperties];
-                char path[PATH_MAX_LEN];
+                char path[PATH_MAX_LEN], msg[MSG_MAX];
+                rd_kafka_conf_res_t res;
                 const char *name;
 
                 if (k->type != YAML_SCALAR_NODE || !k->data.scalar.length ||
                     strlen((const char *)k->data.scalar.value) != k->data.scalar.length) {
                         config_error(ld, &k->start_mark, display, "property names must be non-empty strings");
-                        return;
+                        goto out;
                 }
                 name = (const char *)k->data.scalar.value;
                 snprintf(path, sizeof(path), "%.100s.%.150s", display, name);
@@ -265,27 +273,41 @@ static void set_properties(struct loader *ld, const yaml_node_t *key, const yaml
 
                                 config_error(ld, &k->start_mark, path, "duplicate key (first at line %zu)",
                                              first->start_mark.line + 1);
-                                return;
+                                goto out;
                         }
                 }
                 if (v->type != YAML_SCALAR_NODE) {
                         config_error(ld, type_mark(k, v), path,
                                      "expected a single value (text, number or boolean), found %s",
                                      node_kind(v));
-                        return;
+                        goto out;
                 }
                 if (is_null(v)) {
                         config_error(ld, &k->start_mark, path, "has no value");
-                        return;
+                        goto out;
                 }
                 if (!(prop->name = strdup(name))) {
                         config_oom(ld);
-                        return;
+                        goto out;
                 }
                 cfg->kafka.nproperties++;
                 if (!(prop->value = expand_node(ld, v, path)))
-                        return;
+                        goto out;
+                if (kafka_conf_check_managed(prop->name, prop->value, msg, sizeof(msg)) == -1) {
+                        config_error(ld, &v->start_mark, path, "%s", msg);
+                        goto out;
+                }
+                res = kafka_conf_try(scratch, prop->name, prop->value, msg, sizeof(msg));
+                if (res != RD_KAFKA_CONF_OK) {
+                        /* Say whose words these are, once. */
+                        config_error(ld, res == RD_KAFKA_CONF_UNKNOWN ? &k->start_mark : &v->start_mark,
+                                     path, "%s%s", strstr(msg, "librdkafka") ? "" : "librdkafka: ", msg);
+                        goto out;
+                }
         }
+out:
+        if (scratch)
+                rd_kafka_conf_destroy(scratch);
 }
 
 static void walk_map(struct loader *ld, const yaml_node_t *map, const char *parent,
@@ -450,6 +472,18 @@ static int check_file_readable(struct loader *ld, const struct key_def *kd, cons
         return rc;
 }
 
+/* The file's contents as run will read them (a JWT key is loaded, never shown). */
+static int check_file_contents(struct loader *ld, const struct key_def *kd, const char *file,
+                               const struct seen *sn)
+{
+        char msg[MSG_MAX];
+
+        if (kd->check_file(file, msg, sizeof(msg)) == 0)
+                return 0;
+        config_error(ld, &sn->value_mark, kd->path, "%s", msg);
+        return -1;
+}
+
 static int apply_default(struct loader *ld, void *base, const struct key_def *kd)
 {
         if (!kd->def || kd->type == KEY_MAP || kd->type == KEY_LIST || kd->type == KEY_PROPERTIES)
@@ -510,6 +544,9 @@ static void check_globals(struct loader *ld)
                 if (kd->must_read && sn->has_value &&
                     check_file_readable(ld, kd, *(char **)field_at(cfg, kd), sn) == -1)
                         return;
+                if (kd->check_file && sn->has_value &&
+                    check_file_contents(ld, kd, *(char **)field_at(cfg, kd), sn) == -1)
+                        return;
         }
 }
 
@@ -527,6 +564,15 @@ static void check_routes(struct loader *ld)
         if (cfg->nroutes == 0) {
                 config_error(ld, &routes_seen->key_mark, "routes",
                              "no routes: add at least one (- channel: ..., topic: ...)");
+                return;
+        }
+        /* The replay topic is compacted and read back as replay records: an
+         * event or a dead letter written there would be read as one. */
+        i = config_key_index(config_key_find("kafka.dead_letter_topic"));
+        if (cfg->kafka.dead_letter_topic && cfg->kafka.replay_topic &&
+            !strcmp(cfg->kafka.dead_letter_topic, cfg->kafka.replay_topic)) {
+                config_error(ld, &ld->seen[i].value_mark, "kafka.dead_letter_topic",
+                             "is the replay topic (kafka.replay_topic); use a topic of its own");
                 return;
         }
         for (r = 0; r < cfg->nroutes && !ld->failed; r++) {
@@ -561,6 +607,12 @@ static void check_routes(struct loader *ld)
                 if (config_check_topic_template(rt->topic, rt->channel, msg, sizeof(msg)) == -1) {
                         config_error(ld, &seen[config_key_index(config_key_find("routes[].topic"))].value_mark, display,
                                      "%s", msg);
+                        return;
+                }
+                if (cfg->kafka.replay_topic && !strcmp(rt->topic, cfg->kafka.replay_topic)) {
+                        config_error(ld, &seen[config_key_index(config_key_find("routes[].topic"))].value_mark,
+                                     display, "is the replay topic (kafka.replay_topic); events need "
+                                     "a topic of their own");
                         return;
                 }
                 for (i = 0; i < r; i++) {

@@ -58,6 +58,8 @@ struct key_def {
         int is_size;            /* KEY_INT stored in a size_t (else int or long long, by size) */
         size_t offset, size;
         int (*check)(const char *value, char *msg, size_t msg_size);
+        /* must_read files: what run would make of the contents; msg names the file */
+        int (*check_file)(const char *path, char *msg, size_t msg_size);
         const char *doc;
 };
 

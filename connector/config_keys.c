@@ -5,6 +5,7 @@
  * reference (config_diag.c) read it; nothing here knows YAML.
  */
 #include "config_internal.h"
+#include "jwt.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +121,7 @@ const struct key_def config_keys[] = {
           .required = FLOW(AUTH_PASSWORD), IN_CFG(sf.password),
           .doc = "The user's password followed by the security token. Secret: never logged; use ${VAR}." },
         { .path = "salesforce.auth.private_key_file", .type = KEY_STRING, .must_read = 1,
+          .check_file = jwt_check_key_file,
           .required = FLOW(AUTH_JWT), IN_CFG(sf.private_key_file),
           .doc = "PEM RSA private key that signs the JWT assertion (the connected app holds its "
                  "certificate); must be readable when the config loads." },

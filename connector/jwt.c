@@ -165,6 +165,16 @@ static EVP_PKEY *jwt_load_key(const char *path, char *errstr, size_t errstr_size
         return pkey;
 }
 
+int jwt_check_key_file(const char *key_file, char *errstr, size_t errstr_size)
+{
+        EVP_PKEY *pkey = jwt_load_key(key_file, errstr, errstr_size);
+
+        if (!pkey)
+                return -1;
+        EVP_PKEY_free(pkey);
+        return 0;
+}
+
 /* {"iss":…,"sub":…,"aud":…,"exp":N}, strings escaped by cJSON. */
 static char *jwt_claims(const char *iss, const char *sub, const char *aud, long long exp)
 {

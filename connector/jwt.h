@@ -20,6 +20,16 @@
 char *jwt_build_assertion(const char *key_file, const char *iss, const char *sub,
                           const char *aud, long long exp, char *errstr, size_t errstr_size);
 
+/**
+ * @brief Load @p key_file exactly as jwt_build_assertion() does and drop it:
+ *        the config loader's check that the file holds an unencrypted PEM
+ *        RSA private key, so `check` refuses what a login would.
+ * @returns 0, or -1 with errstr "<file>: <what is wrong>" (not PEM, a public
+ *          key or certificate, encrypted, not RSA, unreadable); never any
+ *          key material.
+ */
+int jwt_check_key_file(const char *key_file, char *errstr, size_t errstr_size);
+
 /** @brief base64url without padding into a malloc'd string (NULL on OOM). */
 char *jwt_base64url(const unsigned char *data, size_t len);
 

@@ -6,24 +6,60 @@
 #include "kafka_conf.h"
 
 #include <stdio.h>
+#include <string.h>
+#include <strings.h>
 
 #include "log.h"
+
+rd_kafka_conf_res_t kafka_conf_try(rd_kafka_conf_t *conf, const char *name, const char *value,
+                                   char *errstr, size_t errstr_size)
+{
+        rd_kafka_conf_res_t res;
+        char rderr[512];
+
+        res = rd_kafka_conf_set(conf, name, value, rderr, sizeof(rderr));
+        if (res == RD_KAFKA_CONF_OK)
+                return res;
+        /* librdkafka's own errstr quotes the rejected value, so for these
+         * names we write our own message. */
+        if (config_property_is_secret(name))
+                snprintf(errstr, errstr_size, "rejected by librdkafka (value not shown)");
+        else
+                snprintf(errstr, errstr_size, "%s", rderr);
+        return res;
+}
 
 int kafka_conf_set(rd_kafka_conf_t *conf, const char *origin, const char *name, const char *value,
                    char *errstr, size_t errstr_size)
 {
-        char rderr[512];
+        char why[512];
 
-        if (rd_kafka_conf_set(conf, name, value, rderr, sizeof(rderr)) == RD_KAFKA_CONF_OK)
+        if (kafka_conf_try(conf, name, value, why, sizeof(why)) == RD_KAFKA_CONF_OK)
                 return 0;
-        /* librdkafka's own errstr quotes the rejected value, so for these
-         * names we write our own message. */
-        if (config_property_is_secret(name))
-                snprintf(errstr, errstr_size, "%s: %s: rejected by librdkafka (value not shown)",
-                         origin, name);
-        else
-                snprintf(errstr, errstr_size, "%s: %s: %s", origin, name, rderr);
+        snprintf(errstr, errstr_size, "%s: %s: %s", origin, name, why);
         return -1;
+}
+
+/* Properties that decide the delivery guarantee are sfbridge's to set. */
+int kafka_conf_check_managed(const char *name, const char *value, char *errstr, size_t errstr_size)
+{
+        if (!strcmp(name, "transactional.id")) {
+                snprintf(errstr, errstr_size,
+                         "set by sfbridge from name "
+                         "(\"sfbridge-<name>\"); remove it");
+                return -1;
+        }
+        if (!strcmp(name, "enable.idempotence") && strcasecmp(value, "true")) {
+                snprintf(errstr, errstr_size,
+                         "must stay true (both delivery modes need it)");
+                return -1;
+        }
+        if ((!strcmp(name, "acks") || !strcmp(name, "request.required.acks")) &&
+            strcasecmp(value, "all") && strcmp(value, "-1")) {
+                snprintf(errstr, errstr_size, "must be all (or -1)");
+                return -1;
+        }
+        return 0;
 }
 
 /* librdkafka logs from its own threads; log_msg() writes one line atomically. */

@@ -51,4 +51,25 @@ rd_kafka_conf_t *kafka_conf_new(const struct config *cfg, enum kafka_conf_role r
 int kafka_conf_set(rd_kafka_conf_t *conf, const char *origin, const char *name, const char *value,
                    char *errstr, size_t errstr_size);
 
+/**
+ * @brief Set one librdkafka property as kafka_conf_set() does, and say
+ *        whether librdkafka refused the name or the value: the config
+ *        loader validates kafka.properties this way on a scratch conf, so
+ *        `check` and `run` refuse the same properties with the same words.
+ * @returns RD_KAFKA_CONF_OK, or RD_KAFKA_CONF_UNKNOWN (no such property) /
+ *          RD_KAFKA_CONF_INVALID (bad value) with librdkafka's reason in
+ *          errstr (the value hidden when config_property_is_secret(name)).
+ */
+rd_kafka_conf_res_t kafka_conf_try(rd_kafka_conf_t *conf, const char *name, const char *value,
+                                   char *errstr, size_t errstr_size);
+
+/**
+ * @brief Refuse the kafka.properties that would undo the delivery guarantee:
+ *        transactional.id (sfbridge derives it from name), enable.idempotence
+ *        other than true, acks other than all/-1. The sink checks at start and
+ *        the config loader at load, so `check` refuses them too.
+ * @returns 0, or -1 with errstr saying why (without the property's name).
+ */
+int kafka_conf_check_managed(const char *name, const char *value, char *errstr, size_t errstr_size);
+
 #endif

@@ -154,8 +154,9 @@ int alo_produce(struct sink *sink, const struct router_record *rec, char *errstr
         if (!batch)
                 return SINK_FATAL;
         err = sink_produce_record(sink, rec, sink_opaque(batch->seq, 0, MSG_EVENT));
-        /* Refused before it was queued: the batch is untouched. */
-        if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+        /* Refused before it was queued (too large, or its topic refused by
+         * the last metadata lookup): the batch is untouched. */
+        if (err && sink_poison_class(err))
                 return sink_produce_poison(sink, err, rec->topic, rec->value_len, errstr,
                                            errstr_size);
         if (err)

@@ -173,8 +173,9 @@ int eos_produce(struct sink *sink, const struct router_record *rec, char *errstr
         if (status != SINK_OK)
                 return status;
         err = sink_produce_record(sink, rec, sink_opaque(0, 0, MSG_EVENT));
-        /* Refused before it was queued: the transaction is untouched. */
-        if (err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+        /* Refused before it was queued (too large, or its topic refused by
+         * the last metadata lookup): the transaction is untouched. */
+        if (err && sink_poison_class(err))
                 return sink_produce_poison(sink, err, rec->topic, rec->value_len, errstr,
                                            errstr_size);
         if (err)

@@ -33,6 +33,11 @@ struct sink_topic {
         char *name;
         rd_kafka_topic_t *rkt;
         int32_t partitions; /* from the last metadata that listed it; 0: not known yet */
+        /* The last metadata's error for it when no retry will fix it
+         * (sink_poison_class() knows it: no Write ACL, does not exist and is
+         * not created); 0 otherwise. Events for it are refused at once until
+         * a later lookup (SINK_PARTITIONS_REFRESH_MS) clears it. */
+        rd_kafka_resp_err_t refused;
 };
 
 struct sink_mark {

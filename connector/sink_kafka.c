@@ -150,6 +150,16 @@ const char *sink_poison_class(int err)
                 return "invalid_record";
         case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION: /* InvalidTopicException */
                 return "illegal_topic";
+        /* Where it goes, not what it is: the topic refuses this producer (no
+         * Write ACL) or does not exist and the cluster will not create it
+         * (auto.create.topics.enable=false); librdkafka reports the latter
+         * only after topic.metadata.propagation.max.ms, or the metadata says
+         * so. Sending it again would loop: it is poison for its route. */
+        case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+                return "topic_denied";
+        case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+        case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+                return "topic_missing";
         default:
                 return NULL;
         }
@@ -311,31 +321,6 @@ static void sink_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaq
 
 /* ---- construction ---- */
 
-/* Properties that decide the delivery guarantee are sfbridge's to set. */
-static int check_managed_property(const struct config_property *prop, char *errstr,
-                                  size_t errstr_size)
-{
-        if (!strcmp(prop->name, "transactional.id")) {
-                snprintf(errstr, errstr_size,
-                         "kafka.properties: transactional.id: set by sfbridge from name "
-                         "(\"sfbridge-<name>\"); remove it");
-                return -1;
-        }
-        if (!strcmp(prop->name, "enable.idempotence") && strcasecmp(prop->value, "true")) {
-                snprintf(errstr, errstr_size,
-                         "kafka.properties: enable.idempotence: must stay true (both delivery "
-                         "modes need it)");
-                return -1;
-        }
-        if ((!strcmp(prop->name, "acks") || !strcmp(prop->name, "request.required.acks")) &&
-            strcasecmp(prop->value, "all") && strcmp(prop->value, "-1")) {
-                snprintf(errstr, errstr_size, "kafka.properties: %s: must be all (or -1)",
-                         prop->name);
-                return -1;
-        }
-        return 0;
-}
-
 struct sink *sink_new(const struct config *cfg, struct replay_store *rs, char *errstr,
                       size_t errstr_size)
 {
@@ -361,9 +346,15 @@ struct sink *sink_new(const struct config *cfg, struct replay_store *rs, char *e
                 goto fail;
         }
 
-        for (i = 0; i < cfg->kafka.nproperties; i++)
-                if (check_managed_property(&cfg->kafka.properties[i], errstr, errstr_size))
+        for (i = 0; i < cfg->kafka.nproperties; i++) {
+                const struct config_property *prop = &cfg->kafka.properties[i];
+                char why[256];
+
+                if (kafka_conf_check_managed(prop->name, prop->value, why, sizeof(why))) {
+                        snprintf(errstr, errstr_size, "kafka.properties: %s: %s", prop->name, why);
                         goto fail;
+                }
+        }
         conf = kafka_conf_new(cfg, KAFKA_CONF_PRODUCER, errstr, errstr_size);
         if (!conf)
                 goto fail;
@@ -454,6 +445,7 @@ static struct sink_topic *sink_keep_topic(struct sink *sink, const char *topic)
         st = &sink->topics[sink->ntopics];
         st->name = strdup(topic);
         st->partitions = 0;
+        st->refused = RD_KAFKA_RESP_ERR_NO_ERROR;
         st->rkt = st->name ? rd_kafka_topic_new(sink->rk, topic, NULL) : NULL;
         if (!st->rkt) {
                 free(st->name);
@@ -472,13 +464,15 @@ static void sink_take_metadata(struct sink *sink, const struct rd_kafka_metadata
         for (t = 0; t < md->topic_cnt; t++) {
                 const struct rd_kafka_metadata_topic *mt = &md->topics[t];
 
-                if (mt->partition_cnt <= 0)
-                        continue; /* unknown (yet): keep what we had */
                 for (i = 0; i < sink->ntopics; i++) {
                         struct sink_topic *st = &sink->topics[i];
 
                         if (strcmp(st->name, mt->topic))
                                 continue;
+                        st->refused = mt->err && sink_poison_class(mt->err) ? mt->err
+                                                                            : RD_KAFKA_RESP_ERR_NO_ERROR;
+                        if (mt->partition_cnt <= 0)
+                                break; /* unknown (yet): keep what we had */
                         if (st->partitions && st->partitions != mt->partition_cnt)
                                 log_msg(LOG_WARN, "partitions_changed",
                                         "topic=%s from=%d to=%d note=\"a record ID may now "
@@ -621,6 +615,9 @@ static rd_kafka_resp_err_t sink_partition(struct sink *sink, const struct router
                 }
                 return RD_KAFKA_RESP_ERR_NO_ERROR;
         }
+        /* Refused by the last lookup: no wait for each event, no loop. */
+        if (st->refused)
+                return st->refused;
         if (st->partitions <= 0) {
                 /* Once per topic: an {entity} topic's first event, or Kafka was
                  * unreachable when the route topics were looked up. A topic the
@@ -633,10 +630,12 @@ static rd_kafka_resp_err_t sink_partition(struct sink *sink, const struct router
 
                         err = sink_learn_topics(sink, st, left > 0 ? (int)left : 1);
                         st = sink_keep_topic(sink, rec->topic);
-                        if (!st || st->partitions > 0 || now_ms() >= deadline)
+                        if (!st || st->partitions > 0 || st->refused || now_ms() >= deadline)
                                 break;
                         rd_kafka_poll(sink->rk, 100);
                 }
+                if (st && st->refused)
+                        return st->refused;
                 if (!st || st->partitions <= 0) {
                         if (!err)
                                 err = RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION;
@@ -695,6 +694,15 @@ int sink_produce_poison(struct sink *sink, rd_kafka_resp_err_t err, const char *
                 snprintf(errstr, errstr_size,
                          "a record of %zu bytes for %s is larger than the producer's "
                          "message.max.bytes (%zu)", bytes, topic, sink->max_msg_bytes);
+        else if (err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
+                snprintf(errstr, errstr_size,
+                         "Kafka refuses writes to topic %s (%s): the bridge's principal lacks "
+                         "the Write ACL on it", topic, rd_kafka_err2name(err));
+        else if (sink->poison_reason && !strcmp(sink->poison_reason, "topic_missing"))
+                snprintf(errstr, errstr_size,
+                         "topic %s does not exist and Kafka does not create it (%s; "
+                         "auto.create.topics.enable=false or no Create ACL)", topic,
+                         rd_kafka_err2name(err));
         else
                 snprintf(errstr, errstr_size, "produce to %s: %s", topic, rd_kafka_err2str(err));
         return SINK_POISON;

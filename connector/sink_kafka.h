@@ -117,8 +117,10 @@ int sink_dead_letter(struct sink *sink, const struct sink_dead_letter *dl, char 
 const char *sink_poison_reason(const struct sink *sink);
 
 /**
- * @returns the reason token ("too_large", "invalid_record", "illegal_topic")
- *          when Kafka refused a record for what it is, so that sending it
+ * @returns the reason token ("too_large", "invalid_record", "illegal_topic",
+ *          "topic_denied", "topic_missing") when Kafka refused a record for
+ *          what it is or for where it goes (no Write ACL on its topic; a topic
+ *          that does not exist and is not auto-created), so that sending it
  *          again cannot succeed; NULL for every other error.
  */
 const char *sink_poison_class(int err);

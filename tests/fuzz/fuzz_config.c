@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "config.h"
@@ -36,7 +37,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         setenv("SF_USERNAME", "fuzz@example.com", 1);
         setenv("SF_PASSWORD", PLANTED "-pw", 1);
         setenv("SF_REFRESH_TOKEN", PLANTED "-rt", 1);
-        setenv("SF_PRIVATE_KEY_FILE", "/dev/null", 1);
+        /* The loader loads the key (make certs writes it; run from the
+         * repository root): with no key every jwt input would stop there. */
+        setenv("SF_PRIVATE_KEY_FILE",
+               access("tests/certs/jwt.key", R_OK) == 0 ? "tests/certs/jwt.key" : "/dev/null", 1);
         setenv("SF_LOGIN_URL", "https://fuzz.my.salesforce.com", 1);
         setenv("SFSIM_URL", "http://127.0.0.1:1", 1);
         setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092", 1);

@@ -8,6 +8,13 @@
 #      resolve it; the other route flows.
 #  (c) at_least_once with kafka.dead_letter_topic: a {entity} topic that
 #      expands to a name Kafka refuses (longer than 249 bytes) is dead-lettered.
+#  (d) exactly_once with kafka.dead_letter_topic: {entity} topics the cluster
+#      will not take (no Write ACL: TOPIC_AUTHORIZATION_FAILED; not created:
+#      UNKNOWN_TOPIC_OR_PART, as with auto.create.topics.enable=false) are
+#      dead-lettered at once instead of aborting every batch forever; the
+#      other entities and the other route keep flowing.
+#  (e) at_least_once without: such a topic stops its route just before the
+#      event, saying which topic and why.
 . "$SFB_ROOT/tests/integration/helpers.sh"
 . "$SFB_ROOT/tests/integration/bridge.sh"
 
@@ -148,4 +155,64 @@ stop_bridge TERM
 assert_eq "(c) clean stop" 0 "$BRIDGE_RC"
 assert_eq "(c) the committed replay ID passed it" "$(tail -n 1 "$T/c.good.ids")" \
         "$(replay_of "$T/c.yaml" /data/ChangeEvents)"
+mv "$T/bridge.log" "$T/bridge-c.log"
+
+# --- (d) {entity} topics the cluster refuses, exactly_once -------------------
+kafka_ctl "topic-error it.d.Denied TOPIC_AUTHORIZATION_FAILED" || not_ok "(d) inject the ACL refusal"
+kafka_ctl "topic-error it.d.Missing UNKNOWN_TOPIC_OR_PART" || not_ok "(d) inject the missing topic"
+KAFKA_EXTRA="  dead_letter_topic: it.dlq.d" write_config "$T/d.yaml" it-poison-d <<'YAML'
+  - channel: /data/ChangeEvents
+    topic: it.d.{entity}
+  - channel: /event/SteadyD__e
+    topic: it.steady.d
+YAML
+start_bridge "$T/d.yaml"
+wait_for 30 grep -q "subscribed channel=/event/SteadyD__e" "$T/bridge.log" || not_ok "(d) subscribed"
+publish /data/ChangeEvents 2 "" "entity=Account" >"$T/d.good.ids"
+publish /data/ChangeEvents 1 "" "entity=Denied" >"$T/d.denied.ids"
+publish /data/ChangeEvents 1 "" "entity=Account" >>"$T/d.good.ids"
+publish /data/ChangeEvents 1 "" "entity=Missing" >"$T/d.missing.ids"
+publish /event/SteadyD__e 3 >"$T/d.steady.ids"
+wait_for 30 kcat_has it.dlq.d 2 || not_ok "(d) both refused events are in the dead-letter topic"
+wait_for 30 kcat_has it.d.Account 3 || not_ok "(d) the other entity's events landed"
+wait_for 30 kcat_has it.steady.d 3 || not_ok "(d) the other route landed"
+assert_eq "(d) every other entity's event once" "$(sort -n "$T/d.good.ids" | tr '\n' ' ')" \
+        "$(keys_of it.d.Account | tr '\n' ' ')"
+assert_eq "(d) the other route once each" "$(sort -n "$T/d.steady.ids" | tr '\n' ' ')" \
+        "$(keys_of it.steady.d | tr '\n' ' ')"
+assert_eq "(d) two dead letters" 2 "$(kcat_count it.dlq.d)"
+hdrs=$(kcat_read it.dlq.d 2 -f '%h\n')
+assert_contains "(d) sf.topic names the denied topic" "$hdrs" "sf.topic=it.d.Denied"
+assert_contains "(d) sf.error names the ACL" "$hdrs" "TOPIC_AUTHORIZATION_FAILED"
+assert_contains "(d) sf.topic names the missing topic" "$hdrs" "sf.topic=it.d.Missing"
+assert_contains "(d) sf.error says it is not created" "$hdrs" "does not exist and Kafka does not create it"
+assert_eq "(d) counted as topic_denied" 1 \
+        "$(metric 'sfbridge_dead_letters_total{channel="/data/ChangeEvents",reason="topic_denied"}')"
+assert_eq "(d) counted as topic_missing" 1 \
+        "$(metric 'sfbridge_dead_letters_total{channel="/data/ChangeEvents",reason="topic_missing"}')"
+assert_file_contains "(d) logged with the topic and the cause" "$T/bridge.log" \
+        "cause=poison_event action=dead_lettered channel=/data/ChangeEvents replay_id=$(cat "$T/d.denied.ids") reason=topic_denied topic=it.d.Denied"
+assert_file_not_contains "(d) no batch aborted over them" "$T/bridge.log" "produce_failed"
+assert_file_not_contains "(d) no batch failed over them" "$T/bridge.log" "batch_aborted"
+stop_bridge TERM
+assert_eq "(d) the committed replay ID passed them" "$(cat "$T/d.missing.ids")" \
+        "$(replay_of "$T/d.yaml" /data/ChangeEvents)"
+mv "$T/bridge.log" "$T/bridge-d.log"
+
+# --- (e) the same without a dead-letter topic, at_least_once -----------------
+write_config "$T/e.yaml" it-poison-e at_least_once <<'YAML'
+  - channel: /data/ChangeEvents
+    topic: it.d.{entity}
+YAML
+start_bridge "$T/e.yaml"
+wait_for 30 grep -q "subscribed channel=/data/ChangeEvents" "$T/bridge.log" || not_ok "(e) subscribed"
+publish /data/ChangeEvents 1 "" "entity=Account" >"$T/e.good.ids"
+publish /data/ChangeEvents 1 "" "entity=Denied" >"$T/e.denied.ids"
+publish /data/ChangeEvents 1 "" "entity=Account" >/dev/null
+wait_for 30 grep -q 'cause=bad_event' "$T/bridge.log" || not_ok "(e) the route stopped"
+assert_file_contains "(e) the error names the topic and the cause" "$T/bridge.log" \
+        "level=error msg=recovery cause=bad_event action=route_stopped channel=/data/ChangeEvents replay_id=$(cat "$T/e.denied.ids") reason=topic_denied topic=it.d.Denied"
+assert_file_contains "(e) and says how to resolve it" "$T/bridge.log" \
+        "resolve=\"grant the bridge's Kafka principal Write (and Create) on the topic"
+stop_bridge TERM
 finish

@@ -82,6 +82,11 @@ static const char kmock_usage[] =
     "                         NOT_LEADER_FOR_PARTITION, or number)\n"
     "  clear-errors API       drop the errors still queued for API\n"
     "  topic NAME PARTITIONS  create a topic\n"
+    "  topic-error NAME ERR   answer Metadata for topic NAME with ERR (such as\n"
+    "                         TOPIC_AUTHORIZATION_FAILED for a missing Write\n"
+    "                         ACL, UNKNOWN_TOPIC_OR_PART for a topic that does\n"
+    "                         not exist where auto.create.topics.enable=false);\n"
+    "                         NO_ERROR clears it\n"
     "  bootstrap              print the bootstrap line again\n"
     "  quit                   stop, exit 0\n"
     "Signals: SIGUSR1 = down all, SIGUSR2 = up all, SIGTERM/SIGINT = stop, exit 0.\n"
@@ -579,6 +584,23 @@ static int kmock_command(struct kmock *kmock, char **argv, int argc,
                 return kmock_topic_create(kmock, argv[1], (int)val, errstr,
                                           errstr_size);
         }
+        if (!strcmp(cmd, "topic-error")) {
+                rd_kafka_resp_err_t err;
+
+                if (argc != 3) {
+                        snprintf(errstr, errstr_size,
+                                 "usage: topic-error NAME ERR");
+                        return -1;
+                }
+                if (kmock_topic_name_ok(argv[1], strlen(argv[1]), errstr,
+                                        errstr_size) == -1 ||
+                    kmock_parse_err(argv[2], &err, errstr, errstr_size) == -1)
+                        return -1;
+                /* The mock creates the topic if needed and from then on
+                 * reports err for it in Metadata (and AddPartitionsToTxn). */
+                rd_kafka_mock_topic_set_error(kmock->mcluster, argv[1], err);
+                return 0;
+        }
         if (!strcmp(cmd, "bootstrap") && argc == 1) {
                 kmock_say("bootstrap %s",
                           rd_kafka_mock_cluster_bootstraps(kmock->mcluster));
@@ -590,7 +612,7 @@ static int kmock_command(struct kmock *kmock, char **argv, int argc,
         }
         snprintf(errstr, errstr_size,
                  "unknown command (down, up, rtt, error, clear-errors, topic, "
-                 "bootstrap, quit; see --help)");
+                 "topic-error, bootstrap, quit; see --help)");
         return -1;
 }
 

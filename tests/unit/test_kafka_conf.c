@@ -313,6 +313,35 @@ static void test_logs_go_through_log_msg(void **state)
         free(text);
 }
 
+/* kafka_conf_try() tells a refused name from a refused value (the loader
+ * points at the key or at the value); the managed properties are refused. */
+static void test_try_and_managed(void **state)
+{
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        char err[512];
+
+        (void)state;
+        assert_int_equal(kafka_conf_try(conf, "linger.ms", "5", err, sizeof(err)), RD_KAFKA_CONF_OK);
+        assert_int_equal(kafka_conf_try(conf, "compresion.type", "lz4", err, sizeof(err)),
+                         RD_KAFKA_CONF_UNKNOWN);
+        assert_string_equal(err, "No such configuration property: \"compresion.type\"");
+        assert_int_equal(kafka_conf_try(conf, "compression.type", "lz5", err, sizeof(err)),
+                         RD_KAFKA_CONF_INVALID);
+        assert_non_null(strstr(err, "Invalid value \"lz5\""));
+        assert_int_equal(kafka_conf_try(conf, "sasl.oauthbearer.method", "PLANTED", err, sizeof(err)),
+                         RD_KAFKA_CONF_INVALID);
+        assert_null(strstr(err, "PLANTED"));
+        rd_kafka_conf_destroy(conf);
+
+        assert_int_equal(kafka_conf_check_managed("transactional.id", "x", err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "set by sfbridge"));
+        assert_int_equal(kafka_conf_check_managed("enable.idempotence", "false", err, sizeof(err)), -1);
+        assert_int_equal(kafka_conf_check_managed("enable.idempotence", "TRUE", err, sizeof(err)), 0);
+        assert_int_equal(kafka_conf_check_managed("acks", "1", err, sizeof(err)), -1);
+        assert_int_equal(kafka_conf_check_managed("request.required.acks", "-1", err, sizeof(err)), 0);
+        assert_int_equal(kafka_conf_check_managed("linger.ms", "5", err, sizeof(err)), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -327,6 +356,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_small_errstr, fixture_setup, fixture_teardown),
             cmocka_unit_test_setup_teardown(test_logs_go_through_log_msg, fixture_setup,
                                             fixture_teardown),
+            cmocka_unit_test(test_try_and_managed),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

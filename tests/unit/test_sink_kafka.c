@@ -1114,10 +1114,26 @@ static void test_alo_batches_in_order(void **state)
         sink_destroy(sink);
 }
 
+/* Refusals no retry fixes are poison for their route; transient ones are not. */
+static void test_poison_classes(void **state)
+{
+        (void)state;
+        assert_string_equal(sink_poison_class(RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE), "too_large");
+        assert_string_equal(sink_poison_class(RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED),
+                            "topic_denied");
+        assert_string_equal(sink_poison_class(RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART),
+                            "topic_missing");
+        assert_string_equal(sink_poison_class(RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC), "topic_missing");
+        assert_null(sink_poison_class(RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE));
+        assert_null(sink_poison_class(RD_KAFKA_RESP_ERR__MSG_TIMED_OUT));
+        assert_null(sink_poison_class(RD_KAFKA_RESP_ERR__TRANSPORT));
+}
+
 int main(void)
 {
         int rc;
         const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_poison_classes),
             cmocka_unit_test_setup_teardown(test_eos_commit_is_visible_and_updates_store,
                                             fixture_setup, fixture_teardown),
             cmocka_unit_test_setup_teardown(test_eos_abortable_error_aborts_batch, fixture_setup,
