@@ -152,8 +152,13 @@ cp "$SFB_ROOT/tests/certs/jwt.key" "$SF_JWT_KEY"
 printf 'this is not a PEM key\n' >"$SF_JWT_KEY"
 kill -HUP "$BRIDGE_PID"
 wait_for 10 log_grows " level=error msg=reload " 0 || :
-assert_file_contains "broken key file: error naming the file and the problem" "$T/bridge.log" \
-        " level=error msg=reload file=$SF_JWT_KEY err=\"$SF_JWT_KEY: no PEM private key in the file"
+# Config loading checks the key file (check == run), so the reload's error
+# names the config line and the key file both.
+if grep " level=error msg=reload " "$T/bridge.log" | grep -q "$SF_JWT_KEY: no PEM private key in the file"; then
+        ok "broken key file: error naming the file and the problem"
+else
+        not_ok "broken key file: error naming the file and the problem"
+fi
 sleep 0.5
 if alive && ready; then ok "broken key file: still running and ready"; else not_ok "broken key file: still running and ready"; fi
 # A login needed while the file is broken: an error naming it, retried at
