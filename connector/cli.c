@@ -132,6 +132,7 @@ static int check_print_routes(const struct config *cfg, const struct replay_stor
                         failed = 1;
                         break;
                 case SESSION_PROBE_REFUSED:
+                case SESSION_PROBE_FATAL:
                         printf("  FAIL %s: %s\n", rt->channel, why);
                         failed = 1;
                         break;
