@@ -721,14 +721,6 @@ static void bridge_login_host(const char *url, char *out, size_t out_size)
         snprintf(out, out_size, "%.*s", (int)(end - p), p);
 }
 
-/* One org, in its 15- or 18-character spelling (the 18 add a checksum suffix). */
-static int bridge_same_org(const char *a, const char *b)
-{
-        if (strlen(a) >= 15 && strlen(b) >= 15)
-                return !strncmp(a, b, 15);
-        return !strcmp(a, b);
-}
-
 /*
  * Replay positions are only meaningful in the org that wrote them: a
  * replay ID of another org (a sandbox refresh, a test -> prod move) would
@@ -757,7 +749,7 @@ static int bridge_check_org(struct bridge *br, int decide_only, char *errstr, si
                 for (j = 0; j < replay_store_count(br->rs); j++)
                         if (!strcmp(replay_store_entry(br->rs, j)->channel, rt->channel))
                                 re = replay_store_entry(br->rs, j);
-                if (!re || !re->org[0] || bridge_same_org(re->org, org))
+                if (!re || !re->org[0] || replay_org_same(re->org, org))
                         continue;
                 if (!first)
                         first = re;

@@ -408,6 +408,14 @@ void replay_store_set_origin(struct replay_store *rs, const char *org, const cha
         snprintf(rs->login_host, sizeof(rs->login_host), "%s", login_host ? login_host : "");
 }
 
+int replay_org_same(const char *a, const char *b)
+{
+        /* The 18-character form adds a case-checksum suffix to the 15. */
+        if (strlen(a) >= 15 && strlen(b) >= 15)
+                return !strncmp(a, b, 15);
+        return !strcmp(a, b);
+}
+
 void replay_store_set_stop(struct replay_store *rs, volatile sig_atomic_t *stop)
 {
         rs->stop = stop;

@@ -72,6 +72,9 @@ void replay_store_set_origin(struct replay_store *rs, const char *org, const cha
 /** @brief Make replay_store_load() give up ("stopped", -1) soon after *stop becomes non-zero. */
 void replay_store_set_stop(struct replay_store *rs, volatile sig_atomic_t *stop);
 
+/** @returns non-zero when org IDs a and b name one org (15- or 18-character spellings). Pure. */
+int replay_org_same(const char *a, const char *b);
+
 /** @brief Forget channel's stored ID in memory (the topic is not written). */
 void replay_store_forget(struct replay_store *rs, const char *channel);
 
