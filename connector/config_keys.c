@@ -190,7 +190,8 @@ const struct key_def config_keys[] = {
           .doc = "When Salesforce refuses one route's subscribe mid-run (403 no access, channel "
                  "gone): quarantine (retry that route alone from its committed replay ID, 5 s "
                  "doubling to 5 min, readiness false naming it, the others flow) or fail (stop, "
-                 "exit code 3). At start a channel that does not exist always exits 3." },
+                 "exit code 3; at start, before the name is claimed). At start a channel that "
+                 "does not exist always exits 3." },
         { .path = "on_org_change", .type = KEY_ENUM, .def = "fail",
           .values = org_change_values, IN_CFG(on_org_change),
           .doc = "When the stored replay IDs were written while logged in to another org than "
