@@ -637,7 +637,9 @@ static int session_handshake_done(struct session *sess, char *errstr, size_t err
                                        "handshake reply without clientId", errstr, errstr_size);
         }
         sess->handshaken = 1;
-        metrics_handshake_inc();
+        /* The count is of the sessions that carry events: a probe's is not one. */
+        if (!sess->opts.probe)
+                metrics_handshake_inc();
         log_msg(LOG_INFO, "handshake", "client_id=%s", sess->client_id);
         for (i = 0; i < sess->nsubs; i++) {
                 if (sess->subs[i].quarantined) {
