@@ -1,7 +1,7 @@
 #!/bin/sh
 # Claim after proof: a second start of the same config that cannot work (a
 # wrong password, a channel Salesforce refuses with on_route_error: fail,
-# Kafka unreachable) never claims the name, so the running instance is not
+# Kafka or Salesforce unreachable) never claims the name, so the running instance is not
 # fenced and keeps delivering, nothing lost; a refused route with
 # on_route_error: quarantine does not take over from a live instance
 # either (readiness says why). A start that can work warns which live
@@ -97,11 +97,23 @@ assert_file_not_contains "no Kafka: B never claimed" "$T/b4.log" "msg=claimed"
 publish /topic/SA 3 >>"$T/ids"
 a_healthy "no Kafka" 15
 
+# 5. Salesforce unreachable (connection refused): retried with backoff, unclaimed.
+variant "$T/b5.yaml" "s#login_url: .*#login_url: http://127.0.0.1:$(free_port)#"
+"$SFB_BUILD/sfbridge" run -c "$T/b5.yaml" >"$T/b5.out" 2>"$T/b5.log" </dev/null &
+B5_PID=$!
+track_pid "$B5_PID"
+wait_for 10 grep -q "msg=recovery cause=" "$T/b5.log" || not_ok "no Salesforce: B retries"
+wait_exit "$B5_PID" 5 TERM
+assert_eq "no Salesforce: B stops cleanly on SIGTERM" 0 "$?"
+assert_file_not_contains "no Salesforce: B never claimed" "$T/b5.log" "msg=claimed"
+publish /topic/SA 3 >>"$T/ids"
+a_healthy "no Salesforce" 18
+
 assert_eq "every event once" "$(sort -n "$T/ids" | tr '\n' ' ')" "$(keys_of it.sa | tr '\n' ' ')"
 wait_exit "$A_PID" 15 TERM
 assert_eq "A stops cleanly" 0 "$?"
 
-# 5. A start that can work says whom it takes over from; after a clean stop
+# 6. A start that can work says whom it takes over from; after a clean stop
 # (released) there is nobody.
 mv "$T/bridge.log" "$T/a.log"
 start_bridge "$T/a.yaml"
