@@ -62,12 +62,13 @@ static void print_plan(const struct config *cfg)
         size_t i;
 
         printf("name: %s\ndelivery: %s\nkafka: %s (replay topic %s, dead letters %s)\n"
-               "salesforce: %s (API %s, %s flow)\non_route_error: %s\nroutes:\n",
+               "salesforce: %s (API %s, %s flow)\non_route_error: %s\non_org_change: %s\nroutes:\n",
                cfg->name, config_delivery_name(cfg->kafka.delivery), cfg->kafka.bootstrap_servers,
                cfg->kafka.replay_topic,
                cfg->kafka.dead_letter_topic ? cfg->kafka.dead_letter_topic : "none: a poison event stops its route",
                cfg->sf.login_url, cfg->sf.api_version, config_flow_name(cfg->sf.flow),
-               cfg->on_route_error == ROUTE_ERROR_FAIL ? "fail" : "quarantine");
+               cfg->on_route_error == ROUTE_ERROR_FAIL ? "fail" : "quarantine",
+               cfg->on_org_change == ORG_CHANGE_START ? "start" : "fail");
         for (i = 0; i < cfg->nroutes; i++) {
                 const struct config_route *rt = &cfg->routes[i];
                 char start[32];
