@@ -83,4 +83,21 @@ wait_for 20 grep -q "msg=subscribed channel=/topic/OrgA replay_from=$last2" "$T/
         not_ok "org 2 resumes from its own replay ID" "$(grep subscribed "$T/bridge.log")"
 assert_file_not_contains "no org change the second time" "$T/bridge.log" "org_changed"
 stop_bridge
+
+# Back at org 1: refused again; the remedy the message names (`replay set`,
+# here --all) is accepted as "unknown org" and the start goes on.
+mv "$T/bridge.log" "$T/again.log"
+timeout -k 5 30 "$SFB_BUILD/sfbridge" run -c "$T/org1.yaml" >"$T/back.out" 2>"$T/back.log" </dev/null
+assert_eq "back at org 1: exits 3" 3 "$?"
+assert_file_contains "back at org 1: names org 2 as the stored one" "$T/back.log" "org $ORG2"
+"$SFB_BUILD/sfbridge" replay set -c "$T/org1.yaml" --channel /topic/OrgA --all >/dev/null 2>&1
+assert_eq "replay set --all" 0 "$?"
+start_bridge "$T/org1.yaml"
+if wait_for 30 kcat_has it.orga 32; then
+        ok "after replay set org 1's retained events come again"
+else
+        not_ok "after replay set org 1's retained events come again" "it.orga holds $(kcat_count it.orga), want 32"
+fi
+assert_file_not_contains "replay set's record passes the org check" "$T/bridge.log" "org_changed"
+stop_bridge
 finish
