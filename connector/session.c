@@ -1234,6 +1234,9 @@ void session_restart(struct session *sess, int probe)
         for (i = 0; i < sess->nsubs; i++) {
                 sess->subs[i].probe = SESSION_PROBE_NONE;
                 sess->subs[i].probe_why[0] = '\0';
+                /* The probe's subscribes carried no events: no route is up yet. */
+                sess->subs[i].ever_up = 0;
+                metrics_route_up_set(sess->subs[i].rt->channel, 0);
         }
         session_drop_bayeux(sess);
         sess->state = sess->auth_header ? S_HANDSHAKE : S_LOGIN;
