@@ -58,6 +58,7 @@ struct bridge {
         struct httpd *httpd;
         struct fence *fence;
         int claimed; /* our owner record is on the replay topic: release it on exit */
+        int probing; /* the pre-claim probe: subscribe from -1, nothing is replayed */
         int wake_fd;
         volatile sig_atomic_t *stop;
         int commit_pending;          /* a batch awaits its commit: Kafka was unreachable */
@@ -788,6 +789,8 @@ static long long bridge_replay_from(void *ctx, const struct config_route *rt)
         struct bridge *br = ctx;
         long long id;
 
+        if (br->probing)
+                return REPLAY_NEW;
         if (replay_store_get(br->rs, rt->channel, &id) == 0)
                 return id;
         return rt->start;
@@ -914,27 +917,246 @@ static void bridge_release(struct bridge *br)
                         br->cfg->name, fence_instance(br->fence), err);
 }
 
+/* The host (and port) of salesforce.login_url: which login service the org is on. */
+static void bridge_login_host(const char *url, char *out, size_t out_size)
+{
+        const char *p = strstr(url, "://"), *end, *at;
+
+        p = p ? p + 3 : url;
+        end = p + strcspn(p, "/?#");
+        at = memchr(p, '@', (size_t)(end - p));
+        if (at)
+                p = at + 1;
+        snprintf(out, out_size, "%.*s", (int)(end - p), p);
+}
+
 /*
- * Start the Kafka side: make sure the replay topic exists and read the
- * owner record, take the transactional.id (Kafka fences an older producer
- * here: its open transaction is aborted and it can commit no more), claim
- * the name, wait for a live previous owner to release it (the second line,
- * for brokers that do not fence: librdkafka's mock cluster), and read the
- * committed replay IDs. A first start or one after a clean stop does not wait.
+ * Replay positions are only meaningful in the org that wrote them: a
+ * replay ID of another org (a sandbox refresh, a test -> prod move) would
+ * skip or repeat events. Entries without an org (older versions, `replay
+ * set`) are accepted: the next commit writes the org. With decide_only the
+ * fail policy alone is applied (before the claim: a mismatch must not
+ * disturb a running instance).
+ * @returns 0 (go on), or -1 with errstr (on_org_change: fail).
+ */
+static int bridge_check_org(struct bridge *br, int decide_only, char *errstr, size_t errstr_size)
+{
+        const struct config *cfg = br->cfg;
+        const struct auth_token *tok = session_token(br->sess);
+        const char *org = tok && tok->org_id ? tok->org_id : "";
+        const struct replay_entry *first = NULL;
+        char host[256], channels[512] = "", cmds[1024] = "";
+        size_t i, j, n = 0, len = 0, clen = 0;
+
+        if (!org[0])
+                return 0; /* the token named no org: nothing to compare */
+        bridge_login_host(cfg->sf.login_url, host, sizeof(host));
+        for (i = 0; i < cfg->nroutes; i++) {
+                const struct config_route *rt = &cfg->routes[i];
+                const struct replay_entry *re = NULL;
+
+                for (j = 0; j < replay_store_count(br->rs); j++)
+                        if (!strcmp(replay_store_entry(br->rs, j)->channel, rt->channel))
+                                re = replay_store_entry(br->rs, j);
+                if (!re || !re->org[0] || replay_org_same(re->org, org))
+                        continue;
+                if (!first)
+                        first = re;
+                n++;
+                if (cfg->on_org_change == ORG_CHANGE_START) {
+                        if (decide_only)
+                                continue;
+                        log_msg(LOG_WARN, "org_changed",
+                                "channel=%s stored_org=%s stored_login_host=%s stored_replay_id=%lld "
+                                "org=%s login_host=%s action=start start=%lld",
+                                rt->channel, re->org, re->login_host[0] ? re->login_host : "-",
+                                re->replay_id, org, host, rt->start);
+                        metrics_recovery_inc("org_changed", "start");
+                        replay_store_forget(br->rs, rt->channel);
+                        continue;
+                }
+                if (len < sizeof(channels))
+                        len += (size_t)snprintf(channels + len, sizeof(channels) - len, "%s%s",
+                                                n > 1 ? ", " : "", rt->channel);
+                if (clen < sizeof(cmds))
+                        clen += (size_t)snprintf(cmds + clen, sizeof(cmds) - clen,
+                                                 "%s`sfbridge replay set -c %s --channel %s --new`",
+                                                 n > 1 ? ", " : "", cfg->path ? cfg->path : "FILE",
+                                                 rt->channel);
+        }
+        if (!n || cfg->on_org_change == ORG_CHANGE_START)
+                return 0;
+        log_msg(LOG_ERROR, "org_changed", "stored_org=%s stored_login_host=%s org=%s login_host=%s "
+                "channels=\"%s\" action=fatal policy=fail", first->org,
+                first->login_host[0] ? first->login_host : "-", org, host, channels);
+        metrics_recovery_inc("org_changed", "fatal");
+        snprintf(errstr, errstr_size,
+                 "the replay topic %s holds positions of org %s (login host %s) for %s, but this "
+                 "start logged in to org %s (login host %s); they would skip or repeat events, so "
+                 "nothing was started. To begin this org afresh run %s (or --all), or set "
+                 "on_org_change: start; or give this org its own name or kafka.replay_topic",
+                 cfg->kafka.replay_topic, first->org, first->login_host[0] ? first->login_host : "?",
+                 channels, org, host, cmds);
+        return -1;
+}
+
+/* Wait ms (or until a stop is asked for). @returns 1 when stopped. */
+static int bridge_sleep(struct bridge *br, long ms)
+{
+        long long until = mono_ms() + ms;
+
+        while (!*br->stop && mono_ms() < until) {
+                long long left = until - mono_ms();
+
+                metrics_heartbeat();
+                http_poll(br->http, left > 1000 ? 1000 : (int)left, br->wake_fd);
+                drain_fd(br->wake_fd);
+        }
+        return *br->stop ? 1 : 0;
+}
+
+/* Step the probe session until every route answered. @returns 0, 1 (stop) or -1 (errstr). */
+static int bridge_probe(struct bridge *br, char *errstr, size_t errstr_size)
+{
+        for (;;) {
+                if (*br->stop)
+                        return 1;
+                errstr[0] = '\0';
+                if (session_step(br->sess, errstr, errstr_size) == -1)
+                        return -1;
+                if (session_probed(br->sess))
+                        return 0;
+                metrics_heartbeat();
+                if (http_poll(br->http, session_timeout_ms(br->sess, 1000), br->wake_fd) == -1) {
+                        snprintf(errstr, errstr_size, "libcurl multi failure");
+                        return -1;
+                }
+                drain_fd(br->wake_fd);
+        }
+}
+
+/*
+ * The probe's verdict on the routes. A route Salesforce refused: with
+ * on_route_error: fail (or a channel that does not exist) the start ends
+ * here, unclaimed; with quarantine it goes on, unless another instance
+ * holds the name: taking over would trade a working bridge for one with a
+ * route set aside, so the start waits (*held set, readiness says why).
+ * @returns 0 or -1 (errstr).
+ */
+static int bridge_probe_verdict(struct bridge *br, int *held, char *errstr, size_t errstr_size)
+{
+        const struct config *cfg = br->cfg;
+        const char *owner;
+        char inst[64], host[128], at[64], text[METRICS_QUARANTINE_MAX];
+        size_t i, len;
+        int live;
+
+        *held = 0;
+        owner = replay_store_owner(br->rs, &len);
+        live = fence_owner_live(owner, len, inst, sizeof(inst), host, sizeof(host), at, sizeof(at));
+        for (i = 0; i < cfg->nroutes; i++) {
+                const char *why = "";
+                long long from;
+                enum session_probe p = session_probe_route(br->sess, i, &from, &why);
+
+                if (p == SESSION_PROBE_OK || p == SESSION_PROBE_REPLAY_GONE)
+                        continue;
+                if (p == SESSION_PROBE_FATAL || p == SESSION_PROBE_NONE ||
+                    cfg->on_route_error == ROUTE_ERROR_FAIL) {
+                        snprintf(errstr, errstr_size,
+                                 "Salesforce refused the subscribe of route %s: %s%s; nothing was "
+                                 "claimed", cfg->routes[i].channel, why[0] ? why : "no reply",
+                                 p == SESSION_PROBE_REFUSED ? " and on_route_error is fail" : "");
+                        return -1;
+                }
+                if (!live)
+                        continue; /* nobody to displace: the run quarantines it */
+                /* Said at every retry: the operator sees the start is held and by whom. */
+                log_msg(LOG_WARN, "start_held", "channel=%s err=\"%s\" previous_instance=%s "
+                        "previous_host=%s claimed_at=%s action=retry_probe reason=\"a route is "
+                        "refused and another live instance holds the name: not taking over\"",
+                        cfg->routes[i].channel, why, inst, host, at);
+                snprintf(text, sizeof(text), "start held: route %s refused (%s) while instance %s "
+                         "(%s, claimed %s) holds the name %s", cfg->routes[i].channel, why, inst,
+                         host, at, cfg->name);
+                /* The quarantine text is copied, so it can name the route and the
+                 * owner; the flags let it be the reason /readyz gives. */
+                metrics_ready_set(1, 1, 0, NULL);
+                metrics_quarantine_set(text);
+                *held = 1;
+                return 0;
+        }
+        return 0;
+}
+
+/*
+ * Prove the start before disturbing anyone: read the replay topic (Kafka
+ * reachable), log in, handshake and have every route's subscribe answered
+ * (from -1: nothing is replayed), then leave that Bayeux session. Nothing is
+ * written to Kafka before this succeeds, so a start with a bad password, a
+ * refused channel or no Kafka leaves a running instance of the same name
+ * alone. Transient trouble on either side is retried with backoff.
+ * @returns 0, 1 (stop asked for) or -1 (errstr).
+ */
+static int bridge_prove(struct bridge *br, char *errstr, size_t errstr_size)
+{
+        const struct auth_token *tok;
+        struct backoff held_bo;
+        char host[256];
+        int rc, held;
+
+        backoff_init(&held_bo, 2000, 60000);
+        backoff_next_ms(&held_bo);
+        br->probing = 1;
+        for (;;) {
+                if ((rc = bridge_retry(br, "replay_topic", step_load, errstr, errstr_size)))
+                        return rc;
+                if ((rc = bridge_probe(br, errstr, errstr_size)))
+                        return rc;
+                session_disconnect(br->sess, 1000);
+                if (bridge_probe_verdict(br, &held, errstr, errstr_size))
+                        return -1;
+                if (!held)
+                        break;
+                if (bridge_sleep(br, backoff_next_ms(&held_bo)))
+                        return 1;
+                session_restart(br->sess, 1);
+        }
+        br->probing = 0;
+        metrics_ready_set(0, 0, 0, NULL);
+        metrics_quarantine_set(NULL);
+        tok = session_token(br->sess);
+        bridge_login_host(br->cfg->sf.login_url, host, sizeof(host));
+        replay_store_set_origin(br->rs, tok ? tok->org_id : NULL, host);
+        /* on_org_change: fail stops here, before the claim. */
+        if (br->cfg->on_org_change == ORG_CHANGE_FAIL && bridge_check_org(br, 1, errstr, errstr_size))
+                return -1;
+        return 0;
+}
+
+/*
+ * Start the Kafka side, once bridge_prove() passed: take the
+ * transactional.id (Kafka fences an older producer here: its open
+ * transaction is aborted and it can commit no more), claim the name, wait
+ * for a live previous owner to release it (the second line, for brokers
+ * that do not fence: librdkafka's mock cluster), and read the committed
+ * replay IDs. A first start or one after a clean stop does not wait.
  */
 static int bridge_start_kafka(struct bridge *br, char *errstr, size_t errstr_size)
 {
         const char *owner;
-        char *previous = NULL;
+        char *previous = NULL, inst[64], host[128], at[64];
         size_t len;
         int rc;
 
-        if ((rc = bridge_retry(br, "replay_topic", step_load, errstr, errstr_size)))
-                return rc;
         if ((owner = replay_store_owner(br->rs, &len)) && !(previous = strndup(owner, len))) {
                 snprintf(errstr, errstr_size, "out of memory");
                 return -1;
         }
+        if (fence_owner_live(previous, len, inst, sizeof(inst), host, sizeof(host), at, sizeof(at)))
+                log_msg(LOG_WARN, "takeover_pending", "name=%s previous_instance=%s previous_host=%s "
+                        "claimed_at=%s err=\"another instance holds this name and replay topic; it "
+                        "stops once this one claims it\"", br->cfg->name, inst, host, at);
         if ((rc = bridge_retry(br, "init_transactions", step_start, errstr, errstr_size)) ||
             (rc = bridge_retry(br, "fence_watch", step_watch, errstr, errstr_size)) ||
             (rc = bridge_retry(br, "claim", step_claim, errstr, errstr_size))) {
@@ -952,6 +1174,8 @@ static int bridge_start_kafka(struct bridge *br, char *errstr, size_t errstr_siz
                 return rc;
         log_msg(LOG_INFO, "replay_loaded", "topic=%s entries=%zu", br->cfg->kafka.replay_topic,
                 replay_store_count(br->rs));
+        if (bridge_check_org(br, 0, errstr, errstr_size))
+                return -1;
         for (size_t i = 0; i < replay_store_count(br->rs); i++) {
                 const struct replay_entry *re = replay_store_entry(br->rs, i);
                 metrics_replay_id_set(re->channel, re->replay_id);
@@ -1041,20 +1265,8 @@ int bridge_run(const struct config *cfg, int wake_fd, volatile sig_atomic_t *sto
         }
         buf_init(&br.scratch, cfg->sf.max_response_bytes);
         hopts.max_response = cfg->sf.max_response_bytes;
-        if (!(br.http = http_new(&hopts, errstr, errstr_size)) ||
-            !(br.rs = replay_store_new(cfg, errstr, errstr_size)) ||
-            !(br.sink = sink_new(cfg, br.rs, errstr, errstr_size)) ||
-            !(br.fence = fence_new(cfg, errstr, errstr_size)))
-                goto out;
-
-        switch (bridge_start_kafka(&br, errstr, errstr_size)) {
-        case 1:
-                rc = EXIT_CLEAN;
-                goto out;
-        case -1:
-                goto out;
-        }
-
+        sopts.probe = 1; /* the proof before the claim; then the run (session_restart) */
+        sopts.start_probe = 1;
         sopts.backoff_base_ms = 1000;
         sopts.backoff_cap_ms = 60000;
         sopts.limit_backoff_base_ms = (long)cfg->sf.limit_backoff_s * 1000L;
@@ -1063,8 +1275,30 @@ int bridge_run(const struct config *cfg, int wake_fd, volatile sig_atomic_t *sto
         sopts.route_backoff_cap_ms = 300000;
         hooks.ctx = &br;
         hooks.replay_from = bridge_replay_from;
-        if (!(br.sess = session_new(cfg, br.http, &sopts, &hooks, errstr, errstr_size)))
+        if (!(br.http = http_new(&hopts, errstr, errstr_size)) ||
+            !(br.rs = replay_store_new(cfg, errstr, errstr_size)) ||
+            !(br.sink = sink_new(cfg, br.rs, errstr, errstr_size)) ||
+            !(br.fence = fence_new(cfg, errstr, errstr_size)) ||
+            !(br.sess = session_new(cfg, br.http, &sopts, &hooks, errstr, errstr_size)))
                 goto out;
+
+        replay_store_set_stop(br.rs, stop);
+        /* Claim after proof: nothing before the claim writes to Kafka. */
+        switch (bridge_prove(&br, errstr, errstr_size)) {
+        case 1:
+                rc = EXIT_CLEAN;
+                goto out;
+        case -1:
+                goto out;
+        }
+        switch (bridge_start_kafka(&br, errstr, errstr_size)) {
+        case 1:
+                rc = EXIT_CLEAN;
+                goto out;
+        case -1:
+                goto out;
+        }
+        session_restart(br.sess, 0); /* the probe's token, a new handshake */
 
         while (!*stop) {
                 int timeout, took;

@@ -67,12 +67,13 @@ static void print_plan(const struct config *cfg)
         size_t i;
 
         printf("name: %s\ndelivery: %s\nkafka: %s (replay topic %s, dead letters %s)\n"
-               "salesforce: %s (API %s, %s flow)\non_route_error: %s\nroutes:\n",
+               "salesforce: %s (API %s, %s flow)\non_route_error: %s\non_org_change: %s\nroutes:\n",
                cfg->name, config_delivery_name(cfg->kafka.delivery), cfg->kafka.bootstrap_servers,
                cfg->kafka.replay_topic,
                cfg->kafka.dead_letter_topic ? cfg->kafka.dead_letter_topic : "none: a poison event stops its route",
                cfg->sf.login_url, cfg->sf.api_version, config_flow_name(cfg->sf.flow),
-               cfg->on_route_error == ROUTE_ERROR_FAIL ? "fail" : "quarantine");
+               cfg->on_route_error == ROUTE_ERROR_FAIL ? "fail" : "quarantine",
+               cfg->on_org_change == ORG_CHANGE_START ? "start" : "fail");
         for (i = 0; i < cfg->nroutes; i++) {
                 const struct config_route *rt = &cfg->routes[i];
                 char start[32];
@@ -113,6 +114,8 @@ static long long cli_replay_from(void *ctx, const struct config_route *rt)
 static int check_print_routes(const struct config *cfg, const struct replay_store *rs,
                               const struct session *sess)
 {
+        const struct auth_token *tok = session_token(sess);
+        const char *org = tok && tok->org_id ? tok->org_id : "";
         char gap_topic[256];
         int failed = 0;
         size_t i;
@@ -125,6 +128,28 @@ static int check_print_routes(const struct config *cfg, const struct replay_stor
                 int stored = replay_store_get(rs, rt->channel, &stored_id) == 0;
                 char start[32];
 
+                /* What a start does with positions of another org (same test as bridge.c). */
+                for (size_t j = 0; stored && org[0] && j < replay_store_count(rs); j++) {
+                        const struct replay_entry *re = replay_store_entry(rs, j);
+
+                        if (strcmp(re->channel, rt->channel) || !re->org[0] ||
+                            replay_org_same(re->org, org))
+                                continue;
+                        if (cfg->on_org_change == ORG_CHANGE_FAIL) {
+                                printf("  FAIL %s: the stored replay ID %lld belongs to org %s%s%s%s, this "
+                                       "login is org %s: a start exits 3 (on_org_change: fail); run "
+                                       "`sfbridge replay set -c %s --channel %s --new` (or --all), or set "
+                                       "on_org_change: start\n", rt->channel, stored_id, re->org,
+                                       re->login_host[0] ? " (" : "", re->login_host,
+                                       re->login_host[0] ? ")" : "", org, cfg->path ? cfg->path : "FILE",
+                                       rt->channel);
+                                failed = 1;
+                        } else {
+                                printf("  warn %s: the stored replay ID %lld belongs to org %s, this login "
+                                       "is org %s: a start ignores it and uses the route's start "
+                                       "(on_org_change: start)\n", rt->channel, stored_id, re->org, org);
+                        }
+                }
                 switch (session_probe_route(sess, i, &from, &why)) {
                 case SESSION_PROBE_OK:
                         format_replay(start, sizeof(start), from);
@@ -153,6 +178,7 @@ static int check_print_routes(const struct config *cfg, const struct replay_stor
                                gap_topic, rt->topic, why);
                         break;
                 case SESSION_PROBE_REFUSED:
+                case SESSION_PROBE_FATAL:
                         printf("  FAIL %s: %s\n", rt->channel, why);
                         failed = 1;
                         break;
@@ -520,7 +546,8 @@ int cli_replay_list(const char *path)
 
         if (rc != EXIT_CLEAN)
                 goto out;
-        printf("%-40s %-20s %-26s %s\n", "CHANNEL", "REPLAY_ID", "EVENT_TIME", "COMMITTED_AT");
+        printf("%-40s %-20s %-26s %-26s %s\n", "CHANNEL", "REPLAY_ID", "EVENT_TIME", "COMMITTED_AT",
+               "ORG (LOGIN HOST)");
         for (i = 0; i < cfg->nroutes; i++) {
                 const struct config_route *rt = &cfg->routes[i];
                 const struct replay_entry *re = NULL;
@@ -529,9 +556,13 @@ int cli_replay_list(const char *path)
                 for (j = 0; j < replay_store_count(rs); j++)
                         if (!strcmp(replay_store_entry(rs, j)->channel, rt->channel))
                                 re = replay_store_entry(rs, j);
+                /* The org that wrote it: "-" for records of older versions and `replay set`. */
                 if (re)
-                        printf("%-40s %-20lld %-26s %s\n", rt->channel, re->replay_id,
-                               re->event_time[0] ? re->event_time : "-", re->committed_at);
+                        printf("%-40s %-20lld %-26s %-26s %s%s%s%s\n", rt->channel, re->replay_id,
+                               re->event_time[0] ? re->event_time : "-",
+                               re->committed_at[0] ? re->committed_at : "-",
+                               re->org[0] ? re->org : "-", re->login_host[0] ? " (" : "",
+                               re->login_host, re->login_host[0] ? ")" : "");
                 else
                         printf("%-40s %-20s %-26s %s\n", rt->channel, "-", "-",
                                rt->start == REPLAY_ALL ? "(nothing stored: starts with all retained)"

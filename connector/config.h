@@ -29,6 +29,12 @@ enum route_error {
         ROUTE_ERROR_FAIL        /* stop, exit 3 */
 };
 
+/* Stored replay positions written while logged in to another org. */
+enum org_change {
+        ORG_CHANGE_FAIL,  /* stop, exit 3, naming both orgs */
+        ORG_CHANGE_START  /* ignore them: each route uses its start */
+};
+
 enum route_key { ROUTE_KEY_REPLAY_ID, ROUTE_KEY_RECORD_ID, ROUTE_KEY_NONE, ROUTE_KEY_EVENT_UUID };
 enum route_value { ROUTE_VALUE_DATA, ROUTE_VALUE_PAYLOAD, ROUTE_VALUE_MESSAGE };
 /* Which bytes choose an event's partition (murmur2, as Kafka's Java clients). */
@@ -91,6 +97,7 @@ struct config {
         } kafka;
         enum invalid_replay on_invalid_replay;  /* default all */
         enum route_error on_route_error;        /* default quarantine */
+        enum org_change on_org_change;          /* default fail */
         char *metrics_listen;   /* host:port; default 127.0.0.1:9464 */
         struct config_route *routes;
         size_t nroutes;

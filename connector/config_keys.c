@@ -43,6 +43,12 @@ static const struct enum_value route_error_values[] = {
         { NULL, 0 }
 };
 
+static const struct enum_value org_change_values[] = {
+        { "fail", ORG_CHANGE_FAIL },
+        { "start", ORG_CHANGE_START },
+        { NULL, 0 }
+};
+
 static const struct enum_value route_key_values[] = {
         { "replay_id", ROUTE_KEY_REPLAY_ID },
         { "record_id", ROUTE_KEY_RECORD_ID },
@@ -193,7 +199,14 @@ const struct key_def config_keys[] = {
           .doc = "When Salesforce refuses one route's subscribe mid-run (403 no access, channel "
                  "gone): quarantine (retry that route alone from its committed replay ID, 5 s "
                  "doubling to 5 min, readiness false naming it, the others flow) or fail (stop, "
-                 "exit code 3). At start a channel that does not exist always exits 3." },
+                 "exit code 3; at start, before the name is claimed). At start a channel that "
+                 "does not exist always exits 3." },
+        { .path = "on_org_change", .type = KEY_ENUM, .def = "fail",
+          .values = org_change_values, IN_CFG(on_org_change),
+          .doc = "When the stored replay IDs were written while logged in to another org than "
+                 "the one logged in to now (a sandbox refresh, a test -> prod move): fail (exit "
+                 "code 3 naming both orgs, nothing produced) or start (ignore them: each route "
+                 "begins at its start). Logged and counted either way." },
         { .path = "metrics", .type = KEY_MAP,
           .doc = "The HTTP listener for /metrics (Prometheus), /healthz and /readyz." },
         { .path = "metrics.listen", .type = KEY_STRING, .def = "127.0.0.1:9464",

@@ -137,6 +137,31 @@ int fence_claim_decode(const char *value, size_t len, char *out, size_t out_size
         return rc;
 }
 
+/* A short string member copied out, or "" (kept JSON-safe by its writer). */
+static void fence_member(const cJSON *root, const char *name, char *out, size_t out_size)
+{
+        const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, name);
+
+        snprintf(out, out_size, "%s",
+                 cJSON_IsString(item) && item->valuestring ? item->valuestring : "");
+}
+
+int fence_owner_live(const char *value, size_t len, char *instance, size_t instance_size,
+                     char *host, size_t host_size, char *at, size_t at_size)
+{
+        cJSON *root;
+        int released;
+
+        if (!value || fence_claim_decode(value, len, instance, instance_size, &released) ||
+            released)
+                return 0;
+        root = cJSON_ParseWithLength(value, len);
+        fence_member(root, "host", host, host_size);
+        fence_member(root, "at", at, at_size);
+        cJSON_Delete(root);
+        return 1;
+}
+
 int fence_watch_start(struct fence *fence, int timeout_ms, char *errstr, size_t errstr_size)
 {
         const char *topic = fence->cfg->kafka.replay_topic;

@@ -76,4 +76,13 @@ int fence_await_release(struct fence *fence, const char *previous, size_t previo
  */
 int fence_claim_decode(const char *value, size_t len, char *out, size_t out_size, int *released);
 
+/**
+ * @brief Is an owner record value (replay_store_owner()) a live claim: the
+ *        name held by an instance that has not released it?
+ * @returns 1 with its instance ID, host and claim time ("" when absent)
+ *          copied out, else 0 (none, released, unreadable). Pure.
+ */
+int fence_owner_live(const char *value, size_t len, char *instance, size_t instance_size,
+                     char *host, size_t host_size, char *at, size_t at_size);
+
 #endif

@@ -32,6 +32,9 @@ struct replay_store {
         size_t cap;
         char *owner;      /* value of the newest "<name>:owner" record, see fence.h */
         size_t owner_len;
+        char org[40];     /* the origin written into records, see replay_store_set_origin() */
+        char login_host[256];
+        volatile sig_atomic_t *stop; /* a load gives up once it is set */
 };
 
 /* The state of one replay_store_load(): what the caller sees in errstr. */
@@ -53,6 +56,14 @@ static void sleep_ms(long ms)
         struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
         nanosleep(&ts, NULL);
+}
+
+/* A stop asked for: a load waiting on Kafka gives up within STOP_SLICE_MS. */
+#define STOP_SLICE_MS 500
+
+static int stopped(volatile sig_atomic_t *stop)
+{
+        return stop && *stop;
 }
 
 /* Milliseconds left before deadline, never negative. */
@@ -112,9 +123,10 @@ static int json_put_string(struct buf *b, const char *s)
         return buf_append(b, "\"", 1);
 }
 
-int replay_record_encode(const char *name, const char *channel, long long replay_id,
-                         const char *event_time, const char *committed_at, struct buf *key,
-                         struct buf *value)
+/* The value, with org and login_host when known. */
+static int record_encode(const char *name, const char *channel, long long replay_id,
+                         const char *event_time, const char *committed_at, const char *org,
+                         const char *login_host, struct buf *key, struct buf *value)
 {
         buf_reset(key);
         buf_reset(value);
@@ -124,9 +136,30 @@ int replay_record_encode(const char *name, const char *channel, long long replay
             buf_printf(value, ",\"replay_id\":%lld,\"event_time\":", replay_id) ||
             json_put_string(value, event_time ? event_time : "") ||
             buf_append(value, ",\"committed_at\":", 16) ||
-            json_put_string(value, committed_at ? committed_at : "") || buf_append(value, "}", 1))
+            json_put_string(value, committed_at ? committed_at : ""))
                 return -1;
-        return 0;
+        if (org && org[0] && (buf_append(value, ",\"org\":", 7) || json_put_string(value, org)))
+                return -1;
+        if (login_host && login_host[0] &&
+            (buf_append(value, ",\"login_host\":", 14) || json_put_string(value, login_host)))
+                return -1;
+        return buf_append(value, "}", 1);
+}
+
+int replay_record_encode(const char *name, const char *channel, long long replay_id,
+                         const char *event_time, const char *committed_at, struct buf *key,
+                         struct buf *value)
+{
+        return record_encode(name, channel, replay_id, event_time, committed_at, NULL, NULL, key,
+                             value);
+}
+
+int replay_store_record_encode(const struct replay_store *rs, const char *channel,
+                               long long replay_id, const char *event_time,
+                               const char *committed_at, struct buf *key, struct buf *value)
+{
+        return record_encode(rs->cfg->name, channel, replay_id, event_time, committed_at, rs->org,
+                             rs->login_host, key, value);
 }
 
 int replay_gap_encode(const char *name, const char *channel, long long stored_replay_id,
@@ -166,7 +199,7 @@ void replay_gap_topic(const struct config *cfg, char *out, size_t out_size)
         snprintf(out, out_size, "%.*s%s", (int)room, cfg->kafka.replay_topic, suffix);
 }
 
-/* An optional timestamp member: absent or null -> "", else a short string. */
+/* An optional string member (a timestamp, the org): absent or null -> "", else a short string. */
 static int decode_time(const cJSON *obj, const char *field, char *out, size_t out_size,
                        char *errstr, size_t errstr_size)
 {
@@ -274,9 +307,13 @@ int replay_record_decode(const char *value, size_t len, struct replay_entry *out
                 goto fail;
         }
 
+        /* Records of versions before org binding have no org: unknown, accepted. */
         if (decode_time(root, "event_time", out->event_time, sizeof(out->event_time), errstr,
                         errstr_size) ||
             decode_time(root, "committed_at", out->committed_at, sizeof(out->committed_at), errstr,
+                        errstr_size) ||
+            decode_time(root, "org", out->org, sizeof(out->org), errstr, errstr_size) ||
+            decode_time(root, "login_host", out->login_host, sizeof(out->login_host), errstr,
                         errstr_size))
                 goto fail;
 
@@ -387,6 +424,33 @@ static void replay_remove(struct replay_store *rs, struct replay_slot *slot)
         rs->nslots--;
 }
 
+void replay_store_set_origin(struct replay_store *rs, const char *org, const char *login_host)
+{
+        snprintf(rs->org, sizeof(rs->org), "%s", org ? org : "");
+        snprintf(rs->login_host, sizeof(rs->login_host), "%s", login_host ? login_host : "");
+}
+
+int replay_org_same(const char *a, const char *b)
+{
+        /* The 18-character form adds a case-checksum suffix to the 15. */
+        if (strlen(a) >= 15 && strlen(b) >= 15)
+                return !strncmp(a, b, 15);
+        return !strcmp(a, b);
+}
+
+void replay_store_set_stop(struct replay_store *rs, volatile sig_atomic_t *stop)
+{
+        rs->stop = stop;
+}
+
+void replay_store_forget(struct replay_store *rs, const char *channel)
+{
+        struct replay_slot *slot = replay_find(rs, channel, strlen(channel));
+
+        if (slot)
+                replay_remove(rs, slot);
+}
+
 int replay_store_get(const struct replay_store *rs, const char *channel, long long *replay_id)
 {
         const struct replay_slot *slot = replay_find(rs, channel, strlen(channel));
@@ -408,6 +472,8 @@ int replay_store_set(struct replay_store *rs, const char *channel, long long rep
         snprintf(slot->entry.event_time, sizeof(slot->entry.event_time), "%s",
                  event_time ? event_time : "");
         replay_now_rfc3339(slot->entry.committed_at, sizeof(slot->entry.committed_at));
+        memcpy(slot->entry.org, rs->org, sizeof(slot->entry.org));
+        memcpy(slot->entry.login_host, rs->login_host, sizeof(slot->entry.login_host));
         return 0;
 }
 
@@ -518,6 +584,8 @@ static void load_record(struct replay_store *rs, struct replay_load *ld,
         slot->entry.replay_id = entry.replay_id;
         memcpy(slot->entry.event_time, entry.event_time, sizeof(entry.event_time));
         memcpy(slot->entry.committed_at, entry.committed_at, sizeof(entry.committed_at));
+        memcpy(slot->entry.org, entry.org, sizeof(entry.org));
+        memcpy(slot->entry.login_host, entry.login_host, sizeof(entry.login_host));
         slot->partition = rkm->partition;
         free(entry.channel);
 }
@@ -626,8 +694,8 @@ out:
  * @returns 0 with *state and *partitions, or -1 with errstr.
  */
 static int replay_topic_prepare(rd_kafka_t *rk, const char *topic, long long deadline,
-                                enum topic_state *state, int *partitions, char *errstr,
-                                size_t errstr_size)
+                                volatile sig_atomic_t *stop, enum topic_state *state,
+                                int *partitions, char *errstr, size_t errstr_size)
 {
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
         const struct rd_kafka_metadata *md = NULL;
@@ -640,7 +708,17 @@ static int replay_topic_prepare(rd_kafka_t *rk, const char *topic, long long dea
                 return -1;
         }
         for (;;) {
-                err = rd_kafka_metadata(rk, 0, rkt, &md, remaining_ms(deadline));
+                int slice = remaining_ms(deadline);
+
+                if (stop && slice > STOP_SLICE_MS)
+                        slice = STOP_SLICE_MS;
+                err = rd_kafka_metadata(rk, 0, rkt, &md, slice);
+                if (err && stop && !*stop && remaining_ms(deadline) > 0)
+                        continue; /* Kafka not there yet: ask again, stop soon when told */
+                if (stopped(stop)) {
+                        snprintf(errstr, errstr_size, "replay topic %s: stopped", topic);
+                        goto out;
+                }
                 if (err) {
                         snprintf(errstr, errstr_size,
                                  "replay topic %s: Kafka metadata not available: %s", topic,
@@ -797,6 +875,10 @@ static int replay_read_partitions(struct replay_store *rs, rd_kafka_t *rk, int p
                 rd_kafka_message_t *rkm;
                 struct load_partition *lp = NULL;
 
+                if (stopped(rs->stop)) {
+                        snprintf(errstr, errstr_size, "replay topic %s: stopped", topic);
+                        goto out;
+                }
                 if (remaining_ms(deadline) == 0) {
                         for (i = 0; i < nparts && parts[i].done; i++)
                                 ;
@@ -879,8 +961,8 @@ int replay_store_load(struct replay_store *rs, int timeout_ms, char *errstr, siz
                          rderr);
                 return -1;
         }
-        rc = replay_topic_prepare(rk, cfg->kafka.replay_topic, deadline, &state, &partitions,
-                                  errstr, errstr_size);
+        rc = replay_topic_prepare(rk, cfg->kafka.replay_topic, deadline, rs->stop, &state,
+                                  &partitions, errstr, errstr_size);
         if (rc == 0)
                 replay_gap_topic_prepare(rk, cfg, deadline);
         if (rc == 0 && state == TOPIC_EXISTS && partitions > 0)
@@ -960,8 +1042,8 @@ int replay_store_write(struct replay_store *rs, const char *channel, long long r
         }
         buf_init(&key, REPLAY_KEY_MAX);
         buf_init(&value, REPLAY_RECORD_MAX);
-        if (replay_topic_prepare(rk, cfg->kafka.replay_topic, deadline, &state, &partitions, errstr,
-                                 errstr_size))
+        if (replay_topic_prepare(rk, cfg->kafka.replay_topic, deadline, NULL, &state, &partitions,
+                                 errstr, errstr_size))
                 goto out;
         replay_now_rfc3339(now, sizeof(now));
         if (replay_record_encode(cfg->name, channel, replay_id, "", now, &key, &value)) {

@@ -7,6 +7,7 @@
 #ifndef SFB_REPLAY_STORE_H
 #define SFB_REPLAY_STORE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <librdkafka/rdkafka.h>
 #include "buf.h"
@@ -21,6 +22,11 @@ struct replay_entry {
         long long replay_id;
         char event_time[40]; /* "" when unknown */
         char committed_at[40];
+        /* Whose events: the org logged in to when it was written, and the
+         * host of salesforce.login_url. "" when unknown (records of older
+         * versions, `replay set`). */
+        char org[40];
+        char login_host[256];
 };
 
 struct replay_store;
@@ -55,6 +61,23 @@ void replay_store_destroy(struct replay_store *rs);
  */
 int replay_store_load(struct replay_store *rs, int timeout_ms, char *errstr, size_t errstr_size);
 
+/**
+ * @brief The org logged in to (its ID from the token's identity URL) and the
+ *        login host: written into every replay record from now on and into
+ *        the entries replay_store_set() records. NULL or "" for unknown.
+ * @remark A later replay_store_load() keeps it.
+ */
+void replay_store_set_origin(struct replay_store *rs, const char *org, const char *login_host);
+
+/** @brief Make replay_store_load() give up ("stopped", -1) soon after *stop becomes non-zero. */
+void replay_store_set_stop(struct replay_store *rs, volatile sig_atomic_t *stop);
+
+/** @returns non-zero when org IDs a and b name one org (15- or 18-character spellings). Pure. */
+int replay_org_same(const char *a, const char *b);
+
+/** @brief Forget channel's stored ID in memory (the topic is not written). */
+void replay_store_forget(struct replay_store *rs, const char *channel);
+
 /** @returns 0 and *replay_id when a committed ID is known for channel, else -1. */
 int replay_store_get(const struct replay_store *rs, const char *channel, long long *replay_id);
 
@@ -80,7 +103,8 @@ int replay_store_write(struct replay_store *rs, const char *channel, long long r
 
 /*
  * Record codec, pure. Timestamps are RFC 3339 UTC ("2026-11-23T09:18:43.123Z").
- * Value: {"channel":"…","replay_id":N,"event_time":"…","committed_at":"…"};
+ * Value: {"channel":"…","replay_id":N,"event_time":"…","committed_at":"…"
+ * [,"org":"…","login_host":"…"]}; org and login_host are written when known;
  * event_time is always present and "" when unknown (NULL is encoded as "").
  * replay_id must be an integer in [-2, 2^63).
  */
@@ -94,10 +118,19 @@ int replay_record_encode(const char *name, const char *channel, long long replay
                          const char *event_time, const char *committed_at, struct buf *key,
                          struct buf *value);
 /**
+ * @brief replay_record_encode() with the store's name and origin (org,
+ *        login host; see replay_store_set_origin()): what sink_kafka writes.
+ */
+int replay_store_record_encode(const struct replay_store *rs, const char *channel,
+                               long long replay_id, const char *event_time,
+                               const char *committed_at, struct buf *key, struct buf *value);
+
+/**
  * @brief Decode a value; out->channel is malloc'd (free it). @returns 0 or -1 with errstr.
  * @remark Required: channel (non-empty string), replay_id (integer in
- *         [-2, 2^63)). Optional: event_time, committed_at (strings of at
- *         most 39 bytes; missing or null reads as ""). On -1, out holds no
+ *         [-2, 2^63)). Optional: event_time, committed_at, org (strings of
+ *         at most 39 bytes), login_host (at most 255); missing or null reads
+ *         as "". On -1, out holds no
  *         allocation.
  */
 int replay_record_decode(const char *value, size_t len, struct replay_entry *out, char *errstr,

@@ -298,7 +298,7 @@ static int session_recover(struct session *sess, struct recovery_decision dec, c
 
         if (dec.action == ACT_NONE)
                 return 0;
-        if (sess->opts.probe) {
+        if (sess->opts.probe && (!sess->opts.start_probe || dec.action == ACT_FATAL)) {
                 /* A probe reports; it does not recover. */
                 snprintf(errstr, errstr_size, "%s (%s)", detail && detail[0] ? detail : dec.cause,
                          dec.cause);
@@ -723,7 +723,9 @@ static int session_handshake_done(struct session *sess, char *errstr, size_t err
                                        "handshake reply without clientId", errstr, errstr_size);
         }
         sess->handshaken = 1;
-        metrics_handshake_inc();
+        /* The count is of the sessions that carry events: a probe's is not one. */
+        if (!sess->opts.probe)
+                metrics_handshake_inc();
         log_msg(LOG_INFO, "handshake", "client_id=%s", sess->client_id);
         for (i = 0; i < sess->nsubs; i++) {
                 if (sess->subs[i].quarantined) {
@@ -1144,9 +1146,11 @@ static int session_subscribe_done(struct session *sess, char *errstr, size_t err
                         continue;
                 }
                 dec = recovery_classify(&in);
-                if (sess->opts.probe) {
+                if (sess->opts.probe && (!sess->opts.start_probe || dec.per_route ||
+                                         dec.action == ACT_INVALID_REPLAY)) {
                         sub->pending = 0;
                         sub->probe = dec.action == ACT_INVALID_REPLAY ? SESSION_PROBE_REPLAY_GONE
+                                     : dec.action == ACT_FATAL        ? SESSION_PROBE_FATAL
                                                                       : SESSION_PROBE_REFUSED;
                         snprintf(sub->probe_why, sizeof(sub->probe_why), "%s",
                                  m->error ? m->error : m->failure_reason ? m->failure_reason
@@ -1334,6 +1338,23 @@ int session_take_gap(struct session *sess, struct session_gap *gap)
 int session_probed(const struct session *sess)
 {
         return sess->state == S_PROBED;
+}
+
+void session_restart(struct session *sess, int probe)
+{
+        size_t i;
+
+        session_cancel(sess);
+        sess->opts.probe = probe;
+        for (i = 0; i < sess->nsubs; i++) {
+                sess->subs[i].probe = SESSION_PROBE_NONE;
+                sess->subs[i].probe_why[0] = '\0';
+                /* The probe's subscribes carried no events: no route is up yet. */
+                sess->subs[i].ever_up = 0;
+                metrics_route_up_set(sess->subs[i].rt->channel, 0);
+        }
+        session_drop_bayeux(sess);
+        sess->state = sess->auth_header ? S_HANDSHAKE : S_LOGIN;
 }
 
 enum session_probe session_probe_route(const struct session *sess, size_t i, long long *from,

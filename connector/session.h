@@ -43,12 +43,16 @@ enum session_probe {
         SESSION_PROBE_NONE,        /* not answered (yet) */
         SESSION_PROBE_OK,          /* subscribed */
         SESSION_PROBE_REPLAY_GONE, /* the replay ID is no longer retained */
-        SESSION_PROBE_REFUSED      /* anything else: why says Salesforce's words */
+        SESSION_PROBE_REFUSED,     /* refused (no access, limits): why says Salesforce's words */
+        SESSION_PROBE_FATAL        /* refused for good at start (the channel does not exist) */
 };
 
 struct session_opts {
         int probe;                  /* check --online: log in, handshake, subscribe each route
                                      * once, report, never connect nor recover */
+        int start_probe;            /* with probe: the run's proof before it claims its name;
+                                     * session-wide errors (5xx, transport, busy) are retried
+                                     * with backoff as a run does, a route's refusal is reported */
         long backoff_base_ms;       /* transport/5xx/auth retries: first at once, then this doubling */
         long backoff_cap_ms;        /* 60000 */
         long limit_backoff_base_ms; /* too busy, org limits: minutes in production */
@@ -134,6 +138,14 @@ void session_disconnect(struct session *sess, long timeout_ms);
 
 /** @returns non-zero once a probe-mode session has every route's answer (then session_disconnect). */
 int session_probed(const struct session *sess);
+
+/**
+ * @brief After a probe (session_probed(), then session_disconnect()): probe
+ *        again (probe non-zero) or run for real (0), with the token of the
+ *        probe's login when it has one: a new handshake, each route
+ *        subscribed from the hooks' replay_from.
+ */
+void session_restart(struct session *sess, int probe);
 
 /** @returns route i's probe verdict; *from is the replay ID it asked for, *why Salesforce's words. */
 enum session_probe session_probe_route(const struct session *sess, size_t i, long long *from,

@@ -853,9 +853,9 @@ rd_kafka_resp_err_t sink_produce_marks(struct sink *sink, const struct sink_mark
         for (i = 0; i < marks->len; i++) {
                 const struct sink_mark *mark = &marks->list[i];
 
-                if (replay_record_encode(sink->cfg->name, sink->channels[mark->channel],
-                                         mark->replay_id, mark->event_time, now, &sink->key,
-                                         &sink->value))
+                if (replay_store_record_encode(sink->rs, sink->channels[mark->channel],
+                                               mark->replay_id, mark->event_time, now,
+                                               &sink->key, &sink->value))
                         return RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE;
                 err = sink_producev(sink, topic, RD_KAFKA_PARTITION_UA, sink->key.data,
                                     sink->key.len, sink->value.data, sink->value.len, NULL,

@@ -64,7 +64,7 @@ assert_eq "final SIGTERM: exit 0" 0 "$BRIDGE_RC"
 # the start after SIGKILL finds the dead instance's claim, waits for a
 # release that never comes, and goes on.
 assert_eq "$DELIVERY: each clean stop released the name" 2 "$(grep -c 'msg=released name=' "$T/bridge.log")"
-assert_eq "$DELIVERY: only the start after SIGKILL waited for a release" 2 "$(grep -c 'msg=takeover' "$T/bridge.log")"
+assert_eq "$DELIVERY: only the start after SIGKILL waited for a release" 2 "$(grep -c 'msg=takeover ' "$T/bridge.log")"
 assert_eq "$DELIVERY: ... and went on without one" 1 "$(grep -c 'msg=takeover .*released=false' "$T/bridge.log")"
 
 kcat_read it.stream 1000000 | cut -f3 >"$T/keys"

@@ -51,6 +51,41 @@ static void claim_round_trip(void **state)
         fence_destroy(fence);
 }
 
+/* What a start says before taking over: only a claim not yet released is a live owner. */
+static void owner_live_names_instance_and_time(void **state)
+{
+        char err[256], inst[64], host[128], at[64];
+        struct fence *fence = fence_new(make_config(), err, sizeof(err));
+        struct buf key, value;
+        const char *old = "{\"instance\":\"abc\"}";
+
+        (void)state;
+        assert_non_null(fence);
+        buf_init(&key, 1024);
+        buf_init(&value, 4096);
+        assert_int_equal(fence_claim_encode(fence, &key, &value), 0);
+        assert_int_equal(fence_owner_live(value.data, value.len, inst, sizeof(inst), host,
+                                          sizeof(host), at, sizeof(at)), 1);
+        assert_string_equal(inst, fence_instance(fence));
+        assert_int_equal(strlen(at), 24); /* 2026-11-30T21:58:12.327Z */
+        assert_true(strchr(value.data, '"') && strstr(value.data, host));
+        assert_int_equal(fence_release_encode(fence, &key, &value), 0);
+        assert_int_equal(fence_owner_live(value.data, value.len, inst, sizeof(inst), host,
+                                          sizeof(host), at, sizeof(at)), 0);
+        assert_int_equal(fence_owner_live(NULL, 0, inst, sizeof(inst), host, sizeof(host), at,
+                                          sizeof(at)), 0);
+        assert_int_equal(fence_owner_live("{", 1, inst, sizeof(inst), host, sizeof(host), at,
+                                          sizeof(at)), 0);
+        /* An older version's claim: live, with no host or time to say. */
+        assert_int_equal(fence_owner_live(old, strlen(old), inst, sizeof(inst), host, sizeof(host),
+                                          at, sizeof(at)), 1);
+        assert_string_equal(inst, "abc");
+        assert_string_equal(at, "");
+        buf_free(&key);
+        buf_free(&value);
+        fence_destroy(fence);
+}
+
 static void instances_differ(void **state)
 {
         char err[256];
@@ -120,6 +155,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(claim_round_trip),
                 cmocka_unit_test(instances_differ),
+                cmocka_unit_test(owner_live_names_instance_and_time),
                 cmocka_unit_test(decode_rejects_bad_values),
                 cmocka_unit_test(await_release_without_live_owner_returns_at_once),
                 cmocka_unit_test(unwatched_fence_is_never_fenced),

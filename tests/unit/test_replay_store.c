@@ -621,6 +621,90 @@ static void test_load_keeps_newest(void **state)
         replay_store_destroy(rs);
 }
 
+/* Replay records name the org (and login host) that wrote them; older records read as unknown. */
+static void test_org_bound_records(void **state)
+{
+        struct fixture *fx = *state;
+        struct replay_store *rs = replay_store_new(&fx->cfg, NULL, 0);
+        const struct replay_entry *e;
+        struct replay_entry entry;
+        struct buf key, value;
+        char errstr[512];
+        size_t i;
+
+        assert_non_null(rs);
+        buf_init(&key, 4096);
+        buf_init(&value, REPLAY_RECORD_MAX);
+
+        /* Before an origin is known the record has no org members at all. */
+        assert_int_equal(replay_store_record_encode(rs, "/topic/A", 7, "", "t", &key, &value), 0);
+        assert_null(strstr(value.data, "\"org\""));
+        assert_null(strstr(value.data, "login_host"));
+
+        replay_store_set_origin(rs, "00D000000000002AAA", "login.example.com:8443");
+        assert_int_equal(replay_store_record_encode(rs, "/topic/A", 7, "", "t", &key, &value), 0);
+        assert_string_equal(key.data, "acme-prod:/topic/A");
+        assert_string_equal(value.data, "{\"channel\":\"/topic/A\",\"replay_id\":7,\"event_time\":\"\","
+                                        "\"committed_at\":\"t\",\"org\":\"00D000000000002AAA\","
+                                        "\"login_host\":\"login.example.com:8443\"}");
+        assert_int_equal(replay_record_decode(value.data, value.len, &entry, errstr, sizeof(errstr)), 0);
+        assert_string_equal(entry.org, "00D000000000002AAA");
+        assert_string_equal(entry.login_host, "login.example.com:8443");
+        assert_true(entry.replay_id == 7);
+        free(entry.channel);
+
+        /* A record of an older version: no org, accepted as unknown. */
+        assert_int_equal(replay_record_decode("{\"channel\":\"/topic/A\",\"replay_id\":3}", 37,
+                                              &entry, errstr, sizeof(errstr)), 0);
+        assert_string_equal(entry.org, "");
+        assert_string_equal(entry.login_host, "");
+        free(entry.channel);
+
+        /* A wrong org member is refused with its name, not read as unknown. */
+        {
+                static const char *const bad[] = {
+                        "{\"channel\":\"/topic/A\",\"replay_id\":3,\"org\":5}",
+                        "{\"channel\":\"/topic/A\",\"replay_id\":3,\"org\":\"00D0000000000000000000000000000000000001\"}",
+                        "{\"channel\":\"/topic/A\",\"replay_id\":3,\"login_host\":[]}",
+                };
+                for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+                        assert_int_equal(replay_record_decode(bad[i], strlen(bad[i]), &entry, errstr,
+                                                              sizeof(errstr)), -1);
+                        assert_true(strstr(errstr, "org") || strstr(errstr, "login_host"));
+                }
+        }
+
+        /* set() stamps the origin; forget() drops the entry in memory only. */
+        assert_int_equal(replay_store_set(rs, "/topic/B", 9, NULL), 0);
+        e = replay_store_entry(rs, 0);
+        assert_string_equal(e->org, "00D000000000002AAA");
+        replay_store_forget(rs, "/topic/B");
+        assert_int_equal(replay_store_count(rs), 0);
+
+        /* Loaded from the topic: org per channel; the origin survives a load. */
+        produce_raw(fx, fx->topic, 0, "acme-prod:/topic/A",
+                    "{\"channel\":\"/topic/A\",\"replay_id\":4,\"org\":\"00D000000000001AAA\","
+                    "\"login_host\":\"127.0.0.1:1\"}");
+        produce_raw(fx, fx->topic, 0, "acme-prod:/topic/C", "{\"channel\":\"/topic/C\",\"replay_id\":5}");
+        assert_int_equal(replay_store_load(rs, 5000, errstr, sizeof(errstr)), 0);
+        assert_int_equal(replay_store_count(rs), 2);
+        for (i = 0; i < replay_store_count(rs); i++) {
+                e = replay_store_entry(rs, i);
+                if (!strcmp(e->channel, "/topic/A")) {
+                        assert_string_equal(e->org, "00D000000000001AAA");
+                        assert_string_equal(e->login_host, "127.0.0.1:1");
+                } else {
+                        assert_string_equal(e->org, "");
+                }
+        }
+        assert_int_equal(replay_store_record_encode(rs, "/topic/A", 8, "", "t", &key, &value), 0);
+        assert_non_null(strstr(value.data, "\"org\":\"00D000000000002AAA\""));
+
+        buf_free(&key);
+        buf_free(&value);
+        replay_store_destroy(rs);
+}
+
 int main(void)
 {
         int rc;
@@ -642,6 +726,8 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_load_filters_keys_and_skips_garbage, fixture_setup,
                                             fixture_teardown),
             cmocka_unit_test_setup_teardown(test_load_keeps_newest, fixture_setup,
+                                            fixture_teardown),
+            cmocka_unit_test_setup_teardown(test_org_bound_records, fixture_setup,
                                             fixture_teardown),
         };
 

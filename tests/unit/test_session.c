@@ -788,6 +788,62 @@ static void test_route_quarantine_api(void **state)
         assert_int_equal(count_reqs("/meta/handshake"), 1);
 }
 
+/*
+ * The start's proof before the claim (bridge.c): a 503 is retried as a run
+ * would (a check --online probe would give up), a refused route is
+ * reported rather than acted on, and the run that follows reuses the
+ * probe's token: one login.
+ */
+static void test_start_probe_then_run(void **state)
+{
+        struct fixture *fx = *state;
+        struct session_opts opts = { .probe = 1, .start_probe = 1, .backoff_cap_ms = 60000,
+                                     .limit_backoff_cap_ms = 60000 };
+        struct session_hooks hooks = { NULL, fake_replay_from };
+        struct http_xfer *x;
+        const char *why = NULL;
+        long long from;
+
+        session_destroy(fx->sess);
+        fx->sess = session_new(fx->cfg, NULL, &opts, &hooks, fx->err, sizeof(fx->err));
+        assert_non_null(fx->sess);
+        step(fx);
+        answer("{\"access_token\":\"tok\",\"instance_url\":\"https://inst.example.com\","
+               "\"id\":\"https://login.example.com/id/00D000000000001AAA/005000000000001AAA\"}");
+        step(fx);
+        assert_true(body_has(last_req(), "/meta/handshake"));
+        x = last_req()->x;
+        buf_reset(&x->body);
+        x->status = 503;
+        x->busy = 0;
+        x->done = 1;
+        step(fx); /* not -1: retried */
+        assert_int_equal(count_reqs("/meta/handshake"), 2);
+        answer("[{\"channel\":\"/meta/handshake\",\"successful\":true,\"clientId\":\"c1\"}]");
+        step(fx);
+        assert_true(body_has(last_req(), "/meta/subscribe"));
+        answer("[" SUB_OK("/topic/A") "," SUB_RESTRICTED("/topic/B") "]");
+        step(fx);
+        assert_true(session_probed(fx->sess));
+        assert_int_equal(session_probe_route(fx->sess, 0, &from, &why), SESSION_PROBE_OK);
+        assert_int_equal(session_probe_route(fx->sess, 1, &from, &why), SESSION_PROBE_REFUSED);
+        assert_string_equal(why, "403::Restricted channel");
+        assert_string_equal(session_token(fx->sess)->org_id, "00D000000000001AAA");
+        assert_false(body_has(last_req(), "/meta/connect"));
+
+        /* Claimed (the bridge's part): now the run, same token, a new handshake. */
+        session_restart(fx->sess, 0);
+        step(fx);
+        assert_true(body_has(last_req(), "/meta/handshake"));
+        answer("[{\"channel\":\"/meta/handshake\",\"successful\":true,\"clientId\":\"c2\"}]");
+        step(fx);
+        assert_true(body_has(last_req(), "\"/topic/A\":100"));
+        answer("[" SUB_OK("/topic/A") "," SUB_OK("/topic/B") "]");
+        step(fx);
+        assert_true(body_has(last_req(), "/meta/connect"));
+        assert_int_equal(count_reqs("grant_type"), 1);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -805,6 +861,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_start_unknown_channel_fatal, setup_two, teardown),
                 cmocka_unit_test_setup_teardown(test_route_quarantine_api, setup_two, teardown),
                 cmocka_unit_test_setup_teardown(test_handled_gap_not_met_again, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_start_probe_then_run, setup_two, teardown),
         };
 
         log_setup(LOG_FORMAT_LOGFMT, LOG_ERROR);
