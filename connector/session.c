@@ -726,7 +726,10 @@ static int session_handshake_done(struct session *sess, char *errstr, size_t err
         /* The count is of the sessions that carry events: a probe's is not one. */
         if (!sess->opts.probe)
                 metrics_handshake_inc();
-        log_msg(LOG_INFO, "handshake", "client_id=%s", sess->client_id);
+        /* A probe's lines have names of their own: a reader waiting for
+         * "subscribed" must not take the probe's for the session's. */
+        log_msg(LOG_INFO, sess->opts.probe ? "probe_handshake" : "handshake", "client_id=%s",
+                sess->client_id);
         for (i = 0; i < sess->nsubs; i++) {
                 if (sess->subs[i].quarantined) {
                         sess->subs[i].pending = 0; /* retried alone, when due */
@@ -1141,8 +1144,12 @@ static int session_subscribe_done(struct session *sess, char *errstr, size_t err
                                 publish_readiness(sess);
                                 continue;
                         }
-                        log_msg(LOG_INFO, "subscribed", "channel=%s replay_from=%lld",
-                                sub->rt->channel, sub->from);
+                        if (sess->opts.probe)
+                                log_msg(LOG_INFO, "probe_subscribe", "result=ok channel=%s replay_from=%lld",
+                                        sub->rt->channel, sub->from);
+                        else
+                                log_msg(LOG_INFO, "subscribed", "channel=%s replay_from=%lld",
+                                        sub->rt->channel, sub->from);
                         continue;
                 }
                 dec = recovery_classify(&in);
@@ -1501,10 +1508,11 @@ void session_disconnect(struct session *sess, long timeout_ms)
         if (bayeux_build_disconnect(&sess->req, sess->client_id, &sess->msg_id) == 0 &&
             http_xfer_run(&sess->cometd, sess->cometd_url, "application/json", sess->auth_header,
                           sess->req.data, sess->req.len, timeout_ms, err, sizeof(err)) == 0)
-                log_msg(LOG_INFO, "disconnect", "client_id=%s status=%ld", sess->client_id,
-                        sess->cometd.status);
+                log_msg(LOG_INFO, sess->opts.probe ? "probe_disconnect" : "disconnect",
+                        "client_id=%s status=%ld", sess->client_id, sess->cometd.status);
         else
-                log_msg(LOG_WARN, "disconnect", "client_id=%s err=\"%s\"", sess->client_id,
+                log_msg(LOG_WARN, sess->opts.probe ? "probe_disconnect" : "disconnect",
+                        "client_id=%s err=\"%s\"", sess->client_id,
                         sess->cometd.error[0] ? sess->cometd.error : "could not send /meta/disconnect");
         sess->handshaken = 0;
         sess->client_id[0] = '\0';

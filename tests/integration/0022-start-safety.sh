@@ -42,6 +42,16 @@ start_bridge "$T/a.yaml"
 A_PID=$BRIDGE_PID
 wait_for 30 kcat_has it.sa 3 || { not_ok "A delivers"; finish; }
 A_INSTANCE=$(sed -n 's/.*msg=claimed .*instance=\([0-9a-f]*\).*/\1/p' "$T/bridge.log" | head -n 1)
+# The probe's lines have names of their own: "msg=subscribed" (what readers
+# wait for before publishing new-only events) comes only after the claim.
+line_of() { grep -n -m1 -- "$1" "$T/bridge.log" | cut -d: -f1; }
+assert_file_contains "the probe's subscribe is logged as such" "$T/bridge.log" "msg=probe_subscribe result=ok channel=/topic/SA"
+if [ -n "$(line_of ' msg=claimed ')" ] && [ -n "$(line_of ' msg=subscribed ')" ] &&
+   [ "$(line_of ' msg=subscribed ')" -gt "$(line_of ' msg=claimed ')" ]; then
+        ok "msg=subscribed only after the claim"
+else
+        not_ok "msg=subscribed only after the claim" "$(grep -n 'subscribe\|claimed' "$T/bridge.log")"
+fi
 
 # 1. A wrong password: exit 3 on the login, nothing claimed.
 variant "$T/b1.yaml" 's/password: .*/password: not-the-password/'
