@@ -411,6 +411,22 @@ static int session_transport_failure(struct session *sess, struct http_xfer *x, 
         return session_recover(sess, dec, detail, errstr, errstr_size);
 }
 
+/*
+ * Credentials that worked before were refused (an admin may be rotating
+ * them, or a key file is half rotated): keep trying at the capped pace, not
+ * ready meanwhile, so a fix needs no restart.
+ */
+static void session_auth_retry(struct session *sess, const char *why)
+{
+        sess->auth_failed = 1;
+        log_msg(LOG_ERROR, "auth_rejected", "flow=%s err=\"%s\" cause=auth_rejected action=backoff",
+                config_flow_name(sess->cfg->sf.flow), why);
+        metrics_recovery_inc("auth_rejected",
+                             recovery_action_name(recovery_local("auth_rejected").action));
+        publish_readiness(sess);
+        session_backoff(sess, &sess->bo, S_LOGIN);
+}
+
 static int session_start_login(struct session *sess, char *errstr, size_t errstr_size)
 {
         char url[1024];
@@ -423,16 +439,9 @@ static int session_start_login(struct session *sess, char *errstr, size_t errstr
                 if (!sess->ever_logged_in)
                         return -1;
                 /* The JWT key file broke after a login worked (a rotation
-                 * half done): like a refusal, retry at the capped pace so
-                 * fixing the file needs no restart. */
-                sess->auth_failed = 1;
-                log_msg(LOG_ERROR, "auth_rejected", "flow=%s err=\"%s\" cause=auth_rejected action=backoff",
-                        config_flow_name(sess->cfg->sf.flow), errstr);
-                metrics_recovery_inc("auth_rejected",
-                                     recovery_action_name(recovery_local("auth_rejected").action));
+                 * half done): like a refusal, so fixing the file needs no restart. */
+                session_auth_retry(sess, errstr);
                 errstr[0] = '\0';
-                publish_readiness(sess);
-                session_backoff(sess, &sess->bo, S_LOGIN);
                 return 0;
         }
         /* The URL names the login host only; the form holds the secrets. */
@@ -467,15 +476,7 @@ static int session_login_done(struct session *sess, char *errstr, size_t errstr_
                         sess->state = S_DEAD;
                         return -1;
                 }
-                /* They worked before: an admin may be rotating them. Keep
-                 * trying at the capped pace so a fix needs no restart. */
-                sess->auth_failed = 1;
-                log_msg(LOG_ERROR, "auth_rejected", "flow=%s err=\"%s\" cause=auth_rejected action=backoff",
-                        config_flow_name(sess->cfg->sf.flow), err);
-                metrics_recovery_inc("auth_rejected",
-                                     recovery_action_name(recovery_local("auth_rejected").action));
-                publish_readiness(sess);
-                session_backoff(sess, &sess->bo, S_LOGIN);
+                session_auth_retry(sess, err);
                 return 0;
         }
         if (out == AUTH_RETRY) {
