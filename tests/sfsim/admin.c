@@ -89,12 +89,79 @@ static const char *fields_error(const char *fields, int cdc)
         return err;
 }
 
+/* @returns 1 when @p s is a comma-separated list of valid change types. */
+static int change_types_valid(const char *s)
+{
+        char one[16];
+        size_t len;
+
+        for (;;) {
+                len = strcspn(s, ",");
+                if (len >= sizeof(one))
+                        return 0;
+                memcpy(one, s, len);
+                one[len] = '\0';
+                if (!render_change_type_valid(one))
+                        return 0;
+                if (!s[len])
+                        return 1;
+                s += len + 1;
+        }
+}
+
+/* @returns 1 when @p s is 1 to ADMIN_MAX_RECORD_IDS comma-separated record IDs. */
+static int record_ids_valid(const char *s)
+{
+        static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+        size_t len, n = 0;
+
+        for (;;) {
+                len = strspn(s, alnum);
+                if (len < 15 || len > 18 || (s[len] && s[len] != ',') || ++n > ADMIN_MAX_RECORD_IDS)
+                        return 0;
+                if (!s[len])
+                        return 1;
+                s += len + 1;
+        }
+}
+
+/*
+ * changedFields of an UPDATE published with fields=: the object's member
+ * names, in its order, as JSON strings. cJSON decoded them; printing a
+ * string (not a number) back is exact. @returns a malloc'd text or NULL.
+ */
+static char *changed_fields_of(const char *fields)
+{
+        cJSON *obj = cJSON_Parse(fields), *item;
+        struct sbuf sb;
+
+        sbuf_init(&sb, 64 * 1024);
+        sbuf_puts(&sb, "");
+        cJSON_ArrayForEach(item, obj) {
+                cJSON *name = cJSON_CreateString(item->string);
+                char *text = name ? cJSON_PrintUnformatted(name) : NULL;
+
+                if (!text || sbuf_printf(&sb, "%s%s", sb.len ? "," : "", text) == -1)
+                        sb.toobig = 1;
+                free(text);
+                cJSON_Delete(name);
+        }
+        cJSON_Delete(obj);
+        if (sb.toobig || !sb.data) {
+                sbuf_free(&sb);
+                return NULL;
+        }
+        return sbuf_steal(&sb, NULL);
+}
+
 static void publish(struct sim *sim, const struct admin_request *req, struct admin_response *resp)
 {
         const char *name = req->arg(req->arg_ctx, "channel");
         struct store_publish_opts opts = { 0 };
         struct sim_event *evs[PUBLISH_CHUNK];
-        long count = 1, size = 0, pretty = 0, bad_replay_id = 0;
+        long count = 1, size = 0, pretty = 0, bad_replay_id = 0, records = 0, transaction = 0;
+        const char *record_id;
+        char *changed = NULL;
         enum channel_kind kind;
         const char *err;
         uint64_t *ids = NULL;
@@ -132,27 +199,54 @@ static void publish(struct sim *sim, const struct admin_request *req, struct adm
                 return;
         }
         opts.change_type = req->arg(req->arg_ctx, "change_type");
-        if (opts.change_type && !render_change_type_valid(opts.change_type)) {
+        if (opts.change_type && !change_types_valid(opts.change_type)) {
                 answer_error(resp, 400,
                              "publish: parameter 'change_type' must be CREATE, UPDATE, DELETE, UNDELETE, "
-                             "GAP_CREATE, GAP_UPDATE, GAP_DELETE, GAP_UNDELETE or GAP_OVERFLOW");
+                             "GAP_CREATE, GAP_UPDATE, GAP_DELETE, GAP_UNDELETE or GAP_OVERFLOW, or a "
+                             "comma-separated list of them (one per event, the last repeating)");
                 return;
         }
         opts.fields = req->arg(req->arg_ctx, "fields");
         kind = channel_classify(name, NULL, 0);
         cdc = kind == CHANNEL_CDC_ALL || kind == CHANNEL_CDC_ENTITY || kind == CHANNEL_CDC_CHN;
-        /* record_id= makes every event of the publish change one record (order tests). */
-        opts.record_id = req->arg(req->arg_ctx, "record_id");
-        if (opts.record_id && (!cdc || strlen(opts.record_id) < 15 ||
-                               strlen(opts.record_id) > 18 ||
-                               opts.record_id[strspn(opts.record_id,
-                                                     "abcdefghijklmnopqrstuvwxyz"
-                                                     "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")])) {
+        /* record_id= makes every event of the publish change one record (order
+         * tests); record_ids= several (a merged change); records=N made-up ones. */
+        record_id = req->arg(req->arg_ctx, "record_id");
+        if (record_id && (!cdc || strchr(record_id, ',') || !record_ids_valid(record_id))) {
                 answer_error(resp, 400,
                              "publish: parameter 'record_id' must be 15 to 18 of [A-Za-z0-9], on a "
                              "/data/ channel only");
                 return;
         }
+        opts.record_ids = req->arg(req->arg_ctx, "record_ids");
+        if (opts.record_ids && (!cdc || !record_ids_valid(opts.record_ids))) {
+                answer_error(resp, 400,
+                             "publish: parameter 'record_ids' must be 1 to %d comma-separated IDs of 15 "
+                             "to 18 of [A-Za-z0-9], on a /data/ channel only",
+                             ADMIN_MAX_RECORD_IDS);
+                return;
+        }
+        if (arg_long(req, "records", 1, ADMIN_MAX_RECORD_IDS, &records) == -1 ||
+            (records && !cdc)) {
+                answer_error(resp, 400,
+                             "publish: parameter 'records' must be an integer from 1 to %d, on a /data/ "
+                             "channel only",
+                             ADMIN_MAX_RECORD_IDS);
+                return;
+        }
+        if (!!record_id + !!opts.record_ids + !!records > 1) {
+                answer_error(resp, 400, "publish: give one of 'record_id', 'record_ids' and 'records'");
+                return;
+        }
+        if (record_id)
+                opts.record_ids = record_id;
+        opts.records = (unsigned)records;
+        if (arg_long(req, "transaction", 0, 1, &transaction) == -1 || (transaction && !cdc)) {
+                answer_error(resp, 400,
+                             "publish: parameter 'transaction' must be 0 or 1, on a /data/ channel only");
+                return;
+        }
+        opts.transaction = (int)transaction;
         if (opts.fields && (err = fields_error(opts.fields, cdc))) {
                 answer_error(resp, 400, "publish: parameter 'fields' %s", err);
                 return;
@@ -171,8 +265,15 @@ static void publish(struct sim *sim, const struct admin_request *req, struct adm
                 return;
         }
         opts.bad_replay_id = (int)bad_replay_id;
+        opts.count = (size_t)count;
+        if (cdc && opts.fields && !(changed = changed_fields_of(opts.fields))) {
+                answer(resp, 500, NULL);
+                return;
+        }
+        opts.changed_fields = changed;
         ids = malloc((size_t)count * sizeof(*ids));
         if (!ids) {
+                free(changed);
                 answer(resp, 500, NULL);
                 return;
         }
@@ -181,6 +282,7 @@ static void publish(struct sim *sim, const struct admin_request *req, struct adm
         pthread_mutex_unlock(&sim->lock);
         if (!ch) {
                 free(ids);
+                free(changed);
                 answer_error(resp, 503, "publish: too many channels (at most %d)", STORE_MAX_CHANNELS);
                 return;
         }
@@ -191,6 +293,7 @@ static void publish(struct sim *sim, const struct admin_request *req, struct adm
                 int64_t now = sim_wall_ms();
 
                 n = (size_t)count - done < PUBLISH_CHUNK ? (size_t)count - done : PUBLISH_CHUNK;
+                opts.index = done;
                 if (store_render(sim->store, ch, &opts, evs, n, now) == -1) {
                         failed = 1;
                         break;
@@ -202,6 +305,7 @@ static void publish(struct sim *sim, const struct admin_request *req, struct adm
                 done += n;
         }
         store_publish_end(ch);
+        free(changed);
         if (failed && done == 0) {
                 free(ids);
                 answer_error(resp, 500, "publish: out of memory");

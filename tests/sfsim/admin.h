@@ -15,6 +15,7 @@
 #include <stddef.h>
 
 #define ADMIN_MAX_PUBLISH 1000000  /* events per publish request */
+#define ADMIN_MAX_RECORD_IDS 200   /* recordIds of one change event: a DML batch */
 
 struct sim;
 

@@ -43,6 +43,18 @@ int render_change_type_valid(const char *s)
         return 0;
 }
 
+void render_change_type_at(const char *list, size_t index, char out[16])
+{
+        const char *p = list, *comma;
+        size_t len;
+
+        /* The index th member, or the last one when the list is shorter. */
+        while (index-- && (comma = strchr(p, ',')))
+                p = comma + 1;
+        len = strcspn(p, ",");
+        snprintf(out, 16, "%.*s", (int)(len < 15 ? len : 15), p);
+}
+
 static uint64_t fnv1a(const char *s, uint64_t h)
 {
         for (; *s; s++) {
@@ -77,7 +89,7 @@ void render_iso_time(int64_t ms, char out[32])
         snprintf(out + n, 32 - n, ".%03uZ", millis);
 }
 
-static void uuid(struct render_rng *rng, char out[37])
+void render_uuid(struct render_rng *rng, char out[37])
 {
         uint64_t hi = render_rng_next(rng), lo = render_rng_next(rng);
 
@@ -105,6 +117,40 @@ static void record_id(const char *entity, uint64_t seq, char out[19])
                 if (!strcmp(entity, prefixes[i].entity))
                         prefix = prefixes[i].prefix;
         snprintf(out, 19, "%s%012" PRIu64 "AAA", prefix, seq % (uint64_t)1000000000000ULL);
+}
+
+/*
+ * ChangeEventHeader.recordIds' members. Salesforce merges the same change of
+ * several records of one entity in one transaction into one event with all
+ * their IDs (CDC guide, "Merged Change Events"); an overflow event
+ * (GAP_OVERFLOW) names no record at all, so the caller sends [] for it.
+ */
+static int append_record_ids(struct sbuf *sb, const struct render_params *rp, uint64_t seq)
+{
+        const char *p = rp->record_ids;
+        unsigned k, n = rp->records > 1 ? rp->records : 1;
+        char id[19];
+
+        if (p) {
+                for (;;) {
+                        size_t len = strcspn(p, ",");
+
+                        if (sbuf_printf(sb, "%s\"%.*s\"", p == rp->record_ids ? "" : ",", (int)len,
+                                        p) == -1)
+                                return -1;
+                        if (!p[len])
+                                return 0;
+                        p += len + 1;
+                }
+        }
+        for (k = 0; k < n; k++) {
+                /* A merged change's IDs differ from each other and from the
+                 * single-record events' (numbered by seq alone). */
+                record_id(rp->entity, n == 1 ? seq : seq * 1000 + 1000000000 + k, id);
+                if (sbuf_printf(sb, "%s\"%s\"", k ? "," : "", id) == -1)
+                        return -1;
+        }
+        return 0;
 }
 
 /* The padding pattern: readable, cheap to copy, no JSON escaping needed. */
@@ -250,7 +296,7 @@ static int standard_payload(struct sbuf *sb, const struct render_params *rp, uin
         char ident[37], session[17], login[17];
         uint64_t r = render_rng_next(rng);
 
-        uuid(rng, ident);
+        render_uuid(rng, ident);
         snprintf(session, sizeof(session), "%016" PRIx64, render_rng_next(rng));
         snprintf(login, sizeof(login), "%016" PRIx64, render_rng_next(rng));
         if (sbuf_printf(sb,
@@ -304,7 +350,7 @@ int render_event(struct sbuf *sb, const struct render_params *rp, uint64_t repla
                 n = snprintf(tail, sizeof(tail), "},\"channel\":\"%s\"}", rp->channel);
                 break;
         case CHANNEL_EVENT_STD:
-                uuid(rng, uid);
+                render_uuid(rng, uid);
                 if (sbuf_printf(sb, "{\"data\":{\"schema\":\"%s\",\"payload\":", rp->schema) == -1 ||
                     (!rp->fields && standard_payload(sb, rp, seq, when, uid, rng) == -1))
                         goto fail;
@@ -316,7 +362,7 @@ int render_event(struct sbuf *sb, const struct render_params *rp, uint64_t repla
                 break;
         case CHANNEL_EVENT:
         case CHANNEL_EVENT_CHN:
-                uuid(rng, uid);
+                render_uuid(rng, uid);
                 if (sbuf_printf(sb, "{\"data\":{\"schema\":\"%s\",\"payload\":",
                                 rp->schema) == -1 ||
                     (!rp->fields && sbuf_printf(sb,
@@ -333,19 +379,34 @@ int render_event(struct sbuf *sb, const struct render_params *rp, uint64_t repla
         case CHANNEL_CDC_ENTITY:
         case CHANNEL_CDC_CHN:
                 cdc = 1;
-                if (rp->record_id)
-                        snprintf(id, sizeof(id), "%s", rp->record_id);
-                else
-                        record_id(rp->entity, seq, id);
-                uuid(rng, uid);
+                render_uuid(rng, uid);
+                /*
+                 * The header as the CometD API sends it (the CDC guide's
+                 * examples): changedFields lists an UPDATE's changed fields
+                 * and is empty for other types; diffFields and nulledFields
+                 * are Pub/Sub API only (a nulled field comes as "F":null in
+                 * CometD). Events of one transaction share transactionKey,
+                 * count sequenceNumber from 1, and only the last has
+                 * isTransactionEnd true.
+                 */
                 if (sbuf_printf(sb,
                                 "{\"data\":{\"schema\":\"%s\",\"payload\":{\"ChangeEventHeader\":{"
-                                "\"entityName\":\"%s\",\"recordIds\":[\"%s\"],\"changeType\":\"%s\","
+                                "\"entityName\":\"%s\",\"recordIds\":[",
+                                rp->schema, rp->entity) == -1 ||
+                    (strcmp(ct, "GAP_OVERFLOW") && append_record_ids(sb, rp, seq) == -1) ||
+                    sbuf_printf(sb, "],\"changeType\":\"%s\",\"changedFields\":[%s],", ct,
+                                strcmp(ct, "UPDATE")  ? ""
+                                : rp->changed_fields ? rp->changed_fields
+                                : rp->fields          ? ""
+                                                      : "\"LastModifiedDate\",\"Description\"") == -1 ||
+                    sbuf_printf(sb,
                                 "\"changeOrigin\":\"com/salesforce/api/soap/59.0;client=sfsim\","
-                                "\"transactionKey\":\"%s\",\"sequenceNumber\":1,\"isTransactionEnd\":true,"
+                                "\"transactionKey\":\"%s\",\"sequenceNumber\":%u,\"isTransactionEnd\":%s,"
                                 "\"commitTimestamp\":%" PRId64 ",\"commitNumber\":%" PRIu64
                                 ",\"commitUser\":\"%s\"}",
-                                rp->schema, rp->entity, id, ct, uid, now_ms,
+                                rp->transaction_key ? rp->transaction_key : uid,
+                                rp->sequence ? rp->sequence : 1u,
+                                rp->mid_transaction ? "false" : "true", now_ms,
                                 replay_id * 1000 + 7, rp->user_id) == -1)
                         goto fail;
                 n = snprintf(tail, sizeof(tail),

@@ -29,8 +29,18 @@ struct render_params {
         const char *channel;      /* bare channel name */
         const char *entity;       /* CDC entity name (CDC kinds only) */
         const char *change_type;  /* CREATE, UPDATE, DELETE, UNDELETE, GAP_* */
-        const char *record_id;    /* CDC: recordIds[0], 15..18 of [A-Za-z0-9]; NULL: from
-                                   * the event's sequence number */
+        const char *record_ids;   /* CDC: the recordIds, comma-separated, each 15..18
+                                   * of [A-Za-z0-9] (checked by the caller); NULL:
+                                   * made from the event's sequence number */
+        unsigned records;         /* CDC without record_ids: this many made-up IDs
+                                   * (a merged change); 0 or 1: one */
+        const char *changed_fields; /* CDC UPDATE: the members of changedFields as JSON
+                                   * text ("Name","Phone"); NULL: those of the default
+                                   * payload. Other change types send [] */
+        const char *transaction_key; /* CDC: shared by every event of a transaction;
+                                   * NULL: a transaction of this event alone */
+        unsigned sequence;        /* CDC sequenceNumber in the transaction; 0: 1 */
+        int mid_transaction;      /* CDC: isTransactionEnd false (more events follow) */
         const char *schema;       /* 22-character schema ID (PE and CDC) */
         const char *user_id;      /* CreatedById, commitUser */
         size_t size;              /* pad a text field so the JSON is about this
@@ -44,6 +54,17 @@ struct render_params {
 
 /** @returns 1 when @p s is a change type Salesforce sends (CREATE … GAP_OVERFLOW). */
 int render_change_type_valid(const char *s);
+
+/**
+ * @brief Pick the change type of the @p index th event of a publish from
+ *        @p list (comma-separated, checked): one per event, the last one
+ *        repeating.
+ * @param out receives it (16 bytes; every valid type fits).
+ */
+void render_change_type_at(const char *list, size_t index, char out[16]);
+
+/** @brief A version 4 UUID (EventUuid, transactionKey) into @p out (37 bytes). */
+void render_uuid(struct render_rng *rng, char out[37]);
 
 /**
  * @brief Derive the schema ID of a channel (+ entity): 22 base64url

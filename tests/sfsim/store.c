@@ -41,6 +41,7 @@ struct channel {
         uint64_t seq;
         struct render_rng id_rng;   /* gap sizes */
         struct render_rng uuid_rng; /* EventUuid, transactionKey */
+        char transaction_key[37];   /* of the publish under way, when one transaction */
         struct sbuf scratch;        /* one rendered event */
 
         struct channel *next;
@@ -214,8 +215,12 @@ int store_render(struct store *store, struct channel *ch, const struct store_pub
         rp.entity = ch->kind == CHANNEL_CDC_ENTITY ? ch->entity
                     : opts->entity                 ? opts->entity
                                                    : "Account";
-        rp.change_type = opts->change_type ? opts->change_type : "CREATE";
-        rp.record_id = opts->record_id;
+        rp.record_ids = opts->record_ids;
+        rp.records = opts->records;
+        rp.changed_fields = opts->changed_fields;
+        rp.transaction_key = NULL;
+        rp.sequence = 1;
+        rp.mid_transaction = 0;
         render_schema_id(ch->name, rp.entity, schema);
         rp.schema = schema;
         rp.user_id = store->user_id;
@@ -224,10 +229,22 @@ int store_render(struct store *store, struct channel *ch, const struct store_pub
         rp.pretty = opts->pretty;
         for (i = 0; i < n; i++) {
                 uint64_t id = ch->next_id + 1 + render_rng_next(&ch->id_rng) % 3;
+                size_t at = opts->index + i;
                 struct sim_event *ev;
+                char ct[16];
 
                 if (ch->seq == 0 && store->first_replay_id)
                         id = store->first_replay_id;
+                render_change_type_at(opts->change_type ? opts->change_type : "CREATE", at, ct);
+                rp.change_type = ct;
+                if (opts->transaction) {
+                        /* The publish lock is held across the whole publish. */
+                        if (at == 0)
+                                render_uuid(&ch->uuid_rng, ch->transaction_key);
+                        rp.transaction_key = ch->transaction_key;
+                        rp.sequence = (unsigned)at + 1;
+                        rp.mid_transaction = at + 1 < opts->count;
+                }
                 sbuf_reset(&ch->scratch);
                 if (render_event(&ch->scratch, &rp, id, ch->seq + 1, now_ms, &ch->uuid_rng) == -1 ||
                     (opts->bad_replay_id && unreadable_replay_id(&ch->scratch) == -1))

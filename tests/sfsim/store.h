@@ -29,8 +29,16 @@ struct sim_event;
 /** How published events look (see render.h). */
 struct store_publish_opts {
         const char *entity;       /* /data/ChangeEvents only; NULL: Account */
-        const char *change_type;  /* NULL: CREATE */
-        const char *record_id;    /* CDC only: recordIds[0] of every event; NULL: one per event */
+        const char *change_type;  /* NULL: CREATE; else comma-separated change types, one
+                                   * per event of the publish, the last repeating */
+        const char *record_ids;   /* CDC only: comma-separated recordIds of every event
+                                   * (GAP_OVERFLOW: none); NULL: one per event */
+        unsigned records;         /* CDC only, without record_ids: IDs per event (>1: merged) */
+        const char *changed_fields; /* CDC UPDATE: changedFields members (render.h) */
+        int transaction;          /* CDC: the events of the publish are one transaction */
+        size_t index;             /* of the first event of this store_render() call in
+                                   * the publish (change type, sequenceNumber) */
+        size_t count;             /* events in the whole publish */
         size_t size;              /* 0: natural size */
         const char *fields;       /* NULL, or a checked JSON object's text (render.h) */
         int pretty;               /* insignificant whitespace in the message */

@@ -132,10 +132,40 @@ static void test_platform_event_shape(void **state)
         cJSON_Delete(arr);
 }
 
+static const cJSON *cdc_header(const cJSON *ev)
+{
+        return member(member(member(ev, "data"), "payload"), "ChangeEventHeader");
+}
+
+/* The header's recordIds as "A,B,C" (at most @p size bytes). */
+static const char *cdc_ids(const cJSON *ev, char *out, size_t size)
+{
+        const cJSON *id;
+        size_t len = 0;
+
+        out[0] = '\0';
+        cJSON_ArrayForEach(id, member(cdc_header(ev), "recordIds")) {
+                assert_true(cJSON_IsString(id));
+                len += (size_t)snprintf(out + len, size - len, "%s%s", len ? "," : "", id->valuestring);
+                assert_true(len < size);
+        }
+        return out;
+}
+
+/* changedFields as JSON text, e.g. ["Name","Phone"]. */
+static void assert_changed_fields(const cJSON *ev, const char *want)
+{
+        char *text = cJSON_PrintUnformatted(member(cdc_header(ev), "changedFields"));
+
+        assert_non_null(text);
+        assert_string_equal(text, want);
+        free(text);
+}
+
 static void check_cdc(const cJSON *ev, const char *channel, const char *entity, const char *change_type,
                       const char *id_prefix, int header_only)
 {
-        const cJSON *data, *payload, *header, *ids;
+        const cJSON *data, *payload, *header, *ids, *id;
 
         assert_members(ev, "data,channel");
         assert_string_equal(json_str(ev, "channel"), channel);
@@ -144,8 +174,8 @@ static void check_cdc(const cJSON *ev, const char *channel, const char *entity, 
         assert_members(member(data, "event"), "replayId");
         payload = member(data, "payload");
         header = member(payload, "ChangeEventHeader");
-        assert_members(header, "entityName,recordIds,changeType,changeOrigin,transactionKey,sequenceNumber,"
-                               "isTransactionEnd,commitTimestamp,commitNumber,commitUser");
+        assert_members(header, "entityName,recordIds,changeType,changedFields,changeOrigin,transactionKey,"
+                               "sequenceNumber,isTransactionEnd,commitTimestamp,commitNumber,commitUser");
         assert_string_equal(json_str(header, "entityName"), entity);
         assert_string_equal(json_str(header, "changeType"), change_type);
         assert_string_equal(json_str(header, "commitUser"), T_USER_ID);
@@ -154,9 +184,11 @@ static void check_cdc(const cJSON *ev, const char *channel, const char *entity, 
         assert_true(cJSON_IsNumber(member(header, "commitNumber")));
         assert_true(fabs(member(header, "commitTimestamp")->valuedouble / 1000.0 - (double)time(NULL)) < 60);
         ids = member(header, "recordIds");
-        assert_int_equal(cJSON_GetArraySize(ids), 1);
-        assert_int_equal(strlen(cJSON_GetArrayItem(ids, 0)->valuestring), 18);
-        assert_int_equal(strncmp(cJSON_GetArrayItem(ids, 0)->valuestring, id_prefix, 3), 0);
+        assert_true(cJSON_GetArraySize(ids) >= 1);
+        cJSON_ArrayForEach(id, ids) {
+                assert_int_equal(strlen(id->valuestring), 18);
+                assert_int_equal(strncmp(id->valuestring, id_prefix, 3), 0);
+        }
         if (header_only)
                 assert_members(payload, "ChangeEventHeader");
         else
@@ -172,6 +204,9 @@ static void test_change_event_shapes(void **state)
 
         arr = publish_and_fetch(fx, "/data/ChangeEvents", "", ids, 2, &n);
         check_cdc(cJSON_GetArrayItem(arr, 0), "/data/ChangeEvents", "Account", "CREATE", "001", 0);
+        /* One record unless asked otherwise; changedFields empty but on UPDATE. */
+        assert_int_equal(cJSON_GetArraySize(member(cdc_header(cJSON_GetArrayItem(arr, 0)), "recordIds")), 1);
+        assert_changed_fields(cJSON_GetArrayItem(arr, 0), "[]");
         assert_int_equal(event_replay_id(cJSON_GetArrayItem(arr, 0)), ids[0]);
         cJSON_Delete(arr);
         arr = publish_and_fetch(fx, "/data/ChangeEvents", "entity=Contact&change_type=UPDATE", ids, 2, &n);
@@ -195,6 +230,112 @@ static void test_change_event_shapes(void **state)
         /* Gap events carry the header only. */
         arr = publish_and_fetch(fx, "/data/OpportunityChangeEvent", "change_type=GAP_CREATE&size=2000", ids, 2, &n);
         check_cdc(cJSON_GetArrayItem(arr, 0), "/data/OpportunityChangeEvent", "Opportunity", "GAP_CREATE", "006", 1);
+        cJSON_Delete(arr);
+}
+
+/*
+ * Change events as Salesforce sends them (CDC guide: "ChangeEventHeader
+ * Fields", "Merged Change Events", "Overflow Events"): a merged change with
+ * several recordIds, the events of one transaction sharing transactionKey
+ * with sequenceNumber 1..n and isTransactionEnd only on the last,
+ * changedFields on UPDATE (empty otherwise), and an overflow event with no
+ * record ID and no record fields.
+ */
+static void test_change_event_merged_transaction_overflow(void **state)
+{
+        struct fixture *fx = *state;
+        const char *want_ids = "001xx000003DGb2AAG,001xx000003DGb3AAG,001xx000003DGb4AAG";
+        char got[1024], key[40];
+        const cJSON *ev, *h;
+        uint64_t ids[8];
+        size_t n;
+        int i;
+        cJSON *arr;
+
+        /* record_ids=: every event names all of them, in order. */
+        arr = publish_and_fetch(fx, "/data/AccountChangeEvent",
+                                "count=2&change_type=UPDATE&record_ids=001xx000003DGb2AAG,"
+                                "001xx000003DGb3AAG,001xx000003DGb4AAG",
+                                ids, 8, &n);
+        assert_int_equal(n_events(arr), 2);
+        for (i = 0; i < 2; i++) {
+                ev = cJSON_GetArrayItem(arr, i);
+                assert_string_equal(cdc_ids(ev, got, sizeof(got)), want_ids);
+                assert_changed_fields(ev, "[\"LastModifiedDate\",\"Description\"]");
+        }
+        cJSON_Delete(arr);
+
+        /* records=N: N distinct made-up IDs of the entity. */
+        arr = publish_and_fetch(fx, "/data/ContactChangeEvent", "records=5", ids, 8, &n);
+        h = cdc_header(cJSON_GetArrayItem(arr, 0));
+        assert_int_equal(cJSON_GetArraySize(member(h, "recordIds")), 5);
+        for (i = 0; i < 5; i++) {
+                const char *a = cJSON_GetArrayItem(member(h, "recordIds"), i)->valuestring;
+                int j;
+
+                assert_int_equal(strlen(a), 18);
+                assert_int_equal(strncmp(a, "003", 3), 0);
+                for (j = 0; j < i; j++)
+                        assert_string_not_equal(a, cJSON_GetArrayItem(member(h, "recordIds"), j)->valuestring);
+        }
+        assert_changed_fields(cJSON_GetArrayItem(arr, 0), "[]"); /* CREATE */
+        cJSON_Delete(arr);
+
+        /* One transaction: an UPDATE of 2 records, a DELETE, then the overflow. */
+        arr = publish_and_fetch(fx, "/data/ChangeEvents",
+                                "count=4&transaction=1&change_type=UPDATE,DELETE,GAP_OVERFLOW&"
+                                "record_ids=001xx000003DGb2AAG,001xx000003DGb3AAG",
+                                ids, 8, &n);
+        assert_int_equal(n, 4);
+        assert_int_equal(n_events(arr), 4);
+        snprintf(key, sizeof(key), "%s", json_str(cdc_header(cJSON_GetArrayItem(arr, 0)), "transactionKey"));
+        assert_true(is_uuid4(key));
+        for (i = 0; i < 4; i++) {
+                ev = cJSON_GetArrayItem(arr, i);
+                h = cdc_header(ev);
+                assert_int_equal(event_replay_id(ev), ids[i]);
+                assert_string_equal(json_str(h, "transactionKey"), key);
+                assert_int_equal(member(h, "sequenceNumber")->valueint, i + 1);
+                assert_true(cJSON_IsBool(member(h, "isTransactionEnd")));
+                assert_int_equal(cJSON_IsTrue(member(h, "isTransactionEnd")), i == 3);
+        }
+        check_cdc(cJSON_GetArrayItem(arr, 0), "/data/ChangeEvents", "Account", "UPDATE", "001", 0);
+        assert_string_equal(json_str(cdc_header(cJSON_GetArrayItem(arr, 0)), "changeType"), "UPDATE");
+        assert_string_equal(json_str(cdc_header(cJSON_GetArrayItem(arr, 1)), "changeType"), "DELETE");
+        assert_string_equal(cdc_ids(cJSON_GetArrayItem(arr, 1), got, sizeof(got)),
+                            "001xx000003DGb2AAG,001xx000003DGb3AAG");
+        assert_changed_fields(cJSON_GetArrayItem(arr, 1), "[]");
+        for (i = 2; i < 4; i++) {
+                /* The overflow: header only, recordIds [] whatever record_ids said. */
+                ev = cJSON_GetArrayItem(arr, i);
+                h = cdc_header(ev);
+                assert_string_equal(json_str(h, "changeType"), "GAP_OVERFLOW");
+                assert_string_equal(json_str(h, "entityName"), "Account");
+                assert_true(cJSON_IsArray(member(h, "recordIds")));
+                assert_int_equal(cJSON_GetArraySize(member(h, "recordIds")), 0);
+                assert_changed_fields(ev, "[]");
+                assert_members(member(member(ev, "data"), "payload"), "ChangeEventHeader");
+        }
+        cJSON_Delete(arr);
+
+        /* Without transaction=1 each event is a transaction of its own. */
+        arr = publish_and_fetch(fx, "/data/LeadChangeEvent", "count=2&change_type=GAP_OVERFLOW", ids, 8, &n);
+        for (i = 0; i < 2; i++) {
+                h = cdc_header(cJSON_GetArrayItem(arr, i));
+                assert_int_equal(member(h, "sequenceNumber")->valueint, 1);
+                assert_true(cJSON_IsTrue(member(h, "isTransactionEnd")));
+                assert_int_equal(cJSON_GetArraySize(member(h, "recordIds")), 0);
+        }
+        assert_string_not_equal(json_str(cdc_header(cJSON_GetArrayItem(arr, 0)), "transactionKey"),
+                                json_str(cdc_header(cJSON_GetArrayItem(arr, 1)), "transactionKey"));
+        cJSON_Delete(arr);
+
+        /* fields= on an UPDATE: changedFields names its members, escapes kept. */
+        arr = publish_and_fetch(fx, "/data/CaseChangeEvent",
+                                "change_type=UPDATE&fields=%7B%22Status%22%3A%22Closed%22%2C%22Q%5C%22__c%22"
+                                "%3Anull%7D",
+                                ids, 8, &n);
+        assert_changed_fields(cJSON_GetArrayItem(arr, 0), "[\"Status\",\"Q\\\"__c\"]");
         cJSON_Delete(arr);
 }
 
@@ -460,11 +601,25 @@ static void test_publish_input_checks(void **state)
                 "/admin/publish?channel=/data/ChangeEvents&record_id=short",
                 "/admin/publish?channel=/data/ChangeEvents&record_id=001xx000003DGb2A%22A",
                 "/admin/publish?channel=/topic/T&record_id=001xx000003DGb2AAG",
+                "/admin/publish?channel=/data/ChangeEvents&change_type=UPDATE,BOGUS",
+                "/admin/publish?channel=/data/ChangeEvents&change_type=UPDATE,",
+                "/admin/publish?channel=/data/ChangeEvents&record_ids=001xx000003DGb2AAG,short",
+                "/admin/publish?channel=/data/ChangeEvents&record_ids=001xx000003DGb2AAG,",
+                "/admin/publish?channel=/topic/T&record_ids=001xx000003DGb2AAG",
+                "/admin/publish?channel=/data/ChangeEvents&records=0",
+                "/admin/publish?channel=/data/ChangeEvents&records=201",
+                "/admin/publish?channel=/event/E__e&records=2",
+                "/admin/publish?channel=/data/ChangeEvents&records=2&record_id=001xx000003DGb2AAG",
+                "/admin/publish?channel=/data/ChangeEvents&transaction=2",
+                "/admin/publish?channel=/topic/T&transaction=1",
         };
         const char *words[] = { "'channel' is required", "does not exist", "does not exist",
                                 "does not exist", "'count'",
                                 "'count'", "'count'", "'size'", "'size'", "'change_type'", "'entity'",
-                                "'record_id'", "'record_id'", "'record_id'" };
+                                "'record_id'", "'record_id'", "'record_id'", "'change_type'",
+                                "'change_type'", "'record_ids'", "'record_ids'", "'record_ids'",
+                                "'records'", "'records'", "'records'", "give one of", "'transaction'",
+                                "'transaction'" };
         cJSON *json;
         size_t i;
 
@@ -488,6 +643,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_pushtopic_shape, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_platform_event_shape, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_change_event_shapes, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_change_event_merged_transaction_overflow, fx_setup,
+                                                fx_teardown),
                 cmocka_unit_test_setup_teardown(test_standard_event_shapes, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_custom_channel_shapes, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_generic_shape, fx_setup, fx_teardown),
