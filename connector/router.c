@@ -94,10 +94,26 @@ static void router_header(struct router_record *rec, const char *name, const cha
         hdr->value_len = strlen(value);
 }
 
+/*
+ * What a change event is about: its first record ID; for an overflow event
+ * (GAP_OVERFLOW), which Salesforce sends with recordIds [] because it
+ * stands for the rest of a transaction's changes to one entity, that
+ * entity. Other events: their record ID, or NULL.
+ */
+static const char *router_order_id(const struct bayeux_msg *ev)
+{
+        if (ev->record_id)
+                return ev->record_id;
+        if (ev->change_type && ev->entity && ev->entity[0] && !strcmp(ev->change_type, "GAP_OVERFLOW"))
+                return ev->entity;
+        return NULL;
+}
+
 int router_render(const struct config *cfg, const struct config_route *rt,
                   const struct bayeux_msg *ev, struct router_record *rec, struct buf *scratch,
                   int *warned, char *errstr, size_t errstr_size)
 {
+        const char *order_id = router_order_id(ev);
         const struct bayeux_value *value;
         int warned_local = 0, topic_rc;
         char topic_err[320];
@@ -121,9 +137,11 @@ int router_render(const struct config *cfg, const struct config_route *rt,
                 rec->key_len = strlen(rec->key_buf);
                 break;
         case ROUTE_KEY_RECORD_ID:
-                if (ev->record_id) {
-                        rec->key = ev->record_id;
-                        rec->key_len = strlen(ev->record_id);
+                /* An overflow event is keyed by its entity: never null, which
+                 * a compacted topic would refuse (INVALID_RECORD). */
+                if (order_id) {
+                        rec->key = order_id;
+                        rec->key_len = strlen(order_id);
                 } else {
                         *warned |= ROUTER_WARN_NO_KEY;
                 }
@@ -142,15 +160,16 @@ int router_render(const struct config *cfg, const struct config_route *rt,
 
         /*
          * The partition follows Salesforce's order unit: a record (all its
-         * change events, and a multi-record change as a whole by its first
-         * ID) or the channel. An event without a record ID on a record_id
-         * route goes by its channel: one fixed partition, still in order,
-         * never a random one.
+         * change events, and a merged change of several records as a whole
+         * by its first ID: one copy per event, as Kafka readers expect), an
+         * overflow event's entity, or the channel. Another event without a
+         * record ID on a record_id route goes by its channel: one fixed
+         * partition, still in order, never a random one.
          */
         switch (rt->partition_by) {
         case ROUTE_PARTITION_RECORD_ID:
-                if (ev->record_id) {
-                        rec->partition_hash = murmur2_positive(ev->record_id, strlen(ev->record_id));
+                if (order_id) {
+                        rec->partition_hash = murmur2_positive(order_id, strlen(order_id));
                         break;
                 }
                 *warned |= ROUTER_WARN_NO_PARTITION_ID;

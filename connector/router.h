@@ -68,7 +68,11 @@ struct router_record {
  *          (key: event_uuid without an EventUuid likewise); partition_by:
  *          record_id on an event without a record ID hashes its channel
  *          instead and sets ROUTER_WARN_NO_PARTITION_ID (*warned is zeroed
- *          first; NULL is allowed) so the caller logs it.
+ *          first; NULL is allowed) so the caller logs it. A change event
+ *          with several recordIds goes by the first. An overflow event
+ *          (changeType GAP_OVERFLOW, recordIds []) stands for its entity:
+ *          key: record_id keys it and partition_by: record_id hashes it by
+ *          entityName, with no warning.
  *          Characters of entityName that Kafka forbids in a topic name are
  *          replaced by '_'.
  *

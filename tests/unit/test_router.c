@@ -701,6 +701,65 @@ static void test_partition_fallback(void **state)
         unload(&fx);
 }
 
+/*
+ * An overflow event (GAP_OVERFLOW) comes with recordIds [] (CDC guide,
+ * "Overflow Events"): it stands for its entity. key: record_id keys it by
+ * entityName (a null key would be refused by a compacted topic) and
+ * partition_by: record_id hashes the entity; neither is a warning. Any
+ * other change event without a record ID still goes by its channel, warned.
+ */
+static void test_overflow_by_entity(void **state)
+{
+        static const char overflow[] =
+                "{\"data\":{\"schema\":\"s\",\"payload\":{\"ChangeEventHeader\":{\"entityName\":\"Account\","
+                "\"recordIds\":[],\"changeType\":\"GAP_OVERFLOW\",\"changedFields\":[],"
+                "\"commitTimestamp\":1501010206653}},\"event\":{\"replayId\":1099511627777}},"
+                "\"channel\":\"/data/ChangeEvents\"}";
+        static const char no_ids[] =
+                "{\"data\":{\"payload\":{\"ChangeEventHeader\":{\"entityName\":\"Account\","
+                "\"recordIds\":[],\"changeType\":\"UPDATE\"}},\"event\":{\"replayId\":5}},"
+                "\"channel\":\"/data/ChangeEvents\"}";
+        struct config cfg = make_config("b");
+        struct config_route rt = make_route("/data/ChangeEvents", "cdc.{entity}", ROUTE_KEY_RECORD_ID,
+                                            ROUTE_VALUE_DATA);
+        struct fixture fx;
+        int warned = -1;
+
+        (void)state;
+        rt.partition_by = ROUTE_PARTITION_RECORD_ID;
+        load(&fx, overflow);
+        assert_null(fx.ev->record_id);
+        assert_int_equal(render(&fx, &cfg, &rt, &warned), 0);
+        assert_int_equal(warned, 0);
+        assert_string_equal(fx.rec.topic, "cdc.Account");
+        assert_int_equal(fx.rec.key_len, 7);
+        assert_memory_equal(fx.rec.key, "Account", 7);
+        assert_int_equal(fx.rec.partition_hash, 810642162); /* murmur2("Account") */
+        assert_header(&fx.rec, 1, "sf.replay_id", "1099511627777");
+        /* partition_by: key hashes the same key, so it lands in the same place. */
+        rt.partition_by = ROUTE_PARTITION_KEY;
+        assert_int_equal(render(&fx, &cfg, &rt, &warned), 0);
+        assert_int_equal(warned, 0);
+        assert_int_equal(fx.rec.partition_hash, ROUTER_PARTITION_BY_KEY);
+        /* key: replay_id keeps the replay ID; the partition is still the entity's. */
+        rt.key = ROUTE_KEY_REPLAY_ID;
+        rt.partition_by = ROUTE_PARTITION_RECORD_ID;
+        assert_int_equal(render(&fx, &cfg, &rt, &warned), 0);
+        assert_int_equal(warned, 0);
+        assert_memory_equal(fx.rec.key, "1099511627777", 13);
+        assert_int_equal(fx.rec.partition_hash, 810642162);
+        unload(&fx);
+
+        /* Not an overflow: a change event without its record is odd, and said. */
+        rt.key = ROUTE_KEY_RECORD_ID;
+        load(&fx, no_ids);
+        assert_int_equal(render(&fx, &cfg, &rt, &warned), 0);
+        assert_int_equal(warned, ROUTER_WARN_NO_KEY | ROUTER_WARN_NO_PARTITION_ID);
+        assert_null(fx.rec.key);
+        assert_int_equal(fx.rec.partition_hash, 198521852); /* "/data/ChangeEvents" */
+        unload(&fx);
+}
+
 /* key: event_uuid: a platform event's EventUuid; without one, no key (warned). */
 static void test_event_uuid_key(void **state)
 {
@@ -740,6 +799,7 @@ int main(void)
                 cmocka_unit_test(test_entity_sanitised),
                 cmocka_unit_test(test_errors),
                 cmocka_unit_test(test_entity_illegal),
+                cmocka_unit_test(test_overflow_by_entity),
                 cmocka_unit_test(test_large_replay_id_key),
                 cmocka_unit_test(test_value_modes_exact),
                 cmocka_unit_test(test_value_compacted_only_when_needed),
