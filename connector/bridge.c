@@ -681,9 +681,11 @@ static void bridge_take_batch(struct bridge *br, const struct bayeux_response *r
                         if ((warned & ROUTER_WARN_NO_PARTITION_ID) && !br->partition_warned[ri]) {
                                 br->partition_warned[ri] = 1;
                                 log_msg(LOG_WARN, "partition_fallback",
-                                        "channel=%s replay_id=%lld topic=%s cause=no_record_id "
+                                        "channel=%s replay_id=%lld topic=%s cause=%s "
                                         "action=partition_by_channel",
-                                        m->channel, m->replay_id, rec.topic);
+                                        m->channel, m->replay_id, rec.topic,
+                                        rt->partition_by == ROUTE_PARTITION_ENTITY ? "no_entity"
+                                                                                   : "no_record_id");
                         }
                         st = sink_produce(br->sink, &rec, err, sizeof(err));
                         if (st == SINK_POISON) {

@@ -44,7 +44,10 @@ static const char *key_name(enum route_key k)
 
 static const char *partition_name(enum route_partition p)
 {
-        return p == ROUTE_PARTITION_CHANNEL ? "channel" : p == ROUTE_PARTITION_RECORD_ID ? "record_id" : "key";
+        return p == ROUTE_PARTITION_CHANNEL     ? "channel"
+               : p == ROUTE_PARTITION_RECORD_ID ? "record_id"
+               : p == ROUTE_PARTITION_ENTITY    ? "entity"
+                                                : "key";
 }
 
 static const char *value_name(enum route_value v)

@@ -646,6 +646,13 @@ static void check_routes(struct loader *ld)
                                      "key needs a record key, and this route has key: none "
                                      "(use channel or record_id)");
                         return;
+                } else if (rt->partition_by == ROUTE_PARTITION_ENTITY &&
+                           strncmp(rt->channel, "/data/", 6) != 0) {
+                        snprintf(display, sizeof(display), "routes[%zu].partition_by", r);
+                        config_error(ld, &seen[i].value_mark, display,
+                                     "entity needs change events, which only /data/ channels carry "
+                                     "(use channel, record_id or key)");
+                        return;
                 }
                 if (rt->key == ROUTE_KEY_EVENT_UUID && strncmp(rt->channel, "/event/", 7) != 0) {
                         snprintf(display, sizeof(display), "routes[%zu].key", r);

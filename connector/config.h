@@ -41,7 +41,9 @@ enum route_value { ROUTE_VALUE_DATA, ROUTE_VALUE_PAYLOAD, ROUTE_VALUE_MESSAGE };
 enum route_partition {
         ROUTE_PARTITION_CHANNEL,   /* the event's channel: the whole channel in one partition */
         ROUTE_PARTITION_RECORD_ID, /* the record ID (else the channel): one record in one partition */
-        ROUTE_PARTITION_KEY        /* the record key, by librdkafka's partitioner (as before) */
+        ROUTE_PARTITION_KEY,       /* the record key, by librdkafka's partitioner (as before) */
+        ROUTE_PARTITION_ENTITY     /* a change event's entityName: every record of an entity,
+                                    * merged changes included, in one partition */
 };
 
 /* Salesforce's replay sentinels, used as route start values. */

@@ -68,6 +68,7 @@ static const struct enum_value route_partition_values[] = {
         { "channel", ROUTE_PARTITION_CHANNEL },
         { "record_id", ROUTE_PARTITION_RECORD_ID },
         { "key", ROUTE_PARTITION_KEY },
+        { "entity", ROUTE_PARTITION_ENTITY },
         { NULL, 0 }
 };
 
@@ -228,14 +229,17 @@ const struct key_def config_keys[] = {
         { .path = "routes[].key", .type = KEY_ENUM, .def = "replay_id", .values = route_key_values,
           IN_ROUTE(key),
           .doc = "Kafka record key: replay_id (the replay ID in decimal), record_id (the first "
-                 "record ID of the change), event_uuid (a platform event's EventUuid, for "
+                 "record ID of the change; an overflow event's entityName), event_uuid (a platform event's EventUuid, for "
                  "idempotent consumers), none." },
         { .path = "routes[].partition_by", .type = KEY_ENUM, .values = route_partition_values,
           IN_ROUTE(partition_by),
           .doc = "What picks the partition, with the murmur2 hash of Kafka's Java clients: "
                  "channel (the whole channel in one partition), record_id (every event of a "
-                 "record in one partition, in Salesforce's order; an event without one goes "
-                 "by its channel), key (the record key; an event without one goes by its channel). "
+                 "record in one partition, in Salesforce's order; a merged change by its first "
+                 "record ID, an overflow event by its entity, another event without one by its "
+                 "channel), key (the record key; an event without one goes by its channel), "
+                 "entity (/data/ only: every change of an entity in one partition, so each "
+                 "record's order holds across merged changes too). "
                  "Default: record_id on /data/ channels, channel on the others." },
         { .path = "routes[].value", .type = KEY_ENUM, .def = "data", .values = route_value_values,
           IN_ROUTE(value),

@@ -175,6 +175,17 @@ int router_render(const struct config *cfg, const struct config_route *rt,
                 *warned |= ROUTER_WARN_NO_PARTITION_ID;
                 rec->partition_hash = murmur2_positive(ev->channel, strlen(ev->channel));
                 break;
+        case ROUTE_PARTITION_ENTITY:
+                /* Strict order per record even across merged changes: a
+                 * record may be named by events keyed by other records, so
+                 * only its entity is sure to hold all of them. */
+                if (ev->entity && ev->entity[0]) {
+                        rec->partition_hash = murmur2_positive(ev->entity, strlen(ev->entity));
+                        break;
+                }
+                *warned |= ROUTER_WARN_NO_PARTITION_ID;
+                rec->partition_hash = murmur2_positive(ev->channel, strlen(ev->channel));
+                break;
         case ROUTE_PARTITION_KEY:
                 /* librdkafka's murmur2_random partitioner (kafka_conf.c) hashes
                  * the key as a Java producer does. No key (an event without its

@@ -20,7 +20,8 @@
 /* Bits set in *warned by router_render(): the record was still rendered. */
 #define ROUTER_WARN_NO_ENTITY 0x1  /* {entity} in the topic, no entityName: "_unknown" used */
 #define ROUTER_WARN_NO_KEY    0x2  /* key: record_id or event_uuid, none in the event: no key */
-#define ROUTER_WARN_NO_PARTITION_ID 0x4 /* partition_by: record_id, no record ID: by channel */
+#define ROUTER_WARN_NO_PARTITION_ID 0x4 /* partition_by: record_id (entity), no record ID
+                                         * (entityName): by channel */
 
 
 struct router_header {
@@ -72,7 +73,9 @@ struct router_record {
  *          with several recordIds goes by the first. An overflow event
  *          (changeType GAP_OVERFLOW, recordIds []) stands for its entity:
  *          key: record_id keys it and partition_by: record_id hashes it by
- *          entityName, with no warning.
+ *          entityName, with no warning. partition_by: entity hashes
+ *          entityName (an event without one: its channel, with
+ *          ROUTER_WARN_NO_PARTITION_ID).
  *          Characters of entityName that Kafka forbids in a topic name are
  *          replaced by '_'.
  *

@@ -3,8 +3,9 @@
  * inject faults, truncate retention, read stats. Answers JSON; bad input
  * gets HTTP 400 with {"error": "..."} naming the parameter.
  *
- *   POST /admin/publish?channel=CH&count=N[&size=BYTES][&entity=E][&change_type=T]
- *                      [&fields=JSON][&pretty=1]
+ *   POST /admin/publish?channel=CH&count=N[&size=BYTES][&entity=E][&change_type=T[,T...]]
+ *                      [&fields=JSON][&pretty=1][&record_id=ID|&record_ids=ID,ID...|&records=N]
+ *                      [&transaction=1]
  *   POST /admin/fault?kind=K[&count=N]
  *   POST /admin/retention?keep=N
  *   GET  /admin/stats

@@ -948,7 +948,7 @@ static void test_reference(void **state)
                                      "    integer 1048576..4294967296; default 67108864\n"));
         assert_non_null(strstr(text, "\nkafka.delivery\n    one of: exactly_once, at_least_once; default exactly_once\n"));
         assert_non_null(strstr(text, "default: the value of on_invalid_replay"));
-        assert_non_null(strstr(text, "\nroutes[].partition_by\n    one of: channel, record_id, key\n"));
+        assert_non_null(strstr(text, "\nroutes[].partition_by\n    one of: channel, record_id, key, entity\n"));
         assert_non_null(strstr(text, "\nroutes[].key\n    one of: replay_id, record_id, none, event_uuid; "
                                      "default replay_id\n"));
         free(text);

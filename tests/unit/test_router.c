@@ -669,6 +669,25 @@ static void test_partition_by(void **state)
         assert_int_equal(fx.rec.partition_hash, 1590565158);
         unload(&fx);
 
+        /* partition_by: entity: the entity's partition, whatever the records
+         * (a merged change's other records stay with all their changes). */
+        rt.partition_by = ROUTE_PARTITION_ENTITY;
+        load(&fx, multi);
+        assert_int_equal(render(&fx, &cfg, &rt, &warned), 0);
+        assert_int_equal(warned, 0);
+        assert_int_equal(fx.rec.partition_hash, 810642162); /* murmur2("Account") */
+        unload(&fx);
+        load(&fx, CDC);
+        assert_int_equal(render(&fx, &cfg, &rt, &warned), 0);
+        assert_int_equal(fx.rec.partition_hash, 810642162);
+        unload(&fx);
+        /* No entityName: the channel, warned. */
+        load(&fx, BARE);
+        assert_int_equal(render(&fx, &cfg, &rt, &warned), 0);
+        assert_int_equal(warned, ROUTER_WARN_NO_PARTITION_ID);
+        assert_int_equal(fx.rec.partition_hash, 198521852); /* "/data/ChangeEvents" */
+        unload(&fx);
+
         /* A PushTopic's whole channel in one partition. */
         rt = make_route("/topic/AccountUpdates", "t", ROUTE_KEY_REPLAY_ID, ROUTE_VALUE_DATA);
         rt.partition_by = ROUTE_PARTITION_CHANNEL;
