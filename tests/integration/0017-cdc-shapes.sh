@@ -7,7 +7,8 @@
 # and an overflow by its entity (never a null key); partitions are Kafka's
 # Java murmur2 of the first record ID (of the entity for an overflow), with
 # replay IDs ascending in each; overflows count as gap events without a
-# warning; sfbridge_replay_id and the replay records hold the exact 64-bit ID;
+# warning; partition_by: entity keeps a whole entity in one partition;
+# sfbridge_replay_id and the replay records hold the exact 64-bit ID;
 # a restart resumes after the last one: no event twice, none skipped.
 . "$SFB_ROOT/tests/integration/helpers.sh"
 . "$SFB_ROOT/tests/integration/bridge.sh"
@@ -18,7 +19,7 @@ A=001xx0000000001AAA
 B=001xx0000000002AAA
 C=001xx0000000003AAA
 
-start_kafka 3 --topic it.cdc.acct:8 --topic it.cdc.all:8 || { not_ok start_kafka; finish; }
+start_kafka 3 --topic it.cdc.acct:8 --topic it.cdc.all:8 --topic it.cdc.entity:8 || { not_ok start_kafka; finish; }
 start_sfsim --first-replay-id "$FIRST_ID" || { not_ok start_sfsim; finish; }
 
 write_config "$T/cdc.yaml" it-cdc-shapes <<'YAML'
@@ -29,12 +30,18 @@ write_config "$T/cdc.yaml" it-cdc-shapes <<'YAML'
   - channel: /data/ChangeEvents
     topic: it.cdc.all
     start: all
+  - channel: /data/ContactChangeEvent
+    topic: it.cdc.entity
+    partition_by: entity
+    start: all
 YAML
 
 acct() { publish /data/AccountChangeEvent "$1" "" "$2" >>"$T/acct.ids"; }
 cdc_all() { publish /data/ChangeEvents "$1" "" "$2" >>"$T/all.ids"; }
+contact() { publish /data/ContactChangeEvent "$1" "" "$2" >>"$T/contact.ids"; }
 : >"$T/acct.ids"
 : >"$T/all.ids"
+: >"$T/contact.ids"
 # Account: B twice, A, B and C merged, a transaction on A that overflows.
 # ChangeEvents: two Contact overflows, merges of made-up IDs, a Lead
 # transaction ending in an overflow.
@@ -44,6 +51,12 @@ acct 3 "record_id=$A&transaction=1&change_type=UPDATE,UPDATE,GAP_OVERFLOW" || no
 cdc_all 2 "entity=Contact&change_type=GAP_OVERFLOW" || not_ok "publish Contact overflows"
 cdc_all 2 "records=3&change_type=UPDATE" || not_ok "publish merged updates"
 cdc_all 2 "entity=Lead&transaction=1&change_type=CREATE,GAP_OVERFLOW" || not_ok "publish a Lead transaction"
+# partition_by: entity: D alone, then D merged behind E, then D again.
+D=003xx0000000004AAA
+E=003xx0000000005AAA
+contact 1 "record_id=$D&change_type=UPDATE" || not_ok "publish D's update"
+contact 1 "record_ids=$E,$D&change_type=UPDATE" || not_ok "publish a merged Contact update"
+contact 1 "record_id=$D&change_type=DELETE" || not_ok "publish D's delete"
 assert_eq "sfsim: the first Account replay ID is exactly 2^40" "$FIRST_ID" "$(head -n 1 "$T/acct.ids")"
 assert_eq "published 6 Account change events" 6 "$(wc -l <"$T/acct.ids" | tr -d ' ')"
 
@@ -126,6 +139,8 @@ for p, _o, k, rid, v in rows:
         if rids:
             wrong_key.append((rid, "overflow with record IDs"))
     multi += len(rids) > 1
+    if mode == "entity":
+        unit = hdr["entityName"]
     want_key = unit if mode == "acct" else rid
     if k != want_key:
         wrong_key.append((rid, k, want_key))
@@ -137,8 +152,13 @@ for p, _o, k, rid, v in rows:
                                                      hdr["isTransactionEnd"], p))
 report(mode + ": keys: " + ("first record ID, an overflow its entity" if mode == "acct"
                             else "the exact replay ID"), not wrong_key, wrong_key)
-report(mode + ": partition = Java murmur2(first record ID, or an overflow's entity) % 8",
+report(mode + ": partition = Java murmur2(" + ("entityName" if mode == "entity" else
+       "first record ID, or an overflow's entity") + ") % 8",
        not wrong_part, wrong_part)
+if mode == "entity":
+    report("entity: every change of the entity in its one partition, merged ones too",
+           multi >= 1 and len(set(r[0] for r in rows)) == 1, sorted(set(r[0] for r in rows)))
+    sys.exit(0)
 report(mode + ": merged changes and overflows arrived", multi >= 1 and overflow >= 1,
        "%d merged, %d overflows" % (multi, overflow))
 long_tx = [sorted(v) for v in tx.values() if len(v) > 1]
@@ -173,18 +193,21 @@ cdc_all 1 "entity=Case&change_type=GAP_OVERFLOW" || not_ok "publish an overflow 
 start_bridge "$T/cdc.yaml"
 wait_for 60 kcat_has it.cdc.acct 8 || not_ok "the restarted bridge delivered the Account events"
 wait_for 30 kcat_has it.cdc.all 7 || not_ok "the restarted bridge delivered the overflow"
+wait_for 30 kcat_has it.cdc.entity 3 || not_ok "bridge delivered the Contact events"
 assert_file_contains "resubscribed after the stored 2^40+ ID" "$T/bridge.log" \
         "msg=subscribed channel=/data/AccountChangeEvent replay_from=$last_acct"
 assert_file_contains "... on both channels" "$T/bridge.log" \
         "msg=subscribed channel=/data/ChangeEvents replay_from=$last_all"
 sleep 1
 # What sfsim sent, read by an independent client: channel, replayId, data.
-python3 "$VALUES" fetch "$SFSIM_URL" 15 /data/AccountChangeEvent /data/ChangeEvents \
-        >"$T/expected.tsv" 2>"$T/fetch.err"
-assert_eq "an independent client reads all 15 events from sfsim" 15 "$(wc -l <"$T/expected.tsv" | tr -d ' ')"
+python3 "$VALUES" fetch "$SFSIM_URL" 18 /data/AccountChangeEvent /data/ChangeEvents \
+        /data/ContactChangeEvent >"$T/expected.tsv" 2>"$T/fetch.err"
+assert_eq "an independent client reads all 18 events from sfsim" 18 "$(wc -l <"$T/expected.tsv" | tr -d ' ')"
 kcat_read it.cdc.acct 1000 >"$T/acct.records"
 kcat_read it.cdc.all 1000 >"$T/all.records"
 check_py acct "$T/acct.records" "$T/expected.tsv" "$T/acct.ids" /data/AccountChangeEvent
 check_py all "$T/all.records" "$T/expected.tsv" "$T/all.ids" /data/ChangeEvents
+kcat_read it.cdc.entity 1000 >"$T/contact.records"
+check_py entity "$T/contact.records" "$T/expected.tsv" "$T/contact.ids" /data/ContactChangeEvent
 stop_bridge
 finish
