@@ -229,8 +229,8 @@ const struct key_def config_keys[] = {
         { .path = "routes[].key", .type = KEY_ENUM, .def = "replay_id", .values = route_key_values,
           IN_ROUTE(key),
           .doc = "Kafka record key: replay_id (the replay ID in decimal), record_id (the first "
-                 "record ID of the change; an overflow event's entityName), event_uuid (a platform event's EventUuid, for "
-                 "idempotent consumers), none." },
+                 "record ID of the change; an overflow event's entityName), event_uuid (a "
+                 "platform event's EventUuid, for idempotent consumers), none." },
         { .path = "routes[].partition_by", .type = KEY_ENUM, .values = route_partition_values,
           IN_ROUTE(partition_by),
           .doc = "What picks the partition, with the murmur2 hash of Kafka's Java clients: "
