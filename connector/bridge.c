@@ -684,8 +684,9 @@ static void bridge_take_batch(struct bridge *br, const struct bayeux_response *r
                                         "channel=%s replay_id=%lld topic=%s cause=%s "
                                         "action=partition_by_channel",
                                         m->channel, m->replay_id, rec.topic,
-                                        rt->partition_by == ROUTE_PARTITION_ENTITY ? "no_entity"
-                                                                                   : "no_record_id");
+                                        rt->partition_by == ROUTE_PARTITION_ENTITY
+                                            ? "no_entity"
+                                            : "no_record_id");
                         }
                         st = sink_produce(br->sink, &rec, err, sizeof(err));
                         if (st == SINK_POISON) {
