@@ -247,6 +247,10 @@ static int run(const char *path)
         }
         for (i = 0; i < cfg->nwarnings; i++)
                 log_msg(LOG_WARN, "config", "err=\"%s\"", cfg->warnings[i]);
+        if (cfg->sf.flow == AUTH_PASSWORD)
+                log_msg(LOG_WARN, "password_flow", "err=\"Salesforce blocks the username-password "
+                        "flow by default in new orgs (the login then fails with 'authentication "
+                        "failure'), and it keeps a password in the config; prefer the jwt flow\"");
         for (i = 0; i < cfg->nroutes && off < sizeof(routes); i++) {
                 int n = snprintf(routes + off, sizeof(routes) - off, "%s%s->%s", i ? "," : "",
                                  cfg->routes[i].channel, cfg->routes[i].topic);
