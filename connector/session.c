@@ -221,20 +221,44 @@ static void session_adopt_refresh_token(struct session *sess)
         session_keep_refresh_token(sess, sess->rt, "rotation");
 }
 
-/* The refresh token to present: a reload that put a new one in the config wins. */
+/*
+ * The refresh token to present. A reload that put a new one in the config
+ * wins; then the file, which another process sharing it (`check --online`,
+ * the next instance of a rolling restart) may have rotated since: presenting
+ * the token it retired would revoke them all.
+ */
 static const char *session_refresh_token(struct session *sess)
 {
-        const char *configured = sess->cfg->sf.refresh_token;
+        const struct config *cfg = sess->cfg;
+        const char *configured = cfg->sf.refresh_token, *file = cfg->sf.refresh_token_file;
+        char err[512], *kept = NULL;
+        int rc;
 
-        if (!sess->rt)
+        if (cfg->sf.flow != AUTH_REFRESH_TOKEN)
                 return NULL;
-        if (configured && sess->rt_base && strcmp(configured, sess->rt_base)) {
+        if (sess->rt && configured && sess->rt_base && strcmp(configured, sess->rt_base)) {
                 free_secret(&sess->rt);
                 free_secret(&sess->rt_base);
-                if (sess->cfg->sf.refresh_token_file)
+                if (file)
                         session_keep_refresh_token(sess, configured, "configured_token_changed");
                 return NULL;
         }
+        if (!file)
+                return sess->rt;
+        rc = token_file_read(file, &kept, err, sizeof(err));
+        if (rc == -1) {
+                log_msg(LOG_ERROR, "refresh_token_file", "err=\"%s\" action=use_token_in_memory", err);
+        } else if (rc == 1 && (!sess->rt || strcmp(kept, sess->rt))) {
+                if (sess->rt)
+                        log_msg(LOG_INFO, "refresh_token_file", "file=%s action=use_kept_token "
+                                "reason=\"rotated by another process\"", file);
+                if (!sess->rt_base && configured)
+                        sess->rt_base = strdup(configured);
+                free_secret(&sess->rt);
+                sess->rt = kept;
+                kept = NULL;
+        }
+        free_secret(&kept);
         return sess->rt;
 }
 

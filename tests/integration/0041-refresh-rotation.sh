@@ -62,6 +62,21 @@ kept3=$(cat "$T/kept/refresh.token")
 [ "$kept3" != "$kept1" ] && ok "the file follows each rotation" || not_ok "the file follows each rotation"
 assert_file_not_contains "sfsim saw no retired token" "$T/sfsim.err" "retired refresh token was reused"
 
+# `check --online` beside the running bridge logs in too, from the file,
+# and rotates it; the bridge's next login reads the file again instead of
+# presenting the token check retired.
+"$SFB_BUILD/sfbridge" check -c "$T/rt.yaml" --online >"$T/check.out" 2>&1
+assert_eq "check --online beside the bridge: succeeds" 0 "$?"
+assert_eq "check --online: rotated the token" 4 "$(rotations)"
+sfsim_admin POST "/admin/fault?kind=revoke-tokens" >/dev/null
+publish "$CH" 2 >/dev/null
+n=$((n + 2))
+if wait_for 30 kcat_has "$TP" "$n"; then ok "after check rotated it: the bridge logs in with the file's token"; else
+        not_ok "after check rotated it: the bridge logs in with the file's token" "$(kcat_count "$TP") of $n"; fi
+assert_file_contains "the bridge noticed the file changed" "$T/bridge.log" \
+        "action=use_kept_token reason=\"rotated by another process\""
+assert_file_not_contains "sfsim saw no retired token after check" "$T/sfsim.err" "retired refresh token was reused"
+
 # A restart starts from the kept token, not the configured (retired) one.
 stop_bridge TERM
 assert_eq "clean stop" 0 "$BRIDGE_RC"
@@ -72,7 +87,7 @@ if wait_for 30 kcat_has "$TP" "$n"; then ok "after a restart: logs in with the k
         not_ok "after a restart: logs in with the kept token, delivers" "$(kcat_count "$TP") of $n"; fi
 assert_file_contains "after a restart: the kept token is used" "$T/bridge.log" \
         "msg=refresh_token_file file=$T/kept/refresh.token action=use_kept_token"
-assert_eq "after a restart: rotated again" 4 "$(rotations)"
+assert_eq "after a restart: rotated again" 6 "$(rotations)"
 assert_file_not_contains "after a restart: sfsim saw no retired token" "$T/sfsim.err" \
         "retired refresh token was reused"
 stop_bridge TERM
@@ -80,6 +95,7 @@ assert_eq "clean stop after the restart" 0 "$BRIDGE_RC"
 keys_once "$TP" "with the file" "$n"
 for tok in "$SF_REFRESH_TOKEN" "$kept1" "$kept3" "$(cat "$T/kept/refresh.token")"; do
         assert_file_not_contains "no refresh token in the log" "$T/bridge.log" "$tok"
+        assert_file_not_contains "no refresh token in check's output" "$T/check.out" "$tok"
 done
 
 # Without the file: rotation still followed in memory, and an error says
