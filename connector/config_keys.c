@@ -140,8 +140,10 @@ const struct key_def config_keys[] = {
           .doc = "refresh_token flow: file that keeps the refresh token when the connected app "
                  "rotates it (each refresh answers with a new one and the old one is refused, "
                  "revoking the lot). Written mode 0600 through a temporary file and an atomic "
-                 "rename; read at start in preference to refresh_token. Unset: a rotated token "
-                 "lives in memory only, and sfbridge logs an error when that happens." },
+                 "rename; read at start in preference to refresh_token, and again before each "
+                 "refresh (check --online or another instance may have rotated it). Unset: a "
+                 "rotated token lives in memory only, and sfbridge logs an error when that "
+                 "happens." },
         { .path = "salesforce.auth.audience", .type = KEY_STRING, IN_CFG(sf.audience),
           .check = check_url,
           .doc = "jwt flow: the assertion's aud, the authorization server: "
