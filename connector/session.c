@@ -596,7 +596,7 @@ static int session_start_login(struct session *sess, char *errstr, size_t errstr
 static int session_login_done(struct session *sess, char *errstr, size_t errstr_size)
 {
         struct http_xfer *x = &sess->oauth;
-        char err[512];
+        char err[512], why[1024];
         enum auth_outcome out;
 
         log_msg(LOG_DEBUG, "oauth_response", "flow=%s http_status=%ld curl_error=\"%s\"",
@@ -614,7 +614,8 @@ static int session_login_done(struct session *sess, char *errstr, size_t errstr_
                         sess->state = S_DEAD;
                         return -1;
                 }
-                session_auth_retry(sess, err);
+                snprintf(why, sizeof(why), "%s%s", err, auth_refusal_hint(sess->cfg, err));
+                session_auth_retry(sess, why);
                 return 0;
         }
         if (out == AUTH_RETRY) {
