@@ -61,8 +61,8 @@ static int form_field(struct buf *body, const char *name, const char *value)
         return auth_form_escape(body, value ? value : "");
 }
 
-int auth_build_request(const struct config *cfg, char *url, size_t url_size, struct buf *body,
-                       char *errstr, size_t errstr_size)
+int auth_build_request(const struct config *cfg, const char *refresh_token, char *url,
+                       size_t url_size, struct buf *body, char *errstr, size_t errstr_size)
 {
         const struct auth_flow_spec *spec = NULL;
         size_t i, n;
@@ -95,13 +95,23 @@ int auth_build_request(const struct config *cfg, char *url, size_t url_size, str
         if (spec->fields & F_PASSWORD)
                 rc |= form_field(body, "password", cfg->sf.password);
         if (spec->fields & F_REFRESH_TOKEN)
-                rc |= form_field(body, "refresh_token", cfg->sf.refresh_token);
+                rc |= form_field(body, "refresh_token",
+                                 refresh_token ? refresh_token : cfg->sf.refresh_token);
         if (spec->fields & F_ASSERTION) {
-                /* aud is the login URL without a trailing slash, as Salesforce compares it. */
+                /* aud names the authorization server (login or test, or an
+                 * Experience Cloud site), not the host we post to: a My
+                 * Domain URL there is refused with "audience is invalid". */
                 char aud[512];
                 char *jwt;
 
-                snprintf(aud, sizeof(aud), "%.*s", (int)n, cfg->sf.login_url);
+                if (!cfg->sf.audience) {
+                        snprintf(errstr, errstr_size, "salesforce.auth.audience is not set");
+                        return -1;
+                }
+                n = strlen(cfg->sf.audience);
+                while (n && cfg->sf.audience[n - 1] == '/')
+                        n--;
+                snprintf(aud, sizeof(aud), "%.*s", (int)n, cfg->sf.audience);
                 jwt = jwt_build_assertion(cfg->sf.private_key_file, cfg->sf.client_id,
                                           cfg->sf.username, aud,
                                           (long long)time(NULL) + AUTH_JWT_LIFETIME_S, errstr,
@@ -117,6 +127,24 @@ int auth_build_request(const struct config *cfg, char *url, size_t url_size, str
                 return -1;
         }
         return 0;
+}
+
+const char *auth_refusal_hint(const struct config *cfg, const char *err)
+{
+        if (strstr(err, "audience is invalid"))
+                return " (the JWT aud is salesforce.auth.audience: https://login.salesforce.com, "
+                       "https://test.salesforce.com for a sandbox, or an Experience Cloud site's "
+                       "URL; never the My Domain URL)";
+        if (strstr(err, "request not supported on this domain"))
+                return " (this flow needs the org's My Domain login URL in salesforce.login_url)";
+        if (cfg->sf.flow == AUTH_PASSWORD && strstr(err, "authentication failure"))
+                return " (new orgs block the username-password flow by default; "
+                       "the jwt flow needs no password)";
+        if (cfg->sf.flow == AUTH_REFRESH_TOKEN && strstr(err, "expired access/refresh token"))
+                return " (the refresh token was revoked or has expired; with refresh token "
+                       "rotation, an old token presented again revokes them all: a new one must "
+                       "be issued, and salesforce.auth.refresh_token_file keeps it across restarts)";
+        return "";
 }
 
 static char *dup_string(const cJSON *obj, const char *name)
@@ -168,6 +196,7 @@ enum auth_outcome auth_parse_response(long status, const char *body, size_t len,
                 }
                 id = cJSON_GetObjectItemCaseSensitive(root, "id");
                 parse_identity(tok, cJSON_IsString(id) ? id->valuestring : NULL);
+                tok->refresh_token = dup_string(root, "refresh_token");
                 out = AUTH_OK;
                 goto done;
         }
@@ -194,6 +223,10 @@ void auth_token_clear(struct auth_token *tok)
         if (tok->access_token) {
                 memset(tok->access_token, 0, strlen(tok->access_token));
                 free(tok->access_token);
+        }
+        if (tok->refresh_token) {
+                memset(tok->refresh_token, 0, strlen(tok->refresh_token));
+                free(tok->refresh_token);
         }
         free(tok->instance_url);
         free(tok->org_id);

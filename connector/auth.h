@@ -15,6 +15,7 @@ struct auth_token {
         char *instance_url;
         char *org_id;         /* from the identity URL <login>/id/<orgId>/<userId> */
         char *user_id;
+        char *refresh_token;  /* a rotated refresh token the answer carried, or NULL; secret */
 };
 
 enum auth_outcome {
@@ -25,14 +26,24 @@ enum auth_outcome {
 
 /**
  * @brief Build the token endpoint URL and the form body for cfg's flow.
+ * @param refresh_token  the refresh_token flow's token when it has rotated
+ *                       since the config was read; NULL: cfg's.
  * @returns 0, or -1 with errstr (e.g. the JWT key file cannot be read).
  * @remark body holds secrets: the caller clears it (buf_reset) after use.
  */
-int auth_build_request(const struct config *cfg, char *url, size_t url_size, struct buf *body,
-                       char *errstr, size_t errstr_size);
+int auth_build_request(const struct config *cfg, const char *refresh_token, char *url,
+                       size_t url_size, struct buf *body, char *errstr, size_t errstr_size);
 
 /**
- * @brief Read the token endpoint's answer.
+ * @returns what to do about a refusal whose message is @p err (from
+ *          auth_parse_response()) under cfg's flow, as a static sentence to
+ *          append, or "" when there is nothing particular to say.
+ */
+const char *auth_refusal_hint(const struct config *cfg, const char *err);
+
+/**
+ * @brief Read the token endpoint's answer. A refresh_token member (a
+ *        connected app that rotates refresh tokens) lands in tok->refresh_token.
  * @returns AUTH_OK with tok filled (free with auth_token_clear()), or
  *          AUTH_REJECTED / AUTH_RETRY with errstr quoting Salesforce's
  *          error and error_description (which hold no secret).

@@ -550,6 +550,34 @@ static void check_globals(struct loader *ld)
         }
 }
 
+/*
+ * What Salesforce's login hosts allow: the JWT audience follows the login
+ * URL unless given, and client_credentials is served by a My Domain only
+ * (login and test answer "request not supported on this domain").
+ */
+static void check_auth(struct loader *ld)
+{
+        struct config *cfg = ld->cfg;
+        const struct seen *url_seen = &ld->seen[config_key_index(config_key_find("salesforce.login_url"))];
+        const struct seen *flow_seen = &ld->seen[config_key_index(config_key_find("salesforce.auth.flow"))];
+
+        if (cfg->sf.flow == AUTH_CLIENT_CREDENTIALS && config_login_is_generic(cfg->sf.login_url)) {
+                const char *what = "client_credentials needs the org's My Domain login URL "
+                                   "(https://<MyDomain>.my.salesforce.com): Salesforce answers "
+                                   "\"request not supported on this domain\" on login.salesforce.com "
+                                   "and test.salesforce.com";
+
+                if (url_seen->has_value)
+                        config_error(ld, &url_seen->value_mark, "salesforce.login_url", "%s", what);
+                else
+                        config_error(ld, &flow_seen->value_mark, "salesforce.login_url",
+                                     "is %s by default; %s", cfg->sf.login_url, what);
+                return;
+        }
+        if (!cfg->sf.audience && !(cfg->sf.audience = strdup(config_default_audience(cfg->sf.login_url))))
+                config_oom(ld);
+}
+
 static void check_routes(struct loader *ld)
 {
         struct config *cfg = ld->cfg;
@@ -733,6 +761,8 @@ static void load_document(struct loader *ld)
         if (!ld->failed)
                 check_globals(ld);
         if (!ld->failed)
+                check_auth(ld);
+        if (!ld->failed)
                 check_routes(ld);
 }
 
@@ -842,6 +872,8 @@ void config_destroy(struct config *cfg)
         free(cfg->sf.password);
         free(cfg->sf.private_key_file);
         free(cfg->sf.refresh_token);
+        free(cfg->sf.refresh_token_file);
+        free(cfg->sf.audience);
         free(cfg->sf.ca_file);
         free(cfg->sf.proxy);
         free(cfg->kafka.bootstrap_servers);

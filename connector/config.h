@@ -79,6 +79,8 @@ struct config {
                 char *password;         /* secret */
                 char *private_key_file;
                 char *refresh_token;    /* secret */
+                char *refresh_token_file; /* NULL: a rotated refresh token lives in memory only */
+                char *audience;         /* JWT aud; set by the loader for every config */
                 char *ca_file;          /* NULL: system trust store only */
                 char *proxy;            /* NULL: none */
                 int stall_timeout_s;    /* default 150 */
@@ -144,6 +146,20 @@ void config_print_reference(FILE *fp);
 const struct config_route *config_find_route(const struct config *cfg, const char *channel);
 
 const char *config_flow_name(enum auth_flow flow);
+
+/**
+ * @returns the JWT audience Salesforce expects for @p login_url (a static
+ *          string): https://test.salesforce.com for test.salesforce.com and a
+ *          sandbox My Domain (*.sandbox.my.salesforce.com), else
+ *          https://login.salesforce.com.
+ */
+const char *config_default_audience(const char *login_url);
+
+/**
+ * @returns 1 when @p login_url is login.salesforce.com or test.salesforce.com,
+ *          which serve no client_credentials flow (only a My Domain does).
+ */
+int config_login_is_generic(const char *login_url);
 const char *config_delivery_name(enum delivery d);
 const char *config_invalid_replay_name(enum invalid_replay p);
 const char *config_route_error_name(enum route_error p);

@@ -7,6 +7,7 @@
 #include "config_internal.h"
 #include "jwt.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +136,22 @@ const struct key_def config_keys[] = {
         { .path = "salesforce.auth.refresh_token", .type = KEY_STRING, .secret = 1,
           .required = FLOW(AUTH_REFRESH_TOKEN), IN_CFG(sf.refresh_token),
           .doc = "OAuth refresh token of the connected app. Secret: never logged; use ${VAR}." },
+        { .path = "salesforce.auth.refresh_token_file", .type = KEY_STRING,
+          IN_CFG(sf.refresh_token_file),
+          .doc = "refresh_token flow: file that keeps the refresh token when the connected app "
+                 "rotates it (each refresh answers with a new one and the old one is refused, "
+                 "revoking the lot). Written mode 0600 through a temporary file and an atomic "
+                 "rename; read at start in preference to refresh_token, and again before each "
+                 "refresh (check --online or another instance may have rotated it). Unset: a "
+                 "rotated token lives in memory only, and sfbridge logs an error when that "
+                 "happens." },
+        { .path = "salesforce.auth.audience", .type = KEY_STRING, IN_CFG(sf.audience),
+          .check = check_url,
+          .doc = "jwt flow: the assertion's aud, the authorization server: "
+                 "https://login.salesforce.com, https://test.salesforce.com, or an Experience "
+                 "Cloud site's URL; never the My Domain URL. Default: https://test.salesforce.com "
+                 "when login_url is test.salesforce.com or a sandbox My Domain "
+                 "(*.sandbox.my.salesforce.com), else https://login.salesforce.com." },
         { .path = "salesforce.ca_file", .type = KEY_STRING, .must_read = 1, IN_CFG(sf.ca_file),
           .doc = "Extra PEM CA bundle to trust for Salesforce (a TLS-inspecting proxy, the test "
                  "emulator); must be readable. Unset: the system trust store only." },
@@ -396,6 +413,45 @@ static int check_name(const char *v, char *msg, size_t msg_size)
                 return -1;
         }
         return 0;
+}
+
+/* The host of an http(s) URL, lowercased, into @p out ("" when there is none). */
+static void url_host(const char *url, char *out, size_t out_size)
+{
+        const char *p = strstr(url, "://");
+        size_t n = 0;
+
+        p = p ? p + 3 : url;
+        while (p[n] && p[n] != '/' && p[n] != ':' && p[n] != '?' && n + 1 < out_size) {
+                out[n] = (char)tolower((unsigned char)p[n]);
+                n++;
+        }
+        out[n] = '\0';
+}
+
+static int host_ends_with(const char *host, const char *suffix)
+{
+        size_t h = strlen(host), s = strlen(suffix);
+
+        return h > s && !strcmp(host + h - s, suffix);
+}
+
+const char *config_default_audience(const char *login_url)
+{
+        char host[256];
+
+        url_host(login_url ? login_url : "", host, sizeof(host));
+        if (!strcmp(host, "test.salesforce.com") || host_ends_with(host, ".sandbox.my.salesforce.com"))
+                return "https://test.salesforce.com";
+        return "https://login.salesforce.com";
+}
+
+int config_login_is_generic(const char *login_url)
+{
+        char host[256];
+
+        url_host(login_url ? login_url : "", host, sizeof(host));
+        return !strcmp(host, "login.salesforce.com") || !strcmp(host, "test.salesforce.com");
 }
 
 static int check_url(const char *v, char *msg, size_t msg_size)

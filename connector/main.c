@@ -262,6 +262,11 @@ static int run(const char *path)
         log_msg(LOG_INFO, "starting", "version=%s config=\"%s\" name=%s delivery=%s flow=%s routes=\"%s\"",
                 SFBRIDGE_VERSION, path, cfg->name, config_delivery_name(cfg->kafka.delivery),
                 config_flow_name(cfg->sf.flow), routes);
+        /* After the startup line, which comes first. */
+        if (cfg->sf.flow == AUTH_PASSWORD)
+                log_msg(LOG_WARN, "password_flow", "err=\"Salesforce blocks the username-password "
+                        "flow by default in new orgs (the login then fails with 'authentication "
+                        "failure'), and it keeps a password in the config; prefer the jwt flow\"");
         rctx.path = path;
         rctx.cfg = cfg;
         if (cfg->sf.flow == AUTH_JWT &&

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "recovery.h"
+#include "token_file.h"
 
 /* Requests other than the long-poll get this long. */
 #define SESSION_REQUEST_TIMEOUT_MS 30000L
@@ -91,6 +92,13 @@ struct session {
         struct bayeux_sub *batch;  /* scratch for building subscribe requests */
 
         struct auth_token tok;
+        /* refresh_token flow: the token to present when it has rotated (or
+         * came from refresh_token_file), else NULL for the configured one;
+         * rt_base is the configured one it replaced, so a new one put in
+         * the config by a reload is noticed. Both secret. */
+        char *rt;
+        char *rt_base;
+        int rt_warned;
         char *auth_header;
         char *cometd_url;
         char client_id[128];
@@ -132,6 +140,128 @@ static long long now_ms(void)
         return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static void free_secret(char **s)
+{
+        if (*s) {
+                memset(*s, 0, strlen(*s));
+                free(*s);
+                *s = NULL;
+        }
+}
+
+/* A refresh token kept by an earlier run wins over the configured one: the
+ * configured one may have been rotated away (and presenting it again would
+ * revoke them all). */
+static int session_load_refresh_token(struct session *sess, char *errstr, size_t errstr_size)
+{
+        const struct config *cfg = sess->cfg;
+        char err[512];
+        int rc;
+
+        if (cfg->sf.flow != AUTH_REFRESH_TOKEN || !cfg->sf.refresh_token_file)
+                return 0;
+        rc = token_file_read(cfg->sf.refresh_token_file, &sess->rt, err, sizeof(err));
+        if (rc == -1) {
+                snprintf(errstr, errstr_size, "salesforce.auth.refresh_token_file: %s", err);
+                return -1;
+        }
+        if (rc == 0) {
+                log_msg(LOG_INFO, "refresh_token_file", "file=%s action=use_configured_token "
+                        "reason=\"no token kept yet\"", cfg->sf.refresh_token_file);
+                return 0;
+        }
+        if (cfg->sf.refresh_token && !(sess->rt_base = strdup(cfg->sf.refresh_token))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
+        }
+        log_msg(LOG_INFO, "refresh_token_file", "file=%s action=use_kept_token",
+                cfg->sf.refresh_token_file);
+        return 0;
+}
+
+/* Keep @p token as the one to present: in the file when there is one. */
+static void session_keep_refresh_token(struct session *sess, const char *token, const char *why)
+{
+        const char *file = sess->cfg->sf.refresh_token_file;
+        char err[512];
+
+        if (!file) {
+                /* Said once loudly: the next restart is what breaks. */
+                log_msg(sess->rt_warned ? LOG_INFO : LOG_ERROR, "refresh_token_rotated",
+                        "persisted=no err=\"the connected app rotates refresh tokens and "
+                        "salesforce.auth.refresh_token_file is not set: the new token lives only "
+                        "in memory; after a restart the configured refresh_token is refused "
+                        "(and Salesforce revokes every token issued from it). Set "
+                        "salesforce.auth.refresh_token_file, turn refresh token rotation off in the "
+                        "connected app, or use the jwt flow\" action=continue");
+                sess->rt_warned = 1;
+                return;
+        }
+        if (token_file_write(file, token, err, sizeof(err)) == -1) {
+                log_msg(LOG_ERROR, "refresh_token_rotated",
+                        "persisted=no file=%s err=\"%s; the new token lives only in memory until "
+                        "the next rotation is written\" action=continue", file, err);
+                return;
+        }
+        log_msg(LOG_INFO, "refresh_token_rotated", "persisted=yes file=%s reason=%s", file, why);
+}
+
+/* The token endpoint answered with a new refresh token: present it from now on. */
+static void session_adopt_refresh_token(struct session *sess)
+{
+        const struct config *cfg = sess->cfg;
+
+        if (cfg->sf.flow != AUTH_REFRESH_TOKEN || !sess->tok.refresh_token)
+                return;
+        if (!sess->rt_base && cfg->sf.refresh_token)
+                sess->rt_base = strdup(cfg->sf.refresh_token);
+        free_secret(&sess->rt);
+        sess->rt = sess->tok.refresh_token;
+        sess->tok.refresh_token = NULL;
+        session_keep_refresh_token(sess, sess->rt, "rotation");
+}
+
+/*
+ * The refresh token to present. A reload that put a new one in the config
+ * wins; then the file, which another process sharing it (`check --online`,
+ * the next instance of a rolling restart) may have rotated since: presenting
+ * the token it retired would revoke them all.
+ */
+static const char *session_refresh_token(struct session *sess)
+{
+        const struct config *cfg = sess->cfg;
+        const char *configured = cfg->sf.refresh_token, *file = cfg->sf.refresh_token_file;
+        char err[512], *kept = NULL;
+        int rc;
+
+        if (cfg->sf.flow != AUTH_REFRESH_TOKEN)
+                return NULL;
+        if (sess->rt && configured && sess->rt_base && strcmp(configured, sess->rt_base)) {
+                free_secret(&sess->rt);
+                free_secret(&sess->rt_base);
+                if (file)
+                        session_keep_refresh_token(sess, configured, "configured_token_changed");
+                return NULL;
+        }
+        if (!file)
+                return sess->rt;
+        rc = token_file_read(file, &kept, err, sizeof(err));
+        if (rc == -1) {
+                log_msg(LOG_ERROR, "refresh_token_file", "err=\"%s\" action=use_token_in_memory", err);
+        } else if (rc == 1 && (!sess->rt || strcmp(kept, sess->rt))) {
+                if (sess->rt)
+                        log_msg(LOG_INFO, "refresh_token_file", "file=%s action=use_kept_token "
+                                "reason=\"rotated by another process\"", file);
+                if (!sess->rt_base && configured)
+                        sess->rt_base = strdup(configured);
+                free_secret(&sess->rt);
+                sess->rt = kept;
+                kept = NULL;
+        }
+        free_secret(&kept);
+        return sess->rt;
+}
+
 struct session *session_new(const struct config *cfg, struct http *http,
                             const struct session_opts *opts, const struct session_hooks *hooks,
                             char *errstr, size_t errstr_size)
@@ -170,6 +300,10 @@ struct session *session_new(const struct config *cfg, struct http *http,
                 backoff_next_ms(&sub->bo);
                 metrics_route_up_set(sub->rt->channel, 0);
         }
+        if (session_load_refresh_token(sess, errstr, errstr_size) == -1) {
+                session_destroy(sess);
+                return NULL;
+        }
         if (http_xfer_init(http, &sess->oauth, errstr, errstr_size) == -1 ||
             http_xfer_init(http, &sess->cometd, errstr, errstr_size) == -1) {
                 session_destroy(sess);
@@ -198,6 +332,8 @@ void session_destroy(struct session *sess)
         http_xfer_cleanup(&sess->oauth);
         http_xfer_cleanup(&sess->cometd);
         session_forget_token(sess);
+        free_secret(&sess->rt);
+        free_secret(&sess->rt_base);
         bayeux_response_free(&sess->resp);
         buf_free(&sess->req);
         free(sess->subs);
@@ -434,7 +570,8 @@ static int session_start_login(struct session *sess, char *errstr, size_t errstr
         int rc;
 
         buf_init(&form, 64 * 1024);
-        if (auth_build_request(sess->cfg, url, sizeof(url), &form, errstr, errstr_size) == -1) {
+        if (auth_build_request(sess->cfg, session_refresh_token(sess), url, sizeof(url), &form,
+                               errstr, errstr_size) == -1) {
                 buf_free(&form);
                 if (!sess->ever_logged_in)
                         return -1;
@@ -459,7 +596,7 @@ static int session_start_login(struct session *sess, char *errstr, size_t errstr
 static int session_login_done(struct session *sess, char *errstr, size_t errstr_size)
 {
         struct http_xfer *x = &sess->oauth;
-        char err[512];
+        char err[512], why[1024];
         enum auth_outcome out;
 
         log_msg(LOG_DEBUG, "oauth_response", "flow=%s http_status=%ld curl_error=\"%s\"",
@@ -470,13 +607,15 @@ static int session_login_done(struct session *sess, char *errstr, size_t errstr_
         memset(x->body.data, 0, x->body.len);  /* it held the token */
         if (out == AUTH_REJECTED) {
                 if (!sess->ever_logged_in) {
-                        snprintf(errstr, errstr_size, "login as %s failed (%s flow): %s",
+                        snprintf(errstr, errstr_size, "login as %s failed (%s flow): %s%s",
                                  sess->cfg->sf.username ? sess->cfg->sf.username : sess->cfg->sf.client_id,
-                                 config_flow_name(sess->cfg->sf.flow), err);
+                                 config_flow_name(sess->cfg->sf.flow), err,
+                                 auth_refusal_hint(sess->cfg, err));
                         sess->state = S_DEAD;
                         return -1;
                 }
-                session_auth_retry(sess, err);
+                snprintf(why, sizeof(why), "%s%s", err, auth_refusal_hint(sess->cfg, err));
+                session_auth_retry(sess, why);
                 return 0;
         }
         if (out == AUTH_RETRY) {
@@ -485,6 +624,7 @@ static int session_login_done(struct session *sess, char *errstr, size_t errstr_
         }
         sess->auth_failed = 0;
         sess->ever_logged_in = 1;
+        session_adopt_refresh_token(sess);
         sess->auth_header = auth_bearer(&sess->tok);
         sess->cometd_url = auth_cometd_url(&sess->tok, sess->cfg->sf.api_version);
         if (!sess->auth_header || !sess->cometd_url) {

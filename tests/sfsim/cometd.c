@@ -839,6 +839,9 @@ void cometd_handle(struct sim *sim, const struct cometd_request *req,
         pthread_mutex_unlock(&sim->lock);
         cJSON_Delete(msgs);
         memset(token, 0, sizeof(token));
+        /* A long-poll uses its token for its whole hold. */
+        if (ctx.token_ok)
+                oauth_touch(sim->oauth, ctx.serial);
 
         if (resp->close) {
                 sbuf_free(&ctx.out);

@@ -7,7 +7,15 @@
  * Access tokens look like Salesforce's: `<15-char org id>!<serial><random>`.
  * The serial makes revocation a watermark: revoking "every token issued so
  * far" is one assignment, and checking a token is an array lookup plus a
- * constant-time compare.
+ * constant-time compare. Each token also remembers when it was last used,
+ * so --token-idle-timeout-ms can end a session left idle, as Salesforce's
+ * session timeout does.
+ *
+ * With --rotate-refresh-token the refresh tokens form one family, as with
+ * a connected app's refresh token rotation: each refresh answers with a
+ * new one and retires the one it used; presenting a retired one again
+ * (a replay, or a client that lost the new one) revokes the whole family
+ * and every access token.
  */
 #include "oauth.h"
 
@@ -29,6 +37,8 @@
 #define OAUTH_RING 4096       /* tokens remembered; older ones stop working */
 #define OAUTH_SECRET_LEN 40
 #define OAUTH_FORM_MAX_FIELDS 16
+#define OAUTH_RT_LEN 64       /* a rotated refresh token, "5Aep861" + random */
+#define OAUTH_RT_RETIRED 64   /* retired refresh tokens remembered */
 #define GRANT_JWT "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 struct oauth {
@@ -42,6 +52,13 @@ struct oauth {
         uint64_t next_serial; /* serial of the next token; 1-based */
         uint64_t revoke_mark; /* serials below this are revoked */
         char secrets[OAUTH_RING][OAUTH_SECRET_LEN + 1];
+        int64_t last_used[OAUTH_RING]; /* monotonic ms, for --token-idle-timeout-ms */
+        /* --rotate-refresh-token: the family's live token, the retired ones. */
+        char rt_live[OAUTH_RT_LEN + 1];
+        char rt_retired[OAUTH_RT_RETIRED][OAUTH_RT_LEN + 1];
+        size_t rt_nretired;
+        int rt_revoked;       /* a retired token came back: the family is dead */
+        unsigned long long rt_rotations;
         char password[256];   /* rotated by /admin/credentials; "" until then: cfg's */
 };
 
@@ -59,6 +76,8 @@ struct oauth *oauth_new(const struct sim_config *cfg, const char *login_url,
         pthread_mutex_init(&oauth->lock, NULL);
         oauth->next_serial = 1;
         snprintf(oauth->login_url, sizeof(oauth->login_url), "%s", login_url);
+        if (cfg->refresh_token)
+                snprintf(oauth->rt_live, sizeof(oauth->rt_live), "%s", cfg->refresh_token);
         snprintf(oauth->org15, sizeof(oauth->org15), "%.15s", cfg->org_id);
         snprintf(oauth->id_url, sizeof(oauth->id_url), "%s/id/%s/%s", login_url, cfg->org_id,
                  user_id);
@@ -91,6 +110,8 @@ void oauth_destroy(struct oauth *oauth)
         pthread_mutex_destroy(&oauth->lock);
         OPENSSL_cleanse(oauth->secrets, sizeof(oauth->secrets));
         OPENSSL_cleanse(oauth->password, sizeof(oauth->password));
+        OPENSSL_cleanse(oauth->rt_live, sizeof(oauth->rt_live));
+        OPENSSL_cleanse(oauth->rt_retired, sizeof(oauth->rt_retired));
         free(oauth);
 }
 
@@ -122,6 +143,7 @@ static int issue(struct oauth *oauth, char *out, size_t out_size)
         pthread_mutex_lock(&oauth->lock);
         serial = oauth->next_serial++;
         memcpy(oauth->secrets[serial % OAUTH_RING], secret, sizeof(secret));
+        oauth->last_used[serial % OAUTH_RING] = sim_now_ms();
         pthread_mutex_unlock(&oauth->lock);
         snprintf(out, out_size, "%s!%08llx%s", oauth->org15, (unsigned long long)serial, secret);
         OPENSSL_cleanse(secret, sizeof(secret));
@@ -132,8 +154,9 @@ int oauth_check(struct oauth *oauth, const char *token, uint64_t *serial)
 {
         size_t org_len = strlen(oauth->org15);
         char hex[9], *end;
+        int64_t now = sim_now_ms();
         uint64_t s;
-        int ok;
+        int ok, idle;
 
         if (!token || strlen(token) != org_len + 1 + 8 + OAUTH_SECRET_LEN ||
             strncmp(token, oauth->org15, org_len) || token[org_len] != '!')
@@ -147,11 +170,27 @@ int oauth_check(struct oauth *oauth, const char *token, uint64_t *serial)
         ok = s >= 1 && s < oauth->next_serial && s + OAUTH_RING >= oauth->next_serial &&
              s >= oauth->revoke_mark &&
              !CRYPTO_memcmp(oauth->secrets[s % OAUTH_RING], token + org_len + 9, OAUTH_SECRET_LEN);
+        /* An idle session stays dead: its last use is not moved. */
+        idle = ok && oauth->cfg->token_idle_timeout_ms > 0 &&
+               now - oauth->last_used[s % OAUTH_RING] > oauth->cfg->token_idle_timeout_ms;
+        if (ok && !idle)
+                oauth->last_used[s % OAUTH_RING] = now;
         pthread_mutex_unlock(&oauth->lock);
-        if (!ok)
+        if (idle)
+                fprintf(stderr, "sfsim: level=info msg=token-idle serial=%llu idle_timeout_ms=%ld\n",
+                        (unsigned long long)s, oauth->cfg->token_idle_timeout_ms);
+        if (!ok || idle)
                 return -1;
         *serial = s;
         return 0;
+}
+
+void oauth_touch(struct oauth *oauth, uint64_t serial)
+{
+        pthread_mutex_lock(&oauth->lock);
+        if (serial >= 1 && serial < oauth->next_serial && serial + OAUTH_RING >= oauth->next_serial)
+                oauth->last_used[serial % OAUTH_RING] = sim_now_ms();
+        pthread_mutex_unlock(&oauth->lock);
 }
 
 int oauth_revoked(struct oauth *oauth, uint64_t serial)
@@ -288,11 +327,17 @@ static int bad_client(char **body)
         return *body ? 400 : 500;
 }
 
-static int bad_grant(const char *flow, const char *why, char **body)
+/* invalid_grant with Salesforce's description for the case. */
+static int refuse(const char *flow, const char *why, const char *description, char **body)
 {
         fprintf(stderr, "sfsim: level=info msg=token-refused flow=%s reason=\"%s\"\n", flow, why);
-        *body = error_body("invalid_grant", "authentication failure");
+        *body = error_body("invalid_grant", description);
         return *body ? 400 : 500;
+}
+
+static int bad_grant(const char *flow, const char *why, char **body)
+{
+        return refuse(flow, why, "authentication failure", body);
 }
 
 static int same(const char *given, const char *expected)
@@ -305,7 +350,8 @@ static int same(const char *given, const char *expected)
         return strlen(given) == n && !CRYPTO_memcmp(given, expected, n);
 }
 
-static int grant(struct oauth *oauth, char **body)
+/* @param refresh_token  a rotated refresh token to hand out, or NULL. */
+static int grant(struct oauth *oauth, const char *refresh_token, char **body)
 {
         char token[128], issued_at[32], sig_b64[64];
         unsigned char mac[EVP_MAX_MD_SIZE];
@@ -335,7 +381,8 @@ static int grant(struct oauth *oauth, char **body)
             cJSON_AddStringToObject(obj, "id", oauth->id_url) &&
             cJSON_AddStringToObject(obj, "token_type", "Bearer") &&
             cJSON_AddStringToObject(obj, "issued_at", issued_at) &&
-            cJSON_AddStringToObject(obj, "signature", sig_b64))
+            cJSON_AddStringToObject(obj, "signature", sig_b64) &&
+            (!refresh_token || cJSON_AddStringToObject(obj, "refresh_token", refresh_token)))
                 *body = cJSON_PrintUnformatted(obj);
         cJSON_Delete(obj);
         OPENSSL_cleanse(token, sizeof(token));
@@ -400,11 +447,24 @@ static const char *json_str(const cJSON *obj, const char *name)
         return cJSON_IsString(item) ? item->valuestring : NULL;
 }
 
+/* @p aud is @p url, or @p url with one trailing slash. */
+static int aud_is(const char *aud, const char *url)
+{
+        size_t n = strlen(url);
+
+        return !strncmp(aud, url, n) && (aud[n] == '\0' || !strcmp(aud + n, "/"));
+}
+
+/*
+ * Salesforce takes the authorization server's URL as aud: login or test,
+ * or an Experience Cloud site's URL; never the org's My Domain URL, which
+ * is what a client that sends its login URL gets wrong.
+ */
 static int aud_ok(const struct oauth *oauth, const char *aud)
 {
-        size_t n = strlen(oauth->login_url);
-
-        return aud && !strncmp(aud, oauth->login_url, n) && (aud[n] == '\0' || !strcmp(aud + n, "/"));
+        return aud && (aud_is(aud, "https://login.salesforce.com") ||
+                       aud_is(aud, "https://test.salesforce.com") ||
+                       (oauth->cfg->experience_site && aud_is(aud, oauth->cfg->experience_site)));
 }
 
 static int jwt_flow(struct oauth *oauth, const struct form *form, char **body)
@@ -455,7 +515,8 @@ static int jwt_flow(struct oauth *oauth, const struct form *form, char **body)
                 goto out;
         }
         if (!aud_ok(oauth, json_str(claims, "aud"))) {
-                status = bad_grant("jwt", "aud is not the login URL", body);
+                status = refuse("jwt", "aud is not login, test or --experience-site",
+                                "audience is invalid", body);
                 goto out;
         }
         /* exp is epoch seconds, a number or (as in Salesforce's sample) a string. */
@@ -468,11 +529,62 @@ static int jwt_flow(struct oauth *oauth, const struct form *form, char **body)
                 status = bad_grant("jwt", "exp is missing or in the past", body);
                 goto out;
         }
-        status = grant(oauth, body);
+        status = grant(oauth, NULL, body);
 out:
         EVP_MD_CTX_free(md);
         cJSON_Delete(header);
         cJSON_Delete(claims);
+        return status;
+}
+
+/*
+ * The refresh_token grant. Without rotation the one --refresh-token works
+ * forever. With it, the live token is swapped for a new one on each use.
+ */
+static int refresh_flow(struct oauth *oauth, const char *given, char **body)
+{
+        char fresh[OAUTH_RT_LEN + 1];
+        unsigned long long n;
+        size_t i;
+        int status, reused = 0;
+
+        if (!oauth->cfg->rotate_refresh_token) {
+                if (!same(given, oauth->cfg->refresh_token))
+                        return bad_grant("refresh_token", "wrong refresh_token", body);
+                return grant(oauth, NULL, body);
+        }
+        memcpy(fresh, "5Aep861", 7);
+        if (random_alnum(fresh + 7, OAUTH_RT_LEN - 7) == -1)
+                return 500;
+        pthread_mutex_lock(&oauth->lock);
+        if (oauth->rt_revoked) {
+                pthread_mutex_unlock(&oauth->lock);
+                return refuse("refresh_token", "the refresh token family was revoked",
+                              "expired access/refresh token", body);
+        }
+        if (!same(given, oauth->rt_live)) {
+                for (i = 0; i < oauth->rt_nretired && i < OAUTH_RT_RETIRED; i++)
+                        reused |= same(given, oauth->rt_retired[i]);
+                if (reused) {
+                        oauth->rt_revoked = 1;
+                        oauth->revoke_mark = oauth->next_serial;
+                }
+                pthread_mutex_unlock(&oauth->lock);
+                if (reused)
+                        return refuse("refresh_token", "a retired refresh token was reused: "
+                                      "the family and its access tokens are revoked",
+                                      "expired access/refresh token", body);
+                return bad_grant("refresh_token", "wrong refresh_token", body);
+        }
+        memcpy(oauth->rt_retired[oauth->rt_nretired++ % OAUTH_RT_RETIRED], oauth->rt_live,
+               sizeof(oauth->rt_live));
+        memcpy(oauth->rt_live, fresh, sizeof(fresh));
+        n = ++oauth->rt_rotations;
+        pthread_mutex_unlock(&oauth->lock);
+        fprintf(stderr, "sfsim: level=info msg=refresh-token-rotated rotations=%llu\n",
+                (unsigned long long)n);
+        status = grant(oauth, fresh, body);
+        OPENSSL_cleanse(fresh, sizeof(fresh));
         return status;
 }
 
@@ -524,28 +636,34 @@ int oauth_token_request(struct oauth *oauth, const char *text, size_t len, char 
         }
         secret = form_get(&form, "client_secret");
         if (!strcmp(grant_type, "password")) {
-                if (!same(secret, cfg->client_secret))
+                /* Blocked orgs answer exactly as for a wrong password. */
+                if (cfg->password_flow_blocked)
+                        status = bad_grant("password", "the username-password flow is blocked "
+                                           "(--password-flow-blocked)", body);
+                else if (!same(secret, cfg->client_secret))
                         status = bad_grant("password", "wrong client_secret", body);
                 else if (!same(form_get(&form, "username"), cfg->username) ||
                          !password_ok(oauth, form_get(&form, "password")))
                         status = bad_grant("password", "wrong username or password", body);
                 else
-                        status = grant(oauth, body);
+                        status = grant(oauth, NULL, body);
         } else if (!strcmp(grant_type, "refresh_token")) {
                 /* The client secret is optional in this flow; a wrong one is refused. */
                 if (secret && !same(secret, cfg->client_secret))
                         status = bad_grant("refresh_token", "wrong client_secret", body);
                 else if (!cfg->refresh_token)
                         status = bad_grant("refresh_token", "no --refresh-token given", body);
-                else if (!same(form_get(&form, "refresh_token"), cfg->refresh_token))
-                        status = bad_grant("refresh_token", "wrong refresh_token", body);
                 else
-                        status = grant(oauth, body);
+                        status = refresh_flow(oauth, form_get(&form, "refresh_token"), body);
         } else {
-                if (!same(secret, cfg->client_secret))
+                /* Only a My Domain login host serves this flow. */
+                if (!cfg->my_domain)
+                        status = refuse("client_credentials", "not a My Domain (--my-domain)",
+                                        "request not supported on this domain", body);
+                else if (!same(secret, cfg->client_secret))
                         status = bad_grant("client_credentials", "wrong client_secret", body);
                 else
-                        status = grant(oauth, body);
+                        status = grant(oauth, NULL, body);
         }
 out:
         form_free(&form);

@@ -42,9 +42,18 @@ int oauth_token_request(struct oauth *oauth, const char *form, size_t len, char 
 /**
  * @brief Check an access token.
  * @param serial  receives the token's serial number (for oauth_revoked()).
- * @returns 0 when the token was issued here and is not revoked, else -1.
+ * @returns 0 when the token was issued here, is not revoked and has not
+ *          idled out (--token-idle-timeout-ms), else -1. A valid token is
+ *          marked used.
  */
 int oauth_check(struct oauth *oauth, const char *token, uint64_t *serial);
+
+/**
+ * @brief Mark the token with @p serial used now (at the end of a request
+ *        that held it, e.g. a long /meta/connect): --token-idle-timeout-ms
+ *        counts from its last use.
+ */
+void oauth_touch(struct oauth *oauth, uint64_t serial);
 
 /** @returns 1 when the token with @p serial has been revoked since. */
 int oauth_revoked(struct oauth *oauth, uint64_t serial);

@@ -39,6 +39,18 @@ static const char usage[] =
         "  --jwt-public-key FILE    PEM RSA public key that verifies JWT bearer assertions\n"
         "  --refresh-token T        the refresh token the refresh_token flow accepts\n"
         "                           (default: none accepted)\n"
+        "  --rotate-refresh-token   each refresh answers with a new refresh token and retires\n"
+        "                           the one used; a retired one presented again revokes them\n"
+        "                           all and every access token (expired access/refresh token)\n"
+        "  --my-domain              act as a My Domain login host: only then does the\n"
+        "                           client_credentials flow work (else: request not supported\n"
+        "                           on this domain)\n"
+        "  --experience-site URL    also accept URL as a JWT aud (an Experience Cloud site);\n"
+        "                           https://login.salesforce.com and https://test.salesforce.com\n"
+        "                           always are, nothing else (audience is invalid)\n"
+        "  --password-flow-blocked  refuse the username-password flow, as orgs that block it\n"
+        "  --token-idle-timeout-ms N  an access token unused this long stops working\n"
+        "                           (401::Authentication invalid); 0: never (0)\n"
         "  --connect-timeout-ms N   longest hold of a /meta/connect, advice.timeout (110000)\n"
         "  --client-expiry-ms N     forget a client silent this long after a response (40000)\n"
         "  --retention N            events kept per channel (100000)\n"
@@ -82,6 +94,7 @@ enum opt {
         OPT_JWT_KEY, OPT_REFRESH, OPT_CONNECT_TIMEOUT, OPT_EXPIRY, OPT_RETENTION,
         OPT_RETENTION_AGE, OPT_MAX_BATCH, OPT_MAX_CLIENTS, OPT_FIRST_REPLAY_ID, OPT_MISSING,
         OPT_ORG_ID, OPT_TLS_CERT, OPT_TLS_KEY, OPT_PUBLIC_URL, OPT_STATS_JSON, OPT_VERBOSE, OPT_HELP,
+        OPT_ROTATE_RT, OPT_MY_DOMAIN, OPT_EXPERIENCE_SITE, OPT_PASSWORD_BLOCKED, OPT_TOKEN_IDLE,
 };
 
 static const struct option options[] = {
@@ -107,6 +120,11 @@ static const struct option options[] = {
         { "stats-json", required_argument, NULL, OPT_STATS_JSON },
         { "verbose", no_argument, NULL, OPT_VERBOSE },
         { "help", no_argument, NULL, OPT_HELP },
+        { "rotate-refresh-token", no_argument, NULL, OPT_ROTATE_RT },
+        { "my-domain", no_argument, NULL, OPT_MY_DOMAIN },
+        { "experience-site", required_argument, NULL, OPT_EXPERIENCE_SITE },
+        { "password-flow-blocked", no_argument, NULL, OPT_PASSWORD_BLOCKED },
+        { "token-idle-timeout-ms", required_argument, NULL, OPT_TOKEN_IDLE },
         { NULL, 0, NULL, 0 },
 };
 
@@ -244,6 +262,19 @@ static int parse_args(int argc, char **argv, struct sim_config *cfg)
                         break;
                 case OPT_STATS_JSON: cfg->stats_json = optarg; break;
                 case OPT_VERBOSE: cfg->verbose = 1; break;
+                case OPT_ROTATE_RT: cfg->rotate_refresh_token = 1; break;
+                case OPT_MY_DOMAIN: cfg->my_domain = 1; break;
+                case OPT_EXPERIENCE_SITE:
+                        if (strncmp(optarg, "https://", 8))
+                                return bad_usage("--experience-site: '%s' is not an https URL", optarg);
+                        cfg->experience_site = optarg;
+                        break;
+                case OPT_PASSWORD_BLOCKED: cfg->password_flow_blocked = 1; break;
+                case OPT_TOKEN_IDLE:
+                        if (parse_num("token-idle-timeout-ms", optarg, 0, 86400000, &v) == -1)
+                                return 2;
+                        cfg->token_idle_timeout_ms = v;
+                        break;
                 case OPT_HELP:
                         fputs(usage, stdout);
                         exit(0);

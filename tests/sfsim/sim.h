@@ -35,6 +35,11 @@ struct sim_config {
         const char *password;
         const char *jwt_public_key;   /* PEM file, or NULL: JWT flow refused */
         const char *refresh_token;    /* or NULL: refresh flow refused */
+        int my_domain;                /* a My Domain login host: client_credentials allowed */
+        const char *experience_site;  /* a JWT aud accepted besides login/test, or NULL */
+        int password_flow_blocked;    /* the org blocks the username-password flow */
+        long token_idle_timeout_ms;   /* an access token unused this long dies; 0: never */
+        int rotate_refresh_token;     /* each refresh returns a new refresh token */
         long connect_timeout_ms;      /* long-poll hold, advice.timeout */
         long client_expiry_ms;        /* forget a client silent this long */
         size_t retention;             /* events kept per channel */

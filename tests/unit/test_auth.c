@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "auth.h"
 
 #define SECRET "s3cr3t&=+ %value"
@@ -29,6 +31,7 @@ static struct config *make_config(enum auth_flow flow)
         cfg.sf.username = "bridge@example.com";
         cfg.sf.password = SECRET "pw";
         cfg.sf.refresh_token = SECRET "rt";
+        cfg.sf.audience = "https://login.salesforce.com";
         return &cfg;
 }
 
@@ -50,7 +53,7 @@ static void password_flow_request(void **state)
 
         (void)state;
         buf_init(&b, 4096);
-        assert_int_equal(auth_build_request(make_config(AUTH_PASSWORD), url, sizeof(url), &b, err, sizeof(err)), 0);
+        assert_int_equal(auth_build_request(make_config(AUTH_PASSWORD), NULL, url, sizeof(url), &b, err, sizeof(err)), 0);
         assert_string_equal(url, "https://login.example.com/services/oauth2/token");
         assert_string_equal(b.data, "grant_type=password&client_id=client%20id%2F1"
                             "&client_secret=s3cr3t%26%3D%2B%20%25value"
@@ -65,10 +68,10 @@ static void refresh_and_client_credentials_requests(void **state)
 
         (void)state;
         buf_init(&b, 4096);
-        assert_int_equal(auth_build_request(make_config(AUTH_REFRESH_TOKEN), url, sizeof(url), &b, err, sizeof(err)), 0);
+        assert_int_equal(auth_build_request(make_config(AUTH_REFRESH_TOKEN), NULL, url, sizeof(url), &b, err, sizeof(err)), 0);
         assert_string_equal(b.data, "grant_type=refresh_token&client_id=client%20id%2F1"
                             "&client_secret=s3cr3t%26%3D%2B%20%25value&refresh_token=s3cr3t%26%3D%2B%20%25valuert");
-        assert_int_equal(auth_build_request(make_config(AUTH_CLIENT_CREDENTIALS), url, sizeof(url), &b, err, sizeof(err)), 0);
+        assert_int_equal(auth_build_request(make_config(AUTH_CLIENT_CREDENTIALS), NULL, url, sizeof(url), &b, err, sizeof(err)), 0);
         assert_string_equal(b.data, "grant_type=client_credentials&client_id=client%20id%2F1"
                             "&client_secret=s3cr3t%26%3D%2B%20%25value");
         buf_free(&b);
@@ -83,9 +86,121 @@ static void jwt_flow_missing_key_names_file(void **state)
         (void)state;
         cfg->sf.private_key_file = "/nonexistent/sf.pem";
         buf_init(&b, 4096);
-        assert_int_equal(auth_build_request(cfg, url, sizeof(url), &b, err, sizeof(err)), -1);
+        assert_int_equal(auth_build_request(cfg, NULL, url, sizeof(url), &b, err, sizeof(err)), -1);
         assert_non_null(strstr(err, "/nonexistent/sf.pem"));
         buf_free(&b);
+}
+
+/* The claims of the assertion in a JWT token request body, decoded. */
+static void assertion_claims(const char *form, char *out, size_t out_size)
+{
+        const char *a = strstr(form, "assertion="), *dot1, *dot2;
+        char b64[2048];
+        size_t n, i;
+        int len;
+
+        assert_non_null(a);
+        dot1 = strchr(a, '.');
+        assert_non_null(dot1);
+        dot2 = strchr(dot1 + 1, '.');
+        assert_non_null(dot2);
+        n = (size_t)(dot2 - dot1 - 1);
+        assert_true(n + 4 < sizeof(b64) && (n + 4) / 4 * 3 < out_size);
+        for (i = 0; i < n; i++)
+                b64[i] = dot1[1 + i] == '-' ? '+' : dot1[1 + i] == '_' ? '/' : dot1[1 + i];
+        while (i % 4)
+                b64[i++] = '=';
+        b64[i] = '\0';
+        len = EVP_DecodeBlock((unsigned char *)out, (const unsigned char *)b64, (int)i);
+        assert_true(len > 0);
+        out[len] = '\0';
+}
+
+/* aud is salesforce.auth.audience, never the login URL the request goes to. */
+static void jwt_audience_is_not_login_url(void **state)
+{
+        char url[256], err[512], claims[2048];
+        struct buf b;
+        struct config *cfg = make_config(AUTH_JWT);
+        const char *root = getenv("SFB_ROOT");
+        char key[1024];
+
+        (void)state;
+        snprintf(key, sizeof(key), "%s/tests/certs/jwt.key", root ? root : ".");
+        if (access(key, R_OK) != 0) {
+                print_message("SKIP: %s missing; run `make certs`\n", key);
+                skip();
+        }
+        cfg->sf.login_url = "https://acme.my.salesforce.com/";
+        cfg->sf.private_key_file = key;
+        buf_init(&b, 16384);
+        assert_int_equal(auth_build_request(cfg, NULL, url, sizeof(url), &b, err, sizeof(err)), 0);
+        assert_string_equal(url, "https://acme.my.salesforce.com/services/oauth2/token");
+        assertion_claims(b.data, claims, sizeof(claims));
+        assert_non_null(strstr(claims, "\"aud\":\"https://login.salesforce.com\""));
+        assert_null(strstr(claims, "acme"));
+        /* A trailing slash is dropped, as Salesforce compares it. */
+        cfg->sf.audience = "https://acme.my.site.com/customers/";
+        assert_int_equal(auth_build_request(cfg, NULL, url, sizeof(url), &b, err, sizeof(err)), 0);
+        assertion_claims(b.data, claims, sizeof(claims));
+        assert_non_null(strstr(claims, "\"aud\":\"https://acme.my.site.com/customers\""));
+        cfg->sf.audience = NULL;
+        assert_int_equal(auth_build_request(cfg, NULL, url, sizeof(url), &b, err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "salesforce.auth.audience"));
+        buf_free(&b);
+}
+
+/* A rotated refresh token replaces the configured one in the request. */
+static void refresh_request_uses_rotated_token(void **state)
+{
+        char url[256], err[256];
+        struct buf b;
+
+        (void)state;
+        buf_init(&b, 4096);
+        assert_int_equal(auth_build_request(make_config(AUTH_REFRESH_TOKEN), "5Aep861.new/token", url,
+                                            sizeof(url), &b, err, sizeof(err)), 0);
+        assert_non_null(strstr(b.data, "&refresh_token=5Aep861.new%2Ftoken"));
+        assert_null(strstr(b.data, "valuert"));
+        buf_free(&b);
+}
+
+static void rotated_refresh_token_read(void **state)
+{
+        const char *body = "{\"access_token\":\"00Dxx!AR8.tok\",\"instance_url\":\"https://na1.example.com\","
+                           "\"refresh_token\":\"5Aep861.rotated\",\"token_type\":\"Bearer\"}";
+        const char *plain = "{\"access_token\":\"00Dxx!AR8.tok\",\"instance_url\":\"https://na1.example.com\"}";
+        struct auth_token tok;
+        char err[256];
+
+        (void)state;
+        assert_int_equal(auth_parse_response(200, body, strlen(body), &tok, err, sizeof(err)), AUTH_OK);
+        assert_string_equal(tok.refresh_token, "5Aep861.rotated");
+        auth_token_clear(&tok);
+        assert_null(tok.refresh_token);
+        assert_int_equal(auth_parse_response(200, plain, strlen(plain), &tok, err, sizeof(err)), AUTH_OK);
+        assert_null(tok.refresh_token);
+        auth_token_clear(&tok);
+}
+
+/* Refusals Salesforce words in a way that needs a translation say what to do. */
+static void refusal_hints(void **state)
+{
+        (void)state;
+        assert_non_null(strstr(auth_refusal_hint(make_config(AUTH_JWT),
+                                                 "HTTP 400 invalid_grant: audience is invalid"),
+                               "salesforce.auth.audience"));
+        assert_non_null(strstr(auth_refusal_hint(make_config(AUTH_CLIENT_CREDENTIALS),
+                                                 "HTTP 400 invalid_grant: request not supported on this domain"),
+                               "My Domain"));
+        assert_non_null(strstr(auth_refusal_hint(make_config(AUTH_PASSWORD),
+                                                 "HTTP 400 invalid_grant: authentication failure"),
+                               "block the username-password flow"));
+        assert_non_null(strstr(auth_refusal_hint(make_config(AUTH_REFRESH_TOKEN),
+                                                 "HTTP 400 invalid_grant: expired access/refresh token"),
+                               "refresh_token_file"));
+        assert_string_equal(auth_refusal_hint(make_config(AUTH_JWT),
+                                              "HTTP 400 invalid_grant: authentication failure"), "");
 }
 
 static void success_answer_read(void **state)
@@ -137,7 +252,7 @@ static void unavailable_and_malformed_answers_retry(void **state)
 
 static void bearer_and_cometd_url(void **state)
 {
-        struct auth_token tok = { "00Dxx!tok", "https://na1.example.com//", NULL, NULL };
+        struct auth_token tok = { .access_token = "00Dxx!tok", .instance_url = "https://na1.example.com//" };
         char *bearer = auth_bearer(&tok);
         char *url = auth_cometd_url(&tok, "59.0");
 
@@ -156,6 +271,10 @@ int main(void)
                 cmocka_unit_test(password_flow_request),
                 cmocka_unit_test(refresh_and_client_credentials_requests),
                 cmocka_unit_test(jwt_flow_missing_key_names_file),
+                cmocka_unit_test(jwt_audience_is_not_login_url),
+                cmocka_unit_test(refresh_request_uses_rotated_token),
+                cmocka_unit_test(rotated_refresh_token_read),
+                cmocka_unit_test(refusal_hints),
                 cmocka_unit_test(success_answer_read),
                 cmocka_unit_test(rejected_answers),
                 cmocka_unit_test(unavailable_and_malformed_answers_retry),

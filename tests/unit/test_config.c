@@ -320,6 +320,47 @@ static void test_flow_client_credentials(void **state)
         config_destroy(cfg);
 }
 
+/* The JWT aud follows the login URL unless given: login, or test for sandboxes. */
+static void test_audience_default(void **state)
+{
+        static const struct {
+                const char *login_url, *audience;
+        } cases[] = {
+                { NULL, "https://login.salesforce.com" },
+                { "https://login.salesforce.com", "https://login.salesforce.com" },
+                { "https://test.salesforce.com/", "https://test.salesforce.com" },
+                { "https://TEST.salesforce.com", "https://test.salesforce.com" },
+                { "https://acme--uat.sandbox.my.salesforce.com", "https://test.salesforce.com" },
+                { "https://acme.my.salesforce.com", "https://login.salesforce.com" },
+                { "http://127.0.0.1:8080", "https://login.salesforce.com" },
+        };
+        char text[1024];
+        struct config *cfg;
+        size_t i;
+
+        (void)state;
+        for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                snprintf(text, sizeof(text), "salesforce:\n%s%s%s  auth:\n    flow: jwt\n"
+                         "    client_id: x\n    username: u\n    private_key_file: " KEY_FILE "\n" MIN_REST,
+                         cases[i].login_url ? "  login_url: " : "",
+                         cases[i].login_url ? cases[i].login_url : "", cases[i].login_url ? "\n" : "");
+                cfg = must_load(text);
+                assert_string_equal(cfg->sf.audience, cases[i].audience);
+                assert_int_equal(cfg->nwarnings, 0);
+                config_destroy(cfg);
+        }
+        /* Given: kept as is, even against a sandbox login URL. */
+        cfg = must_load("salesforce:\n  login_url: https://test.salesforce.com\n  auth:\n    flow: jwt\n"
+                        "    client_id: x\n    username: u\n    private_key_file: " KEY_FILE "\n"
+                        "    audience: https://acme.my.site.com/customers\n" MIN_REST);
+        assert_string_equal(cfg->sf.audience, "https://acme.my.site.com/customers");
+        config_destroy(cfg);
+        expect_error("salesforce:\n  auth:\n    flow: jwt\n    client_id: x\n    username: u\n"
+                     "    private_key_file: " KEY_FILE "\n    audience: login.salesforce.com\n" MIN_REST,
+                     "test.yaml:7:15: salesforce.auth.audience: must be an http:// or https:// URL, "
+                     "found \"login.salesforce.com\"\n>>>     audience: login.salesforce.com");
+}
+
 /* Every key set to a non-default value, ${} in several places. */
 static void test_every_key(void **state)
 {
@@ -831,7 +872,8 @@ static void test_no_secret_in_errors(void **state)
                 "salesforce:\n  auth:\n    flow: jwt\n    client_id: x\n    username: u\n"
                 "    private_key_file: " KEY_FILE "\n    password: " PLANTED "-1\n"
                 "    client_secret: " PLANTED "-2\n    refresh_token: " PLANTED "-3\n" MIN_REST,
-                "salesforce:\n  auth:\n    flow: client_credentials\n    client_id: x\n"
+                "salesforce:\n  login_url: https://acme.my.salesforce.com\n  auth:\n"
+                "    flow: client_credentials\n    client_id: x\n"
                 "    client_secret: ${SF_CLIENT_SECRET}\n    password: ${SF_PASSWORD}\n" MIN_REST,
                 "salesforce:\n  auth:\n    flow: jwt\n    client_id: x\n    username: u\n"
                 "    private_key_file: " KEY_FILE "\n    password: " PLANTED "-1\n" MIN_REST "bogus: 1\n",
@@ -1230,6 +1272,7 @@ int main(void)
                 cmocka_unit_test(test_flow_jwt),
                 cmocka_unit_test(test_flow_refresh_token),
                 cmocka_unit_test(test_flow_client_credentials),
+                cmocka_unit_test(test_audience_default),
                 cmocka_unit_test(test_every_key),
                 cmocka_unit_test(test_route_inherits_later_global),
                 cmocka_unit_test(test_find_route),

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -844,6 +845,73 @@ static void test_start_probe_then_run(void **state)
         assert_int_equal(count_reqs("grant_type"), 1);
 }
 
+/*
+ * Refresh token rotation: a new refresh token in the login answer is the
+ * one the next login presents, and it is kept in refresh_token_file, which
+ * a later session (a restart) reads first, as it does when another process
+ * has rotated it meanwhile.
+ */
+static void test_refresh_token_rotation_kept(void **state)
+{
+        char dir[] = "/tmp/sfb-test-session.XXXXXX", path[64], text[1024], buf[64];
+        struct session_opts opts = { .backoff_cap_ms = 60000, .limit_backoff_cap_ms = 60000 };
+        struct session_hooks hooks = { NULL, fake_replay_from };
+        struct session *s1, *s2;
+        struct config *cfg;
+        struct stat st;
+        FILE *fp;
+
+        (void)state;
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof(path), "%s/rt", dir);
+        snprintf(text, sizeof(text),
+                 "salesforce:\n  login_url: https://login.example.com\n  auth:\n    flow: refresh_token\n"
+                 "    client_id: id\n    client_secret: secret\n    refresh_token: rt-configured\n"
+                 "    refresh_token_file: %s\n"
+                 "kafka:\n  bootstrap_servers: localhost:9092\nroutes:\n  - channel: /topic/A\n    topic: t.a\n",
+                 path);
+        nreqs = 0;
+        cfg = config_load_string("rt.yaml", text, strlen(text), buf, sizeof(buf));
+        assert_non_null(cfg);
+        assert_int_equal(metrics_init("t", "test"), 0);
+        s1 = session_new(cfg, NULL, &opts, &hooks, buf, sizeof(buf));
+        assert_non_null(s1);
+        assert_int_equal(session_step(s1, buf, sizeof(buf)), 0);
+        assert_true(body_has(last_req(), "&refresh_token=rt-configured"));
+        answer("{\"access_token\":\"tok\",\"instance_url\":\"https://inst.example.com\","
+               "\"refresh_token\":\"rt-2\"}");
+        assert_int_equal(session_step(s1, buf, sizeof(buf)), 0);
+        assert_true(body_has(last_req(), "/meta/handshake"));
+        fp = fopen(path, "r");
+        assert_non_null(fp);
+        assert_non_null(fgets(buf, sizeof(buf), fp));
+        fclose(fp);
+        assert_string_equal(buf, "rt-2\n");
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        session_destroy(s1);
+
+        /* The next session starts from the kept token, not the configured one. */
+        s2 = session_new(cfg, NULL, &opts, &hooks, buf, sizeof(buf));
+        assert_non_null(s2);
+        assert_int_equal(session_step(s2, buf, sizeof(buf)), 0);
+        assert_true(body_has(last_req(), "&refresh_token=rt-2"));
+        session_destroy(s2);
+
+        /* A broken file is an error at start, naming it. */
+        fp = fopen(path, "w");
+        assert_non_null(fp);
+        fclose(fp);
+        assert_null(session_new(cfg, NULL, &opts, &hooks, text, sizeof(text)));
+        assert_non_null(strstr(text, "salesforce.auth.refresh_token_file"));
+        assert_non_null(strstr(text, path));
+
+        unlink(path);
+        rmdir(dir);
+        config_destroy(cfg);
+        metrics_shutdown();
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -862,6 +930,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_route_quarantine_api, setup_two, teardown),
                 cmocka_unit_test_setup_teardown(test_handled_gap_not_met_again, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_start_probe_then_run, setup_two, teardown),
+                cmocka_unit_test(test_refresh_token_rotation_kept),
         };
 
         log_setup(LOG_FORMAT_LOGFMT, LOG_ERROR);

@@ -10,6 +10,9 @@
 #include <openssl/pem.h>
 
 #define BAD_GRANT "{\"error\":\"invalid_grant\",\"error_description\":\"authentication failure\"}"
+#define BAD_AUDIENCE "{\"error\":\"invalid_grant\",\"error_description\":\"audience is invalid\"}"
+#define BAD_DOMAIN "{\"error\":\"invalid_grant\",\"error_description\":\"request not supported on this domain\"}"
+#define EXPIRED_RT "{\"error\":\"invalid_grant\",\"error_description\":\"expired access/refresh token\"}"
 #define BAD_CLIENT "{\"error\":\"invalid_client_id\",\"error_description\":\"client identifier invalid\"}"
 
 /* Post @p form and assert the HTTP status and the exact JSON body. */
@@ -138,7 +141,12 @@ static void test_unsupported_grant(void **state)
 static void test_client_credentials_flow(void **state)
 {
         struct fixture *fx = *state;
+        const char *args[] = { "--my-domain", NULL };
 
+        /* Salesforce serves this flow on a My Domain login host only. */
+        expect_answer(&fx->sim, "grant_type=client_credentials&client_id=" T_CLIENT_ID
+                                "&client_secret=" T_CLIENT_SECRET, 400, BAD_DOMAIN);
+        fx_restart(fx, args);
         check_grant(&fx->sim, "grant_type=client_credentials&client_id=" T_CLIENT_ID
                               "&client_secret=" T_CLIENT_SECRET);
         expect_answer(&fx->sim, "grant_type=client_credentials&client_id=" T_CLIENT_ID "&client_secret=nope",
@@ -167,6 +175,135 @@ static void test_refresh_token_flow(void **state)
         expect_answer(&fx->sim, "grant_type=refresh_token&client_id=" T_CLIENT_ID "&client_secret="
                                 T_CLIENT_SECRET "&refresh_token=5Aep861-other",
                       400, BAD_GRANT);
+}
+
+#define RT_FORM(rt) \
+        "grant_type=refresh_token&client_id=" T_CLIENT_ID "&client_secret=" T_CLIENT_SECRET "&refresh_token=" rt
+
+/* A refresh grant that must succeed; @returns its access token and refresh token (or ""). */
+static void refresh_ok(const struct simproc *sp, const char *rt, char *access, size_t access_size,
+                       char *next_rt, size_t next_rt_size)
+{
+        char form[512];
+        struct hres res;
+        cJSON *json;
+
+        snprintf(form, sizeof(form), RT_FORM("%s"), rt);
+        form_post(sp, form, NULL, &res);
+        if (res.rc != CURLE_OK || res.status != 200) {
+                print_error("refresh: HTTP %ld: %s\n", res.status, res.body);
+                hres_free(&res);
+                fail();
+        }
+        json = cJSON_Parse(res.body);
+        snprintf(access, access_size, "%s", json_str(json, "access_token") ? json_str(json, "access_token") : "");
+        snprintf(next_rt, next_rt_size, "%s", json_str(json, "refresh_token") ? json_str(json, "refresh_token") : "");
+        cJSON_Delete(json);
+        hres_free(&res);
+}
+
+static void test_refresh_token_rotation(void **state)
+{
+        struct fixture *fx = *state;
+        const char *args[] = { "--refresh-token", "5Aep861-first.tok", "--rotate-refresh-token", NULL };
+        char access1[256], access2[256], rt2[128], rt3[128], dummy[128], form[512];
+
+        /* Without rotation the answer carries no refresh token and the token stays. */
+        fx_restart(fx, (const char *const[]){ "--refresh-token", "5Aep861-first.tok", NULL });
+        refresh_ok(&fx->sim, "5Aep861-first.tok", access1, sizeof(access1), rt2, sizeof(rt2));
+        assert_string_equal(rt2, "");
+        refresh_ok(&fx->sim, "5Aep861-first.tok", access1, sizeof(access1), rt2, sizeof(rt2));
+
+        fx_restart(fx, args);
+        refresh_ok(&fx->sim, "5Aep861-first.tok", access1, sizeof(access1), rt2, sizeof(rt2));
+        assert_int_equal(strncmp(rt2, "5Aep861", 7), 0);
+        assert_string_not_equal(rt2, "5Aep861-first.tok");
+        /* Twice in a row: each refresh hands out the next one. */
+        refresh_ok(&fx->sim, rt2, access2, sizeof(access2), rt3, sizeof(rt3));
+        assert_string_not_equal(rt3, rt2);
+        tclient_init(&fx->tc, &fx->sim, access1);
+        bx_handshake(&fx->tc);
+        /* An unknown token is just refused. */
+        expect_answer(&fx->sim, RT_FORM("5Aep861-never-issued"), 400, BAD_GRANT);
+        refresh_ok(&fx->sim, rt3, access2, sizeof(access2), dummy, sizeof(dummy));
+        snprintf(rt3, sizeof(rt3), "%s", dummy);
+        /* A retired one coming back revokes the family ... */
+        snprintf(form, sizeof(form), RT_FORM("%s"), rt2);
+        expect_answer(&fx->sim, form, 400, EXPIRED_RT);
+        /* ... the live one with it ... */
+        snprintf(form, sizeof(form), RT_FORM("%s"), rt3);
+        expect_answer(&fx->sim, form, 400, EXPIRED_RT);
+        expect_answer(&fx->sim, RT_FORM("5Aep861-first.tok"), 400, EXPIRED_RT);
+        /* ... and every access token. */
+        tclient_init(&fx->tc, &fx->sim, access2);
+        {
+                struct hres res;
+
+                bx_raw(&fx->tc, NULL, "[{\"channel\":\"/meta/handshake\",\"version\":\"1.0\","
+                                      "\"supportedConnectionTypes\":[\"long-polling\"],\"id\":\"1\"}]", 0, &res);
+                assert_non_null(strstr(res.body, "401::Authentication invalid"));
+                hres_free(&res);
+        }
+}
+
+static void test_password_flow_blocked(void **state)
+{
+        struct fixture *fx = *state;
+        const char *args[] = { "--password-flow-blocked", "--my-domain", NULL };
+
+        assert_int_equal(sim_stop(&fx->sim), 0);
+        assert_int_equal(sim_start(&fx->sim, args), 0);
+        /* Right credentials, refused as a wrong password is. */
+        expect_answer(&fx->sim, PASSWORD_FORM(T_CLIENT_ID, T_CLIENT_SECRET, "user%40example.com", T_PASSWORD),
+                      400, BAD_GRANT);
+        /* The other flows are not affected. */
+        check_grant(&fx->sim, "grant_type=client_credentials&client_id=" T_CLIENT_ID
+                              "&client_secret=" T_CLIENT_SECRET);
+}
+
+/* A handshake with @p token: @returns 1 when it succeeded, 0 on 401::Authentication invalid. */
+static int handshake_works(struct fixture *fx, const char *token)
+{
+        struct hres res;
+        int ok;
+
+        tclient_init(&fx->tc, &fx->sim, token);
+        bx_raw(&fx->tc, NULL, "[{\"channel\":\"/meta/handshake\",\"version\":\"1.0\","
+                              "\"supportedConnectionTypes\":[\"long-polling\"],\"id\":\"1\"}]", 0, &res);
+        assert_int_equal(res.rc, CURLE_OK);
+        ok = strstr(res.body, "\"successful\":true") != NULL;
+        if (!ok)
+                assert_non_null(strstr(res.body, "401::Authentication invalid"));
+        hres_free(&res);
+        return ok;
+}
+
+static void test_token_idle_timeout(void **state)
+{
+        struct fixture *fx = *state;
+        const char *args[] = { "--token-idle-timeout-ms", "600", NULL };
+        char busy[256], idle[256];
+        int i;
+
+        /* The default: tokens never idle out. */
+        sleep_ms(700);
+        assert_true(handshake_works(fx, fx->token));
+
+        fx_restart(fx, args);
+        snprintf(idle, sizeof(idle), "%s", fx->token);
+        login(&fx->sim, busy, sizeof(busy));
+        /* Used every 200 ms for 1.2 s: alive throughout. */
+        for (i = 0; i < 6; i++) {
+                assert_true(handshake_works(fx, busy));
+                sleep_ms(200);
+        }
+        /* Unused for 1.2 s: dead, and it stays dead. */
+        assert_false(handshake_works(fx, idle));
+        assert_false(handshake_works(fx, idle));
+        assert_true(handshake_works(fx, busy));
+        /* A new login works at once. */
+        login(&fx->sim, idle, sizeof(idle));
+        assert_true(handshake_works(fx, idle));
 }
 
 /* ---- JWT bearer ------------------------------------------------------------- */
@@ -260,14 +397,49 @@ static void test_jwt_flow(void **state)
                 skip();
         }
         exp = (long)time(NULL) + 300;
+        /* aud is the authorization server, not the host the assertion is posted to. */
         snprintf(claims, sizeof(claims), "{\"iss\":\"%s\",\"sub\":\"%s\",\"aud\":\"%s\",\"exp\":%ld}",
-                 T_CLIENT_ID, T_USERNAME, fx->sim.url, exp);
+                 T_CLIENT_ID, T_USERNAME, "https://login.salesforce.com", exp);
         jwt_form("jwt.key", claims, form, sizeof(form));
         check_grant(&fx->sim, form);
         /* exp as a string, as in Salesforce's own sample; aud with a trailing slash. */
         snprintf(claims, sizeof(claims), "{\"iss\":\"%s\",\"sub\":\"%s\",\"aud\":\"%s/\",\"exp\":\"%ld\"}",
-                 T_CLIENT_ID, T_USERNAME, fx->sim.url, exp);
+                 T_CLIENT_ID, T_USERNAME, "https://test.salesforce.com", exp);
         jwt_form("jwt.key", claims, form, sizeof(form));
+        check_grant(&fx->sim, form);
+}
+
+static void test_jwt_audiences(void **state)
+{
+        struct fixture *fx = *state;
+        char form[4096], claims[512], key[1024];
+        const char *args[] = { "--jwt-public-key", NULL, "--experience-site",
+                               "https://acme.my.site.com/customers", NULL };
+        const char *refused[] = { NULL, "https://acme.my.salesforce.com", "http://login.salesforce.com",
+                                  "https://login.salesforce.com.evil.example", "https://login.salesforce.co",
+                                  "https://acme.my.site.com", "" };
+        long exp = (long)time(NULL) + 300;
+        size_t i;
+
+        if (!fx) {
+                print_message("SKIP: tests/certs is missing; run `make certs` to test the JWT flow\n");
+                skip();
+        }
+        /* The emulator's own URL plays the org's My Domain: refused, as Salesforce does. */
+        refused[0] = fx->sim.url;
+        for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+                snprintf(claims, sizeof(claims), "{\"iss\":\"%s\",\"sub\":\"%s\",\"aud\":\"%s\",\"exp\":%ld}",
+                         T_CLIENT_ID, T_USERNAME, refused[i], exp);
+                jwt_form("jwt.key", claims, form, sizeof(form));
+                expect_answer(&fx->sim, form, 400, BAD_AUDIENCE);
+        }
+        /* An Experience Cloud site's URL, once the org has one. */
+        snprintf(claims, sizeof(claims), "{\"iss\":\"%s\",\"sub\":\"%s\",\"aud\":\"%s\",\"exp\":%ld}",
+                 T_CLIENT_ID, T_USERNAME, "https://acme.my.site.com/customers", exp);
+        jwt_form("jwt.key", claims, form, sizeof(form));
+        expect_answer(&fx->sim, form, 400, BAD_AUDIENCE);
+        args[1] = cert_path("jwt.pub", key, sizeof(key));
+        fx_restart(fx, args);
         check_grant(&fx->sim, form);
 }
 
@@ -283,38 +455,37 @@ static void test_jwt_refused(void **state)
         }
         /* Signed with another key. */
         snprintf(claims, sizeof(claims), "{\"iss\":\"%s\",\"sub\":\"%s\",\"aud\":\"%s\",\"exp\":%ld}",
-                 T_CLIENT_ID, T_USERNAME, fx->sim.url, now + 300);
+                 T_CLIENT_ID, T_USERNAME, "https://login.salesforce.com", now + 300);
         jwt_form("jwt-other.key", claims, form, sizeof(form));
         expect_answer(&fx->sim, form, 400, BAD_GRANT);
         /* Expired. */
         snprintf(claims, sizeof(claims), "{\"iss\":\"%s\",\"sub\":\"%s\",\"aud\":\"%s\",\"exp\":%ld}",
-                 T_CLIENT_ID, T_USERNAME, fx->sim.url, now - 10);
+                 T_CLIENT_ID, T_USERNAME, "https://login.salesforce.com", now - 10);
         jwt_form("jwt.key", claims, form, sizeof(form));
         expect_answer(&fx->sim, form, 400, BAD_GRANT);
         /* No exp. */
         snprintf(claims, sizeof(claims), "{\"iss\":\"%s\",\"sub\":\"%s\",\"aud\":\"%s\"}", T_CLIENT_ID,
-                 T_USERNAME, fx->sim.url);
+                 T_USERNAME, "https://login.salesforce.com");
         jwt_form("jwt.key", claims, form, sizeof(form));
         expect_answer(&fx->sim, form, 400, BAD_GRANT);
-        /* Another audience (the real login URL). */
-        snprintf(claims, sizeof(claims),
-                 "{\"iss\":\"%s\",\"sub\":\"%s\",\"aud\":\"https://login.salesforce.com\",\"exp\":%ld}",
-                 T_CLIENT_ID, T_USERNAME, now + 300);
+        /* The login host's own URL is not an audience Salesforce takes. */
+        snprintf(claims, sizeof(claims), "{\"iss\":\"%s\",\"sub\":\"%s\",\"aud\":\"%s\",\"exp\":%ld}",
+                 T_CLIENT_ID, T_USERNAME, fx->sim.url, now + 300);
         jwt_form("jwt.key", claims, form, sizeof(form));
-        expect_answer(&fx->sim, form, 400, BAD_GRANT);
+        expect_answer(&fx->sim, form, 400, BAD_AUDIENCE);
         /* Another user. */
         snprintf(claims, sizeof(claims), "{\"iss\":\"%s\",\"sub\":\"other@example.com\",\"aud\":\"%s\",\"exp\":%ld}",
-                 T_CLIENT_ID, fx->sim.url, now + 300);
+                 T_CLIENT_ID, "https://login.salesforce.com", now + 300);
         jwt_form("jwt.key", claims, form, sizeof(form));
         expect_answer(&fx->sim, form, 400, BAD_GRANT);
         /* Another consumer key: iss names the client. */
         snprintf(claims, sizeof(claims), "{\"iss\":\"not-our-app\",\"sub\":\"%s\",\"aud\":\"%s\",\"exp\":%ld}",
-                 T_USERNAME, fx->sim.url, now + 300);
+                 T_USERNAME, "https://login.salesforce.com", now + 300);
         jwt_form("jwt.key", claims, form, sizeof(form));
         expect_answer(&fx->sim, form, 400, BAD_CLIENT);
         /* Tampered claims: the signature no longer matches. */
         snprintf(claims, sizeof(claims), "{\"iss\":\"%s\",\"sub\":\"%s\",\"aud\":\"%s\",\"exp\":%ld}",
-                 T_CLIENT_ID, T_USERNAME, fx->sim.url, now + 300);
+                 T_CLIENT_ID, T_USERNAME, "https://login.salesforce.com", now + 300);
         jwt = jwt_sign("jwt.key", claims);
         jwt[strlen(jwt) - 5] = jwt[strlen(jwt) - 5] == 'A' ? 'B' : 'A';
         snprintf(form, sizeof(form), "grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=%s", jwt);
@@ -337,7 +508,7 @@ static void test_jwt_without_public_key(void **state)
         }
         /* The default fixture has no --jwt-public-key: every assertion is refused. */
         snprintf(claims, sizeof(claims), "{\"iss\":\"%s\",\"sub\":\"%s\",\"aud\":\"%s\",\"exp\":%ld}",
-                 T_CLIENT_ID, T_USERNAME, fx->sim.url, (long)time(NULL) + 300);
+                 T_CLIENT_ID, T_USERNAME, "https://login.salesforce.com", (long)time(NULL) + 300);
         jwt_form("jwt.key", claims, form, sizeof(form));
         expect_answer(&fx->sim, form, 400, BAD_GRANT);
 }
@@ -420,7 +591,11 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_unsupported_grant, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_client_credentials_flow, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_refresh_token_flow, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_refresh_token_rotation, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_password_flow_blocked, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_token_idle_timeout, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_jwt_flow, jwt_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_jwt_audiences, jwt_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_jwt_refused, jwt_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_jwt_without_public_key, fx_setup, fx_teardown),
                 cmocka_unit_test(test_bad_public_key_file),
