@@ -281,7 +281,7 @@ static void fault(struct sim *sim, const struct admin_request *req, struct admin
                 answer_error(resp, 400,
                              "fault: unknown kind '%.100s' (known: revoke-tokens, forget-clients, disconnect, "
                              "too-busy, concurrent-limit, stall, close-mid-poll, http-503, malformed, "
-                             "restricted-channel, subscribe-denied, daily-limit, server-limit, clear)",
+                             "restricted-channel, subscribe-denied, daily-limit, server-limit, redeliver, clear)",
                              kind);
                 return;
         }

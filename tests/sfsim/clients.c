@@ -301,6 +301,14 @@ int client_unsubscribe_locked(struct client *cl, struct channel *ch)
         return 0;
 }
 
+void client_rewind_locked(struct client *cl)
+{
+        size_t i;
+
+        for (i = 0; i < cl->nsubs; i++)
+                cl->subs[i].cursor = 0; /* as -2: store_replay_start_locked() */
+}
+
 int client_has_pending_locked(const struct client *cl)
 {
         size_t i;

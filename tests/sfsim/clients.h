@@ -100,6 +100,9 @@ int client_subscribe_locked(struct client *cl, struct channel *ch, uint64_t curs
 /** @returns 1 when unsubscribed, 0 when not subscribed. */
 int client_unsubscribe_locked(struct client *cl, struct channel *ch);
 
+/** @brief Every subscription starts over at the oldest retained event (fault redeliver). */
+void client_rewind_locked(struct client *cl);
+
 /** @returns 1 when any subscribed channel holds events after the cursor. */
 int client_has_pending_locked(const struct client *cl);
 

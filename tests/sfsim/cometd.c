@@ -709,6 +709,8 @@ static void meta_connect(struct ctx *ctx, const cJSON *msg)
                 goto out_put;
         }
 
+        if (faults_take(&sim->faults, FAULT_REDELIVER))
+                client_rewind_locked(cl);
         stalled = faults_take(&sim->faults, FAULT_STALL);
         stall_gen = sim->faults.clear_gen;
         seq = client_poll_begin_locked(cl);

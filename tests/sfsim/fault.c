@@ -16,6 +16,7 @@ static const char *const fault_names[FAULT_COUNT] = {
         [FAULT_SUBSCRIBE_DENIED] = "subscribe-denied",
         [FAULT_DAILY_LIMIT] = "daily-limit",
         [FAULT_SERVER_LIMIT] = "server-limit",
+        [FAULT_REDELIVER] = "redeliver",
 };
 
 int fault_parse(const char *name)

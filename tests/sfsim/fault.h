@@ -19,6 +19,8 @@ enum fault_kind {
         FAULT_SUBSCRIBE_DENIED,  /* subscribes of one channel (channel=): the 403 of a missing permission */
         FAULT_DAILY_LIMIT,       /* connects: 403::Organization total events daily limit exceeded */
         FAULT_SERVER_LIMIT,      /* handshakes: 403::Handshake denied, per-server connection limit */
+        FAULT_REDELIVER,         /* connects: the client's subscriptions start over at the oldest
+                                  * retained event, as if -2 (Salesforce sending again what it sent) */
         FAULT_COUNT
 };
 

@@ -76,6 +76,8 @@ static const char usage[] =
         "       too-busy, concurrent-limit, stall, close-mid-poll, http-503, malformed, clear,\n"
         "       daily-limit (connects: 403::Organization total events daily limit exceeded),\n"
         "       server-limit (handshakes: 403::Handshake denied, per-server connection limit),\n"
+        "       redeliver (connects: the client's subscriptions start over at the oldest\n"
+        "       retained event, as if subscribed with -2),\n"
         "       restricted-channel&channel=CH, subscribe-denied&channel=CH (CH's subscribes:\n"
         "       403::Restricted channel / the 403 of a missing permission for CH's kind)\n"
         "  POST /admin/retention?keep=N\n"

@@ -244,6 +244,27 @@ static void test_subscribe_denied(void **state)
         cJSON_Delete(json);
 }
 
+/* redeliver: the next connect sends again what was delivered, and it counts again. */
+static void test_redeliver(void **state)
+{
+        struct fixture *fx = *state;
+        uint64_t ids[3];
+        cJSON *json;
+
+        bx_handshake(&fx->tc);
+        bx_subscribe_ok(&fx->tc, "/event/Re__e", "-1");
+        cJSON_Delete(bx_connect(&fx->tc));
+        assert_int_equal(publish(&fx->sim, "channel=/event/Re__e&count=3", ids, 3), 3);
+        connect_expect_events(&fx->tc, ids, 3, 110000);
+        fault(&fx->sim, "kind=redeliver&count=1");
+        connect_expect_events(&fx->tc, ids, 3, 110000);
+        json = stats(&fx->sim);
+        assert_json(cJSON_GetObjectItemCaseSensitive(json, "deliveries"),
+                    "{\"platform\":6,\"pushtopic\":0,\"generic\":0}");
+        assert_json(cJSON_GetObjectItemCaseSensitive(json, "faults"), "{}");
+        cJSON_Delete(json);
+}
+
 /* --max-clients: live and peak clients in /admin/stats and in the limits resource. */
 static void test_live_clients(void **state)
 {
@@ -293,6 +314,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_daily_limit_fault, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_server_limit, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_subscribe_denied, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_redeliver, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_live_clients, fx_setup, fx_teardown),
         };
 
