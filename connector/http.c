@@ -209,6 +209,11 @@ int http_xfer_get(struct http_xfer *x, const char *url, const char *auth, long t
         curl_easy_setopt(x->easy, CURLOPT_URL, url);
         curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
         curl_easy_setopt(x->easy, CURLOPT_HTTPGET, 1L);
+        /* An occasional GET beside the long-poll takes a connection of its
+         * own and closes it: it must not change which pooled connection the
+         * next /meta/connect reuses (nor how libcurl retries one that died). */
+        curl_easy_setopt(x->easy, CURLOPT_FRESH_CONNECT, 1L);
+        curl_easy_setopt(x->easy, CURLOPT_FORBID_REUSE, 1L);
         curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
         mc = curl_multi_add_handle(x->http->multi, x->easy);
         if (mc != CURLM_OK) {
