@@ -26,17 +26,38 @@
         "\"DailyDurableStreamingApiEvents\":{\"Max\":%d,\"Remaining\":%d},"                              \
         "\"DurableStreamingApiConcurrentClients\":{\"Max\":%d,\"Remaining\":%d}}"
 
-/* GET @p path on the instance with Authorization @p auth (NULL: none); asserts HTTP @p expect. */
+/* The instance URL a password login names: REST lives there, beside CometD. */
+static void instance_url(const struct simproc *sp, char *out, size_t size)
+{
+        struct hres res;
+        cJSON *json;
+        const char *url;
+
+        form_post(sp,
+                  "grant_type=password&client_id=" T_CLIENT_ID "&client_secret=" T_CLIENT_SECRET
+                  "&username=user%40example.com&password=" T_PASSWORD,
+                  NULL, &res);
+        assert_int_equal(res.status, 200);
+        json = cJSON_Parse(res.body);
+        url = json_str(json, "instance_url");
+        assert_non_null(url);
+        snprintf(out, size, "%s", url);
+        cJSON_Delete(json);
+        hres_free(&res);
+}
+
+/* @p method @p path on the instance with Authorization @p auth (NULL: none); asserts HTTP @p expect. */
 static cJSON *rest_get(const struct simproc *sp, const char *method, const char *path, const char *auth,
                        long expect)
 {
         struct http_opts opts = { sp->cainfo, NULL, 0 };
         const char *headers[2] = { auth, NULL };
-        char url[1024];
+        char url[1024], inst[512];
         struct hres res;
         cJSON *json;
 
-        snprintf(url, sizeof(url), "%s%s", sp->url, path);
+        instance_url(sp, inst, sizeof(inst));
+        snprintf(url, sizeof(url), "%s%s", inst, path);
         http_do(method, url, auth ? headers : NULL, NULL, 0, &opts, &res);
         if (res.rc != CURLE_OK || res.status != expect) {
                 print_error("%s %s: curl=%d HTTP %ld (expected %ld): %s\n", method, path, (int)res.rc,
