@@ -10,9 +10,18 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include <microhttpd.h>
+
+#include "buf.h"
 #include "config.h"
+#include "http.h"
+#include "log.h"
+#include "metrics.h"
 #include "org_limits.h"
 
 /* Trimmed from a real answer: the streaming names among others. */
@@ -120,6 +129,178 @@ static void test_unknown_allows(void **state)
         org_limits_destroy(NULL);
 }
 
+/* ---- the poller against a small local server ------------------------------ */
+
+static struct {
+        int status;          /* what the server answers next */
+        const char *body;
+        int hits;
+        char auth[128];      /* the last Authorization header */
+        char path[128];
+} srv;
+
+static enum MHD_Result srv_answer(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+        const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+        struct MHD_Response *resp;
+        enum MHD_Result ret;
+
+        (void)cls, (void)method, (void)version, (void)upload, (void)upload_size, (void)con_cls;
+        srv.hits++;
+        snprintf(srv.auth, sizeof(srv.auth), "%s", auth ? auth : "");
+        snprintf(srv.path, sizeof(srv.path), "%s", url);
+        resp = MHD_create_response_from_buffer(strlen(srv.body), (void *)srv.body, MHD_RESPMEM_MUST_COPY);
+        ret = MHD_queue_response(conn, (unsigned int)srv.status, resp);
+        MHD_destroy_response(resp);
+        return ret;
+}
+
+/* Step until the request in flight is answered and taken (now_ms + 1). */
+static void step_round(struct org_limits *lim, struct http *http, const struct auth_token *tok,
+                       long long now_ms)
+{
+        int hits = srv.hits, i;
+
+        org_limits_step(lim, tok, now_ms);
+        for (i = 0; i < 200 && srv.hits == hits; i++)
+                http_poll(http, 20, -1);
+        for (i = 0; i < 20; i++)
+                http_poll(http, 20, -1); /* the answer arrives */
+        org_limits_step(lim, tok, now_ms + 1);
+}
+
+static size_t count_of(const char *hay, const char *needle)
+{
+        size_t n = 0;
+
+        while ((hay = strstr(hay, needle))) {
+                n++;
+                hay++;
+        }
+        return n;
+}
+
+#define LIMITS_JSON(rem)                                                                               \
+        "{\"DailyDeliveredPlatformEvents\":{\"Max\":100,\"Remaining\":" rem "},"                       \
+        "\"DurableStreamingApiConcurrentClients\":{\"Max\":20,\"Remaining\":19}}"
+
+/*
+ * A failing read is logged once and retried at the poll interval; a good one
+ * sets the gauges; 20 % and 5 % are each said once per crossing, and the
+ * climb back too; the token goes out as a Bearer header and into no log.
+ */
+static void test_poll(void **state)
+{
+        struct http_opts hopts = { 0 };
+        struct MHD_Daemon *d;
+        const union MHD_DaemonInfo *info;
+        struct config cfg;
+        struct auth_token tok;
+        struct org_limits *lim;
+        struct http *http;
+        char err[256], why[256], url[64], logf[] = "/tmp/test_org_limits.XXXXXX";
+        int fd, saved;
+        struct buf out;
+        char *log_text;
+        long n;
+        FILE *fp;
+
+        (void)state;
+        d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, srv_answer, NULL,
+                             MHD_OPTION_SOCK_ADDR, NULL, MHD_OPTION_END);
+        assert_non_null(d);
+        info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+        assert_non_null(info);
+        snprintf(url, sizeof(url), "http://127.0.0.1:%u", (unsigned)info->port);
+        memset(&cfg, 0, sizeof(cfg));
+        cfg.sf.api_version = "59.0";
+        cfg.sf.limits_poll_s = 1;
+        tok.access_token = "tok-very-secret";
+        tok.instance_url = url;
+        tok.org_id = NULL;
+        tok.user_id = NULL;
+        assert_int_equal(metrics_init("t", "0"), 0);
+        hopts.connect_timeout_ms = 2000;
+        hopts.max_response = 65536;
+        http = http_new(&hopts, err, sizeof(err));
+        assert_non_null(http);
+        lim = org_limits_new(&cfg, http, err, sizeof(err));
+        assert_non_null(lim);
+
+        fd = mkstemp(logf);
+        assert_true(fd >= 0);
+        saved = dup(2);
+        dup2(fd, 2);
+        log_setup(LOG_FORMAT_LOGFMT, LOG_INFO);
+
+        srv.status = 500;
+        srv.body = "[{\"errorCode\":\"UNKNOWN_EXCEPTION\",\"message\":\"boom\"}]";
+        org_limits_step(lim, NULL, 0); /* no token yet: nothing goes out */
+        assert_int_equal(srv.hits, 0);
+        step_round(lim, http, &tok, 0);
+        assert_int_equal(srv.hits, 1);
+        assert_string_equal(srv.auth, "Bearer tok-very-secret");
+        assert_string_equal(srv.path, "/services/data/v59.0/limits");
+        org_limits_step(lim, &tok, 500); /* not due yet */
+        http_poll(http, 20, -1);
+        assert_int_equal(srv.hits, 1);
+        step_round(lim, http, &tok, 1001); /* retried, fails again: not said again */
+        assert_int_equal(srv.hits, 2);
+        assert_int_equal(org_limits_nearly_spent(lim, "/event/X__e", why, sizeof(why)), 0);
+
+        srv.status = 200;
+        srv.body = LIMITS_JSON("15");
+        step_round(lim, http, &tok, 2002);
+        assert_int_equal(org_limits_nearly_spent(lim, "/event/X__e", why, sizeof(why)), 0);
+        srv.body = LIMITS_JSON("4");
+        step_round(lim, http, &tok, 3003);
+        step_round(lim, http, &tok, 4004);
+        assert_int_equal(srv.hits, 5);
+        assert_int_equal(org_limits_nearly_spent(lim, "/event/X__e", why, sizeof(why)), 1);
+        assert_string_equal(why, "DailyDeliveredPlatformEvents has 4 of 100 left (below 5 %)");
+        assert_int_equal(org_limits_nearly_spent(lim, "/data/ChangeEvents", why, sizeof(why)), 1);
+        assert_int_equal(org_limits_nearly_spent(lim, "/topic/X", why, sizeof(why)), 0);
+        buf_init(&out, 1 << 20);
+        assert_int_equal(metrics_render(&out), 0);
+        assert_non_null(strstr(out.data, "sfbridge_sf_limit_max{name=\"DailyDeliveredPlatformEvents\"} 100\n"));
+        assert_non_null(strstr(out.data, "sfbridge_sf_limit_remaining{name=\"DailyDeliveredPlatformEvents\"} 4\n"));
+        assert_non_null(strstr(out.data, "sfbridge_sf_limit_remaining{name=\"DurableStreamingApiConcurrentClients\"} 19\n"));
+        buf_free(&out);
+        srv.body = LIMITS_JSON("50");
+        step_round(lim, http, &tok, 5005);
+        assert_int_equal(org_limits_nearly_spent(lim, "/event/X__e", why, sizeof(why)), 0);
+
+        org_limits_destroy(lim);
+        http_destroy(http);
+        MHD_stop_daemon(d);
+        metrics_shutdown();
+        fflush(stderr);
+        dup2(saved, 2);
+        close(saved);
+        n = lseek(fd, 0, SEEK_END);
+        log_text = calloc(1, (size_t)n + 1);
+        assert_non_null(log_text);
+        fp = fdopen(fd, "r");
+        assert_non_null(fp);
+        rewind(fp);
+        assert_int_equal(fread(log_text, 1, (size_t)n, fp), (size_t)n);
+        fclose(fp);
+        unlink(logf);
+        assert_int_equal(count_of(log_text, "msg=limits_poll_failed"), 1);
+        assert_non_null(strstr(log_text, "HTTP 500"));
+        assert_int_equal(count_of(log_text, "msg=limits_poll_ok"), 1);
+        assert_int_equal(count_of(log_text, "level=warn msg=sf_limit_low name=DailyDeliveredPlatformEvents "
+                                            "max=100 remaining=15 below_percent=20"), 1);
+        assert_int_equal(count_of(log_text, "level=error msg=sf_limit_low name=DailyDeliveredPlatformEvents "
+                                            "max=100 remaining=4 below_percent=5"), 1);
+        assert_int_equal(count_of(log_text, "msg=sf_limit_low"), 2);
+        assert_int_equal(count_of(log_text, "msg=sf_limit_recovered name=DailyDeliveredPlatformEvents"), 1);
+        assert_null(strstr(log_text, "tok-very-secret"));
+        free(log_text);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -128,6 +309,7 @@ int main(void)
                 cmocka_unit_test(test_levels),
                 cmocka_unit_test(test_daily_of),
                 cmocka_unit_test(test_unknown_allows),
+                cmocka_unit_test(test_poll),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
