@@ -29,6 +29,7 @@
 #include "replay_store.h"
 #include "router.h"
 #include "session.h"
+#include "org_limits.h"
 #include "sink_kafka.h"
 
 /* A healthy commit takes milliseconds. Longer means Kafka is in trouble:
@@ -55,6 +56,7 @@ struct bridge {
         struct sink *sink;
         struct http *http;
         struct session *sess;
+        struct org_limits *limits;   /* salesforce.limits_poll_s */
         struct httpd *httpd;
         struct fence *fence;
         int claimed; /* our owner record is on the replay topic: release it on exit */
@@ -610,6 +612,24 @@ static int bridge_put_gaps(struct bridge *br, char *err, size_t err_size)
  * commits. A failure anywhere aborts the whole batch and the session
  * resubscribes from the committed IDs: nothing is half-delivered.
  */
+/*
+ * Salesforce sent an event at or before the route's committed replay ID
+ * again: it counts against the org's daily allocation once more. Counted,
+ * and produced as any event (the design keeps no per-event dedup: replay
+ * IDs are opaque and need not be contiguous).
+ */
+static void bridge_count_redelivered(struct bridge *br, const struct config_route *rt,
+                                     const struct bayeux_msg *m)
+{
+        long long committed;
+
+        if (m->problem != BAYEUX_EVENT_OK || br->probing)
+                return;
+        if (replay_store_get(br->rs, rt->channel, &committed) == 0 && committed >= 0 &&
+            m->replay_id <= committed)
+                metrics_redelivered_add(rt->channel, 1);
+}
+
 static void bridge_take_batch(struct bridge *br, const struct bayeux_response *resp)
 {
         const struct config *cfg = br->cfg;
@@ -644,6 +664,7 @@ static void bridge_take_batch(struct bridge *br, const struct bayeux_response *r
                 ri = (size_t)(rt - cfg->routes);
                 if (!session_route_up(br->sess, ri))
                         continue; /* held, not lost: its committed replay ID stays before them */
+                bridge_count_redelivered(br, rt, m);
                 /* An event that cannot be produced is poison: dead-lettered or its route stops. */
                 reason = NULL;
                 rendered = 0;
@@ -797,6 +818,14 @@ static long long bridge_replay_from(void *ctx, const struct config_route *rt)
         if (replay_store_get(br->rs, rt->channel, &id) == 0)
                 return id;
         return rt->start;
+}
+
+static int bridge_replay_all_refused(void *ctx, const struct config_route *rt, char *why,
+                                     size_t why_size)
+{
+        struct bridge *br = ctx;
+
+        return org_limits_nearly_spent(br->limits, rt->channel, why, why_size);
 }
 
 static void drain_fd(int fd)
@@ -1278,11 +1307,13 @@ int bridge_run(const struct config *cfg, int wake_fd, volatile sig_atomic_t *sto
         sopts.route_backoff_cap_ms = 300000;
         hooks.ctx = &br;
         hooks.replay_from = bridge_replay_from;
+        hooks.replay_all_refused = bridge_replay_all_refused;
         if (!(br.http = http_new(&hopts, errstr, errstr_size)) ||
             !(br.rs = replay_store_new(cfg, errstr, errstr_size)) ||
             !(br.sink = sink_new(cfg, br.rs, errstr, errstr_size)) ||
             !(br.fence = fence_new(cfg, errstr, errstr_size)) ||
-            !(br.sess = session_new(cfg, br.http, &sopts, &hooks, errstr, errstr_size)))
+            !(br.sess = session_new(cfg, br.http, &sopts, &hooks, errstr, errstr_size)) ||
+            !(br.limits = org_limits_new(cfg, br.http, errstr, errstr_size)))
                 goto out;
 
         replay_store_set_stop(br.rs, stop);
@@ -1353,6 +1384,9 @@ int bridge_run(const struct config *cfg, int wake_fd, volatile sig_atomic_t *sto
                 }
                 if (!br.commit_pending && !session_batch(br.sess) && session_has_gap(br.sess))
                         bridge_flush_gaps(&br);
+                /* Beside the long-poll on the same multi handle: never waits for it. */
+                org_limits_step(br.limits, session_handshaken(br.sess) ? session_token(br.sess) : NULL,
+                                mono_ms());
                 bridge_sync_kafka_metrics(&br);
                 timeout = session_timeout_ms(br.sess, 1000);
                 if (br.commit_pending && timeout > BRIDGE_COMMIT_RETRY_MS)
@@ -1382,6 +1416,7 @@ out:
                 bridge_release(&br);
         }
         metrics_up_set(0);
+        org_limits_destroy(br.limits);
         session_destroy(br.sess);
         sink_destroy(br.sink);
         fence_destroy(br.fence);

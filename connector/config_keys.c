@@ -166,6 +166,13 @@ const struct key_def config_keys[] = {
           .doc = "First wait, in seconds, after Salesforce says it is too busy or an org limit "
                  "is reached (concurrent clients, daily events); doubles up to 8 times this, "
                  "with jitter. Never a re-login loop." },
+        { .path = "salesforce.limits_poll_s", .type = KEY_INT, .def = "300", .min = 0,
+          .max = 86400, IN_CFG(sf.limits_poll_s),
+          .doc = "Seconds between reads of the org's streaming allocations (GET "
+                 "/services/data/vNN.N/limits on the instance, beside the long-poll, never "
+                 "delaying it): gauges sfbridge_sf_limit_max and _remaining, a warning below "
+                 "20% remaining and an error below 5%; below 5%, on_invalid_replay: all "
+                 "resubscribes with -1. 0: off." },
         { .path = "salesforce.max_response_bytes", .type = KEY_INT, .def = "16777216",
           .min = 65536, .max = 1073741824, IN_CFG(sf.max_response_bytes), .is_size = 1,
           .doc = "Ceiling, in bytes, of one Salesforce HTTP response body: an answer that "

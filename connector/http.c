@@ -178,6 +178,55 @@ oom:
         return -1;
 }
 
+int http_xfer_get(struct http_xfer *x, const char *url, const char *auth, long timeout_ms,
+                  char *errstr, size_t errstr_size)
+{
+        struct curl_slist *list = NULL;
+        CURLMcode mc;
+
+        http_xfer_cancel(x);
+        if (auth) {
+                /* The header holds the token: built here, never logged. */
+                size_t n = strlen("Authorization: ") + strlen(auth) + 1;
+                char *line = malloc(n);
+
+                if (!line)
+                        goto oom;
+                snprintf(line, n, "Authorization: %s", auth);
+                list = curl_slist_append(NULL, line);
+                OPENSSL_cleanse(line, n);
+                free(line);
+                if (!list)
+                        goto oom;
+        }
+        curl_slist_free_all(x->headers);
+        x->headers = list;
+        buf_reset(&x->body);
+        x->done = 0;
+        x->curl_code = 0;
+        x->status = 0;
+        x->error[0] = '\0';
+        curl_easy_setopt(x->easy, CURLOPT_URL, url);
+        curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
+        curl_easy_setopt(x->easy, CURLOPT_HTTPGET, 1L);
+        /* An occasional GET beside the long-poll takes a connection of its
+         * own and closes it: it must not change which pooled connection the
+         * next /meta/connect reuses (nor how libcurl retries one that died). */
+        curl_easy_setopt(x->easy, CURLOPT_FRESH_CONNECT, 1L);
+        curl_easy_setopt(x->easy, CURLOPT_FORBID_REUSE, 1L);
+        curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
+        mc = curl_multi_add_handle(x->http->multi, x->easy);
+        if (mc != CURLM_OK) {
+                snprintf(errstr, errstr_size, "cannot start request: %s", curl_multi_strerror(mc));
+                return -1;
+        }
+        x->busy = 1;
+        return 0;
+oom:
+        snprintf(errstr, errstr_size, "out of memory");
+        return -1;
+}
+
 void http_xfer_cancel(struct http_xfer *x)
 {
         if (!x->busy)

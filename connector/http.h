@@ -52,6 +52,17 @@ int http_xfer_post(struct http_xfer *x, const char *url, const char *content_typ
                    char *errstr, size_t errstr_size);
 
 /** @brief Abandon the request in flight, if any (closes its connection). */
+/**
+ * @brief Start a GET of @p url on the multi handle (as http_xfer_post()).
+ * @param auth  the Authorization value (e.g. "Bearer X"), or NULL; never logged.
+ * @returns 0, or -1 with errstr.
+ * @remark use an xfer for GETs only: the POST options are not undone. The GET
+ *         opens a connection of its own and closes it after, leaving the
+ *         pool the long-poll reuses as it was.
+ */
+int http_xfer_get(struct http_xfer *x, const char *url, const char *auth, long timeout_ms,
+                  char *errstr, size_t errstr_size);
+
 void http_xfer_cancel(struct http_xfer *x);
 
 /** @brief Forget every cookie of this transfer (a new Bayeux session starts clean). */

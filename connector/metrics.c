@@ -28,6 +28,9 @@ enum metrics_family {
         FAM_DEAD_LETTER, /* channel, reason: count */
         FAM_ROUTE_UP,   /* channel: ival (1 subscribed, 0 quarantined or not yet) */
         FAM_COMMIT_AGE, /* channel: dval (monotonic seconds: known committed as of then) */
+        FAM_SF_LIMIT_MAX,       /* name: ival */
+        FAM_SF_LIMIT_REMAINING, /* name: ival */
+        FAM_REDELIVERED,        /* channel: count */
 };
 
 struct series {
@@ -626,6 +629,8 @@ static int put_family(struct buf *out, enum metrics_family fam, const char *name
                 switch (fam) {
                 case FAM_REPLAY_ID:
                 case FAM_ROUTE_UP:
+                case FAM_SF_LIMIT_MAX:
+                case FAM_SF_LIMIT_REMAINING:
                         snprintf(val, sizeof(val), "%lld", se->ival);
                         break;
                 case FAM_LAST_EVENT: {
@@ -761,6 +766,19 @@ static int render_locked(struct buf *out, const struct timespec *wall)
                        "1 while the route is subscribed, 0 while quarantined (or not yet subscribed), "
                        "by channel.", "channel", NULL, wall) == -1)
                 return -1;
+        if (put_family(out, FAM_SF_LIMIT_MAX, "sfbridge_sf_limit_max", "gauge",
+                       "Salesforce's allocation (limits resource Max), by limit name; polled every "
+                       "salesforce.limits_poll_s.", "name", NULL, wall) == -1)
+                return -1;
+        if (put_family(out, FAM_SF_LIMIT_REMAINING, "sfbridge_sf_limit_remaining", "gauge",
+                       "What is left of Salesforce's allocation (limits resource Remaining), by "
+                       "limit name.", "name", NULL, wall) == -1)
+                return -1;
+        if (put_family(out, FAM_REDELIVERED, "sfbridge_redelivered_events_total", "counter",
+                       "Events Salesforce sent again at or before the route's committed replay ID "
+                       "(each one counts against the org's daily allocation), by channel.",
+                       "channel", NULL, wall) == -1)
+                return -1;
         fmt_double(val, sizeof(val), ms.backoff_s);
         if (family_head(out, "sfbridge_backoff_seconds", "gauge",
                         "Current backoff delay before the next attempt, 0 when none.") == -1 ||
@@ -782,4 +800,29 @@ int metrics_render(struct buf *out)
         rc = render_locked(out, &wall);
         pthread_mutex_unlock(&metrics_lock);
         return rc;
+}
+
+void metrics_sf_limit_set(const char *name, long long max, long long remaining)
+{
+        struct series *se;
+
+        pthread_mutex_lock(&metrics_lock);
+        se = series_get(FAM_SF_LIMIT_MAX, name, NULL);
+        if (se)
+                se->ival = max;
+        se = series_get(FAM_SF_LIMIT_REMAINING, name, NULL);
+        if (se)
+                se->ival = remaining;
+        pthread_mutex_unlock(&metrics_lock);
+}
+
+void metrics_redelivered_add(const char *channel, unsigned long n)
+{
+        struct series *se;
+
+        pthread_mutex_lock(&metrics_lock);
+        se = series_get(FAM_REDELIVERED, channel, NULL);
+        if (se)
+                se->count += n;
+        pthread_mutex_unlock(&metrics_lock);
 }

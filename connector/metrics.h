@@ -89,6 +89,12 @@ void metrics_up_set(int up);
 /** @brief sfbridge_route_up{channel} = up ? 1 : 0 (subscribed, or quarantined / not yet). */
 void metrics_route_up_set(const char *channel, int up);
 
+/** @brief Salesforce's allocation @p name (limits resource): its Max and Remaining. */
+void metrics_sf_limit_set(const char *name, long long max, long long remaining);
+
+/** @brief Count @p n events Salesforce sent again at or before the route's committed replay ID. */
+void metrics_redelivered_add(const char *channel, unsigned long n);
+
 #define METRICS_QUARANTINE_MAX 1024
 /**
  * @brief Name the quarantined routes and why (copied, truncated to

@@ -962,8 +962,19 @@ static int session_invalid_replay(struct session *sess, struct session_sub *sub,
                                   struct recovery_decision dec, char *errstr, size_t errstr_size)
 {
         const struct config_route *rt = sub->rt;
-        const char *policy = config_invalid_replay_name(rt->on_invalid_replay);
+        enum invalid_replay todo = rt->on_invalid_replay;
+        const char *policy = config_invalid_replay_name(todo);
+        char why[256];
 
+        /* Replaying everything retained can burn what is left of the org's
+         * daily allocation (every event counts again): below 5 % the gap
+         * is taken as -1 instead, and said. */
+        if (todo == INVALID_REPLAY_ALL && sess->hooks.replay_all_refused &&
+            sess->hooks.replay_all_refused(sess->hooks.ctx, rt, why, sizeof(why))) {
+                log_msg(LOG_ERROR, "replay_all_refused", "channel=%s err=\"%s\" action=resubscribe_new "
+                        "replay_from=-1", rt->channel, why);
+                todo = INVALID_REPLAY_NEW;
+        }
         log_msg(LOG_ERROR, "replay_gap", "channel=%s lost_after_replay_id=%lld policy=%s "
                 "err=\"Salesforce no longer retains the events after this replay ID\" "
                 "cause=%s action=invalid_replay", rt->channel, sub->from, policy, dec.cause);
@@ -973,16 +984,16 @@ static int session_invalid_replay(struct session *sess, struct session_sub *sub,
                 sub->gap_pending = 1;
                 sub->gap.rt = rt;
                 sub->gap.lost_after = sub->from;
-                sub->gap.resubscribed_from = rt->on_invalid_replay == INVALID_REPLAY_ALL ? REPLAY_ALL
-                                             : rt->on_invalid_replay == INVALID_REPLAY_NEW ? REPLAY_NEW
-                                                                                         : 0;
+                sub->gap.resubscribed_from = todo == INVALID_REPLAY_ALL   ? REPLAY_ALL
+                                             : todo == INVALID_REPLAY_NEW ? REPLAY_NEW
+                                                                          : 0;
                 session_utc_now(sub->gap.detected_at, sizeof(sub->gap.detected_at));
         }
-        if (rt->on_invalid_replay != INVALID_REPLAY_FAIL) {
+        if (todo != INVALID_REPLAY_FAIL) {
                 sub->gap_resume = 1;
                 sub->gap_resume_after = sub->from;
         }
-        switch (rt->on_invalid_replay) {
+        switch (todo) {
         case INVALID_REPLAY_ALL:
                 sub->from = REPLAY_ALL;
                 return 0;

@@ -26,6 +26,10 @@ struct session_hooks {
         void *ctx;
         /** The replay ID to subscribe rt from: the committed one, else rt->start. */
         long long (*replay_from)(void *ctx, const struct config_route *rt);
+        /** May be NULL. Non-zero, with a sentence in why: on_invalid_replay all must not
+         *  replay everything of rt now (its daily allocation is nearly spent). */
+        int (*replay_all_refused)(void *ctx, const struct config_route *rt, char *why,
+                                  size_t why_size);
 };
 
 /* A replay gap the session handled (on_invalid_replay applied), for the

@@ -385,21 +385,22 @@ static void fault(struct sim *sim, const struct admin_request *req, struct admin
                 answer_error(resp, 400,
                              "fault: unknown kind '%.100s' (known: revoke-tokens, forget-clients, disconnect, "
                              "too-busy, concurrent-limit, stall, close-mid-poll, http-503, malformed, "
-                             "restricted-channel, clear)",
+                             "restricted-channel, subscribe-denied, daily-limit, server-limit, redeliver, clear)",
                              kind);
                 return;
         }
-        if (f == FAULT_RESTRICTED_CHANNEL) {
+        if (f == FAULT_RESTRICTED_CHANNEL || f == FAULT_SUBSCRIBE_DENIED) {
                 const char *ch = req->arg(req->arg_ctx, "channel");
+                char *dst = f == FAULT_RESTRICTED_CHANNEL ? sim->faults.channel : sim->faults.denied;
 
                 if (!ch || ch[0] != '/' || strlen(ch) >= sizeof(sim->faults.channel)) {
-                        answer_error(resp, 400, "fault: restricted-channel needs parameter 'channel' "
+                        answer_error(resp, 400, "fault: %s needs parameter 'channel' "
                                      "(a channel name such as /topic/X, at most %zu bytes)",
-                                     sizeof(sim->faults.channel) - 1);
+                                     kind, sizeof(sim->faults.channel) - 1);
                         return;
                 }
                 pthread_mutex_lock(&sim->lock);
-                snprintf(sim->faults.channel, sizeof(sim->faults.channel), "%s", ch);
+                snprintf(dst, sizeof(sim->faults.channel), "%s", ch);
                 pthread_mutex_unlock(&sim->lock);
         }
         pthread_mutex_lock(&sim->lock);

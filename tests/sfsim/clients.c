@@ -10,6 +10,7 @@
 
 #include <openssl/rand.h>
 
+#include "channel.h"
 #include "store.h"
 
 struct sub {
@@ -37,6 +38,7 @@ struct clients {
         long expiry_ms;
         size_t max_clients;
         size_t count;
+        size_t peak;      /* most live at once, for /admin/stats */
         struct client *list;
 };
 
@@ -163,6 +165,8 @@ struct client *clients_add_locked(struct clients *clients, int64_t now_ms, int *
         cl->next = clients->list;
         clients->list = cl;
         clients->count++;
+        if (clients->count > clients->peak)
+                clients->peak = clients->count;
         return cl;
 }
 
@@ -210,6 +214,11 @@ size_t clients_count_locked(struct clients *clients, int64_t now_ms)
 {
         sweep(clients, now_ms);
         return clients->count;
+}
+
+size_t clients_peak_locked(const struct clients *clients)
+{
+        return clients->peak;
 }
 
 const char *client_id(const struct client *cl)
@@ -292,6 +301,14 @@ int client_unsubscribe_locked(struct client *cl, struct channel *ch)
         return 0;
 }
 
+void client_rewind_locked(struct client *cl)
+{
+        size_t i;
+
+        for (i = 0; i < cl->nsubs; i++)
+                cl->subs[i].cursor = 0; /* as -2: store_replay_start_locked() */
+}
+
 int client_has_pending_locked(const struct client *cl)
 {
         size_t i;
@@ -302,20 +319,42 @@ int client_has_pending_locked(const struct client *cl)
         return 0;
 }
 
-size_t client_collect_locked(struct client *cl, size_t max_events, size_t max_bytes,
-                             struct sbuf *out)
+static enum limits_kind sub_kind(const struct sub *sub)
 {
-        size_t k, taken = 0;
+        return limits_kind_of(channel_classify(store_channel_name(sub->ch), NULL, 0));
+}
+
+size_t client_collect_locked(struct client *cl, size_t max_events, size_t max_bytes,
+                             struct limits *limits, struct sbuf *out)
+{
+        size_t k, n, room, taken = 0;
 
         for (k = 0; k < cl->nsubs && taken < max_events; k++) {
                 struct sub *sub = &cl->subs[(cl->rr + k) % cl->nsubs];
+                enum limits_kind kind = sub_kind(sub);
 
-                taken += store_collect_locked(sub->ch, &sub->cursor, max_events - taken,
-                                              max_bytes, taken > 0, out);
+                room = limits_room(limits, kind);
+                if (room == 0)
+                        continue;
+                n = store_collect_locked(sub->ch, &sub->cursor,
+                                         max_events - taken < room ? max_events - taken : room,
+                                         max_bytes, taken > 0, out);
+                limits_count(limits, kind, n);
+                taken += n;
         }
         if (cl->nsubs)
                 cl->rr = (cl->rr + 1) % cl->nsubs;
         return taken;
+}
+
+int client_limit_spent_locked(const struct client *cl, const struct limits *limits)
+{
+        size_t k;
+
+        for (k = 0; k < cl->nsubs; k++)
+                if (limits_room(limits, sub_kind(&cl->subs[k])) == 0)
+                        return 1;
+        return 0;
 }
 
 unsigned client_poll_begin_locked(struct client *cl)

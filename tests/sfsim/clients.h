@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "limits.h"
 #include "sbuf.h"
 
 #define CLIENTS_MAX 10000        /* hard cap on live clients */
@@ -64,6 +65,9 @@ size_t clients_disconnect_all_locked(struct clients *clients);
 /** @returns the number of live clients, after forgetting expired ones. */
 size_t clients_count_locked(struct clients *clients, int64_t now_ms);
 
+/** @returns the most clients that were ever live at once. */
+size_t clients_peak_locked(const struct clients *clients);
+
 /** @returns the clientId (NUL-terminated, CLIENT_ID_LEN chars). */
 const char *client_id(const struct client *cl);
 
@@ -96,17 +100,24 @@ int client_subscribe_locked(struct client *cl, struct channel *ch, uint64_t curs
 /** @returns 1 when unsubscribed, 0 when not subscribed. */
 int client_unsubscribe_locked(struct client *cl, struct channel *ch);
 
+/** @brief Every subscription starts over at the oldest retained event (fault redeliver). */
+void client_rewind_locked(struct client *cl);
+
 /** @returns 1 when any subscribed channel holds events after the cursor. */
 int client_has_pending_locked(const struct client *cl);
 
 /**
  * @brief Append pending events (each followed by ',') to @p out, at most
  *        @p max_events and about @p max_bytes, in replay order per channel;
- *        channels take turns from one response to the next.
+ *        channels take turns from one response to the next. Each event is
+ *        counted in @p limits, and none goes past a spent allocation.
  * @returns the number of events appended; cursors advance past them.
  */
 size_t client_collect_locked(struct client *cl, size_t max_events, size_t max_bytes,
-                             struct sbuf *out);
+                             struct limits *limits, struct sbuf *out);
+
+/** @returns 1 when the allocation of a channel the client subscribes to is spent. */
+int client_limit_spent_locked(const struct client *cl, const struct limits *limits);
 
 /**
  * @brief A /meta/connect starts; a connect already held for this client is

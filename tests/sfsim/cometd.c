@@ -33,6 +33,11 @@
 
 #define ERR_TOO_BUSY "503::Server is too busy.  Please try your request again later."
 #define ERR_AUTH_INVALID "401::Authentication invalid"
+#define ERR_DAILY_LIMIT "403::Organization total events daily limit exceeded"
+#define ERR_SERVER_LIMIT                                                                              \
+        "403::To protect all customers from excessive use and Denial of Service attacks, we limit "   \
+        "the number of simultaneous connections per server.  Your request has been denied because "   \
+        "this limit has been exceeded.  Please try your request again later."
 
 struct ctx {
         struct sim *sim;
@@ -73,8 +78,7 @@ int cometd_parse_version(const char *path, double *version, char *err, size_t er
         return 0;
 }
 
-/* The token of an Authorization header: `Bearer X`, `OAuth X` or a bare `X`. */
-static int token_of(const char *auth, char *buf, size_t size)
+int cometd_token_of(const char *auth, char *buf, size_t size)
 {
         size_t n;
 
@@ -201,6 +205,24 @@ static void concurrent_limit(struct ctx *ctx, const cJSON *msg)
         ctx->sim->stats.handshakes_denied++;
 }
 
+/* Reference §4.1 (d): the per-server connection limit, ext as in the sample. */
+static void server_limit(struct ctx *ctx, const cJSON *msg)
+{
+        cJSON *reply = reply_new(msg, NULL, "/meta/handshake");
+        cJSON *ext;
+
+        reply_fail(reply, "403::Handshake denied");
+        reply_advice(reply, "none", -1, -1);
+        reply_failure_reason(reply, ERR_SERVER_LIMIT);
+        ext = cJSON_GetObjectItemCaseSensitive(reply, "ext");
+        if (ext) {
+                cJSON_AddBoolToObject(ext, "replay", 1);
+                cJSON_AddBoolToObject(ext, "payload.format", 1);
+        }
+        emit(ctx, reply);
+        ctx->sim->stats.handshakes_denied++;
+}
+
 static void meta_handshake(struct ctx *ctx, const cJSON *msg)
 {
         struct sim *sim = ctx->sim;
@@ -223,6 +245,10 @@ static void meta_handshake(struct ctx *ctx, const cJSON *msg)
         }
         if (faults_take(&sim->faults, FAULT_CONCURRENT_LIMIT)) {
                 concurrent_limit(ctx, msg);
+                return;
+        }
+        if (faults_take(&sim->faults, FAULT_SERVER_LIMIT)) {
+                server_limit(ctx, msg);
                 return;
         }
         cl = clients_add_locked(sim->clients, sim_now_ms(), &full);
@@ -411,6 +437,20 @@ static int replay_literal(const struct ctx *ctx, const char *key, char *out, siz
         return rc;
 }
 
+static const char *subscribe_denied_error(const char *base)
+{
+        switch (channel_classify(base, NULL, 0)) {
+        case CHANNEL_CDC_ALL:
+        case CHANNEL_CDC_ENTITY:
+        case CHANNEL_CDC_CHN:
+                return "403::User not allowed to subscribe CDC without View All Data permissions";
+        case CHANNEL_GENERIC:
+                return "403::No access on channel";
+        default:
+                return "403::Subscriber does not have access to the entity in this topic";
+        }
+}
+
 static void meta_subscribe(struct ctx *ctx, const cJSON *msg)
 {
         struct sim *sim = ctx->sim;
@@ -450,6 +490,13 @@ static void meta_subscribe(struct ctx *ctx, const cJSON *msg)
         if (faults_armed(&sim->faults, FAULT_RESTRICTED_CHANNEL) &&
             !strcmp(base, sim->faults.channel) && faults_take(&sim->faults, FAULT_RESTRICTED_CHANNEL)) {
                 subscribe_fail(ctx, msg, cl, subscription, "403::Restricted channel");
+                goto out;
+        }
+        /* The user lost the permission the channel's kind needs (admin fault
+         * subscribe-denied): Salesforce's 403 for that kind. */
+        if (faults_armed(&sim->faults, FAULT_SUBSCRIBE_DENIED) && !strcmp(base, sim->faults.denied) &&
+            faults_take(&sim->faults, FAULT_SUBSCRIBE_DENIED)) {
+                subscribe_fail(ctx, msg, cl, subscription, subscribe_denied_error(base));
                 goto out;
         }
         /* ext.replay maps channel -> replay ID; EMP sends every channel it
@@ -596,6 +643,16 @@ static void server_disconnect(struct ctx *ctx, const cJSON *msg, struct client *
         clients_remove_locked(ctx->sim->clients, cl);
 }
 
+/* Reference §4.1 (f): no delivery until the rolling 24 h usage drops. */
+static void daily_limit(struct ctx *ctx, const cJSON *msg, struct client *cl)
+{
+        cJSON *reply = reply_new(msg, client_id(cl), "/meta/connect");
+
+        reply_fail(reply, ERR_DAILY_LIMIT);
+        reply_advice(reply, "none", 0, -1);
+        emit(ctx, reply);
+}
+
 static void malformed(struct ctx *ctx, struct client *cl)
 {
         /* Cut off mid-object: no JSON parser accepts it. */
@@ -646,7 +703,14 @@ static void meta_connect(struct ctx *ctx, const cJSON *msg)
                 client_touch_locked(cl, sim_now_ms());
                 goto out_put;
         }
+        if (faults_take(&sim->faults, FAULT_DAILY_LIMIT) || client_limit_spent_locked(cl, &sim->limits)) {
+                daily_limit(ctx, msg, cl);
+                client_touch_locked(cl, sim_now_ms());
+                goto out_put;
+        }
 
+        if (faults_take(&sim->faults, FAULT_REDELIVER))
+                client_rewind_locked(cl);
         stalled = faults_take(&sim->faults, FAULT_STALL);
         stall_gen = sim->faults.clear_gen;
         seq = client_poll_begin_locked(cl);
@@ -685,7 +749,7 @@ static void meta_connect(struct ctx *ctx, const cJSON *msg)
                         }
                         if (client_has_pending_locked(cl)) {
                                 n = client_collect_locked(cl, sim->cfg.max_batch, EVENTS_MAX_BYTES,
-                                                          &ctx->out);
+                                                          &sim->limits, &ctx->out);
                                 sim->stats.events_delivered += n;
                                 connect_ok(ctx, msg, cl);
                                 break;
@@ -803,7 +867,7 @@ void cometd_handle(struct sim *sim, const struct cometd_request *req,
         resp->status = 200;
 
         msgs = cJSON_ParseWithLength(req->body, req->body_len);
-        ctx.has_token = token_of(req->authorization, token, sizeof(token)) == 0;
+        ctx.has_token = cometd_token_of(req->authorization, token, sizeof(token)) == 0;
         ctx.token_ok = ctx.has_token && oauth_check(sim->oauth, token, &ctx.serial) == 0;
 
         pthread_mutex_lock(&sim->lock);

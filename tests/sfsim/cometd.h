@@ -55,4 +55,11 @@ void cometd_handle(struct sim *sim, const struct cometd_request *req,
  */
 int cometd_parse_version(const char *path, double *version, char *err, size_t err_size);
 
+/**
+ * @brief The token of an Authorization header: `Bearer X`, `OAuth X` or a
+ *        bare `X` (the REST resources share CometD's rule).
+ * @returns 0 with the token in @p buf, or -1 (absent, empty, too long).
+ */
+int cometd_token_of(const char *auth, char *buf, size_t size);
+
 #endif

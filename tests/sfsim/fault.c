@@ -13,6 +13,10 @@ static const char *const fault_names[FAULT_COUNT] = {
         [FAULT_HTTP_503] = "http-503",
         [FAULT_MALFORMED] = "malformed",
         [FAULT_RESTRICTED_CHANNEL] = "restricted-channel",
+        [FAULT_SUBSCRIBE_DENIED] = "subscribe-denied",
+        [FAULT_DAILY_LIMIT] = "daily-limit",
+        [FAULT_SERVER_LIMIT] = "server-limit",
+        [FAULT_REDELIVER] = "redeliver",
 };
 
 int fault_parse(const char *name)
@@ -59,5 +63,6 @@ void faults_clear(struct faults *faults)
                 faults->f[i].left = 0;
         }
         faults->channel[0] = '\0';
+        faults->denied[0] = '\0';
         faults->clear_gen++;
 }

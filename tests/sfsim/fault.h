@@ -16,6 +16,11 @@ enum fault_kind {
         FAULT_HTTP_503,          /* CometD requests: HTTP 503 */
         FAULT_MALFORMED,         /* connect replies: invalid JSON */
         FAULT_RESTRICTED_CHANNEL, /* subscribes of one channel (channel=): 403::Restricted channel */
+        FAULT_SUBSCRIBE_DENIED,  /* subscribes of one channel (channel=): the 403 of a missing permission */
+        FAULT_DAILY_LIMIT,       /* connects: 403::Organization total events daily limit exceeded */
+        FAULT_SERVER_LIMIT,      /* handshakes: 403::Handshake denied, per-server connection limit */
+        FAULT_REDELIVER,         /* connects: the client's subscriptions start over at the oldest
+                                  * retained event, as if -2 (Salesforce sending again what it sent) */
         FAULT_COUNT
 };
 
@@ -26,6 +31,7 @@ struct faults {
         } f[FAULT_COUNT];
         unsigned clear_gen;  /* bumped by faults_clear(): releases stalls */
         char channel[160];   /* FAULT_RESTRICTED_CHANNEL: the base channel refused */
+        char denied[160];    /* FAULT_SUBSCRIBE_DENIED: the base channel refused */
 };
 
 /** @returns the fault named @p name (e.g. "too-busy"), or -1. */

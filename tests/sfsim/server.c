@@ -18,6 +18,7 @@
 
 #include "admin.h"
 #include "cometd.h"
+#include "limits.h"
 #include "oauth.h"
 #include "sbuf.h"
 #include "sim.h"
@@ -33,7 +34,7 @@ struct server {
         int tls;
 };
 
-enum route { ROUTE_TOKEN, ROUTE_COMETD, ROUTE_ADMIN, ROUTE_OTHER };
+enum route { ROUTE_TOKEN, ROUTE_COMETD, ROUTE_REST, ROUTE_ADMIN, ROUTE_OTHER };
 
 struct request {
         enum route route;
@@ -48,6 +49,8 @@ static enum route route_of(const char *url)
                 return ROUTE_TOKEN;
         if (!strncmp(url, "/cometd", 7) && (url[7] == '\0' || url[7] == '/'))
                 return ROUTE_COMETD;
+        if (!strncmp(url, "/services/data/", 15))
+                return ROUTE_REST;
         if (!strncmp(url, "/admin/", 7))
                 return ROUTE_ADMIN;
         return ROUTE_OTHER;
@@ -148,6 +151,18 @@ static enum MHD_Result handle_cometd(struct server *server, struct MHD_Connectio
                          cresp.body_len, cookies);
 }
 
+/* REST, next to CometD: it is served where CometD is, with the same token. */
+static enum MHD_Result handle_rest(struct server *server, struct MHD_Connection *conn,
+                                   const char *url, const char *method)
+{
+        const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+        char *body = NULL;
+        int status;
+
+        status = limits_rest_handle(server->sim, method, url, auth, &body);
+        return send_body(conn, status, JSON_TYPE, body, body ? strlen(body) : 0, NULL);
+}
+
 static enum MHD_Result handle_token(struct server *server, struct MHD_Connection *conn,
                                     const char *method, struct request *rq)
 {
@@ -237,6 +252,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         switch (rq->route) {
         case ROUTE_COMETD:
                 return handle_cometd(server, conn, url, method, rq);
+        case ROUTE_REST:
+                return handle_rest(server, conn, url, method);
         case ROUTE_TOKEN:
                 return handle_token(server, conn, method, rq);
         case ROUTE_ADMIN:
@@ -259,6 +276,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         if (server->sim->cfg.verbose) {
                 const char *route = rq->route == ROUTE_COMETD  ? "cometd"
                                     : rq->route == ROUTE_TOKEN ? "token"
+                                    : rq->route == ROUTE_REST  ? "rest"
                                     : rq->route == ROUTE_ADMIN ? "admin"
                                                                : "other";
 

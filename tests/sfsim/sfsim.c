@@ -27,7 +27,8 @@ static const char usage[] =
         "usage: sfsim --listen 127.0.0.1:PORT --client-id ID --client-secret S\n"
         "             --username U --password P [options]\n"
         "\n"
-        "A Salesforce emulator: OAuth token endpoint, CometD Streaming API, admin API.\n"
+        "A Salesforce emulator: OAuth token endpoint, CometD Streaming API, REST limits\n"
+        "(GET /services/data/vXX.X/limits, Bearer token), admin API.\n"
         "Prints `sfsim listening on http://HOST:PORT` (or https) once ready; that URL is\n"
         "both the login URL and the instance URL.\n"
         "\n"
@@ -58,6 +59,10 @@ static const char usage[] =
         "  --max-batch N            most events in one /meta/connect response (1000)\n"
         "  --max-clients N          concurrent CometD clients before 403::Organization\n"
         "                           concurrent user limit exceeded (0: 10000)\n"
+        "  --daily-delivery-limit N events delivered per allocation (platform + change\n"
+        "                           events, PushTopic, generic) before connects answer\n"
+        "                           403::Organization total events daily limit exceeded\n"
+        "                           (0: Enterprise allocations, reported, not enforced)\n"
         "  --first-replay-id N      replay ID of every channel's first event (1 to 9e18), e.g.\n"
         "                           9007199254740993 to test IDs past 2^53 (default: per\n"
         "                           channel, 1000001 to 10000002)\n"
@@ -84,15 +89,21 @@ static const char usage[] =
         "       change_type=T1,T2,...: one type per event, the last repeating (GAP_OVERFLOW:\n"
         "       recordIds []); transaction=1: the publish is one transaction (/data/)\n"
         "  POST /admin/fault?kind=K[&count=N]   K: revoke-tokens, forget-clients, disconnect,\n"
-        "       too-busy, concurrent-limit, stall, close-mid-poll, http-503, malformed, clear\n"
+        "       too-busy, concurrent-limit, stall, close-mid-poll, http-503, malformed, clear,\n"
+        "       daily-limit (connects: 403::Organization total events daily limit exceeded),\n"
+        "       server-limit (handshakes: 403::Handshake denied, per-server connection limit),\n"
+        "       redeliver (connects: the client's subscriptions start over at the oldest\n"
+        "       retained event, as if subscribed with -2),\n"
+        "       restricted-channel&channel=CH, subscribe-denied&channel=CH (CH's subscribes:\n"
+        "       403::Restricted channel / the 403 of a missing permission for CH's kind)\n"
         "  POST /admin/retention?keep=N\n"
         "  POST /admin/credentials?password=P   rotate the password-flow password\n"
-        "  GET  /admin/stats\n";
+        "  GET  /admin/stats   (clients live and clients_peak, deliveries per allocation, ...)\n";
 
 enum opt {
         OPT_LISTEN = 1000, OPT_CLIENT_ID, OPT_CLIENT_SECRET, OPT_USERNAME, OPT_PASSWORD,
         OPT_JWT_KEY, OPT_REFRESH, OPT_CONNECT_TIMEOUT, OPT_EXPIRY, OPT_RETENTION,
-        OPT_RETENTION_AGE, OPT_MAX_BATCH, OPT_MAX_CLIENTS, OPT_FIRST_REPLAY_ID, OPT_MISSING,
+        OPT_RETENTION_AGE, OPT_MAX_BATCH, OPT_MAX_CLIENTS, OPT_DAILY_LIMIT, OPT_FIRST_REPLAY_ID, OPT_MISSING,
         OPT_ORG_ID, OPT_TLS_CERT, OPT_TLS_KEY, OPT_PUBLIC_URL, OPT_STATS_JSON, OPT_VERBOSE, OPT_HELP,
         OPT_ROTATE_RT, OPT_MY_DOMAIN, OPT_EXPERIENCE_SITE, OPT_PASSWORD_BLOCKED, OPT_TOKEN_IDLE,
 };
@@ -111,6 +122,7 @@ static const struct option options[] = {
         { "retention-age-s", required_argument, NULL, OPT_RETENTION_AGE },
         { "max-batch", required_argument, NULL, OPT_MAX_BATCH },
         { "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+        { "daily-delivery-limit", required_argument, NULL, OPT_DAILY_LIMIT },
         { "first-replay-id", required_argument, NULL, OPT_FIRST_REPLAY_ID },
         { "missing-channel", required_argument, NULL, OPT_MISSING },
         { "org-id", required_argument, NULL, OPT_ORG_ID },
@@ -235,6 +247,11 @@ static int parse_args(int argc, char **argv, struct sim_config *cfg)
                         if (parse_num("max-clients", optarg, 0, 10000, &v) == -1)
                                 return 2;
                         cfg->max_clients = (size_t)v;
+                        break;
+                case OPT_DAILY_LIMIT:
+                        if (parse_num("daily-delivery-limit", optarg, 0, 1000000000000L, &v) == -1)
+                                return 2;
+                        cfg->daily_delivery_limit = (uint64_t)v;
                         break;
                 case OPT_FIRST_REPLAY_ID:
                         /* Below 2^63 with room to spare: subscribers send IDs as Java longs. */

@@ -55,6 +55,7 @@ struct sim *sim_new(const struct sim_config *cfg, const char *url, char *errstr,
         sim->store = store_new(cfg->retention, cfg->retention_age_s, sim->user_id,
                                cfg->first_replay_id);
         sim->clients = clients_new(cfg->client_expiry_ms, cfg->max_clients);
+        limits_init(&sim->limits, cfg->daily_delivery_limit);
         if (!sim->store || !sim->clients) {
                 snprintf(errstr, errstr_size, "out of memory");
                 sim_destroy(sim);
@@ -113,7 +114,7 @@ static int add_count(cJSON *obj, const char *name, uint64_t n)
 
 char *sim_stats_json(struct sim *sim)
 {
-        cJSON *root = cJSON_CreateObject(), *channels, *faults;
+        cJSON *root = cJSON_CreateObject(), *channels, *faults, *deliveries;
         char *text = NULL;
         int rc = 0, i;
 
@@ -130,6 +131,12 @@ char *sim_stats_json(struct sim *sim)
         rc |= add_count(root, "http_requests", sim->stats.http_requests);
         rc |= add_count(root, "tokens_issued", oauth_tokens_issued(sim->oauth));
         rc |= add_count(root, "clients", clients_count_locked(sim->clients, sim_now_ms()));
+        rc |= add_count(root, "clients_peak", clients_peak_locked(sim->clients));
+        deliveries = cJSON_AddObjectToObject(root, "deliveries");
+        for (i = 0; deliveries && i < LIMITS_NKINDS; i++)
+                rc |= add_count(deliveries, limits_kind_name((enum limits_kind)i), sim->limits.used[i]);
+        if (!deliveries)
+                rc = -1;
         faults = cJSON_AddObjectToObject(root, "faults");
         for (i = 0; faults && i < FAULT_COUNT; i++) {
                 if (faults_armed(&sim->faults, (enum fault_kind)i))

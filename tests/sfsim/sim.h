@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "fault.h"
+#include "limits.h"
 
 #define SIM_MAX_MISSING 64
 
@@ -46,6 +47,7 @@ struct sim_config {
         long retention_age_s;         /* 0: no age limit */
         size_t max_batch;             /* events per /meta/connect response */
         size_t max_clients;           /* 0: no limit but the hard cap */
+        uint64_t daily_delivery_limit; /* per allocation, enforced; 0: reported only */
         uint64_t first_replay_id;     /* of every channel; 0: per-channel default */
         const char *tls_cert;
         const char *tls_key;
@@ -89,6 +91,7 @@ struct sim {
         struct faults faults;
         struct sim_poll *polls;
         struct sim_stats stats;
+        struct limits limits;         /* deliveries per allocation */
 
         struct oauth *oauth;          /* own mutex */
 };

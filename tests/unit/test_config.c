@@ -233,6 +233,7 @@ static void test_defaults(void **state)
         assert_null(cfg->sf.proxy);
         assert_int_equal(cfg->sf.stall_timeout_s, 150);
         assert_int_equal(cfg->sf.limit_backoff_s, 60);
+        assert_int_equal(cfg->sf.limits_poll_s, 300);
         assert_true(cfg->sf.max_response_bytes == 16u * 1024 * 1024);
         assert_string_equal(cfg->kafka.bootstrap_servers, "localhost:9092");
         assert_int_equal(cfg->kafka.delivery, DELIVERY_EXACTLY_ONCE);
@@ -722,7 +723,7 @@ static void test_errors_inline(void **state)
         /* Anchors and aliases are plain YAML and work. */
         expect_error("salesforce:\n  auth: &a\n    flow: jwt\n  other: *a\n",
                      "test.yaml:4:3: salesforce.other: unknown key (known here: login_url, api_version, "
-                     "auth, ca_file, proxy, stall_timeout_s, limit_backoff_s, max_response_bytes)\n"
+                     "auth, ca_file, proxy, stall_timeout_s, limit_backoff_s, limits_poll_s, max_response_bytes)\n"
                      ">>>   other: *a");
 }
 
@@ -921,7 +922,7 @@ static void test_secret_echo(void **state)
         expect_error("salesforce:\n  auth:\n    password: |\n      " PLANTED "\n      more\n"
                      "  nope: 1\n",
                      "test.yaml:6:3: salesforce.nope: unknown key (known here: login_url, api_version, "
-                     "auth, ca_file, proxy, stall_timeout_s, limit_backoff_s, max_response_bytes)\n"
+                     "auth, ca_file, proxy, stall_timeout_s, limit_backoff_s, limits_poll_s, max_response_bytes)\n"
                      ">>>   nope: ***");
 }
 
@@ -958,7 +959,7 @@ static void test_reference(void **state)
                 "salesforce.auth.client_secret", "salesforce.auth.username", "salesforce.auth.password",
                 "salesforce.auth.private_key_file", "salesforce.auth.refresh_token", "salesforce.ca_file",
                 "salesforce.proxy", "salesforce.stall_timeout_s", "salesforce.limit_backoff_s",
-                "salesforce.max_response_bytes", "kafka", "kafka.bootstrap_servers",
+                "salesforce.limits_poll_s", "salesforce.max_response_bytes", "kafka", "kafka.bootstrap_servers",
                 "kafka.delivery", "kafka.replay_topic", "kafka.dead_letter_topic", "kafka.max_in_flight", "kafka.properties",
                 "on_invalid_replay", "metrics", "metrics.listen", "routes", "routes[].channel",
                 "routes[].topic", "routes[].key", "routes[].partition_by", "routes[].value",

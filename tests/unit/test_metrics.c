@@ -440,6 +440,9 @@ static void test_initial_render(void **state)
         assert_non_null(strstr(text, "# TYPE sfbridge_kafka_in_flight gauge\n"));
         assert_non_null(strstr(text, "# TYPE sfbridge_metrics_label_overflow_total counter\n"));
         assert_non_null(strstr(text, "# TYPE sfbridge_connect_seconds histogram\n"));
+        assert_non_null(strstr(text, "# TYPE sfbridge_sf_limit_max gauge\n"));
+        assert_non_null(strstr(text, "# TYPE sfbridge_sf_limit_remaining gauge\n"));
+        assert_non_null(strstr(text, "# TYPE sfbridge_redelivered_events_total counter\n"));
         assert_null(strstr(text, "sfbridge_events_total{"));
         free(text);
 }
@@ -476,8 +479,17 @@ static void test_counters_move(void **state)
         metrics_in_flight_set(42);
         metrics_backoff_set(12.5);
         metrics_up_set(7);
+        metrics_sf_limit_set("DailyDeliveredPlatformEvents", 50000, 49000);
+        metrics_sf_limit_set("DailyDeliveredPlatformEvents", 50000, 48000);
+        metrics_sf_limit_set("DurableStreamingApiConcurrentClients", 20, 19);
+        metrics_redelivered_add("/event/B__e", 2);
+        metrics_redelivered_add("/event/B__e", 1);
 
         text = render_checked();
+        assert_true(has_line(text, "sfbridge_sf_limit_max{name=\"DailyDeliveredPlatformEvents\"} 50000"));
+        assert_true(has_line(text, "sfbridge_sf_limit_remaining{name=\"DailyDeliveredPlatformEvents\"} 48000"));
+        assert_true(has_line(text, "sfbridge_sf_limit_remaining{name=\"DurableStreamingApiConcurrentClients\"} 19"));
+        assert_true(has_line(text, "sfbridge_redelivered_events_total{channel=\"/event/B__e\"} 3"));
         assert_true(has_line(text, "sfbridge_events_total{channel=\"/topic/A\",topic=\"sf.a\"} 7"));
         assert_true(has_line(text, "sfbridge_events_total{channel=\"/topic/A\",topic=\"sf.other\"} 1"));
         assert_true(has_line(text, "sfbridge_events_total{channel=\"/event/B__e\",topic=\"sf.b\"} 10"));
@@ -942,6 +954,8 @@ static void test_full_sample(void **state)
         metrics_replay_gaps_inc();
         metrics_cdc_gap_add("/data/ChangeEvents", 1);
         metrics_backoff_set(0.75);
+        metrics_sf_limit_set("DailyDeliveredPlatformEvents", 50000, 9000);
+        metrics_redelivered_add("/data/ChangeEvents", 2);
         metrics_events_add("/topic/odd \"quoted\"\\path\nx", "t", 1);
 
         text = render_checked();

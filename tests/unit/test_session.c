@@ -170,7 +170,7 @@ static int setup(void **state)
 {
         static struct fixture fx;
         struct session_opts opts = { .backoff_cap_ms = 60000, .limit_backoff_cap_ms = 60000 };
-        struct session_hooks hooks = { NULL, fake_replay_from };
+        struct session_hooks hooks = { .replay_from = fake_replay_from };
 
         memset(&fx, 0, sizeof(fx));
         nreqs = 0;
@@ -453,7 +453,7 @@ static int setup_two_backoff(void **state, const char *policy, long route_backof
         struct session_opts opts = { .backoff_cap_ms = 60000, .limit_backoff_cap_ms = 60000,
                                      .route_backoff_base_ms = route_backoff_ms,
                                      .route_backoff_cap_ms = 2 * route_backoff_ms };
-        struct session_hooks hooks = { NULL, fake_replay_from };
+        struct session_hooks hooks = { .replay_from = fake_replay_from };
         char text[2048];
 
         memset(&fx, 0, sizeof(fx));
@@ -800,7 +800,7 @@ static void test_start_probe_then_run(void **state)
         struct fixture *fx = *state;
         struct session_opts opts = { .probe = 1, .start_probe = 1, .backoff_cap_ms = 60000,
                                      .limit_backoff_cap_ms = 60000 };
-        struct session_hooks hooks = { NULL, fake_replay_from };
+        struct session_hooks hooks = { .replay_from = fake_replay_from };
         struct http_xfer *x;
         const char *why = NULL;
         long long from;

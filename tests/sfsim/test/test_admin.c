@@ -176,7 +176,8 @@ static void test_stats(void **state)
         st = stats(&fx->sim);
         snprintf(want, sizeof(want),
                  "{\"handshakes\":1,\"handshakes_denied\":0,\"connects\":2,\"subscribes\":1,\"unsubscribes\":0,"
-                 "\"disconnects\":0,\"events_delivered\":3,\"http_requests\":7,\"tokens_issued\":1,\"clients\":1,\"faults\":{},"
+                 "\"disconnects\":0,\"events_delivered\":3,\"http_requests\":7,\"tokens_issued\":1,\"clients\":1,\"clients_peak\":1,"
+                 "\"deliveries\":{\"platform\":0,\"pushtopic\":3,\"generic\":0},\"faults\":{},"
                  "\"channels\":{\"/topic/S\":{\"subscriptions\":1,\"subscribers\":1,\"last_replay_id\":%llu,"
                  "\"first_replay_id\":%llu,\"retained\":3,\"published\":3}}}",
                  (unsigned long long)ids[2], (unsigned long long)ids[0]);

@@ -502,7 +502,7 @@ static void test_fault_input_checks(void **state)
         json = admin_call(&fx->sim, "POST", "/admin/fault?kind=explode", 400);
         assert_json(json, "{\"error\":\"fault: unknown kind 'explode' (known: revoke-tokens, forget-clients, "
                           "disconnect, too-busy, concurrent-limit, stall, close-mid-poll, http-503, malformed, "
-                          "restricted-channel, clear)\"}");
+                          "restricted-channel, subscribe-denied, daily-limit, server-limit, redeliver, clear)\"}");
         cJSON_Delete(json);
         json = admin_call(&fx->sim, "POST", "/admin/fault?kind=stall&count=0", 400);
         assert_json(json, "{\"error\":\"fault: parameter 'count' must be a positive integer\"}");
