@@ -855,7 +855,7 @@ static void test_refresh_token_rotation_kept(void **state)
 {
         char dir[] = "/tmp/sfb-test-session.XXXXXX", path[64], text[1024], buf[64];
         struct session_opts opts = { .backoff_cap_ms = 60000, .limit_backoff_cap_ms = 60000 };
-        struct session_hooks hooks = { NULL, fake_replay_from };
+        struct session_hooks hooks = { .replay_from = fake_replay_from };
         struct session *s1, *s2;
         struct config *cfg;
         struct stat st;
