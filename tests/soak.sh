@@ -13,7 +13,7 @@
 #      every SOAK_PUBLISH_PAUSE s, for SOAK_SECONDS, recording every replay
 #      ID sfsim hands back.
 #   3. Every SOAK_FAULT_EVERY s a fault is drawn at random from a shuffled
-#      deck of every kind (each kind comes once per 12 draws, in random
+#      deck of every kind (each kind comes once per round, in random
 #      order): revoke-tokens, forget-clients, disconnect, too-busy (count 2),
 #      stall (cleared after 7 s), close-mid-poll (count 1), http-503
 #      (count 3), malformed (count 1), all Kafka brokers down for 3-6 s,
