@@ -48,7 +48,7 @@ BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
 PROGS := $(B)/sfbridge $(if $(SFSIM_SRC),$(B)/sfsim) \
          $(if $(KMOCK_SRC),$(B)/kafka-mock)
 
-.PHONY: all deps test test-run clean demo bench soak lint certs fuzz
+.PHONY: all deps test test-run test-slow clean demo bench soak lint certs fuzz
 all: $(PROGS) $(UNIT_BIN) $(SFSIM_TEST_BIN) $(BENCH_BIN)
 
 # `make V=1` shows whole command lines.
@@ -120,6 +120,14 @@ test: deps
 
 test-run:
 	@sh tests/run.sh
+
+# Minutes per test, out of `make test`: production's real timers and a
+# short soak against an org of 20 clients (tests/slow/).
+test-slow: deps
+	$(MAKE) -j$(NPROC) all
+	$(MAKE) -j$(NPROC) FLAVOUR=asan all
+	$(MAKE) certs
+	@SFB_SUITE=slow sh tests/run.sh
 
 bench: deps
 	$(MAKE) all

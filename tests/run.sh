@@ -14,14 +14,23 @@
 # meet, and most of an integration test's time is spent waiting on timers.
 #
 # Environment: SFB_ONLY=PATTERN runs only programs whose path matches;
-# SFB_JOBS=N runs N at a time (1: one after another).
+# SFB_JOBS=N runs N at a time (1: one after another); SFB_SUITE=slow runs
+# the slow tests instead (tests/slow/*.sh, `make test-slow`): minutes each,
+# with production's timers or a short soak; a script that names its build
+# on a line "# sfb-build: build" runs against that build, others against
+# build-asan.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
 LOGS="$ROOT/test-logs"
 rm -rf "$LOGS"; mkdir -p "$LOGS"
 ONLY=${SFB_ONLY:-}
-LIMIT=${SFB_TEST_TIMEOUT:-600}
+SUITE=${SFB_SUITE:-}
+case "$SUITE" in
+""|slow) ;;
+*) echo "run.sh: SFB_SUITE must be empty or slow, not '$SUITE'" >&2; exit 2 ;;
+esac
+LIMIT=${SFB_TEST_TIMEOUT:-$([ "$SUITE" = slow ] && echo 1200 || echo 600)}
 JOBS=${SFB_JOBS:-2}
 export ROOT LOGS LIMIT
 
@@ -32,6 +41,14 @@ export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0"
 # The plan: one line per program, "BUILD PROGRAM [ARG]". Integration scripts
 # come first: they are the long ones, so the pool ends with short programs.
 plan() {
+    if [ "$SUITE" = slow ]; then
+        for t in tests/slow/[0-9]*.sh; do
+            [ -f "$t" ] || continue
+            b=$(sed -n 's/^# sfb-build: *\([a-z-]*\).*/\1/p' "$t" | head -n 1)
+            echo "${b:-build-asan} sh $t"
+        done
+        return
+    fi
     for t in tests/integration/[0-9]*.sh; do
         [ -f "$t" ] && echo "build-asan sh $t"
     done

@@ -4,7 +4,8 @@
 # read_committed), lost, duplicated; recoveries by cause; the bridge's RSS.
 #
 # What happens:
-#   1. kafka-mock (3 brokers), sfsim (--connect-timeout-ms 2000) and the
+#   1. kafka-mock (3 brokers), sfsim (--connect-timeout-ms 2000,
+#      --max-clients 20: an org's concurrent-client cap) and the
 #      plain build's bridge (stall_timeout_s 5, limit_backoff_s 1) with four
 #      routes, one per channel kind (PushTopic, Platform Event, CDC,
 #      generic), each to its own topic, start: all.
@@ -12,12 +13,19 @@
 #      every SOAK_PUBLISH_PAUSE s, for SOAK_SECONDS, recording every replay
 #      ID sfsim hands back.
 #   3. Every SOAK_FAULT_EVERY s a fault is drawn at random from a shuffled
-#      deck of every kind (each kind comes once per 12 draws, in random
+#      deck of every kind (each kind comes once per round, in random
 #      order): revoke-tokens, forget-clients, disconnect, too-busy (count 2),
-#      concurrent-limit (count 2, then forget-clients so a handshake meets
-#      it), stall (cleared after 7 s), close-mid-poll (count 1), http-503
+#      stall (cleared after 7 s), close-mid-poll (count 1), http-503
 #      (count 3), malformed (count 1), all Kafka brokers down for 3-6 s,
-#      SIGTERM + restart, SIGKILL + restart.
+#      SIGTERM + restart, SIGKILL + restart. (concurrent-limit, count 2,
+#      then forget-clients so a handshake meets it, is left out unless named
+#      in SOAK_FAULTS: the soak asserts the org's real cap is never met, and
+#      the simulated refusal reads the same in the bridge's log.)
+#      Meanwhile sfsim's live clients (/admin/stats "clients") are sampled
+#      every second: a bridge holds one; a second lives only while it
+#      replaces the first. Every clientId a bridge abandons without a
+#      /meta/disconnect holds a slot for ~40 s, and a fault every few
+#      seconds would pile them up to the org's cap.
 #      Faults overlap by design: one that lands while the bridge is backing
 #      off or holding a batch for Kafka may pass unseen (a stall cleared
 #      before the next /meta/connect). close-mid-poll with count 1 is
@@ -54,7 +62,7 @@
 # Environment (defaults in brackets):
 #   SOAK_SECONDS [600]        publishing time
 #   SOAK_FAULT_EVERY [8]      seconds between fault starts
-#   SOAK_FAULTS [all kinds]   space-separated subset of: revoke-tokens
+#   SOAK_FAULTS [all but concurrent-limit]   space-separated subset of: revoke-tokens
 #                             forget-clients disconnect too-busy
 #                             concurrent-limit stall close-mid-poll http-503
 #                             malformed kafka-down sigterm sigkill
@@ -64,13 +72,18 @@
 #   SOAK_SIZE [200]           event size asked of sfsim (bytes)
 #   SOAK_RECORD_BYTES [1100]  upper bound of one record in the mock (sizing)
 #   SOAK_CATCHUP_S [180]      time the bridge gets to deliver everything at the end
+#   SOAK_MAX_CLIENTS [20]     sfsim --max-clients: the org's concurrent clients
+#   SOAK_MAX_LIVE [2]         most live clients allowed at any sample
+#   SOAK_RESULTS [bench-results/soak.txt]   where the figures go; empty: nowhere
 #   SFB_BUILD [build]         the build to run (the plain, optimised one)
 #   SFB_KEEP=1                keep the temp dir with every log
 #
 # Exit status: 0 when nothing was lost, nothing duplicated (exactly_once),
-# the bridge never died on its own, every SIGTERM stop exited 0 and the mock
-# dropped nothing; 1 otherwise. The figures go to stdout and to
-# bench-results/soak.txt.
+# the bridge never died on its own, every SIGTERM stop exited 0, the mock
+# dropped nothing, sfsim never refused a handshake for the org's cap (its
+# "clients_refused"; nor the bridge's log a "concurrent user limit" when
+# that fault is not drawn) and no sample saw more than SOAK_MAX_LIVE live
+# clients; 1 otherwise. The figures go to stdout and to SOAK_RESULTS.
 set -u
 SFB_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SFB_BUILD=${SFB_BUILD:-$SFB_ROOT/build}
@@ -86,14 +99,18 @@ SOAK_PUBLISH_PAUSE=${SOAK_PUBLISH_PAUSE:-0.25}
 SOAK_SIZE=${SOAK_SIZE:-200}
 SOAK_RECORD_BYTES=${SOAK_RECORD_BYTES:-1100}
 SOAK_CATCHUP_S=${SOAK_CATCHUP_S:-180}
+SOAK_MAX_CLIENTS=${SOAK_MAX_CLIENTS:-20}
+SOAK_MAX_LIVE=${SOAK_MAX_LIVE:-2}
+SOAK_RESULTS=${SOAK_RESULTS-$SFB_ROOT/bench-results/soak.txt}
 ALL_FAULTS="revoke-tokens forget-clients disconnect too-busy concurrent-limit stall close-mid-poll http-503 malformed kafka-down sigterm sigkill"
-SOAK_FAULTS=${SOAK_FAULTS:-$ALL_FAULTS}
+SOAK_FAULTS=${SOAK_FAULTS:-$(echo "$ALL_FAULTS" | sed 's/ concurrent-limit//')}
 
 _soak_usage() {
         echo "soak: $*" >&2
         exit 2
 }
-for _v in SOAK_SECONDS SOAK_FAULT_EVERY SOAK_CHUNK SOAK_SIZE SOAK_RECORD_BYTES SOAK_CATCHUP_S; do
+for _v in SOAK_SECONDS SOAK_FAULT_EVERY SOAK_CHUNK SOAK_SIZE SOAK_RECORD_BYTES SOAK_CATCHUP_S \
+        SOAK_MAX_CLIENTS SOAK_MAX_LIVE; do
         _val=""
         eval "_val=\$$_v"
         case "$_val" in
@@ -125,8 +142,9 @@ export SFB_KAFKA_LIFETIME
 . "$SFB_ROOT/tests/integration/helpers.sh"
 . "$SFB_ROOT/tests/integration/bridge.sh"
 
-RESULTS="$SFB_ROOT/bench-results"
-mkdir -p "$RESULTS"
+if [ -n "$SOAK_RESULTS" ]; then
+        mkdir -p "$(dirname "$SOAK_RESULTS")"
+fi
 
 # The four routes: channel, topic, extra publish query (read through ch()).
 NCH=4
@@ -178,7 +196,8 @@ while [ "$i" -le "$NCH" ]; do
 done
 # shellcheck disable=SC2086
 start_kafka 3 $_topics --topic soak.replay:4 || { not_ok "start kafka-mock"; finish; }
-start_sfsim --connect-timeout-ms 2000 --retention "$RETENTION" || { not_ok "start sfsim"; finish; }
+start_sfsim --connect-timeout-ms 2000 --retention "$RETENTION" --max-clients "$SOAK_MAX_CLIENTS" ||
+        { not_ok "start sfsim"; finish; }
 
 i=1
 while [ "$i" -le "$NCH" ]; do
@@ -316,6 +335,26 @@ done
 ) &
 PUB_PID=$!
 track_pid "$PUB_PID"
+
+# sim_stat NAME: one number from sfsim's /admin/stats.
+sim_stat() {
+        sfsim_admin GET /admin/stats 2>/dev/null | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"
+}
+
+# The live-client sampler: "HH:MM:SS clients" (UTC, as in the chronicle), once a second,
+# until the run is over ($T/stop_sampler).
+: >"$T/clients.samples"
+(
+        trap - EXIT INT TERM
+        while [ ! -f "$T/stop_sampler" ]; do
+                _n=$(sim_stat clients)
+                [ -n "$_n" ] && echo "$(date -u +%H:%M:%S) $_n" >>"$T/clients.samples"
+                sleep 1
+        done
+        exit 0
+) &
+SAMPLER_PID=$!
+track_pid "$SAMPLER_PID"
 
 published_total() {
         cat "$T"/pub.[0-9]*.ids | wc -l | tr -d ' '
@@ -502,6 +541,8 @@ sample_rss
 RSS_END=$RSS_NOW
 ELAPSED=$(( $(now) - T0 ))
 bridge_stop TERM
+: >"$T/stop_sampler"
+wait_exit "$SAMPLER_PID" 15
 
 # ---------------------------------------------------------------------------
 # The account
@@ -570,6 +611,20 @@ nfaults=$(wc -l <"$T/faults.log" | tr -d ' ')
 pub_errors=$(wc -l <"$T/pub.errors" | tr -d ' ')
 aborts=$(grep -c 'msg=batch_aborted\|msg=kafka_txn_abort\|open batch aborted' "$T/bridge.log")
 
+# The org's clients: sfsim's refusals for its cap, the bridge log's
+# concurrent-limit lines (meaningful only when that fault was not drawn),
+# and the live-client samples.
+REFUSED=$(sim_stat clients_refused)
+LIMIT_LINES=$(grep -c 'concurrent user limit' "$T/bridge.log")
+case " $SOAK_FAULTS " in
+*" concurrent-limit "*) LIMIT_DRAWN=1 ;;
+*) LIMIT_DRAWN=0 ;;
+esac
+NSAMPLES=$(wc -l <"$T/clients.samples" | tr -d ' ')
+LIVE_MAX=$(cut -d' ' -f2 "$T/clients.samples" | sort -n | tail -n 1)
+LIVE_OVER=$(awk -v m="$SOAK_MAX_LIVE" '$2 > m' "$T/clients.samples" | wc -l | tr -d ' ')
+LIVE_HIST=$(cut -d' ' -f2 "$T/clients.samples" | sort -n | uniq -c | awk '{ printf "%s%s: %s", (NR > 1 ? ", " : ""), $2, $1 }')
+
 verdict=PASS
 reasons=""
 [ "$LOST" -gt 0 ] && reasons="$reasons, $LOST lost"
@@ -580,6 +635,11 @@ fi
 [ "$BAD_STOPS" -gt 0 ] && reasons="$reasons, $BAD_STOPS SIGTERM stops did not exit 0 within 10 s"
 [ -n "$DROPPED" ] && reasons="$reasons, the mock dropped records (sizing)"
 [ "$PUBLISHED" -eq 0 ] && reasons="$reasons, nothing was published"
+[ "${REFUSED:-x}" = 0 ] || reasons="$reasons, sfsim refused ${REFUSED:-?} handshakes for the org's client cap"
+[ "$LIMIT_DRAWN" = 0 ] && [ "$LIMIT_LINES" -gt 0 ] &&
+        reasons="$reasons, $LIMIT_LINES concurrent user limit lines in the bridge log"
+[ "$NSAMPLES" -eq 0 ] && reasons="$reasons, no live-client sample"
+[ "$LIVE_OVER" -gt 0 ] && reasons="$reasons, $LIVE_OVER samples over $SOAK_MAX_LIVE live clients (highest $LIVE_MAX)"
 [ -n "$reasons" ] && verdict="FAIL (${reasons#, })"
 
 mb() {
@@ -608,6 +668,8 @@ mb() {
         [ "$FAULT_ERRORS" -gt 0 ] && echo "fault injections that failed: $FAULT_ERRORS (see the chronicle)"
         echo "bridge processes: $GEN (died on their own: $CRASHES, bad SIGTERM stops: $BAD_STOPS)"
         echo "handshakes (summed): $handshakes"
+        echo "org client cap (sfsim --max-clients): $SOAK_MAX_CLIENTS; handshakes sfsim refused for it: ${REFUSED:-?}; concurrent user limit lines in the bridge log: $LIMIT_LINES$([ "$LIMIT_DRAWN" = 1 ] && echo ' (the concurrent-limit fault was drawn)')"
+        echo "live clients in sfsim: $NSAMPLES samples (1 s apart), highest ${LIVE_MAX:-?}, over $SOAK_MAX_LIVE: $LIVE_OVER; samples by count: $LIVE_HIST"
         echo "recoveries by cause (sfbridge_recoveries_total{cause,action} summed over $GEN processes; log lines with cause= and action= in brackets):"
         printf '%s\n' "$recoveries_metrics" | while read -r c a n; do
                 [ -n "$c" ] || continue
@@ -624,9 +686,11 @@ mb() {
         [ -n "$DROPPED" ] && echo "the mock dropped records (partition@first offset):$DROPPED"
         echo "verdict: $verdict"
 } >"$T/soak.txt"
-cp "$T/soak.txt" "$RESULTS/soak.txt"
 cat "$T/soak.txt"
-echo "# wrote $RESULTS/soak.txt"
+if [ -n "$SOAK_RESULTS" ]; then
+        cp "$T/soak.txt" "$SOAK_RESULTS"
+        echo "# wrote $SOAK_RESULTS"
+fi
 
 # Evidence for an investigation: the lost and duplicated replay IDs with
 # where each copy sits, and the run's chronicle.
@@ -644,6 +708,10 @@ if [ "$LOST" -gt 0 ] || [ "$DUPS" -gt 0 ]; then
                 fi
                 i=$((i + 1))
         done
+fi
+if [ "$LOST" -gt 0 ] || [ "$DUPS" -gt 0 ] || [ "$LIVE_OVER" -gt 0 ]; then
+        [ "$LIVE_OVER" -gt 0 ] &&
+                note "samples over $SOAK_MAX_LIVE live clients (first 30): $(awk -v m="$SOAK_MAX_LIVE" '$2 > m { printf "%s=%s ", $1, $2 }' "$T/clients.samples" | cut -d' ' -f1-30)"
         note "chronicle of the run:"
         sed 's/^/#   /' "$T/events.log"
         note "keep everything with SFB_KEEP=1 (bridge log, sfsim and kafka logs)"
@@ -653,5 +721,15 @@ case "$verdict" in
 PASS) ok "soak: nothing lost$([ "$SOAK_DELIVERY" = exactly_once ] && echo ', nothing duplicated')" ;;
 *) not_ok "soak" "$verdict" ;;
 esac
+assert_eq "sfsim refused no handshake for the org's cap of $SOAK_MAX_CLIENTS clients" 0 "${REFUSED:-?}"
+if [ "$LIMIT_DRAWN" = 0 ]; then
+        assert_eq "no concurrent user limit in the bridge log" 0 "$LIMIT_LINES"
+fi
+if [ "$NSAMPLES" -gt 0 ] && [ "$LIVE_OVER" -eq 0 ]; then
+        ok "at most $SOAK_MAX_LIVE live clients at every sample ($NSAMPLES samples, highest $LIVE_MAX)"
+else
+        not_ok "at most $SOAK_MAX_LIVE live clients at every sample" \
+                "$NSAMPLES samples, $LIVE_OVER over, highest ${LIVE_MAX:-none}"
+fi
 assert_file_not_contains "no secret in the bridge log" "$T/bridge.log" "$SF_PASSWORD"
 finish

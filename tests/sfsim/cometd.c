@@ -254,6 +254,9 @@ static void meta_handshake(struct ctx *ctx, const cJSON *msg)
         cl = clients_add_locked(sim->clients, sim_now_ms(), &full);
         if (!cl) {
                 if (full) {
+                        /* Counted apart from the concurrent-limit fault: a
+                         * soak asserts the bridge never fills the org. */
+                        sim->stats.clients_refused++;
                         concurrent_limit(ctx, msg);
                         return;
                 }

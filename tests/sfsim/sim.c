@@ -123,6 +123,7 @@ char *sim_stats_json(struct sim *sim)
         pthread_mutex_lock(&sim->lock);
         rc |= add_count(root, "handshakes", sim->stats.handshakes);
         rc |= add_count(root, "handshakes_denied", sim->stats.handshakes_denied);
+        rc |= add_count(root, "clients_refused", sim->stats.clients_refused);
         rc |= add_count(root, "connects", sim->stats.connects);
         rc |= add_count(root, "subscribes", sim->stats.subscribes);
         rc |= add_count(root, "unsubscribes", sim->stats.unsubscribes);

@@ -62,6 +62,7 @@ struct sim_config {
 struct sim_stats {
         uint64_t handshakes;          /* successful handshakes */
         uint64_t handshakes_denied;
+        uint64_t clients_refused;     /* handshakes refused by --max-clients */
         uint64_t connects;            /* /meta/connect messages received */
         uint64_t subscribes;          /* successful subscribes */
         uint64_t unsubscribes;

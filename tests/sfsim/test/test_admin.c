@@ -175,7 +175,7 @@ static void test_stats(void **state)
         /* http_requests: login, handshake, subscribe, connect, publish, connect, stats. */
         st = stats(&fx->sim);
         snprintf(want, sizeof(want),
-                 "{\"handshakes\":1,\"handshakes_denied\":0,\"connects\":2,\"subscribes\":1,\"unsubscribes\":0,"
+                 "{\"handshakes\":1,\"handshakes_denied\":0,\"clients_refused\":0,\"connects\":2,\"subscribes\":1,\"unsubscribes\":0,"
                  "\"disconnects\":0,\"events_delivered\":3,\"http_requests\":7,\"tokens_issued\":1,\"clients\":1,\"clients_peak\":1,"
                  "\"deliveries\":{\"platform\":0,\"pushtopic\":3,\"generic\":0},\"faults\":{},"
                  "\"channels\":{\"/topic/S\":{\"subscriptions\":1,\"subscribers\":1,\"last_replay_id\":%llu,"

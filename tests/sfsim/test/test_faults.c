@@ -171,7 +171,7 @@ static void test_concurrent_limit(void **state)
 {
         struct fixture *fx = *state;
         char body[512];
-        cJSON *arr;
+        cJSON *arr, *st;
         int i;
 
         fault(&fx->sim, "kind=concurrent-limit&count=2");
@@ -191,6 +191,10 @@ static void test_concurrent_limit(void **state)
         }
         fault(&fx->sim, "kind=clear");
         bx_handshake(&fx->tc);
+        /* The fault is not the org's limit: clients_refused counts only that. */
+        st = stats(&fx->sim);
+        assert_int_equal((int)stat_num(st, "clients_refused", NULL, NULL), 0);
+        cJSON_Delete(st);
 }
 
 static void test_max_clients(void **state)
@@ -199,7 +203,7 @@ static void test_max_clients(void **state)
         const char *args[] = { "--max-clients", "1", "--client-expiry-ms", "500", NULL };
         struct tclient other;
         char body[512];
-        cJSON *arr;
+        cJSON *arr, *st;
 
         fx_restart(fx, args);
         bx_handshake(&fx->tc);
@@ -208,6 +212,10 @@ static void test_max_clients(void **state)
         arr = bx_send(&other, body);
         assert_json(arr, CONCURRENT_LIMIT, "2nd");
         cJSON_Delete(arr);
+        st = stats(&fx->sim);
+        assert_int_equal((int)stat_num(st, "clients_refused", NULL, NULL), 1);
+        assert_int_equal((int)stat_num(st, "clients", NULL, NULL), 1);
+        cJSON_Delete(st);
         /* Once the first client is gone there is room again. */
         sleep_ms(1200);
         bx_handshake(&other);
