@@ -342,8 +342,10 @@ static char *fault_answer(const char *kind, long count, const char *what, size_t
 static void fault(struct sim *sim, const struct admin_request *req, struct admin_response *resp)
 {
         const char *kind = req->arg(req->arg_ctx, "kind");
+        const char *advice_arg = req->arg(req->arg_ctx, "advice");
+        const char *advice = NULL;
         struct sim_poll *held;
-        long count = -1;
+        long count = -1, status = 0;
         size_t n = 0;
         int f;
 
@@ -355,6 +357,40 @@ static void fault(struct sim *sim, const struct admin_request *req, struct admin
                 answer_error(resp, 400, "fault: parameter 'count' must be a positive integer");
                 return;
         }
+        /* The wording of the errors these faults cause (kept until clear). */
+        if (arg_long(req, "status", 200, 599, &status) == -1) {
+                answer_error(resp, 400, "fault: parameter 'status' must be an HTTP status (200 to 599)");
+                return;
+        }
+        if (status && strcmp(kind, "revoke-tokens") && strcmp(kind, "forget-clients") &&
+            strcmp(kind, "forget-after-first-connect")) {
+                answer_error(resp, 400, "fault: parameter 'status' applies to revoke-tokens, "
+                             "forget-clients and forget-after-first-connect only");
+                return;
+        }
+        if (advice_arg && (strcmp(kind, "forget-clients") && strcmp(kind, "disconnect") &&
+                           strcmp(kind, "forget-after-first-connect"))) {
+                answer_error(resp, 400, "fault: parameter 'advice' applies to forget-clients, "
+                             "forget-after-first-connect and disconnect only");
+                return;
+        }
+        if (advice_arg && faults_parse_advice(advice_arg, strcmp(kind, "disconnect") != 0, &advice) == -1) {
+                answer_error(resp, 400, "fault: parameter 'advice' must be none or handshake%s",
+                             strcmp(kind, "disconnect") ? " or absent" : "");
+                return;
+        }
+        pthread_mutex_lock(&sim->lock);
+        if (!strcmp(kind, "revoke-tokens") && status)
+                sim->faults.auth_status = (int)status;
+        if (strcmp(kind, "revoke-tokens") && status)
+                sim->faults.unknown_status = (int)status;
+        if (advice_arg && !strcmp(kind, "disconnect")) {
+                sim->faults.disconnect_advice = advice;
+        } else if (advice_arg) {
+                sim->faults.unknown_advice = advice;
+                sim->faults.unknown_advice_set = 1;
+        }
+        pthread_mutex_unlock(&sim->lock);
         if (!strcmp(kind, "revoke-tokens")) {
                 oauth_revoke_all(sim->oauth);
                 pthread_mutex_lock(&sim->lock);
@@ -385,7 +421,8 @@ static void fault(struct sim *sim, const struct admin_request *req, struct admin
                 answer_error(resp, 400,
                              "fault: unknown kind '%.100s' (known: revoke-tokens, forget-clients, disconnect, "
                              "too-busy, concurrent-limit, stall, close-mid-poll, http-503, malformed, "
-                             "restricted-channel, subscribe-denied, daily-limit, server-limit, redeliver, clear)",
+                             "restricted-channel, subscribe-denied, daily-limit, server-limit, redeliver, "
+                             "forget-after-first-connect, clear)",
                              kind);
                 return;
         }

@@ -27,6 +27,7 @@ struct client {
         int connected;         /* a /meta/connect was answered */
         int gone;
         int disconnect_pending;
+        int doomed;            /* forgotten right after its first connect answers */
         int refs;              /* the table's own + one per request using it */
         struct sub *subs;
         size_t nsubs, cap_subs;
@@ -244,6 +245,16 @@ int client_is_gone(const struct client *cl)
 int client_disconnect_pending(const struct client *cl)
 {
         return cl->disconnect_pending;
+}
+
+void client_doom_locked(struct client *cl)
+{
+        cl->doomed = 1;
+}
+
+int client_doomed(const struct client *cl)
+{
+        return cl->doomed;
 }
 
 int client_connected(const struct client *cl)

@@ -83,6 +83,13 @@ int client_is_gone(const struct client *cl);
 /** @returns 1 when the server must push /meta/disconnect to this client. */
 int client_disconnect_pending(const struct client *cl);
 
+/** @brief Forget this client right after its first /meta/connect answers
+ *         (fault forget-after-first-connect: a session that flaps). */
+void client_doom_locked(struct client *cl);
+
+/** @returns 1 when client_doom_locked() marked this client. */
+int client_doomed(const struct client *cl);
+
 /** @returns 1 once a /meta/connect of this client was answered. */
 int client_connected(const struct client *cl);
 

@@ -50,6 +50,8 @@ struct ctx {
         int malformed;        /* the answer is deliberately not JSON */
         int stop;             /* answer now, process no further message */
         int index;            /* of the message in the request array; -1: a lone object */
+        int status;           /* non-zero: the HTTP status of the answer (a Bayeux error
+                               * wrapped in a 400/401/403, faults' &status=) */
 };
 
 int cometd_parse_version(const char *path, double *version, char *err, size_t err_size)
@@ -265,6 +267,8 @@ static void meta_handshake(struct ctx *ctx, const cJSON *msg)
                 emit(ctx, reply);
                 return;
         }
+        if (faults_take(&sim->faults, FAULT_FORGET_AFTER_FIRST_CONNECT))
+                client_doom_locked(cl);
         reply = reply_new(msg, client_id(cl), "/meta/handshake");
         cJSON_AddStringToObject(reply, "version", "1.0");
         cJSON_AddStringToObject(reply, "minimumVersion", "1.0");
@@ -295,9 +299,16 @@ static void unknown_client(struct ctx *ctx, const cJSON *msg, const char *id, co
 {
         cJSON *reply = reply_new(msg, id, channel);
 
+        const struct faults *f = &ctx->sim->faults;
+        const char *advice = f->unknown_advice_set ? f->unknown_advice : "handshake";
+
+        /* Salesforce has been seen to say reconnect: none here, or no advice at all. */
         reply_fail(reply, "403::Unknown client");
-        reply_advice(reply, "handshake", 0, -1);
+        if (advice)
+                reply_advice(reply, advice, 0, -1);
         emit(ctx, reply);
+        if (f->unknown_status)
+                ctx->status = f->unknown_status;
 }
 
 static void auth_invalid(struct ctx *ctx, const cJSON *msg, const char *id, const char *channel)
@@ -307,6 +318,8 @@ static void auth_invalid(struct ctx *ctx, const cJSON *msg, const char *id, cons
         reply_fail(reply, ERR_AUTH_INVALID);
         reply_advice(reply, "none", 0, -1);
         emit(ctx, reply);
+        if (ctx->sim->faults.auth_status)
+                ctx->status = ctx->sim->faults.auth_status;
 }
 
 /*
@@ -627,7 +640,9 @@ static void connect_ok(struct ctx *ctx, const cJSON *msg, struct client *cl)
 
 /*
  * The server ends the session (Hyperforce scaling): a /meta/disconnect
- * message is pushed, and the connect reply tells the client to handshake.
+ * message is pushed, and the connect reply says reconnect: none, as
+ * CometD's server-side disconnect does (fault disconnect&advice=handshake
+ * for the other wording).
  */
 static void server_disconnect(struct ctx *ctx, const cJSON *msg, struct client *cl)
 {
@@ -641,7 +656,8 @@ static void server_disconnect(struct ctx *ctx, const cJSON *msg, struct client *
         }
         reply = reply_new(msg, client_id(cl), "/meta/connect");
         cJSON_AddBoolToObject(reply, "successful", 1);
-        reply_advice(reply, "handshake", 0, -1);
+        reply_advice(reply, ctx->sim->faults.disconnect_advice ? ctx->sim->faults.disconnect_advice
+                                                               : "none", 0, -1);
         emit(ctx, reply);
         clients_remove_locked(ctx->sim->clients, cl);
 }
@@ -672,7 +688,7 @@ static void meta_connect(struct ctx *ctx, const cJSON *msg)
         const char *type = str_member(msg, "connectionType");
         struct sim_poll held = { 0 }, **pp;
         int64_t now, deadline, next_check;
-        int stalled, answered = 1;
+        int stalled, answered = 1, first;
         unsigned seq, stall_gen;
         struct client *cl;
         char err[160];
@@ -714,6 +730,7 @@ static void meta_connect(struct ctx *ctx, const cJSON *msg)
 
         if (faults_take(&sim->faults, FAULT_REDELIVER))
                 client_rewind_locked(cl);
+        first = !client_connected(cl);
         stalled = faults_take(&sim->faults, FAULT_STALL);
         stall_gen = sim->faults.clear_gen;
         seq = client_poll_begin_locked(cl);
@@ -783,6 +800,12 @@ static void meta_connect(struct ctx *ctx, const cJSON *msg)
                 }
         }
         client_poll_end_locked(cl, answered, sim_now_ms());
+        if (answered && first && client_doomed(cl) && !client_is_gone(cl)) {
+                /* forget-after-first-connect: the session lives just long
+                 * enough to look established, then the next connect is
+                 * refused (403::Unknown client). */
+                clients_remove_locked(sim->clients, cl);
+        }
 out_put:
         clients_put_locked(sim->clients, cl);
 }
@@ -915,6 +938,8 @@ void cometd_handle(struct sim *sim, const struct cometd_request *req,
                 return;
         }
         finish(&ctx);
+        if (ctx.status && resp->status == 200)
+                resp->status = ctx.status;
         if (ctx.out.toobig || !ctx.out.data) {
                 sbuf_free(&ctx.out);
                 resp->status = 500;

@@ -17,6 +17,7 @@ static const char *const fault_names[FAULT_COUNT] = {
         [FAULT_DAILY_LIMIT] = "daily-limit",
         [FAULT_SERVER_LIMIT] = "server-limit",
         [FAULT_REDELIVER] = "redeliver",
+        [FAULT_FORGET_AFTER_FIRST_CONNECT] = "forget-after-first-connect",
 };
 
 int fault_parse(const char *name)
@@ -64,5 +65,23 @@ void faults_clear(struct faults *faults)
         }
         faults->channel[0] = '\0';
         faults->denied[0] = '\0';
+        faults->unknown_advice = NULL;
+        faults->unknown_advice_set = 0;
+        faults->disconnect_advice = NULL;
+        faults->unknown_status = 0;
+        faults->auth_status = 0;
         faults->clear_gen++;
+}
+
+int faults_parse_advice(const char *value, int allow_absent, const char **out)
+{
+        if (!strcmp(value, "none"))
+                *out = "none";
+        else if (!strcmp(value, "handshake"))
+                *out = "handshake";
+        else if (allow_absent && !strcmp(value, "absent"))
+                *out = NULL;
+        else
+                return -1;
+        return 0;
 }

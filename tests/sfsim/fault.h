@@ -21,6 +21,8 @@ enum fault_kind {
         FAULT_SERVER_LIMIT,      /* handshakes: 403::Handshake denied, per-server connection limit */
         FAULT_REDELIVER,         /* connects: the client's subscriptions start over at the oldest
                                   * retained event, as if -2 (Salesforce sending again what it sent) */
+        FAULT_FORGET_AFTER_FIRST_CONNECT, /* handshakes: the client is forgotten once its
+                                           * first /meta/connect answered (a flapping session) */
         FAULT_COUNT
 };
 
@@ -32,6 +34,17 @@ struct faults {
         unsigned clear_gen;  /* bumped by faults_clear(): releases stalls */
         char channel[160];   /* FAULT_RESTRICTED_CHANNEL: the base channel refused */
         char denied[160];    /* FAULT_SUBSCRIBE_DENIED: the base channel refused */
+        /* How the errors of a forgotten or revoked client are worded, set
+         * by forget-clients, disconnect and revoke-tokens (&advice=,
+         * &status=) and kept until clear. */
+        const char *unknown_advice;   /* 403::Unknown client: "handshake" (default), "none",
+                                       * or NULL (no advice member) */
+        int unknown_advice_set;       /* unknown_advice was chosen (else "handshake") */
+        const char *disconnect_advice; /* the connect reply to a server disconnect: "none"
+                                        * (CometD's, the default) or "handshake" */
+        int unknown_status;           /* HTTP status of an answer carrying 403::Unknown client
+                                       * (0: 200) */
+        int auth_status;              /* ... carrying 401::Authentication invalid (0: 200) */
 };
 
 /** @returns the fault named @p name (e.g. "too-busy"), or -1. */
@@ -52,7 +65,15 @@ int faults_take(struct faults *faults, enum fault_kind kind);
 /** @returns 1 when @p kind is armed (without consuming it). */
 int faults_armed(const struct faults *faults, enum fault_kind kind);
 
-/** @brief Disarm every fault and release stalled connects. */
+/**
+ * @brief Parse &advice= of forget-clients (none, handshake, absent) or
+ *        disconnect (none, handshake) into @p out (NULL for absent).
+ * @returns 0, or -1 when @p value is not one of those.
+ */
+int faults_parse_advice(const char *value, int allow_absent, const char **out);
+
+/** @brief Disarm every fault, release stalled connects, and restore the
+ *         default wording of unknown-client, disconnect and auth errors. */
 void faults_clear(struct faults *faults);
 
 #endif

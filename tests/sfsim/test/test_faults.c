@@ -34,7 +34,21 @@
         "[{\"clientId\":\"%s\",\"channel\":\"/meta/connect\",\"id\":\"%s\",\"successful\":false,"        \
         "\"error\":\"403::Unknown client\",\"advice\":{\"reconnect\":\"handshake\",\"interval\":0}}]"
 
+#define UNKNOWN_CLIENT_NONE                                                                            \
+        "[{\"clientId\":\"%s\",\"channel\":\"/meta/connect\",\"id\":\"%s\",\"successful\":false,"        \
+        "\"error\":\"403::Unknown client\",\"advice\":{\"reconnect\":\"none\",\"interval\":0}}]"
+
+#define UNKNOWN_CLIENT_NO_ADVICE                                                                       \
+        "[{\"clientId\":\"%s\",\"channel\":\"/meta/connect\",\"id\":\"%s\",\"successful\":false,"        \
+        "\"error\":\"403::Unknown client\"}]"
+
+/* CometD's server-side disconnect says reconnect: none. */
 #define SERVER_DISCONNECT                                                                              \
+        "[{\"clientId\":\"%s\",\"channel\":\"/meta/disconnect\",\"successful\":true},"                   \
+        "{\"clientId\":\"%s\",\"channel\":\"/meta/connect\",\"id\":\"%s\",\"successful\":true,"          \
+        "\"advice\":{\"reconnect\":\"none\",\"interval\":0}}]"
+
+#define SERVER_DISCONNECT_HANDSHAKE                                                                    \
         "[{\"clientId\":\"%s\",\"channel\":\"/meta/disconnect\",\"successful\":true},"                   \
         "{\"clientId\":\"%s\",\"channel\":\"/meta/connect\",\"id\":\"%s\",\"successful\":true,"          \
         "\"advice\":{\"reconnect\":\"handshake\",\"interval\":0}}]"
@@ -282,6 +296,116 @@ static void test_server_disconnect(void **state)
         cJSON_Delete(arr);
 }
 
+/* disconnect&advice=handshake: the older wording, for clients that need it. */
+static void test_server_disconnect_handshake(void **state)
+{
+        struct fixture *fx = *state;
+        cJSON *json, *arr;
+
+        ready_client(&fx->tc, NULL);
+        json = admin_call(&fx->sim, "POST", "/admin/fault?kind=disconnect&advice=handshake", 200);
+        cJSON_Delete(json);
+        arr = bx_connect(&fx->tc);
+        assert_json(arr, SERVER_DISCONNECT_HANDSHAKE, fx->tc.client_id, fx->tc.client_id, fx->tc.last_id);
+        cJSON_Delete(arr);
+        /* clear restores CometD's none. */
+        fault(&fx->sim, "kind=clear");
+        ready_client(&fx->tc, NULL);
+        fault(&fx->sim, "kind=disconnect");
+        arr = bx_connect(&fx->tc);
+        assert_json(arr, SERVER_DISCONNECT, fx->tc.client_id, fx->tc.client_id, fx->tc.last_id);
+        cJSON_Delete(arr);
+}
+
+/* The unknown-client wordings Salesforce has been seen to send, and the
+ * same error wrapped in an HTTP 400. */
+static void test_forget_clients_variants(void **state)
+{
+        struct fixture *fx = *state;
+        char body[256];
+        struct hres res;
+        cJSON *arr;
+
+        ready_client(&fx->tc, NULL);
+        fault(&fx->sim, "kind=forget-clients&advice=none");
+        arr = bx_connect(&fx->tc);
+        assert_json(arr, UNKNOWN_CLIENT_NONE, fx->tc.client_id, fx->tc.last_id);
+        cJSON_Delete(arr);
+
+        ready_client(&fx->tc, NULL);
+        fault(&fx->sim, "kind=forget-clients&advice=absent");
+        arr = bx_connect(&fx->tc);
+        assert_json(arr, UNKNOWN_CLIENT_NO_ADVICE, fx->tc.client_id, fx->tc.last_id);
+        cJSON_Delete(arr);
+
+        ready_client(&fx->tc, NULL);
+        fault(&fx->sim, "kind=forget-clients&advice=handshake&status=400");
+        bx_connect_body(&fx->tc, body, sizeof(body));
+        bx_raw(&fx->tc, NULL, body, 0, &res);
+        assert_int_equal(res.rc, CURLE_OK);
+        assert_int_equal(res.status, 400);
+        arr = cJSON_Parse(res.body);
+        assert_json(arr, UNKNOWN_CLIENT, fx->tc.client_id, fx->tc.last_id);
+        cJSON_Delete(arr);
+        hres_free(&res);
+        /* A healthy answer keeps its 200. */
+        ready_client(&fx->tc, NULL);
+
+        fault(&fx->sim, "kind=clear");
+        fault(&fx->sim, "kind=forget-clients");
+        arr = bx_connect(&fx->tc);
+        assert_json(arr, UNKNOWN_CLIENT, fx->tc.client_id, fx->tc.last_id);
+        cJSON_Delete(arr);
+}
+
+/* revoke-tokens&status=401: the Bayeux 401 array in an HTTP 401. */
+static void test_revoke_tokens_status(void **state)
+{
+        struct fixture *fx = *state;
+        char body[256];
+        struct hres res;
+        cJSON *arr;
+
+        ready_client(&fx->tc, NULL);
+        fault(&fx->sim, "kind=revoke-tokens&status=401");
+        bx_connect_body(&fx->tc, body, sizeof(body));
+        bx_raw(&fx->tc, NULL, body, 0, &res);
+        assert_int_equal(res.rc, CURLE_OK);
+        assert_int_equal(res.status, 401);
+        arr = cJSON_Parse(res.body);
+        assert_json(arr, AUTH_INVALID_CONNECT, fx->tc.client_id, fx->tc.last_id);
+        cJSON_Delete(arr);
+        hres_free(&res);
+}
+
+/* forget-after-first-connect: each new client's first connect answers, its next is refused. */
+static void test_forget_after_first_connect(void **state)
+{
+        struct fixture *fx = *state;
+        cJSON *arr, *st;
+        int i;
+
+        fx_restart(fx, long_poll);
+        fault(&fx->sim, "kind=forget-after-first-connect&count=2");
+        for (i = 0; i < 2; i++) {
+                bx_handshake(&fx->tc);
+                arr = bx_connect(&fx->tc);
+                assert_connect_ok(&fx->tc, cJSON_GetArrayItem(arr, 0), 20000);
+                cJSON_Delete(arr);
+                st = stats(&fx->sim);
+                assert_int_equal((int)stat_num(st, "clients", NULL, NULL), 0);
+                cJSON_Delete(st);
+                arr = bx_connect(&fx->tc);
+                assert_json(arr, UNKNOWN_CLIENT, fx->tc.client_id, fx->tc.last_id);
+                cJSON_Delete(arr);
+        }
+        /* The count is spent: the third client lives on (its second connect is held). */
+        ready_client(&fx->tc, "/topic/T");
+        st = stats(&fx->sim);
+        assert_int_equal((int)stat_num(st, "clients", NULL, NULL), 1);
+        cJSON_Delete(st);
+}
+
 static void test_stall(void **state)
 {
         struct fixture *fx = *state;
@@ -510,7 +634,25 @@ static void test_fault_input_checks(void **state)
         json = admin_call(&fx->sim, "POST", "/admin/fault?kind=explode", 400);
         assert_json(json, "{\"error\":\"fault: unknown kind 'explode' (known: revoke-tokens, forget-clients, "
                           "disconnect, too-busy, concurrent-limit, stall, close-mid-poll, http-503, malformed, "
-                          "restricted-channel, subscribe-denied, daily-limit, server-limit, redeliver, clear)\"}");
+                          "restricted-channel, subscribe-denied, daily-limit, server-limit, redeliver, "
+                          "forget-after-first-connect, clear)\"}");
+        cJSON_Delete(json);
+        json = admin_call(&fx->sim, "POST", "/admin/fault?kind=forget-clients&advice=maybe", 400);
+        assert_json(json, "{\"error\":\"fault: parameter 'advice' must be none or handshake or absent\"}");
+        cJSON_Delete(json);
+        json = admin_call(&fx->sim, "POST", "/admin/fault?kind=disconnect&advice=absent", 400);
+        assert_json(json, "{\"error\":\"fault: parameter 'advice' must be none or handshake\"}");
+        cJSON_Delete(json);
+        json = admin_call(&fx->sim, "POST", "/admin/fault?kind=stall&advice=none", 400);
+        assert_json(json, "{\"error\":\"fault: parameter 'advice' applies to forget-clients, "
+                          "forget-after-first-connect and disconnect only\"}");
+        cJSON_Delete(json);
+        json = admin_call(&fx->sim, "POST", "/admin/fault?kind=forget-clients&status=99", 400);
+        assert_json(json, "{\"error\":\"fault: parameter 'status' must be an HTTP status (200 to 599)\"}");
+        cJSON_Delete(json);
+        json = admin_call(&fx->sim, "POST", "/admin/fault?kind=too-busy&status=400", 400);
+        assert_json(json, "{\"error\":\"fault: parameter 'status' applies to revoke-tokens, "
+                          "forget-clients and forget-after-first-connect only\"}");
         cJSON_Delete(json);
         json = admin_call(&fx->sim, "POST", "/admin/fault?kind=stall&count=0", 400);
         assert_json(json, "{\"error\":\"fault: parameter 'count' must be a positive integer\"}");
@@ -529,6 +671,10 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_max_clients, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_forget_clients, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_server_disconnect, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_server_disconnect_handshake, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_forget_clients_variants, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_revoke_tokens_status, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_forget_after_first_connect, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_stall, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_stall_count, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_close_mid_poll, fx_setup, fx_teardown),
