@@ -1305,6 +1305,7 @@ int bridge_run(const struct config *cfg, int wake_fd, volatile sig_atomic_t *sto
         sopts.limit_backoff_cap_ms = (long)cfg->sf.limit_backoff_s * 8000L;
         sopts.route_backoff_base_ms = 5000;   /* a quarantined route: 5 s doubling to 5 min */
         sopts.route_backoff_cap_ms = 300000;
+        sopts.min_handshake_gap_ms = 1000;    /* a flapping session never loops faster */
         hooks.ctx = &br;
         hooks.replay_from = bridge_replay_from;
         hooks.replay_all_refused = bridge_replay_all_refused;

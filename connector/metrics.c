@@ -59,6 +59,7 @@ struct metrics_state {
         unsigned long long label_overflow;
 
         unsigned long long handshakes;
+        unsigned long long sessions_opened;
         unsigned long long kafka_errors;
         unsigned long long replay_gaps;
         unsigned long in_flight;
@@ -237,6 +238,13 @@ void metrics_handshake_inc(void)
 {
         pthread_mutex_lock(&metrics_lock);
         ms.handshakes++;
+        pthread_mutex_unlock(&metrics_lock);
+}
+
+void metrics_session_opened_inc(void)
+{
+        pthread_mutex_lock(&metrics_lock);
+        ms.sessions_opened++;
         pthread_mutex_unlock(&metrics_lock);
 }
 
@@ -714,6 +722,11 @@ static int render_locked(struct buf *out, const struct timespec *wall)
                 return -1;
         if (put_scalar_ull(out, "sfbridge_handshakes_total", "counter",
                            "Successful Bayeux handshakes.", ms.handshakes) == -1)
+                return -1;
+        if (put_scalar_ull(out, "sfbridge_sessions_opened_total", "counter",
+                           "Bayeux sessions opened: handshakes that got a new clientId, the start "
+                           "probe's included (each holds a concurrent-client slot of the org).",
+                           ms.sessions_opened) == -1)
                 return -1;
         if (put_family(out, FAM_REAUTH, "sfbridge_reauth_total", "counter",
                        "Re-authentications (OAuth flow re-run), by cause.", "cause", NULL,

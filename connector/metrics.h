@@ -48,6 +48,12 @@ void metrics_shutdown(void);
 void metrics_events_add(const char *channel, const char *topic, unsigned long n);
 /** @brief sfbridge_handshakes_total += 1 (successful /meta/handshake). */
 void metrics_handshake_inc(void);
+/**
+ * @brief sfbridge_sessions_opened_total += 1: a handshake succeeded and
+ *        opened a new clientId (the start probe's included), each one of
+ *        the org's concurrent-client slots until disconnected or expired.
+ */
+void metrics_session_opened_inc(void);
 /** @brief sfbridge_reauth_total{cause} += 1 (the auth flow was re-run). */
 void metrics_reauth_inc(const char *cause);
 /** @brief sfbridge_recoveries_total{cause,action} += 1, for every recovery of any kind. */

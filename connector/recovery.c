@@ -26,6 +26,7 @@ enum recovery_match {
 #define R_CONNECT_ONLY 0x1  /* only on a /meta/connect reply */
 #define R_AUTH_ERROR   0x2  /* only when error or failureReason is a 401:: or 403:: */
 #define R_ROUTE        0x4  /* a refusal of one channel: per_route (see recovery.h) */
+#define R_SUCCESS      0x8  /* only on a successful reply */
 
 struct recovery_rule {
         enum recovery_match match;
@@ -77,6 +78,13 @@ static const struct recovery_rule recovery_rules[] = {
         { .match = M_CHANNEL, .text = "/meta/disconnect",
           .action = ACT_REHANDSHAKE, .cause = "server_disconnect",
           .why = "server-sent /meta/disconnect (API >= 64, Hyperforce): handshake" },
+        { .match = M_ADVICE, .reconnect = BAYEUX_RECONNECT_HANDSHAKE, .flags = R_SUCCESS,
+          .action = ACT_REHANDSHAKE, .cause = "advice_handshake",
+          .why = "successful reply, advice.reconnect = handshake: the server ended the client; handshake" },
+        { .match = M_ADVICE, .reconnect = BAYEUX_RECONNECT_NONE, .flags = R_SUCCESS,
+          .action = ACT_REHANDSHAKE, .cause = "advice_none",
+          .why = "successful reply, advice.reconnect = none (CometD's server-side disconnect): "
+                 "handshake, never stop silently" },
         { .match = M_SUCCESS,
           .action = ACT_NONE, .cause = "ok",
           .why = "successful reply: carry on (advice.interval is the session's)" },
@@ -255,6 +263,8 @@ static int recovery_matches(const struct recovery_rule *rule, const struct recov
                 return 0;
         case M_ADVICE:
                 if (msg->advice.reconnect != rule->reconnect)
+                        return 0;
+                if (!!(rule->flags & R_SUCCESS) != (msg->successful == 1))
                         return 0;
                 if ((rule->flags & R_CONNECT_ONLY) && msg->kind != BAYEUX_CONNECT)
                         return 0;

@@ -23,6 +23,23 @@
 /* Requests other than the long-poll get this long. */
 #define SESSION_REQUEST_TIMEOUT_MS 30000L
 
+/*
+ * Salesforce forgets a client ~40 s after its last answer. A /meta/connect
+ * that failed without Salesforce saying the client is gone (transport
+ * error, 5xx, timeout) is retried on the same clientId, with a short
+ * backoff, for this long after the first failure of the series; only
+ * then is a new session opened (each one holds a concurrent-client slot).
+ */
+#define SESSION_RETRY_WINDOW_MS 30000L
+#define SESSION_RETRY_CAP_MS 5000L
+/* advice.interval above this would outlive the client: clamped. */
+#define SESSION_INTERVAL_MAX_MS 30000L
+/* The long-poll's HTTP timeout is advice.timeout plus this (CometD's
+ * maxNetworkDelay), never more than stall_timeout_s. */
+#define SESSION_POLL_MARGIN_MS 10000L
+/* A best-effort /meta/disconnect of an abandoned clientId gets this long. */
+#define SESSION_BYE_TIMEOUT_MS 2000L
+
 enum sess_state {
         S_LOGIN,            /* need a token */
         S_LOGIN_WAIT,
@@ -109,6 +126,15 @@ struct session {
         long long deadline_ms;
         struct backoff bo;
         struct backoff limit_bo;
+        struct backoff connect_bo;  /* a failed /meta/connect retried on the same clientId */
+        long long fail_since_ms;    /* first connect failure of the current series; 0: none */
+        int connects_ok;            /* successful /meta/connect answers on this clientId */
+        long advice_timeout_ms;     /* the server's last advice.timeout (0: none yet) */
+        long poll_timeout_ms;       /* the HTTP timeout of the long-poll in flight */
+        int warned_interval;
+        long long last_handshake_ms; /* when the last /meta/handshake went out; 0: never */
+        int bye_out;                /* an abandoned clientId's /meta/disconnect is in flight */
+        char bye_id[128];
 
         struct session_sub *subs;
         size_t nsubs;
@@ -280,6 +306,9 @@ struct session *session_new(const struct config *cfg, struct http *http,
         buf_init(&sess->req, BAYEUX_MAX_BODY);
         backoff_init(&sess->bo, opts->backoff_base_ms, opts->backoff_cap_ms);
         backoff_init(&sess->limit_bo, opts->limit_backoff_base_ms, opts->limit_backoff_cap_ms);
+        backoff_init(&sess->connect_bo, opts->backoff_base_ms,
+                     opts->backoff_cap_ms < SESSION_RETRY_CAP_MS ? opts->backoff_cap_ms
+                                                                 : SESSION_RETRY_CAP_MS);
         /* A limit is not lifted by retrying at once: wait from the first time. */
         backoff_next_ms(&sess->limit_bo);
         sess->nsubs = cfg->nroutes;
@@ -411,8 +440,12 @@ static void session_drop_bayeux(struct session *sess)
         size_t i;
 
         http_xfer_cancel(&sess->cometd);
+        sess->bye_out = 0;  /* cancelled with the rest */
         sess->client_id[0] = '\0';
         sess->handshaken = 0;
+        sess->fail_since_ms = 0;
+        sess->connects_ok = 0;
+        backoff_reset(&sess->connect_bo);
         for (i = 0; i < sess->nsubs; i++) {
                 struct session_sub *sub = &sess->subs[i];
 
@@ -424,6 +457,68 @@ static void session_drop_bayeux(struct session *sess)
                 sub->drain = 0;
                 sub->floor_on = 0;
         }
+}
+
+/* Did Salesforce say this client is gone? Then there is nothing to disconnect. */
+static int session_client_gone(const char *cause)
+{
+        static const char *const gone[] = {
+                "unknown_client", "server_disconnect", "advice_handshake", "no_cookie",
+        };
+        size_t i;
+
+        for (i = 0; i < sizeof(gone) / sizeof(gone[0]); i++)
+                if (!strcmp(cause, gone[i]))
+                        return 1;
+        return 0;
+}
+
+/*
+ * Drop the Bayeux session; a clientId Salesforce may still know gets a
+ * best-effort /meta/disconnect (short timeout, failure ignored), so it
+ * does not hold one of the org's concurrent-client slots for its last
+ * 40 s. The request rides on the session's own transfer (its cookie jar
+ * holds the client's BAYEUX_BROWSER cookie); the next handshake waits
+ * for it.
+ */
+static void session_abandon(struct session *sess, const char *cause)
+{
+        char id[sizeof(sess->client_id)], err[256];
+        int alive = sess->handshaken && sess->client_id[0] && !sess->opts.probe &&
+                    !session_client_gone(cause);
+
+        snprintf(id, sizeof(id), "%s", sess->client_id);
+        session_drop_bayeux(sess);
+        if (!alive)
+                return;
+        if (bayeux_build_disconnect(&sess->req, id, &sess->msg_id) == -1 ||
+            http_xfer_post(&sess->cometd, sess->cometd_url, "application/json", sess->auth_header,
+                           sess->req.data, sess->req.len, SESSION_BYE_TIMEOUT_MS, err,
+                           sizeof(err)) == -1) {
+                log_msg(LOG_WARN, "disconnect", "client_id=%s reason=abandoned err=\"could not send "
+                        "/meta/disconnect\"", id);
+                return;
+        }
+        log_msg(LOG_DEBUG, "bayeux_send", "channel=/meta/disconnect client_id=%s reason=abandoned", id);
+        snprintf(sess->bye_id, sizeof(sess->bye_id), "%s", id);
+        sess->bye_out = 1;
+}
+
+/* The abandoned clientId's /meta/disconnect finished: say how, nothing else. */
+static void session_bye_done(struct session *sess)
+{
+        struct http_xfer *x = &sess->cometd;
+
+        if (!sess->bye_out || x->busy)
+                return;
+        x->done = 0;
+        sess->bye_out = 0;
+        if (x->curl_code)
+                log_msg(LOG_INFO, "disconnect", "client_id=%s reason=abandoned err=\"%s\"",
+                        sess->bye_id, x->error);
+        else
+                log_msg(LOG_INFO, "disconnect", "client_id=%s reason=abandoned status=%ld",
+                        sess->bye_id, x->status);
 }
 
 /* One log line and one count per recovery, then the move the table asks for. */
@@ -453,7 +548,7 @@ static int session_recover(struct session *sess, struct recovery_decision dec, c
                 sess->state = S_CONNECT;
                 break;
         case ACT_REHANDSHAKE:
-                session_drop_bayeux(sess);
+                session_abandon(sess, dec.cause);
                 session_backoff(sess, &sess->bo, S_HANDSHAKE);
                 break;
         case ACT_REAUTH:
@@ -463,18 +558,18 @@ static int session_recover(struct session *sess, struct recovery_decision dec, c
                 session_backoff(sess, &sess->bo, S_LOGIN);
                 break;
         case ACT_BACKOFF:
-                session_drop_bayeux(sess);
+                session_abandon(sess, dec.cause);
                 session_backoff(sess, &sess->bo, sess->auth_header ? S_HANDSHAKE : S_LOGIN);
                 break;
         case ACT_BACKOFF_LONG:
-                session_drop_bayeux(sess);
+                session_abandon(sess, dec.cause);
                 session_backoff(sess, &sess->limit_bo, sess->auth_header ? S_HANDSHAKE : S_LOGIN);
                 break;
         case ACT_INVALID_REPLAY:
                 /* A subscribe reply names its route and is handled there;
                  * on any other reply nothing says which channel: start a
                  * new session, whose subscribe replies will say. */
-                session_drop_bayeux(sess);
+                session_abandon(sess, dec.cause);
                 session_backoff(sess, &sess->bo, S_HANDSHAKE);
                 break;
         case ACT_FATAL:
@@ -515,6 +610,34 @@ void session_rebuild(struct session *sess, const char *cause)
         session_recover(sess, dec, "", err, sizeof(err));
 }
 
+/*
+ * A /meta/connect failed and Salesforce did not say the client is gone:
+ * while the series of failures is younger than SESSION_RETRY_WINDOW_MS,
+ * connect again on the same clientId after a short backoff.
+ * @returns 1 when a retry is scheduled, 0 when the table's move applies.
+ */
+static int session_retry_connect(struct session *sess, const char *cause, const char *detail)
+{
+        long long now = now_ms();
+        long delay;
+
+        if (!sess->handshaken || !sess->client_id[0] || sess->opts.probe)
+                return 0;
+        if (!sess->fail_since_ms)
+                sess->fail_since_ms = now;
+        if (now - sess->fail_since_ms >= SESSION_RETRY_WINDOW_MS)
+                return 0;
+        delay = backoff_next_ms(&sess->connect_bo);
+        log_msg(LOG_INFO, "recovery", "cause=%s action=retry state=%s detail=\"%s\" client_id=%s "
+                "retry_in_ms=%ld failing_for_ms=%lld", cause, state_names[sess->state], detail,
+                sess->client_id, delay, now - sess->fail_since_ms);
+        metrics_recovery_inc(cause, recovery_action_name(ACT_RETRY));
+        sess->state = S_CONNECT;
+        sess->deadline_ms = now + delay;
+        publish_readiness(sess);
+        return 1;
+}
+
 /* A transfer that got no usable answer: classify it from curl's code and the status. */
 static int session_transport_failure(struct session *sess, struct http_xfer *x, int is_connect,
                                      char *errstr, size_t errstr_size)
@@ -525,11 +648,14 @@ static int session_transport_failure(struct session *sess, struct http_xfer *x, 
 
         if (x->curl_code == CURLE_OPERATION_TIMEDOUT && is_connect) {
                 /* The watchdog: Salesforce held the long-poll past
-                 * stall_timeout_s, which it never does when healthy. */
+                 * advice.timeout (+ margin) or stall_timeout_s, which it
+                 * never does when healthy. */
                 sess->stalled = 1;
                 dec = recovery_local("stall");
-                snprintf(detail, sizeof(detail), "no answer to /meta/connect within %d s",
-                         sess->cfg->sf.stall_timeout_s);
+                snprintf(detail, sizeof(detail), "no answer to /meta/connect within %ld ms",
+                         sess->poll_timeout_ms);
+                if (session_retry_connect(sess, dec.cause, detail))
+                        return 0;
                 return session_recover(sess, dec, detail, errstr, errstr_size);
         }
         in.transport_error = x->curl_code != 0;
@@ -544,6 +670,9 @@ static int session_transport_failure(struct session *sess, struct http_xfer *x, 
         } else {
                 snprintf(detail, sizeof(detail), "HTTP %ld", x->status);
         }
+        if (is_connect && (!strcmp(dec.cause, "transport") || !strcmp(dec.cause, "http_5xx")) &&
+            session_retry_connect(sess, dec.cause, detail))
+                return 0;
         return session_recover(sess, dec, detail, errstr, errstr_size);
 }
 
@@ -654,6 +783,24 @@ static int session_post(struct session *sess, enum sess_state wait_state, long t
 
 static int session_start_handshake(struct session *sess, char *errstr, size_t errstr_size)
 {
+        long long now = now_ms();
+
+        if (sess->bye_out) {
+                if (sess->cometd.busy)
+                        return 0;  /* the abandoned client's disconnect first */
+                session_bye_done(sess);
+        }
+        /* A session that flaps must not handshake in a tight loop, whatever
+         * the backoff says: at least min_handshake_gap_ms apart. */
+        if (sess->last_handshake_ms && now - sess->last_handshake_ms < sess->opts.min_handshake_gap_ms) {
+                sess->deadline_ms = sess->last_handshake_ms + sess->opts.min_handshake_gap_ms;
+                sess->state_after = S_HANDSHAKE;
+                sess->state = S_BACKOFF;
+                log_msg(LOG_DEBUG, "backoff", "delay_ms=%lld then=%s reason=handshake_gap",
+                        sess->deadline_ms - now, state_names[S_HANDSHAKE]);
+                return 0;
+        }
+        sess->last_handshake_ms = now;
         session_drop_bayeux(sess);
         /* A new Bayeux session starts with no cookies: a stale BAYEUX_BROWSER
          * from the old one would confuse the server. */
@@ -696,6 +843,31 @@ static void session_debug_answer(const struct session *sess, const struct http_x
                 x->status, sess->resp.nmsgs, nevents, x->body.len);
 }
 
+/*
+ * A non-200 answer whose body is a Bayeux array holding an error reply
+ * ("403::Unknown client" in an HTTP 400, "401::Authentication invalid" in
+ * a 401): @returns 1 with sess->resp filled, so the reply is classified by
+ * its error and failureReason rather than by the status alone.
+ */
+static int session_bayeux_error_body(struct session *sess, struct http_xfer *x)
+{
+        char err[256];
+        size_t i;
+
+        if (!x->body.len || bayeux_response_parse(&sess->resp, x->body.data, x->body.len, err,
+                                                  sizeof(err)) == -1)
+                return 0;
+        for (i = 0; i < sess->resp.nmsgs; i++) {
+                const struct bayeux_msg *m = &sess->resp.msgs[i];
+
+                if (m->kind != BAYEUX_EVENT && m->successful != 1 &&
+                    ((m->error && strstr(m->error, "::")) ||
+                     (m->failure_reason && strstr(m->failure_reason, "::"))))
+                        return 1;
+        }
+        return 0;
+}
+
 /* Parse a CometD answer. Returns 1 with sess->resp filled, 0 when a recovery was started. */
 static int session_read_response(struct session *sess, int is_connect, int *rc,
                                  char *errstr, size_t errstr_size)
@@ -710,6 +882,11 @@ static int session_read_response(struct session *sess, int is_connect, int *rc,
                 return 1;
         }
         sess->events_taken = 0;
+        if (!x->curl_code && x->status != 200 && session_bayeux_error_body(sess, x)) {
+                /* A Bayeux error wrapped in an HTTP 400/401/403: what it says decides. */
+                session_debug_answer(sess, x);
+                return 1;
+        }
         if (x->curl_code || x->status != 200) {
                 log_msg(LOG_DEBUG, "bayeux_answer", "http_status=%ld curl_error=\"%s\"", x->status,
                         x->curl_code ? x->error : "");
@@ -782,8 +959,24 @@ static int session_handle_messages(struct session *sess, enum bayeux_kind expect
                         seen = 1;
                         if (m->successful == 1)
                                 *expected_ok = 1;
-                        if (m->kind == BAYEUX_CONNECT && m->advice.interval_ms >= 0)
-                                sess->deadline_ms = now_ms() + m->advice.interval_ms;
+                        if (m->kind == BAYEUX_CONNECT && m->advice.interval_ms >= 0) {
+                                long iv = m->advice.interval_ms;
+
+                                /* Salesforce forgets a client ~40 s after an answer:
+                                 * a longer interval would lose the session. */
+                                if (iv > SESSION_INTERVAL_MAX_MS) {
+                                        if (!sess->warned_interval)
+                                                log_msg(LOG_WARN, "advice", "interval_ms=%ld used_ms=%ld "
+                                                        "err=\"advice.interval clamped below Salesforce's "
+                                                        "40 s reconnect window\"", iv,
+                                                        SESSION_INTERVAL_MAX_MS);
+                                        sess->warned_interval = 1;
+                                        iv = SESSION_INTERVAL_MAX_MS;
+                                }
+                                sess->deadline_ms = now_ms() + iv;
+                        }
+                        if (m->kind == BAYEUX_CONNECT && m->advice.timeout_ms > 0)
+                                sess->advice_timeout_ms = m->advice.timeout_ms;
                         if (m->kind == BAYEUX_CONNECT && m->advice.timeout_ms > 0 &&
                             m->advice.timeout_ms / 1000 >= sess->cfg->sf.stall_timeout_s &&
                             !sess->warned_advice_timeout) {
@@ -864,6 +1057,7 @@ static int session_handshake_done(struct session *sess, char *errstr, size_t err
                                        "handshake reply without clientId", errstr, errstr_size);
         }
         sess->handshaken = 1;
+        metrics_session_opened_inc();
         /* The count is of the sessions that carry events: a probe's is not one. */
         if (!sess->opts.probe)
                 metrics_handshake_inc();
@@ -1352,10 +1546,15 @@ static int session_start_connect(struct session *sess, enum sess_state wait_stat
                 return -1;
         }
         sess->connect_started_ms = now_ms();
+        /* The server holds the poll advice.timeout: a little longer than
+         * that and it is not coming; stall_timeout_s stays the cap. */
+        sess->poll_timeout_ms = (long)sess->cfg->sf.stall_timeout_s * 1000L;
+        if (sess->advice_timeout_ms > 0 &&
+            sess->advice_timeout_ms + SESSION_POLL_MARGIN_MS < sess->poll_timeout_ms)
+                sess->poll_timeout_ms = sess->advice_timeout_ms + SESSION_POLL_MARGIN_MS;
         log_msg(LOG_DEBUG, "bayeux_send", "channel=/meta/connect id=%lu timeout_ms=%ld",
-                sess->msg_id, (long)sess->cfg->sf.stall_timeout_s * 1000L);
-        return session_post(sess, wait_state, (long)sess->cfg->sf.stall_timeout_s * 1000L,
-                            errstr, errstr_size);
+                sess->msg_id, sess->poll_timeout_ms);
+        return session_post(sess, wait_state, sess->poll_timeout_ms, errstr, errstr_size);
 }
 
 static int session_connect_done(struct session *sess, char *errstr, size_t errstr_size)
@@ -1368,6 +1567,9 @@ static int session_connect_done(struct session *sess, char *errstr, size_t errst
                 return rc;
         sess->deadline_ms = 0;
         sess->connect_answered = 1;
+        /* Salesforce answered on this clientId: a failure series is over. */
+        sess->fail_since_ms = 0;
+        backoff_reset(&sess->connect_bo);
         rc = session_handle_messages(sess, BAYEUX_CONNECT, &ok, errstr, errstr_size);
         if (rc)
                 return rc < 0 ? -1 : 0;
@@ -1377,10 +1579,16 @@ static int session_connect_done(struct session *sess, char *errstr, size_t errst
         }
         for (size_t i = 0; i < sess->nsubs; i++)
                 sess->subs[i].drain = 0; /* what the old subscription had queued came with this answer */
-        backoff_reset(&sess->bo);
-        backoff_reset(&sess->limit_bo);
-        backoff_next_ms(&sess->limit_bo);
-        metrics_backoff_set(0);
+        /* The first connect after a handshake is answered at once, with
+         * the advice: it proves nothing, and a session that flaps right
+         * after it must back off. A held connect (any later one) or one
+         * that delivered events shows the session works. */
+        if (++sess->connects_ok > 1 || sess->events_taken) {
+                backoff_reset(&sess->bo);
+                backoff_reset(&sess->limit_bo);
+                backoff_next_ms(&sess->limit_bo);
+                metrics_backoff_set(0);
+        }
         /* A rare huge batch leaves no huge buffers behind. */
         bayeux_response_trim(&sess->resp);
         if (!sess->cometd.busy)
@@ -1607,6 +1815,7 @@ int session_step(struct session *sess, char *errstr, size_t errstr_size)
                 case S_COMMIT_WAIT:
                         return 0; /* the bridge's move: session_batch_produced/_done */
                 case S_BACKOFF:
+                        session_bye_done(sess);
                         if (now_ms() >= sess->deadline_ms)
                                 sess->state = sess->state_after;
                         break;
@@ -1646,6 +1855,7 @@ int session_timeout_ms(const struct session *sess, int cap_ms)
 void session_cancel(struct session *sess)
 {
         http_xfer_cancel(&sess->cometd);
+        sess->bye_out = 0;
         http_xfer_cancel(&sess->oauth);
 }
 

@@ -63,6 +63,7 @@ struct session_opts {
         long limit_backoff_cap_ms;
         long route_backoff_base_ms; /* a quarantined route's retries: 0 means 5000 (5 s) */
         long route_backoff_cap_ms;  /* 0 means 300000 (5 min) */
+        long min_handshake_gap_ms;  /* handshakes at least this far apart (1000); 0: no gap */
 };
 
 /** @returns a new session, free with session_destroy(). @remark cfg, http and hooks are borrowed. */

@@ -59,6 +59,12 @@ static const struct rcase cases[] = {
           "\"41kdiuvgig2tfxdh9weakuiwyh\",\"supportedConnectionTypes\":[\"long-polling\"],\"channel\":"
           "\"/meta/handshake\",\"id\":\"1\",\"version\":\"1.0\",\"successful\":true,\"reestablish\":false}",
           ACT_NONE, "ok" },
+        { "successful connect, reconnect handshake", 0, 200,
+          "{\"channel\":\"/meta/connect\",\"successful\":true,\"advice\":{\"reconnect\":\"handshake\",\"interval\":0}}",
+          ACT_REHANDSHAKE, "advice_handshake" },
+        { "successful connect, reconnect none (CometD server-side disconnect)", 0, 200,
+          "{\"channel\":\"/meta/connect\",\"successful\":true,\"advice\":{\"reconnect\":\"none\",\"interval\":0}}",
+          ACT_REHANDSHAKE, "advice_none" },
         { "successful subscribe (verbatim)", 0, 200,
           "{\"clientId\":\"41kdiuvgig2tfxdh9weakuiwyh\",\"channel\":\"/meta/subscribe\",\"id\":\"15\","
           "\"subscription\":\"/topic/InvoiceStatementUpdates\",\"successful\":true}", ACT_NONE, "ok" },

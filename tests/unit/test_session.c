@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
+
 #include "config.h"
 #include "http.h"
 #include "log.h"
@@ -30,6 +32,7 @@ struct fake_req {
         struct http_xfer *x;
         char url[256];
         char body[4096];
+        long timeout_ms;
 };
 
 static struct fake_req reqs[MAX_REQS];
@@ -59,7 +62,6 @@ int http_xfer_post(struct http_xfer *x, const char *url, const char *content_typ
 
         (void)content_type;
         (void)auth;
-        (void)timeout_ms;
         (void)errstr;
         (void)errstr_size;
         assert_true(nreqs < MAX_REQS);
@@ -68,6 +70,7 @@ int http_xfer_post(struct http_xfer *x, const char *url, const char *content_typ
         r->x = x;
         snprintf(r->url, sizeof(r->url), "%s", url);
         snprintf(r->body, sizeof(r->body), "%.*s", (int)len, body);
+        r->timeout_ms = timeout_ms;
         buf_reset(&x->body);
         x->busy = 1;
         x->done = 0;
@@ -126,6 +129,33 @@ static void answer(const char *body)
         buf_reset(&x->body);
         assert_int_equal(buf_append(&x->body, body, strlen(body)), 0);
         x->status = 200;
+        x->busy = 0;
+        x->done = 1;
+}
+
+/* Answer the newest request with HTTP status and body (a non-200 answer). */
+static void answer_status(long status, const char *body)
+{
+        struct http_xfer *x = last_req()->x;
+
+        assert_true(x->busy);
+        buf_reset(&x->body);
+        assert_int_equal(buf_append(&x->body, body, strlen(body)), 0);
+        x->status = status;
+        x->busy = 0;
+        x->done = 1;
+}
+
+/* The newest request failed without an HTTP answer (connection reset). */
+static void answer_transport_error(void)
+{
+        struct http_xfer *x = last_req()->x;
+
+        assert_true(x->busy);
+        buf_reset(&x->body);
+        x->curl_code = CURLE_RECV_ERROR;
+        snprintf(x->error, sizeof(x->error), "Connection reset by peer");
+        x->status = 0;
         x->busy = 0;
         x->done = 1;
 }
@@ -208,6 +238,18 @@ static int body_has(const struct fake_req *r, const char *s)
 
 #define CONNECT_OK "{\"channel\":\"/meta/connect\",\"successful\":true,\"advice\":{\"reconnect\":\"retry\",\"interval\":0,\"timeout\":110000}}"
 #define EVENT(id) "{\"channel\":\"/topic/A\",\"data\":{\"event\":{\"replayId\":" #id "},\"sobject\":{\"Id\":\"001\"}}}"
+
+/* The abandoned clientId's best-effort /meta/disconnect is in flight: answer it. */
+static void answer_bye(struct fixture *fx, const char *client_id)
+{
+        char want[160];
+
+        assert_true(body_has(last_req(), "/meta/disconnect"));
+        snprintf(want, sizeof(want), "\"clientId\":\"%s\"", client_id);
+        assert_true(body_has(last_req(), want));
+        answer("[{\"channel\":\"/meta/disconnect\",\"successful\":true}]");
+        step(fx);
+}
 
 /* Log in, handshake and subscribe; leaves the first /meta/connect in flight. */
 static void establish(struct fixture *fx)
@@ -315,6 +357,7 @@ static void test_rebuild_deferred_until_verdict(void **state)
         session_batch_done(fx->sess, SESSION_BATCH_COMMITTED, NULL);
         assert_int_equal(ncancels, 1); /* now the long-poll is dropped */
         step(fx);
+        answer_bye(fx, "c1");
         assert_true(body_has(last_req(), "/meta/handshake"));
 }
 
@@ -332,6 +375,7 @@ static void test_rebuild_verdict_drops_pipelined_connect(void **state)
         session_batch_done(fx->sess, SESSION_BATCH_REBUILD, "batch_aborted");
         assert_int_equal(ncancels, 1);
         step(fx);
+        answer_bye(fx, "c1");
         assert_true(body_has(last_req(), "/meta/handshake"));
         answer("[{\"channel\":\"/meta/handshake\",\"successful\":true,\"clientId\":\"c2\"}]");
         step(fx);
@@ -354,6 +398,8 @@ static void test_invalid_replay_on_connect_rebuilds(void **state)
                "\"error\":\"400::The replayId {5} you provided was invalid.  Please provide a valid ID, -2 to replay all events, or -1 to replay only new events.\"}]");
         step(fx);
         assert_int_equal(nreqs, before + 1);
+        answer_bye(fx, "c1");
+        assert_int_equal(nreqs, before + 2);
         assert_true(body_has(last_req(), "/meta/handshake"));
         assert_true(last_req()->x->busy);
 }
@@ -369,6 +415,7 @@ static void test_wait_without_request_rebuilds(void **state)
         before = nreqs;
         step(fx);
         assert_int_equal(nreqs, before + 1);
+        answer_bye(fx, "c1");
         assert_true(body_has(last_req(), "/meta/handshake"));
 }
 
@@ -554,7 +601,9 @@ static void test_handled_gap_not_met_again(void **state)
 
         /* The first event after the gap was committed: its ID from now on. */
         committed_id = 205;
-        answer("[" CONNECT_OK "]"); /* a healthy long-poll resets the backoff */
+        answer("[" CONNECT_OK "]"); /* the first connect, answered at once */
+        step(fx);
+        answer("[" CONNECT_OK "]"); /* a held long-poll resets the backoff */
         step(fx);
         answer(UNKNOWN_CLIENT);
         step(fx);
@@ -565,6 +614,8 @@ static void test_handled_gap_not_met_again(void **state)
         step(fx);
         /* And a later refusal of the old ID is a new gap, met again. */
         committed_id = 100;
+        answer("[" CONNECT_OK "]");
+        step(fx);
         answer("[" CONNECT_OK "]");
         step(fx);
         answer(UNKNOWN_CLIENT);
@@ -912,6 +963,252 @@ static void test_refresh_token_rotation_kept(void **state)
         metrics_shutdown();
 }
 
+/* ---- recovery loops (issue 12) ---- */
+
+/* Does the metrics page hold @p needle? */
+static int metrics_has(const char *needle)
+{
+        struct buf out;
+        int found;
+
+        buf_init(&out, 1u << 20);
+        assert_int_equal(metrics_render(&out), 0);
+        found = strstr(out.data, needle) != NULL;
+        buf_free(&out);
+        return found;
+}
+
+/* A session whose retries wait as in production (1 s doubling), and whose
+ * handshakes are min_gap_ms apart. */
+static void use_slow_session(struct fixture *fx, long min_gap_ms)
+{
+        struct session_opts opts = { .backoff_base_ms = 1000, .backoff_cap_ms = 60000,
+                                     .limit_backoff_base_ms = 1000, .limit_backoff_cap_ms = 60000,
+                                     .min_handshake_gap_ms = min_gap_ms };
+        struct session_hooks hooks = { .replay_from = fake_replay_from };
+
+        session_destroy(fx->sess);
+        fx->sess = session_new(fx->cfg, NULL, &opts, &hooks, fx->err, sizeof(fx->err));
+        assert_non_null(fx->sess);
+}
+
+/* Answer the handshake, the subscribe and leave the first connect in flight. */
+static void rehandshake(struct fixture *fx, const char *client_id)
+{
+        char reply[200];
+
+        assert_true(body_has(last_req(), "/meta/handshake"));
+        snprintf(reply, sizeof(reply),
+                 "[{\"channel\":\"/meta/handshake\",\"successful\":true,\"clientId\":\"%s\"}]", client_id);
+        answer(reply);
+        step(fx);
+        answer("[" SUB_OK("/topic/A") "]");
+        step(fx);
+        assert_true(body_has(last_req(), "/meta/connect"));
+}
+
+/* A 503 or a reset on /meta/connect: the same clientId connects again, no handshake. */
+static void test_connect_failure_keeps_client(void **state)
+{
+        struct fixture *fx = *state;
+        int before, ms;
+
+        use_slow_session(fx, 0);
+        establish(fx);
+        answer_status(503, "503 Service Unavailable\n");
+        step(fx);
+        assert_true(body_has(last_req(), "/meta/connect")); /* the first retry goes at once */
+        assert_true(body_has(last_req(), "\"clientId\":\"c1\""));
+        assert_true(last_req()->x->busy);
+        answer_transport_error();
+        before = nreqs;
+        step(fx);
+        assert_int_equal(nreqs, before); /* the second waits a little ... */
+        ms = session_timeout_ms(fx->sess, 100000);
+        assert_true(ms > 0 && ms <= 5000);
+        assert_true(session_handshaken(fx->sess));
+        usleep((useconds_t)(ms + 20) * 1000);
+        step(fx);
+        assert_int_equal(nreqs, before + 1); /* ... and goes on the same client */
+        assert_true(body_has(last_req(), "/meta/connect"));
+        assert_true(body_has(last_req(), "\"clientId\":\"c1\""));
+        answer("[" CONNECT_OK "]");
+        step(fx);
+        assert_int_equal(count_reqs("/meta/handshake"), 1);
+        assert_int_equal(count_reqs("/meta/disconnect"), 0);
+}
+
+/* forget-after-first-connect: the immediate first connect does not reset the
+ * backoff, so a session that flaps right after it waits longer each time. */
+static void test_flapping_session_backs_off(void **state)
+{
+        struct fixture *fx = *state;
+        int before;
+
+        use_slow_session(fx, 0);
+        establish(fx);
+        answer("[" CONNECT_OK "]");  /* the first connect, answered at once */
+        step(fx);
+        answer(UNKNOWN_CLIENT);
+        step(fx);
+        rehandshake(fx, "c2");       /* the first re-handshake goes at once */
+        answer("[" CONNECT_OK "]");
+        step(fx);
+        answer(UNKNOWN_CLIENT);
+        before = nreqs;
+        step(fx);
+        assert_int_equal(nreqs, before); /* the second waits */
+        assert_true(session_timeout_ms(fx->sess, 100000) >= 500);
+}
+
+/* A held connect (any after the first) shows the session works: the backoff starts over. */
+static void test_held_connect_resets_backoff(void **state)
+{
+        struct fixture *fx = *state;
+
+        use_slow_session(fx, 0);
+        establish(fx);
+        answer(UNKNOWN_CLIENT);
+        step(fx);
+        rehandshake(fx, "c2");
+        answer("[" CONNECT_OK "]");
+        step(fx);
+        answer("[" CONNECT_OK "]");  /* held, then answered: healthy */
+        step(fx);
+        answer(UNKNOWN_CLIENT);
+        step(fx);
+        assert_true(body_has(last_req(), "/meta/handshake")); /* at once again */
+}
+
+/* Whatever the backoff says, two handshakes are min_handshake_gap_ms apart. */
+static void test_handshake_gap(void **state)
+{
+        struct fixture *fx = *state;
+        int before, ms;
+
+        use_slow_session(fx, 1000);
+        establish(fx);
+        answer(UNKNOWN_CLIENT);
+        before = nreqs;
+        step(fx);
+        assert_int_equal(nreqs, before);
+        ms = session_timeout_ms(fx->sess, 100000);
+        assert_true(ms > 500 && ms <= 1000);
+        usleep((useconds_t)(ms + 20) * 1000);
+        step(fx);
+        assert_true(body_has(last_req(), "/meta/handshake"));
+}
+
+/* advice.interval of a day would outlive the client: at most 30 s. */
+static void test_interval_clamped(void **state)
+{
+        struct fixture *fx = *state;
+        int ms;
+
+        establish(fx);
+        answer("[{\"channel\":\"/meta/connect\",\"successful\":true,"
+               "\"advice\":{\"reconnect\":\"retry\",\"interval\":86400000,\"timeout\":110000}}]");
+        step(fx);
+        ms = session_timeout_ms(fx->sess, 1 << 30);
+        assert_true(ms > 29000 && ms <= 30000);
+}
+
+/* The long-poll's timeout: advice.timeout + 10 s, stall_timeout_s (150 s) the cap. */
+static void test_poll_timeout_from_advice(void **state)
+{
+        struct fixture *fx = *state;
+
+        establish(fx);
+        assert_int_equal(last_req()->timeout_ms, 150000); /* no advice yet */
+        answer("[" CONNECT_OK "]");                        /* timeout 110000 */
+        step(fx);
+        assert_int_equal(last_req()->timeout_ms, 120000);
+        answer("[{\"channel\":\"/meta/connect\",\"successful\":true,"
+               "\"advice\":{\"reconnect\":\"retry\",\"interval\":0,\"timeout\":2000}}]");
+        step(fx);
+        assert_int_equal(last_req()->timeout_ms, 12000);
+        answer("[{\"channel\":\"/meta/connect\",\"successful\":true,"
+               "\"advice\":{\"reconnect\":\"retry\",\"interval\":0,\"timeout\":400000}}]");
+        step(fx);
+        assert_int_equal(last_req()->timeout_ms, 150000);
+}
+
+/* reconnect advice on a successful reply is honoured: handshake (the client
+ * is gone: nothing to disconnect), none (disconnect it, then handshake). */
+static void test_success_reply_reconnect_advice(void **state)
+{
+        struct fixture *fx = *state;
+
+        establish(fx);
+        answer("[{\"channel\":\"/meta/connect\",\"successful\":true,\"advice\":{\"reconnect\":\"handshake\"}}]");
+        step(fx);
+        rehandshake(fx, "c2");
+        answer("[{\"channel\":\"/meta/connect\",\"successful\":true,\"advice\":{\"reconnect\":\"none\"}}]");
+        step(fx);
+        answer_bye(fx, "c2");
+        usleep(10 * 1000); /* the fixture's backoff: 1 ms */
+        step(fx);
+        assert_true(body_has(last_req(), "/meta/handshake"));
+        assert_int_equal(count_reqs("/meta/disconnect"), 1);
+        assert_true(metrics_has("cause=\"advice_none\",action=\"rehandshake\"} 1"));
+}
+
+/* A Bayeux error in an HTTP 400 is read for what it says: a new token. */
+static void test_bayeux_error_in_http_status(void **state)
+{
+        struct fixture *fx = *state;
+
+        establish(fx);
+        answer_status(400, "[{\"channel\":\"/meta/connect\",\"successful\":false,"
+                           "\"error\":\"401::Authentication invalid\",\"advice\":{\"reconnect\":\"none\"}}]");
+        step(fx);
+        assert_non_null(strstr(last_req()->url, "/services/oauth2/token"));
+        assert_int_equal(count_reqs("grant_type"), 2);
+}
+
+/* An HTTP 403 holding 403::Unknown client: a handshake at once, not the 4xx backoff. */
+static void test_unknown_client_in_http_403(void **state)
+{
+        struct fixture *fx = *state;
+
+        establish(fx);
+        assert_true(metrics_has("\nsfbridge_sessions_opened_total 1\n"));
+        answer_status(403, UNKNOWN_CLIENT);
+        step(fx);
+        assert_true(body_has(last_req(), "/meta/handshake"));
+        assert_true(metrics_has("cause=\"unknown_client\",action=\"rehandshake\"} 1"));
+        assert_false(metrics_has("cause=\"http_4xx\""));
+        assert_int_equal(count_reqs("/meta/disconnect"), 0); /* the client is gone */
+        rehandshake(fx, "c2");
+        assert_true(metrics_has("\nsfbridge_sessions_opened_total 2\n"));
+        /* A body that is no Bayeux error still goes by the status. */
+        answer_status(401, "[{\"message\":\"Session expired or invalid\",\"errorCode\":\"INVALID_SESSION_ID\"}]");
+        step(fx);
+        usleep(10 * 1000);
+        step(fx);
+        assert_non_null(strstr(last_req()->url, "/services/oauth2/token"));
+        assert_true(metrics_has("cause=\"http_401\",action=\"reauth\"} 1"));
+}
+
+/* A rebuild abandons a live clientId: it gets a short /meta/disconnect; a
+ * failed one is ignored and the handshake goes on. */
+static void test_abandoned_client_disconnected(void **state)
+{
+        struct fixture *fx = *state;
+
+        establish(fx);
+        answer("[" CONNECT_OK "]");
+        step(fx);
+        session_rebuild(fx->sess, "batch_aborted");
+        step(fx);
+        assert_true(body_has(last_req(), "/meta/disconnect"));
+        assert_true(body_has(last_req(), "\"clientId\":\"c1\""));
+        assert_int_equal(last_req()->timeout_ms, 2000);
+        answer_transport_error();
+        step(fx);
+        assert_true(body_has(last_req(), "/meta/handshake"));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -931,6 +1228,16 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_handled_gap_not_met_again, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_start_probe_then_run, setup_two, teardown),
                 cmocka_unit_test(test_refresh_token_rotation_kept),
+                cmocka_unit_test_setup_teardown(test_connect_failure_keeps_client, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_flapping_session_backs_off, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_held_connect_resets_backoff, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_handshake_gap, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_interval_clamped, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_poll_timeout_from_advice, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_success_reply_reconnect_advice, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_bayeux_error_in_http_status, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_unknown_client_in_http_403, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_abandoned_client_disconnected, setup, teardown),
         };
 
         log_setup(LOG_FORMAT_LOGFMT, LOG_ERROR);
