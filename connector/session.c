@@ -628,7 +628,8 @@ static int session_retry_connect(struct session *sess, const char *cause, const 
         if (now - sess->fail_since_ms >= SESSION_RETRY_WINDOW_MS)
                 return 0;
         delay = backoff_next_ms(&sess->connect_bo);
-        log_msg(LOG_INFO, "recovery", "cause=%s action=retry state=%s detail=\"%s\" client_id=%s "
+        /* A failure all the same: warn, as every other failure is. */
+        log_msg(LOG_WARN, "recovery", "cause=%s action=retry state=%s detail=\"%s\" client_id=%s "
                 "retry_in_ms=%ld failing_for_ms=%lld", cause, state_names[sess->state], detail,
                 sess->client_id, delay, now - sess->fail_since_ms);
         metrics_recovery_inc(cause, recovery_action_name(ACT_RETRY));

@@ -68,7 +68,8 @@ age_a="sfbridge_last_event_age_seconds{channel=\"$CH_A\"}"
 reauth='sfbridge_reauth_total{cause="auth_invalid"}'
 rec_auth='sfbridge_recoveries_total{cause="auth_invalid",action="reauth"}'
 rec_unknown='sfbridge_recoveries_total{cause="unknown_client",action="rehandshake"}'
-rec_stall='sfbridge_recoveries_total{cause="stall",action="rehandshake"}'
+# A stall inside the 30 s window is retried on the same clientId.
+rec_stall='sfbridge_recoveries_total{cause="stall",action="retry"}'
 
 start_kafka 3 || { not_ok "start kafka"; finish; }
 start_sfsim --connect-timeout-ms 2000 || { not_ok "start sfsim"; finish; }
