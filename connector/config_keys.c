@@ -159,8 +159,10 @@ const struct key_def config_keys[] = {
           .doc = "Proxy for Salesforce traffic, as libcurl takes it (http://host:port). Unset: none." },
         { .path = "salesforce.stall_timeout_s", .type = KEY_INT, .def = "150", .min = 1,
           .max = 86400, IN_CFG(sf.stall_timeout_s),
-          .doc = "Seconds without an answer to a /meta/connect before sfbridge aborts it, "
-                 "re-handshakes and resubscribes. Keep it above Salesforce's 110 s long-poll." },
+          .doc = "Longest wait, in seconds, for an answer to a /meta/connect (the wait is the "
+                 "server's advice.timeout + 10 s when that is shorter); then sfbridge aborts it "
+                 "and connects again on the same client, or re-handshakes and resubscribes "
+                 "after 30 s of failures. Keep it above Salesforce's 110 s long-poll." },
         { .path = "salesforce.limit_backoff_s", .type = KEY_INT, .def = "60", .min = 1,
           .max = 3600, IN_CFG(sf.limit_backoff_s),
           .doc = "First wait, in seconds, after Salesforce says it is too busy or an org limit "

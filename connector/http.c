@@ -98,8 +98,9 @@ int http_xfer_init(struct http *http, struct http_xfer *x, char *errstr, size_t 
         curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 2L);
         curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, http->opts.connect_timeout_ms);
         curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-        /* HTTP/1.1, never h2 by ALPN: CometD's long-poll, its cookies and
-         * Salesforce's load balancer are known to work over 1.1 only. */
+        /* HTTP/1.1, never h2 by ALPN: CometD's long-poll (one request
+         * held per client, its cookies, Salesforce's load balancer) is
+         * built on 1.1; the token endpoint does not mind. */
         curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
         curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
         curl_easy_setopt(easy, CURLOPT_USERAGENT, "sfbridge/" SFBRIDGE_VERSION);
