@@ -625,7 +625,9 @@ static int session_retry_connect(struct session *sess, const char *cause, const 
                 return 0;
         if (!sess->fail_since_ms)
                 sess->fail_since_ms = now;
-        if (now - sess->fail_since_ms >= SESSION_RETRY_WINDOW_MS)
+        if (now - sess->fail_since_ms >= (sess->opts.connect_retry_window_ms > 0
+                                          ? sess->opts.connect_retry_window_ms
+                                          : SESSION_RETRY_WINDOW_MS))
                 return 0;
         delay = backoff_next_ms(&sess->connect_bo);
         /* A failure all the same: warn, as every other failure is. */
@@ -1722,6 +1724,9 @@ void session_restart(struct session *sess, int probe)
                 metrics_route_up_set(sess->subs[i].rt->channel, 0);
         }
         session_drop_bayeux(sess);
+        /* The probe's session ended with a /meta/disconnect: the run's
+         * handshake is no loop, it need not keep the 1 s gap. */
+        sess->last_handshake_ms = 0;
         sess->state = sess->auth_header ? S_HANDSHAKE : S_LOGIN;
 }
 

@@ -64,6 +64,8 @@ struct session_opts {
         long route_backoff_base_ms; /* a quarantined route's retries: 0 means 5000 (5 s) */
         long route_backoff_cap_ms;  /* 0 means 300000 (5 min) */
         long min_handshake_gap_ms;  /* handshakes at least this far apart (1000); 0: no gap */
+        long connect_retry_window_ms; /* a failing /meta/connect is retried on the same
+                                       * clientId this long: 0 means 30000 (30 s) */
 };
 
 /** @returns a new session, free with session_destroy(). @remark cfg, http and hooks are borrowed. */

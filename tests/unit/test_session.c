@@ -1038,6 +1038,33 @@ static void test_connect_failure_keeps_client(void **state)
         assert_int_equal(count_reqs("/meta/disconnect"), 0);
 }
 
+/* After the retry window (30 s; 50 ms here) of failures, a new session,
+ * and the old clientId, which Salesforce may still know, is disconnected. */
+static void test_connect_failures_past_window_rehandshake(void **state)
+{
+        struct fixture *fx = *state;
+        struct session_opts opts = { .backoff_cap_ms = 60000, .limit_backoff_cap_ms = 60000,
+                                     .connect_retry_window_ms = 50 };
+        struct session_hooks hooks = { NULL, fake_replay_from };
+
+        session_destroy(fx->sess);
+        fx->sess = session_new(fx->cfg, NULL, &opts, &hooks, fx->err, sizeof(fx->err));
+        assert_non_null(fx->sess);
+        establish(fx);
+        answer_status(502, "");
+        step(fx);
+        assert_true(body_has(last_req(), "/meta/connect"));
+        usleep(60 * 1000);
+        answer_status(502, "");
+        step(fx);
+        answer_bye(fx, "c1");
+        usleep(10 * 1000);
+        step(fx);
+        assert_true(body_has(last_req(), "/meta/handshake"));
+        assert_true(metrics_has("cause=\"http_5xx\",action=\"retry\"} 1"));
+        assert_true(metrics_has("cause=\"http_5xx\",action=\"backoff\"} 1"));
+}
+
 /* forget-after-first-connect: the immediate first connect does not reset the
  * backoff, so a session that flaps right after it waits longer each time. */
 static void test_flapping_session_backs_off(void **state)
@@ -1229,6 +1256,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_start_probe_then_run, setup_two, teardown),
                 cmocka_unit_test(test_refresh_token_rotation_kept),
                 cmocka_unit_test_setup_teardown(test_connect_failure_keeps_client, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_connect_failures_past_window_rehandshake, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_flapping_session_backs_off, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_held_connect_resets_backoff, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_handshake_gap, setup, teardown),
