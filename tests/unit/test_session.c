@@ -1045,7 +1045,7 @@ static void test_connect_failures_past_window_rehandshake(void **state)
         struct fixture *fx = *state;
         struct session_opts opts = { .backoff_cap_ms = 60000, .limit_backoff_cap_ms = 60000,
                                      .connect_retry_window_ms = 50 };
-        struct session_hooks hooks = { NULL, fake_replay_from };
+        struct session_hooks hooks = { .replay_from = fake_replay_from };
 
         session_destroy(fx->sess);
         fx->sess = session_new(fx->cfg, NULL, &opts, &hooks, fx->err, sizeof(fx->err));
