@@ -394,6 +394,9 @@ static void fault(struct sim *sim, const struct admin_request *req, struct admin
         if (!strcmp(kind, "revoke-tokens")) {
                 oauth_revoke_all(sim->oauth);
                 pthread_mutex_lock(&sim->lock);
+                /* As after an org migration: new tokens name the other
+                 * instance, and a client that kept the old host fails. */
+                sim_move_instance_locked(sim);
                 sim_wake_all_locked(sim);
                 pthread_mutex_unlock(&sim->lock);
                 answer(resp, 200, fault_answer(kind, 0, NULL, 0));

@@ -21,6 +21,7 @@ struct sub {
 struct client {
         char id[CLIENT_ID_LEN + 1];
         char browser[CLIENT_ID_LEN + 1];
+        char lb[CLIENT_LB_MAX];  /* load-balancer cookie at handshake */
         int64_t last_seen_ms;  /* monotonic: last handshake/subscribe/response */
         int polls;             /* /meta/connect requests in progress */
         unsigned poll_seq;
@@ -235,6 +236,19 @@ const char *client_browser(const struct client *cl)
 int client_cookie_ok(const struct client *cl, const char *cookie)
 {
         return cookie && !strcmp(cookie, cl->browser);
+}
+
+void client_set_lb(struct client *cl, const char *value)
+{
+        size_t n = strnlen(value, sizeof(cl->lb) - 1);
+
+        memcpy(cl->lb, value, n);
+        cl->lb[n] = '\0';
+}
+
+int client_lb_ok(const struct client *cl, const char *cookie)
+{
+        return cookie && !strcmp(cookie, cl->lb);
 }
 
 int client_is_gone(const struct client *cl)

@@ -20,6 +20,7 @@
 #define CLIENTS_MAX 10000        /* hard cap on live clients */
 #define CLIENT_MAX_SUBS 1000     /* subscriptions per client */
 #define CLIENT_ID_LEN 26
+#define CLIENT_LB_MAX 64         /* a load-balancer cookie value, with its NUL */
 
 struct clients;
 struct client;
@@ -76,6 +77,18 @@ int client_cookie_ok(const struct client *cl, const char *cookie);
 
 /** @returns the client's BAYEUX_BROWSER value (secret-free, random). */
 const char *client_browser(const struct client *cl);
+
+/**
+ * @brief Bind the client to the load-balancer cookie @p value it
+ *        handshook with (copied; truncated past CLIENT_LB_MAX - 1).
+ */
+void client_set_lb(struct client *cl, const char *value);
+
+/**
+ * @returns 1 when @p cookie is the load-balancer cookie the client
+ *          handshook with: the request reached the app server that knows it.
+ */
+int client_lb_ok(const struct client *cl, const char *cookie);
 
 /** @returns 1 once the client was removed from the table. */
 int client_is_gone(const struct client *cl);

@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/rand.h>
 
 #include "channel.h"
 #include "fault.h"
@@ -52,6 +53,7 @@ struct ctx {
         int index;            /* of the message in the request array; -1: a lone object */
         int status;           /* non-zero: the HTTP status of the answer (a Bayeux error
                                * wrapped in a 400/401/403, faults' &status=) */
+        char lb[CLIENT_LB_MAX]; /* a load-balancer cookie set in this response, or "" */
 };
 
 int cometd_parse_version(const char *path, double *version, char *err, size_t err_size)
@@ -173,6 +175,52 @@ static const char *str_member(const cJSON *msg, const char *name)
         return cJSON_IsString(item) ? item->valuestring : NULL;
 }
 
+/* ---- the load-balancer cookie ----------------------------------------- */
+
+/*
+ * Salesforce's load balancer pins a CometD session to one app server with a
+ * routing cookie that lives for a limited time ("routing cookie timeout" is
+ * one cause of disconnects its engineers name). A request without it, with
+ * another one, or after it expired lands on an app server that does not know
+ * the client: 403::Unknown client, and the balancer sets a fresh cookie for
+ * the server it chose. The value carries the instance generation and its
+ * expiry (monotonic ms, 0: never), so sfsim needs no table of them.
+ */
+static int lb_valid(const struct sim *sim, const char *value)
+{
+        unsigned gen;
+        unsigned long long expires;
+        int n = -1;
+
+        if (!value || sscanf(value, "!%x.%llx.%*8[0-9a-f]%n", &gen, &expires, &n) != 2 || n < 0 ||
+            value[n] != '\0')
+                return 0;
+        return gen == sim->instance_gen && (expires == 0 || (int64_t)expires > sim_now_ms());
+}
+
+/* Set a fresh load-balancer cookie in this response (once). @returns its value. */
+static const char *lb_issue(struct ctx *ctx)
+{
+        long ttl = ctx->sim->cfg.lb_cookie_ttl_ms;
+        unsigned long long expires = ttl ? (unsigned long long)(sim_now_ms() + ttl) : 0;
+        unsigned char nonce[4] = { 0 };
+        char max_age[40] = "";
+
+        if (ctx->lb[0])
+                return ctx->lb;
+        RAND_bytes(nonce, sizeof(nonce));
+        snprintf(ctx->lb, sizeof(ctx->lb), "!%x.%llx.%02x%02x%02x%02x", ctx->sim->instance_gen, expires,
+                 nonce[0], nonce[1], nonce[2], nonce[3]);
+        /* Max-Age in whole seconds, rounded up: a client may send it a
+         * moment after sfsim stopped honouring it, which sfsim refuses. */
+        if (ttl)
+                snprintf(max_age, sizeof(max_age), "; Max-Age=%ld", (ttl + 999) / 1000);
+        snprintf(ctx->resp->set_cookie[1], sizeof(ctx->resp->set_cookie[1]),
+                 COMETD_LB_COOKIE "=%s; Path=/%s; HttpOnly%s", ctx->lb, max_age,
+                 ctx->req->tls ? "; Secure" : "");
+        return ctx->lb;
+}
+
 /* ---- /meta/handshake --------------------------------------------------- */
 
 static void handshake_denied(struct ctx *ctx, const cJSON *msg, const char *reason)
@@ -282,13 +330,14 @@ static void meta_handshake(struct ctx *ctx, const cJSON *msg)
                 cJSON_AddBoolToObject(ext, "payload.format", 1);
         }
         emit(ctx, reply);
-        /* The BAYEUX_BROWSER cookie binds later messages to this session; the
-         * second cookie stands for Salesforce's load-balancer cookie. */
+        /* The BAYEUX_BROWSER cookie binds later messages to this session;
+         * the load-balancer cookie, to the app server that holds it. A
+         * handshake that came with a live one keeps it. */
         snprintf(ctx->resp->set_cookie[0], sizeof(ctx->resp->set_cookie[0]),
                  "BAYEUX_BROWSER=%s; Path=/; HttpOnly%s", client_browser(cl),
                  ctx->req->tls ? "; Secure" : "");
-        snprintf(ctx->resp->set_cookie[1], sizeof(ctx->resp->set_cookie[1]),
-                 "sfdc-stream=!sfsim-node-1; Path=/; HttpOnly%s", ctx->req->tls ? "; Secure" : "");
+        client_set_lb(cl, !ctx->lb[0] && lb_valid(sim, ctx->req->lb_cookie) ? ctx->req->lb_cookie
+                                                                              : lb_issue(ctx));
         sim->stats.handshakes++;
         clients_put_locked(sim->clients, cl);
 }
@@ -350,6 +399,14 @@ static struct client *session(struct ctx *ctx, const cJSON *msg, const char *cha
         cl = id ? clients_get_locked(sim->clients, id, sim_now_ms()) : NULL;
         if (!cl) {
                 unknown_client(ctx, msg, id, channel);
+                return NULL;
+        }
+        if (!client_lb_ok(cl, ctx->req->lb_cookie) || !lb_valid(sim, ctx->req->lb_cookie)) {
+                /* Routed to an app server that never saw this client. */
+                lb_issue(ctx);
+                unknown_client(ctx, msg, id, channel);
+                sim->stats.lb_refused++;
+                clients_put_locked(sim->clients, cl);
                 return NULL;
         }
         if (!client_cookie_ok(cl, ctx->req->browser_cookie)) {

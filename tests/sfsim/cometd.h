@@ -13,6 +13,7 @@
 #include "clients.h"
 
 #define COMETD_MAX_BODY 32768   /* Salesforce's request limit; beyond: HTTP 413 */
+#define COMETD_LB_COOKIE "sfdc-stream" /* the load-balancer cookie's name */
 
 struct sim;
 
@@ -20,6 +21,7 @@ struct cometd_request {
         const char *path;           /* /cometd/59.0 */
         const char *authorization;  /* Authorization header, or NULL */
         const char *browser_cookie; /* BAYEUX_BROWSER cookie, or NULL */
+        const char *lb_cookie;      /* load-balancer cookie (COMETD_LB_COOKIE), or NULL */
         const char *body;           /* @p body_len bytes */
         size_t body_len;
         int tls;                    /* served over https: cookies get Secure */
@@ -34,7 +36,7 @@ struct cometd_response {
         char *body;                 /* malloc'd; the caller frees */
         size_t body_len;
         int close;                  /* close the connection, answer nothing */
-        char set_cookie[2][128];    /* Set-Cookie values; empty when unused */
+        char set_cookie[2][192];    /* Set-Cookie values; empty when unused */
 };
 
 /**

@@ -44,6 +44,7 @@
 struct oauth {
         const struct sim_config *cfg;
         char login_url[256];
+        char instance_url[256]; /* guarded by lock: revoke-tokens may move the org */
         char org15[16];
         char id_url[512];     /* <login>/id/<orgId>/<userId> */
         EVP_PKEY *jwt_key;
@@ -78,6 +79,7 @@ struct oauth *oauth_new(const struct sim_config *cfg, const char *login_url,
         snprintf(oauth->login_url, sizeof(oauth->login_url), "%s", login_url);
         if (cfg->refresh_token)
                 snprintf(oauth->rt_live, sizeof(oauth->rt_live), "%s", cfg->refresh_token);
+        snprintf(oauth->instance_url, sizeof(oauth->instance_url), "%s", login_url);
         snprintf(oauth->org15, sizeof(oauth->org15), "%.15s", cfg->org_id);
         snprintf(oauth->id_url, sizeof(oauth->id_url), "%s/id/%s/%s", login_url, cfg->org_id,
                  user_id);
@@ -207,6 +209,13 @@ void oauth_revoke_all(struct oauth *oauth)
 {
         pthread_mutex_lock(&oauth->lock);
         oauth->revoke_mark = oauth->next_serial;
+        pthread_mutex_unlock(&oauth->lock);
+}
+
+void oauth_set_instance_url(struct oauth *oauth, const char *url)
+{
+        pthread_mutex_lock(&oauth->lock);
+        snprintf(oauth->instance_url, sizeof(oauth->instance_url), "%s", url);
         pthread_mutex_unlock(&oauth->lock);
 }
 
@@ -353,7 +362,7 @@ static int same(const char *given, const char *expected)
 /* @param refresh_token  a rotated refresh token to hand out, or NULL. */
 static int grant(struct oauth *oauth, const char *refresh_token, char **body)
 {
-        char token[128], issued_at[32], sig_b64[64];
+        char token[128], issued_at[32], sig_b64[64], instance[256];
         unsigned char mac[EVP_MAX_MD_SIZE];
         unsigned int mac_len = 0;
         char *msg = NULL;
@@ -374,10 +383,13 @@ static int grant(struct oauth *oauth, const char *refresh_token, char **body)
              (const unsigned char *)msg, msg_len, mac, &mac_len);
         free(msg);
         EVP_EncodeBlock((unsigned char *)sig_b64, mac, (int)mac_len);
+        pthread_mutex_lock(&oauth->lock);
+        snprintf(instance, sizeof(instance), "%s", oauth->instance_url);
+        pthread_mutex_unlock(&oauth->lock);
 
         obj = cJSON_CreateObject();
         if (obj && cJSON_AddStringToObject(obj, "access_token", token) &&
-            cJSON_AddStringToObject(obj, "instance_url", oauth->login_url) &&
+            cJSON_AddStringToObject(obj, "instance_url", instance) &&
             cJSON_AddStringToObject(obj, "id", oauth->id_url) &&
             cJSON_AddStringToObject(obj, "token_type", "Bearer") &&
             cJSON_AddStringToObject(obj, "issued_at", issued_at) &&

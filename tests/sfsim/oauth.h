@@ -68,6 +68,12 @@ void oauth_revoke_all(struct oauth *oauth);
  */
 int oauth_set_password(struct oauth *oauth, const char *password);
 
+/**
+ * @brief The instance URL the token endpoint hands out from now on
+ *        (copied). Until set, the login URL.
+ */
+void oauth_set_instance_url(struct oauth *oauth, const char *url);
+
 /** @returns the number of tokens issued. */
 uint64_t oauth_tokens_issued(struct oauth *oauth);
 

@@ -1,7 +1,8 @@
 /*
  * libmicrohttpd glue (see server.h): one thread per connection, request
  * bodies collected under a ceiling (a CometD body over 32,768 bytes is
- * answered 413, as Salesforce does), then handed to oauth, cometd or admin.
+ * answered 413, as Salesforce does), then handed to oauth, cometd or admin
+ * when this listener's role serves the route.
  */
 #define _GNU_SOURCE /* POLLRDHUP: notice a client that hung up mid-poll */
 
@@ -32,9 +33,17 @@ struct server {
         struct MHD_Daemon *daemon;
         int listen_fd;
         int tls;
+        enum server_role role;
+        int instance;       /* SERVER_INSTANCE: index into sim->instance_url */
 };
 
 enum route { ROUTE_TOKEN, ROUTE_COMETD, ROUTE_REST, ROUTE_ADMIN, ROUTE_OTHER };
+
+/* What Salesforce answers a session used on a host that does not serve its
+ * org (the login host, or the instance an org moved away from): it cannot
+ * tell that from an expired token. */
+#define WRONG_HOST_BODY "[{\"message\":\"Session expired or invalid\",\"errorCode\":\"INVALID_SESSION_ID\"}]"
+#define NOT_FOUND_BODY "[{\"errorCode\":\"NOT_FOUND\",\"message\":\"The requested resource does not exist\"}]"
 
 struct request {
         enum route route;
@@ -49,11 +58,32 @@ static enum route route_of(const char *url)
                 return ROUTE_TOKEN;
         if (!strncmp(url, "/cometd", 7) && (url[7] == '\0' || url[7] == '/'))
                 return ROUTE_COMETD;
-        if (!strncmp(url, "/services/data/", 15))
+        if (!strncmp(url, "/services/data", 14) && (url[14] == '\0' || url[14] == '/'))
                 return ROUTE_REST;
         if (!strncmp(url, "/admin/", 7))
                 return ROUTE_ADMIN;
         return ROUTE_OTHER;
+}
+
+/* @returns 1 when this listener serves @p route now. */
+static int serves(struct server *server, enum route route)
+{
+        int current;
+
+        switch (server->role) {
+        case SERVER_ALL:
+                return 1;
+        case SERVER_LOGIN:
+                return route != ROUTE_COMETD && route != ROUTE_REST;
+        case SERVER_INSTANCE:
+                if (route != ROUTE_COMETD && route != ROUTE_REST)
+                        return route == ROUTE_OTHER;
+                pthread_mutex_lock(&server->sim->lock);
+                current = sim_instance_current_locked(server->sim, server->instance);
+                pthread_mutex_unlock(&server->sim->lock);
+                return current;
+        }
+        return 0;
 }
 
 /* Queue @p body (malloc'd; ownership passes to MHD) with @p status. */
@@ -135,6 +165,7 @@ static enum MHD_Result handle_cometd(struct server *server, struct MHD_Connectio
         creq.path = url;
         creq.authorization = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
         creq.browser_cookie = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, "BAYEUX_BROWSER");
+        creq.lb_cookie = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, COMETD_LB_COOKIE);
         creq.body = rq->body.data ? rq->body.data : "";
         creq.body_len = rq->body.len;
         creq.tls = server->tls;
@@ -210,6 +241,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         struct request *rq = *con_cls;
         const char *length;
         size_t limit;
+        int served;
 
         (void)version;
         if (!rq) {
@@ -246,9 +278,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (rq->responded)
                 return MHD_YES;
         rq->responded = 1;
+        served = serves(server, rq->route);
         pthread_mutex_lock(&server->sim->lock);
         server->sim->stats.http_requests++;
+        if (!served)
+                server->sim->stats.wrong_host++;
         pthread_mutex_unlock(&server->sim->lock);
+        if (!served) {
+                if (rq->route == ROUTE_COMETD || rq->route == ROUTE_REST)
+                        return send_text(conn, MHD_HTTP_UNAUTHORIZED, JSON_TYPE, WRONG_HOST_BODY);
+                return send_text(conn, MHD_HTTP_NOT_FOUND, JSON_TYPE, NOT_FOUND_BODY);
+        }
         switch (rq->route) {
         case ROUTE_COMETD:
                 return handle_cometd(server, conn, url, method, rq);
@@ -259,8 +299,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         case ROUTE_ADMIN:
                 return handle_admin(server, conn, url, method);
         default:
-                return send_text(conn, MHD_HTTP_NOT_FOUND, JSON_TYPE,
-                                 "[{\"errorCode\":\"NOT_FOUND\",\"message\":\"The requested resource does not exist\"}]");
+                return send_text(conn, MHD_HTTP_NOT_FOUND, JSON_TYPE, NOT_FOUND_BODY);
         }
 }
 
@@ -279,8 +318,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                                     : rq->route == ROUTE_REST  ? "rest"
                                     : rq->route == ROUTE_ADMIN ? "admin"
                                                                : "other";
+                const char *host = server->role == SERVER_LOGIN      ? "login"
+                                   : server->role == SERVER_INSTANCE ? "instance"
+                                                                     : "single";
 
-                fprintf(stderr, "sfsim: level=debug msg=request route=%s ms=%lld completed=%s\n", route,
+                fprintf(stderr, "sfsim: level=debug msg=request route=%s host=%s ms=%lld completed=%s\n",
+                        route, host,
                         (long long)(sim_now_ms() - rq->started_ms),
                         toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "ok" : "closed");
         }
@@ -289,8 +332,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         *con_cls = NULL;
 }
 
-struct server *server_new(struct sim *sim, int listen_fd, const char *tls_cert,
-                          const char *tls_key, char *errstr, size_t errstr_size)
+struct server *server_new(struct sim *sim, int listen_fd, enum server_role role, int instance,
+                          const char *tls_cert, const char *tls_key, char *errstr,
+                          size_t errstr_size)
 {
         struct server *server = calloc(1, sizeof(*server));
         unsigned int flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
@@ -302,6 +346,8 @@ struct server *server_new(struct sim *sim, int listen_fd, const char *tls_cert,
         }
         server->sim = sim;
         server->listen_fd = listen_fd;
+        server->role = role;
+        server->instance = instance;
         server->tls = tls_cert != NULL;
         if (server->tls) {
                 if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {

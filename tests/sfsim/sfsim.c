@@ -29,8 +29,12 @@ static const char usage[] =
         "\n"
         "A Salesforce emulator: OAuth token endpoint, CometD Streaming API, REST limits\n"
         "(GET /services/data/vXX.X/limits, Bearer token), admin API.\n"
-        "Prints `sfsim listening on http://HOST:PORT` (or https) once ready; that URL is\n"
-        "both the login URL and the instance URL.\n"
+        "Prints `sfsim listening on http://HOST:PORT` (or https) once ready: the login URL\n"
+        "(token endpoint, admin API). CometD (/cometd/...) and REST (/services/data/...)\n"
+        "are served only on the instance URL the token endpoint returns: one of two more\n"
+        "listeners on HOST (free ports); the login URL answers them HTTP 401\n"
+        "INVALID_SESSION_ID. revoke-tokens moves the org to the other instance, whose URL\n"
+        "new tokens carry; the old one then answers like the login URL.\n"
         "\n"
         "  --listen HOST:PORT       IPv4 address and port; PORT 0 picks a free one\n"
         "  --client-id ID           connected app consumer key (all flows)\n"
@@ -70,7 +74,14 @@ static const char usage[] =
         "  --org-id ID              18-character org ID starting with 00D (00D000000000001AAA)\n"
         "  --tls-cert FILE          serve https with this PEM certificate ...\n"
         "  --tls-key FILE           ... and this PEM key\n"
-        "  --public-url URL         advertise URL instead of the listen address\n"
+        "  --public-url URL         advertise URL instead of the listen address (instance\n"
+        "                           URLs: its scheme and host with each instance's port)\n"
+        "  --single-host            serve CometD and REST on the login URL too, and name it\n"
+        "                           as instance_url (one host, no move on revoke-tokens)\n"
+        "  --lb-cookie-ttl-ms N     lifetime of the load-balancer cookie sfdc-stream set at\n"
+        "                           handshake; a CometD request without it, with another or\n"
+        "                           an expired one gets 403::Unknown client and a fresh one\n"
+        "                           (0: never expires; default 10800000, 3 h)\n"
         "  --stats-json FILE        write the /admin/stats document to FILE on exit\n"
         "  --verbose                one stderr line per HTTP request (no secrets)\n"
         "  --help                   this text\n"
@@ -115,6 +126,7 @@ enum opt {
         OPT_RETENTION_AGE, OPT_MAX_BATCH, OPT_MAX_CLIENTS, OPT_DAILY_LIMIT, OPT_FIRST_REPLAY_ID, OPT_MISSING,
         OPT_ORG_ID, OPT_TLS_CERT, OPT_TLS_KEY, OPT_PUBLIC_URL, OPT_STATS_JSON, OPT_VERBOSE, OPT_HELP,
         OPT_ROTATE_RT, OPT_MY_DOMAIN, OPT_EXPERIENCE_SITE, OPT_PASSWORD_BLOCKED, OPT_TOKEN_IDLE,
+        OPT_SINGLE_HOST, OPT_LB_COOKIE_TTL,
 };
 
 static const struct option options[] = {
@@ -140,6 +152,8 @@ static const struct option options[] = {
         { "public-url", required_argument, NULL, OPT_PUBLIC_URL },
         { "stats-json", required_argument, NULL, OPT_STATS_JSON },
         { "verbose", no_argument, NULL, OPT_VERBOSE },
+        { "single-host", no_argument, NULL, OPT_SINGLE_HOST },
+        { "lb-cookie-ttl-ms", required_argument, NULL, OPT_LB_COOKIE_TTL },
         { "help", no_argument, NULL, OPT_HELP },
         { "rotate-refresh-token", no_argument, NULL, OPT_ROTATE_RT },
         { "my-domain", no_argument, NULL, OPT_MY_DOMAIN },
@@ -214,6 +228,7 @@ static int parse_args(int argc, char **argv, struct sim_config *cfg)
         cfg->retention_age_s = 86400;
         cfg->max_batch = 1000;
         cfg->org_id = "00D000000000001AAA";
+        cfg->lb_cookie_ttl_ms = 3L * 3600 * 1000;
 
         while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
                 switch (c) {
@@ -301,6 +316,12 @@ static int parse_args(int argc, char **argv, struct sim_config *cfg)
                                 return 2;
                         cfg->token_idle_timeout_ms = v;
                         break;
+                case OPT_SINGLE_HOST: cfg->single_host = 1; break;
+                case OPT_LB_COOKIE_TTL:
+                        if (parse_num("lb-cookie-ttl-ms", optarg, 0, 7L * 86400000, &v) == -1)
+                                return 2;
+                        cfg->lb_cookie_ttl_ms = v;
+                        break;
                 case OPT_HELP:
                         fputs(usage, stdout);
                         exit(0);
@@ -348,7 +369,7 @@ static char *read_pem(const char *opt, const char *path)
         return text;
 }
 
-static int open_listener(const struct sim_config *cfg, int *port)
+static int open_listener(const struct sim_config *cfg, int port_wanted, int *port)
 {
         struct sockaddr_in sin;
         socklen_t len = sizeof(sin);
@@ -360,7 +381,7 @@ static int open_listener(const struct sim_config *cfg, int *port)
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
         memset(&sin, 0, sizeof(sin));
         sin.sin_family = AF_INET;
-        sin.sin_port = htons((uint16_t)cfg->listen_port);
+        sin.sin_port = htons((uint16_t)port_wanted);
         inet_pton(AF_INET, cfg->listen_host, &sin.sin_addr);
         if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, 128) < 0 ||
             getsockname(fd, (struct sockaddr *)&sin, &len) < 0) {
@@ -369,6 +390,30 @@ static int open_listener(const struct sim_config *cfg, int *port)
         }
         *port = ntohs(sin.sin_port);
         return fd;
+}
+
+/*
+ * The URL of an instance listener on @p port: the login URL's scheme and
+ * host (the --public-url one when given) with that port, keeping any path.
+ */
+static void instance_url(const char *login, int port, char *out, size_t size)
+{
+        const char *host = strstr(login, "://"), *end;
+        size_t hl;
+
+        host = host ? host + 3 : login;
+        end = host + strcspn(host, "/");
+        hl = (size_t)(end - host);
+        /* Drop the login port, but not the colons of a bracketed IPv6 host. */
+        if (memchr(host, ':', hl) && (host[0] != '[' || memchr(host, ']', hl))) {
+                const char *colon = host + hl;
+
+                while (colon > host && colon[-1] != ':' && colon[-1] != ']')
+                        colon--;
+                if (colon > host && colon[-1] == ':')
+                        hl = (size_t)(colon - 1 - host);
+        }
+        snprintf(out, size, "%.*s%.*s:%d%s", (int)(host - login), login, (int)hl, host, port, end);
 }
 
 static void write_stats(struct sim *sim)
@@ -386,12 +431,13 @@ static void write_stats(struct sim *sim)
 
 int main(int argc, char **argv)
 {
-        char url[256], errstr[512], *cert = NULL, *key = NULL;
-        struct server *server = NULL;
+        char url[256], inst[SIM_INSTANCES][256], errstr[512], *cert = NULL, *key = NULL;
+        struct server *servers[1 + SIM_INSTANCES] = { NULL };
+        int fds[1 + SIM_INSTANCES], ports[1 + SIM_INSTANCES];
         struct sim *sim = NULL;
         struct sim_config cfg;
         sigset_t stop_signals;
-        int rc, fd, port, sig = 0;
+        int rc, i, nfds, sig = 0;
 
         rc = parse_args(argc, argv, &cfg);
         if (rc)
@@ -412,46 +458,77 @@ int main(int argc, char **argv)
         pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
         signal(SIGPIPE, SIG_IGN);
 
-        fd = open_listener(&cfg, &port);
-        if (fd < 0) {
-                fprintf(stderr, "sfsim: --listen %s:%d: %s\n", cfg.listen_host, cfg.listen_port,
-                        strerror(errno));
-                rc = 1;
-                goto out;
+        /* The login listener, then the instance hosts on free ports of the
+         * same address (a real org's instance is another host name). */
+        nfds = cfg.single_host ? 1 : 1 + SIM_INSTANCES;
+        for (i = 0; i < nfds; i++)
+                fds[i] = -1;
+        for (i = 0; i < nfds; i++) {
+                fds[i] = open_listener(&cfg, i == 0 ? cfg.listen_port : 0, &ports[i]);
+                if (fds[i] < 0) {
+                        if (i == 0)
+                                fprintf(stderr, "sfsim: --listen %s:%d: %s\n", cfg.listen_host,
+                                        cfg.listen_port, strerror(errno));
+                        else
+                                fprintf(stderr, "sfsim: instance listener on %s: %s\n",
+                                        cfg.listen_host, strerror(errno));
+                        rc = 1;
+                        goto out;
+                }
         }
         if (cfg.public_url)
                 snprintf(url, sizeof(url), "%.*s", (int)strcspn(cfg.public_url, "\n"), cfg.public_url);
         else
-                snprintf(url, sizeof(url), "%s://%s:%d", cert ? "https" : "http", cfg.listen_host, port);
+                snprintf(url, sizeof(url), "%s://%s:%d", cert ? "https" : "http", cfg.listen_host,
+                         ports[0]);
         while (strlen(url) > 8 && url[strlen(url) - 1] == '/')
                 url[strlen(url) - 1] = '\0';
         sim = sim_new(&cfg, url, errstr, sizeof(errstr));
         if (!sim) {
                 fprintf(stderr, "sfsim: %s\n", errstr);
-                close(fd);
                 rc = 1;
                 goto out;
         }
-        server = server_new(sim, fd, cert, key, errstr, sizeof(errstr));
-        if (!server) {
-                fprintf(stderr, "sfsim: %s\n", errstr);
-                close(fd);
-                rc = 1;
-                goto out;
+        if (cfg.single_host) {
+                snprintf(inst[0], sizeof(inst[0]), "%s", url);
+        } else {
+                for (i = 0; i < SIM_INSTANCES; i++)
+                        instance_url(url, ports[1 + i], inst[i], sizeof(inst[i]));
+        }
+        sim_set_instances(sim, inst, cfg.single_host ? 1 : SIM_INSTANCES);
+        for (i = 0; i < nfds; i++) {
+                servers[i] = server_new(sim, fds[i],
+                                        cfg.single_host ? SERVER_ALL
+                                        : i == 0        ? SERVER_LOGIN
+                                                        : SERVER_INSTANCE,
+                                        i - 1, cert, key, errstr, sizeof(errstr));
+                if (!servers[i]) {
+                        fprintf(stderr, "sfsim: %s\n", errstr);
+                        rc = 1;
+                        goto out;
+                }
+                fds[i] = -1; /* the server owns it */
         }
         printf("sfsim listening on %s\n", url);
         fflush(stdout);
-        fprintf(stderr, "sfsim: level=info msg=ready url=%s connect_timeout_ms=%ld client_expiry_ms=%ld "
-                        "retention=%zu max_batch=%zu jwt=%s refresh_token=%s\n",
-                url, cfg.connect_timeout_ms, cfg.client_expiry_ms, cfg.retention, cfg.max_batch,
-                cfg.jwt_public_key ? "on" : "off", cfg.refresh_token ? "on" : "off");
+        fprintf(stderr, "sfsim: level=info msg=ready url=%s instance_urls=%s%s%s connect_timeout_ms=%ld "
+                        "client_expiry_ms=%ld retention=%zu max_batch=%zu lb_cookie_ttl_ms=%ld jwt=%s "
+                        "refresh_token=%s\n",
+                url, inst[0], cfg.single_host ? "" : ",", cfg.single_host ? "" : inst[1],
+                cfg.connect_timeout_ms, cfg.client_expiry_ms, cfg.retention, cfg.max_batch,
+                cfg.lb_cookie_ttl_ms, cfg.jwt_public_key ? "on" : "off",
+                cfg.refresh_token ? "on" : "off");
 
         while (sigwait(&stop_signals, &sig) != 0 || (sig != SIGINT && sig != SIGTERM))
                 ;
         fprintf(stderr, "sfsim: level=info msg=stopping signal=%s\n", sig == SIGINT ? "INT" : "TERM");
         rc = 0;
 out:
-        server_destroy(server);
+        for (i = 0; i < 1 + SIM_INSTANCES; i++)
+                server_destroy(servers[i]);
+        for (i = 0; i < nfds; i++)
+                if (fds[i] >= 0)
+                        close(fds[i]);
         if (sim && cfg.stats_json)
                 write_stats(sim);
         sim_destroy(sim);

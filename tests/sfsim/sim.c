@@ -66,7 +66,36 @@ struct sim *sim_new(const struct sim_config *cfg, const char *url, char *errstr,
                 sim_destroy(sim);
                 return NULL;
         }
+        /* Until sfsim.c opens instance hosts, the login URL serves everything. */
+        snprintf(sim->instance_url[0], sizeof(sim->instance_url[0]), "%s", sim->url);
+        sim->ninstances = 1;
         return sim;
+}
+
+void sim_set_instances(struct sim *sim, char urls[][256], int n)
+{
+        int i;
+
+        for (i = 0; i < n && i < SIM_INSTANCES; i++)
+                snprintf(sim->instance_url[i], sizeof(sim->instance_url[i]), "%s", urls[i]);
+        sim->ninstances = i;
+        sim->instance = 0;
+        oauth_set_instance_url(sim->oauth, sim->instance_url[0]);
+}
+
+void sim_move_instance_locked(struct sim *sim)
+{
+        if (sim->ninstances < 2)
+                return;
+        sim->instance = (sim->instance + 1) % sim->ninstances;
+        sim->instance_gen++;
+        oauth_set_instance_url(sim->oauth, sim->instance_url[sim->instance]);
+        sim_wake_all_locked(sim);
+}
+
+int sim_instance_current_locked(const struct sim *sim, int index)
+{
+        return index == sim->instance;
 }
 
 void sim_destroy(struct sim *sim)
@@ -130,6 +159,8 @@ char *sim_stats_json(struct sim *sim)
         rc |= add_count(root, "disconnects", sim->stats.disconnects);
         rc |= add_count(root, "events_delivered", sim->stats.events_delivered);
         rc |= add_count(root, "http_requests", sim->stats.http_requests);
+        rc |= add_count(root, "wrong_host", sim->stats.wrong_host);
+        rc |= add_count(root, "lb_refused", sim->stats.lb_refused);
         rc |= add_count(root, "tokens_issued", oauth_tokens_issued(sim->oauth));
         rc |= add_count(root, "clients", clients_count_locked(sim->clients, sim_now_ms()));
         rc |= add_count(root, "clients_peak", clients_peak_locked(sim->clients));
@@ -138,6 +169,7 @@ char *sim_stats_json(struct sim *sim)
                 rc |= add_count(deliveries, limits_kind_name((enum limits_kind)i), sim->limits.used[i]);
         if (!deliveries)
                 rc = -1;
+        rc |= cJSON_AddStringToObject(root, "instance_url", sim->instance_url[sim->instance]) ? 0 : -1;
         faults = cJSON_AddObjectToObject(root, "faults");
         for (i = 0; faults && i < FAULT_COUNT; i++) {
                 if (faults_armed(&sim->faults, (enum fault_kind)i))

@@ -21,6 +21,7 @@
 #include "limits.h"
 
 #define SIM_MAX_MISSING 64
+#define SIM_INSTANCES 2      /* instance hosts; the token names one, revoke-tokens moves on */
 
 struct store;
 struct clients;
@@ -57,6 +58,8 @@ struct sim_config {
         const char *missing[SIM_MAX_MISSING]; /* channels that "don't exist" */
         size_t nmissing;
         int verbose;                  /* one stderr line per request */
+        int single_host;              /* CometD on the login URL, as before instance hosts */
+        long lb_cookie_ttl_ms;        /* load-balancer cookie lifetime; 0: never expires */
 };
 
 struct sim_stats {
@@ -69,6 +72,8 @@ struct sim_stats {
         uint64_t disconnects;         /* client /meta/disconnect */
         uint64_t events_delivered;
         uint64_t http_requests;       /* requests of any route */
+        uint64_t wrong_host;          /* refused: the route is served on another host */
+        uint64_t lb_refused;          /* 403::Unknown client for a missing/other/expired LB cookie */
 };
 
 /* A /meta/connect being held, so close-mid-poll can reach it. */
@@ -79,8 +84,12 @@ struct sim_poll {
 
 struct sim {
         struct sim_config cfg;
-        char url[256];                /* login URL = instance URL, no trailing / */
+        char url[256];                /* login URL, no trailing / */
         char user_id[19];
+        /* Instance URLs (no trailing /): where CometD and REST are served.
+         * With --single-host there is one, the login URL itself. */
+        char instance_url[SIM_INSTANCES][256];
+        int ninstances;
 
         pthread_mutex_t lock;
         pthread_cond_t cond;          /* CLOCK_MONOTONIC */
@@ -93,6 +102,8 @@ struct sim {
         struct sim_poll *polls;
         struct sim_stats stats;
         struct limits limits;         /* deliveries per allocation */
+        int instance;                 /* index of the instance the token endpoint names */
+        unsigned instance_gen;        /* bumped at each move: old load-balancer cookies die */
 
         struct oauth *oauth;          /* own mutex */
 };
@@ -110,6 +121,22 @@ int64_t sim_wall_ms(void);
  */
 struct sim *sim_new(const struct sim_config *cfg, const char *url, char *errstr,
                     size_t errstr_size);
+
+/**
+ * @brief Set the instance URLs (before any request). @p n is 1 to
+ *        SIM_INSTANCES; the first one is current and goes to the token endpoint.
+ */
+void sim_set_instances(struct sim *sim, char urls[][256], int n);
+
+/**
+ * @brief The org moved (revoke-tokens): the next instance becomes current,
+ *        new tokens name it, and the old one no longer serves CometD or REST.
+ *        With one instance nothing changes. @locality lock held.
+ */
+void sim_move_instance_locked(struct sim *sim);
+
+/** @returns 1 when instance @p index serves CometD and REST now. @locality lock held. */
+int sim_instance_current_locked(const struct sim *sim, int index);
 
 /** @brief Free everything. Accepts NULL. @locality no request in progress. */
 void sim_destroy(struct sim *sim);

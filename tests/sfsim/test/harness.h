@@ -631,6 +631,7 @@ H void login(const struct simproc *sp, char *token, size_t size)
 
 struct tclient {
         const struct simproc *sp;
+        char base[256];          /* the instance URL CometD goes to (token's instance_url) */
         struct http_opts opts;
         char token[256];
         const char *scheme;      /* "Bearer", "OAuth", or "" for a bare token */
@@ -641,10 +642,22 @@ struct tclient {
         int send_cookies;        /* 0: behave like a client without a jar */
 };
 
+/* The instance URL tokens name now (sfsim's /admin/stats says it). */
+H void current_instance(const struct simproc *sp, char *out, size_t size)
+{
+        cJSON *st = admin_call(sp, "GET", "/admin/stats", 200);
+        const char *url = json_str(st, "instance_url");
+
+        assert_non_null(url);
+        snprintf(out, size, "%s", url);
+        cJSON_Delete(st);
+}
+
 H void tclient_init(struct tclient *tc, const struct simproc *sp, const char *token)
 {
         memset(tc, 0, sizeof(*tc));
         tc->sp = sp;
+        current_instance(sp, tc->base, sizeof(tc->base));
         snprintf(tc->token, sizeof(tc->token), "%s", token ? token : "");
         tc->scheme = "Bearer";
         tc->next_id = 1;
@@ -698,7 +711,7 @@ H CURLcode bx_raw(struct tclient *tc, const char *path, const char *body, long t
         struct http_opts opts = tc->opts;
         int n = 0;
 
-        snprintf(url, sizeof(url), "%s%s", tc->sp->url, path ? path : T_API);
+        snprintf(url, sizeof(url), "%s%s", tc->base, path ? path : T_API);
         headers[n++] = "Content-Type: application/json";
         if (tc->token[0]) {
                 snprintf(auth, sizeof(auth), "Authorization: %s%s%s", tc->scheme, tc->scheme[0] ? " " : "",

@@ -172,15 +172,17 @@ static void test_stats(void **state)
         cJSON_Delete(bx_connect(&fx->tc));
         assert_int_equal(publish(&fx->sim, "channel=/topic/S&count=3", ids, 3), 3);
         connect_expect_events(&fx->tc, ids, 3, 110000);
-        /* http_requests: login, handshake, subscribe, connect, publish, connect, stats. */
+        /* http_requests: login, stats (the client's instance URL), handshake,
+         * subscribe, connect, publish, connect, stats. */
         st = stats(&fx->sim);
         snprintf(want, sizeof(want),
                  "{\"handshakes\":1,\"handshakes_denied\":0,\"clients_refused\":0,\"connects\":2,\"subscribes\":1,\"unsubscribes\":0,"
-                 "\"disconnects\":0,\"events_delivered\":3,\"http_requests\":7,\"tokens_issued\":1,\"clients\":1,\"clients_peak\":1,"
+                 "\"disconnects\":0,\"events_delivered\":3,\"http_requests\":8,\"wrong_host\":0,\"lb_refused\":0,"
+                 "\"tokens_issued\":1,\"clients\":1,\"clients_peak\":1,\"instance_url\":\"%s\","
                  "\"deliveries\":{\"platform\":0,\"pushtopic\":3,\"generic\":0},\"faults\":{},"
                  "\"channels\":{\"/topic/S\":{\"subscriptions\":1,\"subscribers\":1,\"last_replay_id\":%llu,"
                  "\"first_replay_id\":%llu,\"retained\":3,\"published\":3}}}",
-                 (unsigned long long)ids[2], (unsigned long long)ids[0]);
+                 fx->tc.base, (unsigned long long)ids[2], (unsigned long long)ids[0]);
         assert_json(st, "%s", want);
         cJSON_Delete(st);
 }
@@ -240,7 +242,7 @@ static void test_admin_routes(void **state)
         json = admin_call(&fx->sim, "POST", "/admin/retention?keep=0", 200);
         assert_json(json, "{\"dropped\":0}");
         cJSON_Delete(json);
-        snprintf(url, sizeof(url), "%s/services/data/v59.0/sobjects", fx->sim.url);
+        snprintf(url, sizeof(url), "%s/services/data/v59.0/sobjects", fx->tc.base);
         http_do("GET", url, NULL, NULL, 0, NULL, &res);
         assert_int_equal(res.status, 404);
         json = cJSON_Parse(res.body);
@@ -350,7 +352,7 @@ static int free_port(void)
 static void test_public_url(void **state)
 {
         struct fixture *fx = *state;
-        char listen[64], real[128];
+        char listen[64], real[128], instance[256];
         const char *args[] = { "--listen", listen, "--public-url", "http://sfsim.example:8443/", NULL };
         struct simproc real_sp;
         struct hres res;
@@ -364,13 +366,17 @@ static void test_public_url(void **state)
         real_sp = fx->sim;
         snprintf(real, sizeof(real), "http://%s", listen);
         snprintf(real_sp.url, sizeof(real_sp.url), "%s", real);
+        current_instance(&real_sp, instance, sizeof(instance));
         form_post(&real_sp,
                   "grant_type=password&client_id=" T_CLIENT_ID "&client_secret=" T_CLIENT_SECRET
                   "&username=user%40example.com&password=" T_PASSWORD,
                   NULL, &res);
         assert_int_equal(res.status, 200);
         json = cJSON_Parse(res.body);
-        assert_string_equal(json_str(json, "instance_url"), "http://sfsim.example:8443");
+        /* The instance URL: the public URL's scheme and host, an instance listener's port. */
+        assert_string_equal(json_str(json, "instance_url"), instance);
+        assert_int_equal(strncmp(instance, "http://sfsim.example:", 21), 0);
+        assert_true(atoi(instance + 21) > 0 && atoi(instance + 21) != 8443);
         assert_string_equal(json_str(json, "id"), "http://sfsim.example:8443/id/" T_ORG_ID "/" T_USER_ID);
         cJSON_Delete(json);
         hres_free(&res);

@@ -184,15 +184,30 @@ static void test_malformed_request(void **state)
 static void test_cookie_required(void **state)
 {
         struct fixture *fx = *state;
-        char body[512], expect[512];
+        char body[512], expect[512], lb_pair[128];
+        const char *lb;
         cJSON *arr;
 
         bx_handshake(&fx->tc);
         snprintf(expect, sizeof(expect),
                  "400::Client %s has established a session, but no BAYEUX_BROWSER cookie present",
                  fx->tc.client_id);
-        /* No cookie jar at all. */
+        lb = strstr(fx->tc.cookies, "sfdc-stream=");
+        assert_non_null(lb);
+        snprintf(lb_pair, sizeof(lb_pair), "%.*s", (int)strcspn(lb, ";"), lb);
+        /* No cookie jar at all: not even the load balancer knows where the
+         * client lives, so the app server reached does not know it. */
         fx->tc.send_cookies = 0;
+        arr = bx_connect(&fx->tc);
+        assert_json(arr,
+                    "[{\"clientId\":\"%s\",\"channel\":\"/meta/connect\",\"id\":\"%s\",\"successful\":false,"
+                    "\"error\":\"403::Unknown client\",\"advice\":{\"reconnect\":\"handshake\",\"interval\":0}}]",
+                    fx->tc.client_id, fx->tc.last_id);
+        cJSON_Delete(arr);
+        /* The load-balancer cookie alone reaches the right server, which
+         * wants its session cookie. */
+        fx->tc.send_cookies = 1;
+        snprintf(fx->tc.cookies, sizeof(fx->tc.cookies), "%s", lb_pair);
         arr = bx_connect(&fx->tc);
         assert_json(arr,
                     "[{\"clientId\":\"%s\",\"channel\":\"/meta/connect\",\"id\":\"%s\",\"successful\":false,"
@@ -207,8 +222,8 @@ static void test_cookie_required(void **state)
                     fx->tc.client_id, fx->tc.last_id, expect);
         cJSON_Delete(arr);
         /* Another session's cookie is not this session's cookie. */
-        fx->tc.send_cookies = 1;
-        snprintf(fx->tc.cookies, sizeof(fx->tc.cookies), "BAYEUX_BROWSER=abcdefghijklmnopqrstuvwxyz");
+        snprintf(fx->tc.cookies, sizeof(fx->tc.cookies), "BAYEUX_BROWSER=abcdefghijklmnopqrstuvwxyz; %s",
+                 lb_pair);
         arr = bx_connect(&fx->tc);
         assert_string_equal(json_str(cJSON_GetArrayItem(arr, 0), "error"), expect);
         cJSON_Delete(arr);

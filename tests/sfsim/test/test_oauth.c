@@ -42,7 +42,7 @@ static void check_grant_at(const struct simproc *sp, const char *form, const cha
 {
         unsigned char mac[EVP_MAX_MD_SIZE];
         unsigned int mac_len = 0;
-        char expect_id[512], msg[1024], sig[128];
+        char expect_id[512], msg[1024], sig[128], instance[256];
         const char *issued_at;
         struct hres res;
         cJSON *json;
@@ -58,7 +58,10 @@ static void check_grant_at(const struct simproc *sp, const char *form, const cha
         json = cJSON_Parse(res.body);
         assert_members_at(json, "access_token,instance_url,id,token_type,issued_at,signature", file, line);
         snprintf(expect_id, sizeof(expect_id), "%s/id/" T_ORG_ID "/" T_USER_ID, sp->url);
-        assert_string_equal(json_str(json, "instance_url"), sp->url);
+        /* The org's instance host, not the login host (/admin/stats names it). */
+        current_instance(sp, instance, sizeof(instance));
+        assert_string_not_equal(instance, sp->url);
+        assert_string_equal(json_str(json, "instance_url"), instance);
         assert_string_equal(json_str(json, "id"), expect_id);
         assert_string_equal(json_str(json, "token_type"), "Bearer");
         /* access_token looks like Salesforce's: <15-char org id>!<opaque> */
