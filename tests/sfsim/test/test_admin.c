@@ -122,6 +122,7 @@ static void test_help_lists_every_flag(void **state)
                                 "--client-expiry-ms", "--retention", "--retention-age-s", "--max-batch",
                                 "--max-clients", "--first-replay-id", "--missing-channel", "--org-id",
                                 "--tls-cert", "--tls-key", "--public-url", "--stats-json", "--verbose",
+                                "--single-host", "--lb-cookie-ttl-ms", "instance URL",
                                 "/admin/publish", "fields=", "pretty=1", "/admin/fault",
                                 "/admin/retention", "/admin/stats", "close-mid-poll" };
         struct run r;

@@ -50,6 +50,9 @@ static void test_tls_session(void **state)
         assert_int_equal(strncmp(fx->sim.url, "https://127.0.0.1:", 18), 0);
         login(&fx->sim, fx->token, sizeof(fx->token));
         tclient_init(&fx->tc, &fx->sim, fx->token);
+        /* The instance host is another https listener. */
+        assert_int_equal(strncmp(fx->tc.base, "https://127.0.0.1:", 18), 0);
+        assert_string_not_equal(fx->tc.base, fx->sim.url);
         /* The handshake's cookies are Secure over https. */
         snprintf(body, sizeof(body),
                  "[{\"channel\":\"/meta/handshake\",\"version\":\"1.0\",\"supportedConnectionTypes\":"
