@@ -676,6 +676,17 @@ static int session_transport_failure(struct session *sess, struct http_xfer *x, 
         if (is_connect && (!strcmp(dec.cause, "transport") || !strcmp(dec.cause, "http_5xx")) &&
             session_retry_connect(sess, dec.cause, detail))
                 return 0;
+        if (x->curl_code && !http_xfer_is_tls_error(x) && sess->state == S_HANDSHAKE_WAIT &&
+            x == &sess->cometd && dec.action == ACT_BACKOFF && !sess->handshaken) {
+                /* The instance host gave no answer at all to a handshake:
+                 * the org may have moved (instance_url changes with an org
+                 * migration or instance refresh). Log in again before the
+                 * next handshake, so the token answer names the host to
+                 * use now instead of the one cached at the last login. */
+                log_msg(LOG_WARN, "relogin", "cause=instance_unreachable instance_url=%s detail=\"%s\"",
+                        sess->tok.instance_url ? sess->tok.instance_url : "", detail);
+                session_forget_token(sess);
+        }
         return session_recover(sess, dec, detail, errstr, errstr_size);
 }
 

@@ -10,6 +10,8 @@
  * the bridge with its first-to-last rate: events / the time from the end of
  * the first response that carried events to the end of the last one.
  *
+ * CometD goes to the instance URL of the token answer, as for Salesforce.
+ *
  * usage: sfsim_null_client --url URL [--count N] [--size BYTES]
  *                          [--channel CH]... [--no-preload] [--chunk N]
  *                          [--client-id ID --client-secret S
@@ -42,6 +44,7 @@ struct bench {
         CURL *curl;
         struct body body;
         char auth[512];
+        char instance[256];  /* the token's instance_url: where CometD is served */
         char client[64];
         long next_id;
 };
@@ -108,7 +111,7 @@ static long post(struct bench *bench, const char *url, const char *body, const c
 static int login(struct bench *bench)
 {
         char url[512], *form, *e[4];
-        const cJSON *tok;
+        const cJSON *tok, *inst;
         cJSON *json;
         long status;
         size_t n;
@@ -134,11 +137,13 @@ static int login(struct bench *bench)
         }
         json = cJSON_Parse(bench->body.data);
         tok = cJSON_GetObjectItemCaseSensitive(json, "access_token");
-        if (!cJSON_IsString(tok)) {
+        inst = cJSON_GetObjectItemCaseSensitive(json, "instance_url");
+        if (!cJSON_IsString(tok) || !cJSON_IsString(inst)) {
                 cJSON_Delete(json);
-                fprintf(stderr, "sfsim_null_client: login: no access_token in the answer\n");
+                fprintf(stderr, "sfsim_null_client: login: no access_token or instance_url in the answer\n");
                 return -1;
         }
+        snprintf(bench->instance, sizeof(bench->instance), "%s", inst->valuestring);
         snprintf(bench->auth, sizeof(bench->auth), "Authorization: Bearer %s", tok->valuestring);
         cJSON_Delete(json);
         return 0;
@@ -181,7 +186,7 @@ static cJSON *bayeux(struct bench *bench, const char *json)
 {
         char url[512];
 
-        snprintf(url, sizeof(url), "%s/cometd/59.0", bench->url);
+        snprintf(url, sizeof(url), "%s/cometd/59.0", bench->instance);
         if (post(bench, url, json, "application/json") != 200) {
                 fprintf(stderr, "sfsim_null_client: %s -> %s\n", json,
                         bench->body.data ? bench->body.data : "");
@@ -279,7 +284,7 @@ static int drain(struct bench *bench)
         long long last[MAX_CHANNELS] = { 0 };
         double t0, t_first = 0, t_last = 0, secs, bytes = 0;
 
-        snprintf(url, sizeof(url), "%s/cometd/59.0", bench->url);
+        snprintf(url, sizeof(url), "%s/cometd/59.0", bench->instance);
         t0 = now_s();
         while (got < bench->count) {
                 snprintf(msg, sizeof(msg),

@@ -6,6 +6,8 @@
 # its events far above the old one's, as Salesforce never reuses a replay ID:
 # with both counting from the same base the accounting below would take the
 # new events for duplicates whenever the bridge came back before the stream.
+# Its instance hosts come back on other ports: the bridge, finding the
+# cached instance host gone, logs in again to learn the new one.
 . "$SFB_ROOT/tests/integration/fault.inc.sh"
 fault_setup it-f-restart
 publish "$FAULT_CHANNEL" 50 >>"$T/published.ids"
@@ -26,4 +28,5 @@ stream_wait
 recovered_within 20 "after the emulator restart"
 expect_delivery "emulator restart"
 log_has "transport failure logged" "cause=transport"
+log_has "a re-login when the instance host is gone" "msg=relogin cause=instance_unreachable"
 fault_finish

@@ -137,8 +137,10 @@ def fetch(url, count, channels):
     text = post(opener, url + "/services/oauth2/token", form,
                 {"Content-Type": "application/x-www-form-urlencoded"})
     token = raw(text, scan(text)[0].members[b"access_token"])[1:-1].decode()
+    instance = raw(text, scan(text)[0].members[b"instance_url"])[1:-1].decode()
     headers = {"Content-Type": "application/json", "Authorization": "Bearer " + token}
-    cometd = url + "/cometd/59.0"
+    # CometD is served on the token's instance URL, not on the login URL.
+    cometd = instance + "/cometd/59.0"
 
     def bayeux(body):
         text = post(opener, cometd, body.encode(), headers)
