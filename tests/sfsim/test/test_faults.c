@@ -371,6 +371,7 @@ static void test_revoke_tokens_status(void **state)
         struct hres res;
         cJSON *arr;
 
+        fx_restart(fx, one_host);
         ready_client(&fx->tc, NULL);
         fault(&fx->sim, "kind=revoke-tokens&status=401");
         bx_connect_body(&fx->tc, body, sizeof(body));
