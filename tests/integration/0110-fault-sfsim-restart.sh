@@ -25,7 +25,10 @@ track_pid "$SFSIM_PID"
 wait_for 10 grep -q 'sfsim listening' "$T/sfsim2.out" && ok "emulator back on port $port" || not_ok "emulator back on port $port"
 stream_start 10 20 0.2
 stream_wait
-recovered_within 20 "after the emulator restart"
+# The bridge first retries its /meta/connect on the same clientId for 30 s
+# (the instance host may come back), then finds the handshake unanswered
+# too and logs in again: allow for the 30 s.
+recovered_within 45 "after the emulator restart"
 expect_delivery "emulator restart"
 log_has "transport failure logged" "cause=transport"
 log_has "a re-login when the instance host is gone" "msg=relogin cause=instance_unreachable"
