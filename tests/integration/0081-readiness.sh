@@ -33,7 +33,7 @@ sfsim_restart() {
         kill -KILL "$SFSIM_PID" 2>/dev/null
         wait_exit "$SFSIM_PID" 5
         _sfsim_n=$((${_sfsim_n:-0} + 1))
-        "$SFB_BUILD/sfsim" --listen "127.0.0.1:$_port" --connect-timeout-ms 2000 \
+        "$SFB_BUILD/sfsim" --listen "127.0.0.1:$_port" --connect-timeout-ms 2000 --single-host \
                 --client-id "$SF_CLIENT_ID" --client-secret "$SF_CLIENT_SECRET" \
                 --username "$SF_USERNAME" --password "$1" \
                 >"$T/sfsim$_sfsim_n.out" 2>"$T/sfsim$_sfsim_n.err" </dev/null &
@@ -43,7 +43,10 @@ sfsim_restart() {
 }
 
 start_kafka 3 || { not_ok "start kafka"; finish; }
-start_sfsim --connect-timeout-ms 2000 || { not_ok "start sfsim"; finish; }
+# One host (--single-host): the restarts below come back on the same port,
+# which the bridge reaches again at once; an instance host would come back
+# on another port, found only after 30 s of connect retries (0110 shows that).
+start_sfsim --connect-timeout-ms 2000 --single-host || { not_ok "start sfsim"; finish; }
 SFB_STALL_S=4 write_config "$T/ready.yaml" it-obs-ready <<YAML
   - channel: $CH
     topic: $TP
