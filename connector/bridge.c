@@ -606,13 +606,6 @@ static int bridge_put_gaps(struct bridge *br, char *err, size_t err_size)
 }
 
 /*
- * One batch: every event of the response, in order, into one Kafka batch
- * (a transaction with exactly_once) with the replay gaps waiting to be
- * recorded; then the session may send the next long-poll, and the batch
- * commits. A failure anywhere aborts the whole batch and the session
- * resubscribes from the committed IDs: nothing is half-delivered.
- */
-/*
  * Salesforce sent an event at or before the route's committed replay ID
  * again: it counts against the org's daily allocation once more. Counted,
  * and produced as any event (the design keeps no per-event dedup: replay
@@ -630,6 +623,13 @@ static void bridge_count_redelivered(struct bridge *br, const struct config_rout
                 metrics_redelivered_add(rt->channel, 1);
 }
 
+/*
+ * One batch: every event of the response, in order, into one Kafka batch
+ * (a transaction with exactly_once) with the replay gaps waiting to be
+ * recorded; then the session may send the next long-poll, and the batch
+ * commits. A failure anywhere aborts the whole batch and the session
+ * resubscribes from the committed IDs: nothing is half-delivered.
+ */
 static void bridge_take_batch(struct bridge *br, const struct bayeux_response *resp)
 {
         const struct config *cfg = br->cfg;
