@@ -807,17 +807,20 @@ static void meta_connect(struct ctx *ctx, const cJSON *msg)
                 if (stalled && sim->faults.clear_gen != stall_gen)
                         stalled = 0;
                 if (!stalled) {
+                        /* Token before client, as for any request: a
+                         * revocation that also moved the org (and so
+                         * forgot its clients) is still an auth failure. */
+                        if (oauth_revoked(sim->oauth, ctx->serial)) {
+                                auth_invalid(ctx, msg, client_id(cl), "/meta/connect");
+                                clients_remove_locked(sim->clients, cl);
+                                break;
+                        }
                         if (client_is_gone(cl)) {
                                 unknown_client(ctx, msg, client_id(cl), "/meta/connect");
                                 break;
                         }
                         if (client_disconnect_pending(cl)) {
                                 server_disconnect(ctx, msg, cl);
-                                break;
-                        }
-                        if (oauth_revoked(sim->oauth, ctx->serial)) {
-                                auth_invalid(ctx, msg, client_id(cl), "/meta/connect");
-                                clients_remove_locked(sim->clients, cl);
                                 break;
                         }
                         if (client_poll_superseded(cl, seq)) {

@@ -90,6 +90,11 @@ void sim_move_instance_locked(struct sim *sim)
         sim->instance = (sim->instance + 1) % sim->ninstances;
         sim->instance_gen++;
         oauth_set_instance_url(sim->oauth, sim->instance_url[sim->instance]);
+        /* The org's sessions lived on the instance it left: a client between
+         * long-polls would otherwise hold a slot of the org's cap until it
+         * expired, as no request of it reaches the CometD code again. A held
+         * poll still answers with the revocation (see connect's loop). */
+        clients_forget_all_locked(sim->clients);
         sim_wake_all_locked(sim);
 }
 

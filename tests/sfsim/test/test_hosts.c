@@ -105,6 +105,9 @@ static void test_revoke_tokens_moves_the_org(void **state)
 
         login_instance(&fx->sim, token, sizeof(token), first, sizeof(first));
         bx_handshake(&fx->tc);
+        st = stats(&fx->sim);
+        assert_int_equal((int)stat_num(st, "clients", NULL, NULL), 1);
+        cJSON_Delete(st);
         fault(&fx->sim, "kind=revoke-tokens");
         /* New tokens name the other instance host ... */
         login_instance(&fx->sim, token, sizeof(token), second, sizeof(second));
@@ -112,6 +115,9 @@ static void test_revoke_tokens_moves_the_org(void **state)
         assert_string_not_equal(second, fx->sim.url);
         st = stats(&fx->sim);
         assert_string_equal(json_str(st, "instance_url"), second);
+        /* ... and the org's sessions ended with its old instance: a client
+         * that was between long-polls holds no slot of the org's cap. */
+        assert_int_equal((int)stat_num(st, "clients", NULL, NULL), 0);
         cJSON_Delete(st);
         /* ... and a client that kept the old host fails even with a valid token. */
         snprintf(url, sizeof(url), "%s" T_API, first);
