@@ -126,39 +126,35 @@ void http_xfer_cleanup(struct http_xfer *x)
         memset(x, 0, sizeof(*x));
 }
 
-int http_xfer_post(struct http_xfer *x, const char *url, const char *content_type,
-                   const char *auth, const char *body, size_t len, long timeout_ms,
-                   char *errstr, size_t errstr_size)
+/* Appends "Authorization: AUTH": the line holds the token, so it is built
+ * here, wiped after libcurl copied it, and never logged. */
+static int append_auth(struct curl_slist **list, const char *auth)
 {
-        char hdr[96];
-        struct curl_slist *list = NULL, *tmp;
+        size_t n = strlen("Authorization: ") + strlen(auth) + 1;
+        struct curl_slist *tmp;
+        char *line = malloc(n);
+
+        if (!line)
+                return -1;
+        snprintf(line, n, "Authorization: %s", auth);
+        tmp = curl_slist_append(*list, line);
+        OPENSSL_cleanse(line, n);
+        free(line);
+        if (!tmp)
+                return -1;
+        *list = tmp;
+        return 0;
+}
+
+/* Takes @p list as the request's headers and starts the request, whose
+ * method the caller has set on the easy handle. */
+static int xfer_start(struct http_xfer *x, struct curl_slist *list, const char *url,
+                      long timeout_ms, char *errstr, size_t errstr_size)
+{
         CURLMcode mc;
 
-        http_xfer_cancel(x);
-        snprintf(hdr, sizeof(hdr), "Content-Type: %s", content_type);
-        if (!(tmp = curl_slist_append(list, hdr)))
-                goto oom;
-        list = tmp;
-        if (auth) {
-                /* The header holds the token: built here, never logged. */
-                size_t n = strlen("Authorization: ") + strlen(auth) + 1;
-                char *line = malloc(n);
-                if (!line)
-                        goto oom;
-                snprintf(line, n, "Authorization: %s", auth);
-                tmp = curl_slist_append(list, line);
-                OPENSSL_cleanse(line, n);
-                free(line);
-                if (!tmp)
-                        goto oom;
-                list = tmp;
-        }
-        if (!(tmp = curl_slist_append(list, "Expect:")))
-                goto oom;
-        list = tmp;
         curl_slist_free_all(x->headers);
         x->headers = list;
-
         buf_reset(&x->body);
         x->done = 0;
         x->curl_code = 0;
@@ -166,8 +162,6 @@ int http_xfer_post(struct http_xfer *x, const char *url, const char *content_typ
         x->error[0] = '\0';
         curl_easy_setopt(x->easy, CURLOPT_URL, url);
         curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
-        curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-        curl_easy_setopt(x->easy, CURLOPT_COPYPOSTFIELDS, body);
         curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
         mc = curl_multi_add_handle(x->http->multi, x->easy);
         if (mc != CURLM_OK) {
@@ -176,6 +170,28 @@ int http_xfer_post(struct http_xfer *x, const char *url, const char *content_typ
         }
         x->busy = 1;
         return 0;
+}
+
+int http_xfer_post(struct http_xfer *x, const char *url, const char *content_type,
+                   const char *auth, const char *body, size_t len, long timeout_ms,
+                   char *errstr, size_t errstr_size)
+{
+        char hdr[96];
+        struct curl_slist *list = NULL, *tmp;
+
+        http_xfer_cancel(x);
+        snprintf(hdr, sizeof(hdr), "Content-Type: %s", content_type);
+        if (!(tmp = curl_slist_append(list, hdr)))
+                goto oom;
+        list = tmp;
+        if (auth && append_auth(&list, auth) == -1)
+                goto oom;
+        if (!(tmp = curl_slist_append(list, "Expect:")))
+                goto oom;
+        list = tmp;
+        curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+        curl_easy_setopt(x->easy, CURLOPT_COPYPOSTFIELDS, body);
+        return xfer_start(x, list, url, timeout_ms, errstr, errstr_size);
 oom:
         curl_slist_free_all(list);
         snprintf(errstr, errstr_size, "out of memory");
@@ -186,49 +202,20 @@ int http_xfer_get(struct http_xfer *x, const char *url, const char *auth, long t
                   char *errstr, size_t errstr_size)
 {
         struct curl_slist *list = NULL;
-        CURLMcode mc;
 
         http_xfer_cancel(x);
-        if (auth) {
-                /* The header holds the token: built here, never logged. */
-                size_t n = strlen("Authorization: ") + strlen(auth) + 1;
-                char *line = malloc(n);
-
-                if (!line)
-                        goto oom;
-                snprintf(line, n, "Authorization: %s", auth);
-                list = curl_slist_append(NULL, line);
-                OPENSSL_cleanse(line, n);
-                free(line);
-                if (!list)
-                        goto oom;
+        if (auth && append_auth(&list, auth) == -1) {
+                curl_slist_free_all(list);
+                snprintf(errstr, errstr_size, "out of memory");
+                return -1;
         }
-        curl_slist_free_all(x->headers);
-        x->headers = list;
-        buf_reset(&x->body);
-        x->done = 0;
-        x->curl_code = 0;
-        x->status = 0;
-        x->error[0] = '\0';
-        curl_easy_setopt(x->easy, CURLOPT_URL, url);
-        curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
         curl_easy_setopt(x->easy, CURLOPT_HTTPGET, 1L);
         /* An occasional GET beside the long-poll takes a connection of its
          * own and closes it: it must not change which pooled connection the
          * next /meta/connect reuses (nor how libcurl retries one that died). */
         curl_easy_setopt(x->easy, CURLOPT_FRESH_CONNECT, 1L);
         curl_easy_setopt(x->easy, CURLOPT_FORBID_REUSE, 1L);
-        curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
-        mc = curl_multi_add_handle(x->http->multi, x->easy);
-        if (mc != CURLM_OK) {
-                snprintf(errstr, errstr_size, "cannot start request: %s", curl_multi_strerror(mc));
-                return -1;
-        }
-        x->busy = 1;
-        return 0;
-oom:
-        snprintf(errstr, errstr_size, "out of memory");
-        return -1;
+        return xfer_start(x, list, url, timeout_ms, errstr, errstr_size);
 }
 
 void http_xfer_cancel(struct http_xfer *x)
