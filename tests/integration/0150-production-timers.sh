@@ -22,10 +22,13 @@
 # stall recovery (the injected one), and never more than 2 live clients in
 # sfsim (sampled every 0.5 s).
 . "$SFB_ROOT/tests/integration/fault.inc.sh"
+. "$SFB_ROOT/tests/integration/timers.inc.sh"
 
 HOLD_MS=11000
 EXPIRY_MS=4000
 STALL_S=15
+TIMERS_WAIT_S=15
+TIMERS_HELD_S=10
 
 start_kafka 3 || { not_ok "start kafka"; finish; }
 start_sfsim --connect-timeout-ms "$HOLD_MS" --client-expiry-ms "$EXPIRY_MS" ||
@@ -40,11 +43,6 @@ FAULT_DELIVERY=exactly_once
 start_bridge "$T/fault.yaml"
 if wait_for 30 ready; then ok "bridge ready"; else not_ok "bridge ready"; finish; fi
 
-# sim_stat NAME: one number from sfsim's /admin/stats.
-sim_stat() {
-        sfsim_admin GET /admin/stats | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"
-}
-
 T0=$(date +%s)
 : >"$T/steps"
 # Live clients, sampled in the background for the whole run.
@@ -57,49 +55,6 @@ T0=$(date +%s)
         done
 ) &
 track_pid $!
-
-no_clients() {
-        [ "$(sim_stat clients)" = 0 ]
-}
-
-# landed: every replay ID published so far is in Kafka.
-landed() {
-        sort -u "$T/published.ids" >"$T/want"
-        kcat_read "$FAULT_TOPIC" 1000000 2>/dev/null | cut -f3 | sort -u >"$T/have"
-        [ -z "$(comm -23 "$T/want" "$T/have")" ]
-}
-
-# after NAME [N]: publish N (default 5) events now; they must land within
-# 15 s (the bridge recovered). Sets TOOK to the seconds it took.
-after() {
-        _a_t0=$(date +%s)
-        echo "$((_a_t0 - T0)) $1" >>"$T/steps"
-        publish "$FAULT_CHANNEL" "${2:-5}" 100 >>"$T/published.ids"
-        if wait_for 15 landed; then
-                TOOK=$(( $(date +%s) - _a_t0 ))
-                ok "$1: recovered, every event so far in Kafka (${TOOK} s)"
-        else
-                TOOK=""
-                not_ok "$1: recovered, every event so far in Kafka within 15 s" \
-                        "$(comm -23 "$T/want" "$T/have" | wc -l | tr -d ' ') missing"
-        fi
-}
-
-# held_long: /meta/connect answers that took more than 10 s (held polls).
-held_long() {
-        curl -s --max-time 5 "http://127.0.0.1:$METRICS_PORT/metrics" | awk '
-                $1 == "sfbridge_connect_seconds_count" { c = $2 }
-                $1 == "sfbridge_connect_seconds_bucket{le=\"10\"}" { b = $2 }
-                END { print c - b }'
-}
-
-held_more_than() {
-        [ "$(held_long)" -gt "$1" ]
-}
-
-stall_count() {
-        grep -c 'msg=recovery cause=stall' "$T/bridge.log"
-}
 
 after "first events"
 

@@ -14,10 +14,13 @@
 # only stall recovery is the injected one. 0150 runs the same story scaled
 # down to seconds inside `make test`.
 . "$SFB_ROOT/tests/integration/fault.inc.sh"
+. "$SFB_ROOT/tests/integration/timers.inc.sh"
 
 HOLD_S=110
 EXPIRY_S=40
 STALL_S=150
+TIMERS_WAIT_S=30
+TIMERS_HELD_S=90
 
 start_kafka 3 || { not_ok "start kafka"; finish; }
 start_sfsim || { not_ok "start sfsim"; finish; }
@@ -32,48 +35,6 @@ start_bridge "$T/fault.yaml"
 if wait_for 30 ready; then ok "bridge ready"; else not_ok "bridge ready"; finish; fi
 assert_file_contains "sfsim runs the real timers" "$T/sfsim.err" \
         "connect_timeout_ms=$((HOLD_S * 1000)) client_expiry_ms=$((EXPIRY_S * 1000))"
-
-sim_stat() {
-        sfsim_admin GET /admin/stats | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"
-}
-
-no_clients() {
-        [ "$(sim_stat clients)" = 0 ]
-}
-
-landed() {
-        sort -u "$T/published.ids" >"$T/want"
-        kcat_read "$FAULT_TOPIC" 1000000 2>/dev/null | cut -f3 | sort -u >"$T/have"
-        [ -z "$(comm -23 "$T/want" "$T/have")" ]
-}
-
-# after NAME: publish 5 events; they must land within 30 s.
-after() {
-        _a_t0=$(date +%s)
-        publish "$FAULT_CHANNEL" 5 100 >>"$T/published.ids"
-        if wait_for 30 landed; then
-                ok "$1: recovered, every event so far in Kafka ($(( $(date +%s) - _a_t0 )) s)"
-        else
-                not_ok "$1: recovered, every event so far in Kafka within 30 s" \
-                        "$(comm -23 "$T/want" "$T/have" | wc -l | tr -d ' ') missing"
-        fi
-}
-
-# held_long: /meta/connect answers that took more than 90 s.
-held_long() {
-        curl -s --max-time 5 "http://127.0.0.1:$METRICS_PORT/metrics" | awk '
-                $1 == "sfbridge_connect_seconds_count" { c = $2 }
-                $1 == "sfbridge_connect_seconds_bucket{le=\"90\"}" { b = $2 }
-                END { print c - b }'
-}
-
-held_more_than() {
-        [ "$(held_long)" -gt "$1" ]
-}
-
-stall_count() {
-        grep -c 'msg=recovery cause=stall' "$T/bridge.log"
-}
 
 after "first events"
 
