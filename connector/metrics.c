@@ -223,15 +223,21 @@ void metrics_shutdown(void)
         pthread_mutex_unlock(&metrics_lock);
 }
 
-void metrics_events_add(const char *channel, const char *topic, unsigned long n)
+/* Adds @p n to the counter series of family @p f labelled @p a, @p b. */
+static void series_count(enum metrics_family f, const char *a, const char *b, unsigned long n)
 {
         struct series *se;
 
         pthread_mutex_lock(&metrics_lock);
-        se = series_get(FAM_EVENTS, channel, topic ? topic : "");
+        se = series_get(f, a, b);
         if (se)
                 se->count += n;
         pthread_mutex_unlock(&metrics_lock);
+}
+
+void metrics_events_add(const char *channel, const char *topic, unsigned long n)
+{
+        series_count(FAM_EVENTS, channel, topic ? topic : "", n);
 }
 
 void metrics_handshake_inc(void)
@@ -250,24 +256,12 @@ void metrics_session_opened_inc(void)
 
 void metrics_reauth_inc(const char *cause)
 {
-        struct series *se;
-
-        pthread_mutex_lock(&metrics_lock);
-        se = series_get(FAM_REAUTH, cause, NULL);
-        if (se)
-                se->count++;
-        pthread_mutex_unlock(&metrics_lock);
+        series_count(FAM_REAUTH, cause, NULL, 1);
 }
 
 void metrics_recovery_inc(const char *cause, const char *action)
 {
-        struct series *se;
-
-        pthread_mutex_lock(&metrics_lock);
-        se = series_get(FAM_RECOVERY, cause, action ? action : "");
-        if (se)
-                se->count++;
-        pthread_mutex_unlock(&metrics_lock);
+        series_count(FAM_RECOVERY, cause, action ? action : "", 1);
 }
 
 void metrics_connect_observe(double seconds)
@@ -326,24 +320,12 @@ void metrics_replay_gaps_inc(void)
 
 void metrics_cdc_gap_add(const char *channel, unsigned long n)
 {
-        struct series *se;
-
-        pthread_mutex_lock(&metrics_lock);
-        se = series_get(FAM_CDC_GAP, channel, NULL);
-        if (se)
-                se->count += n;
-        pthread_mutex_unlock(&metrics_lock);
+        series_count(FAM_CDC_GAP, channel, NULL, n);
 }
 
 void metrics_dead_letters_add(const char *channel, const char *reason, unsigned long n)
 {
-        struct series *se;
-
-        pthread_mutex_lock(&metrics_lock);
-        se = series_get(FAM_DEAD_LETTER, channel, reason ? reason : "");
-        if (se)
-                se->count += n;
-        pthread_mutex_unlock(&metrics_lock);
+        series_count(FAM_DEAD_LETTER, channel, reason ? reason : "", n);
 }
 
 void metrics_in_flight_set(unsigned long n)
@@ -831,11 +813,5 @@ void metrics_sf_limit_set(const char *name, long long max, long long remaining)
 
 void metrics_redelivered_add(const char *channel, unsigned long n)
 {
-        struct series *se;
-
-        pthread_mutex_lock(&metrics_lock);
-        se = series_get(FAM_REDELIVERED, channel, NULL);
-        if (se)
-                se->count += n;
-        pthread_mutex_unlock(&metrics_lock);
+        series_count(FAM_REDELIVERED, channel, NULL, n);
 }
