@@ -62,33 +62,14 @@ wait_for 30 kcat_has it.push.order 40 || not_ok "bridge delivered the PushTopic 
 kcat_read it.cdc.order 100000 >"$T/cdc.records"
 kcat_read it.push.order 100000 >"$T/push.records"
 
-# One checker, in Python, with its own murmur2 (Kafka's Utils.murmur2, seed
-# 0x9747b28c, & 0x7fffffff, % partitions). Records are partition \t offset \t
+# One checker, in Python, with an independent murmur2 (kafka_partition.py:
+# Kafka's Utils.murmur2, & 0x7fffffff, % partitions). Records are partition \t offset \t
 # key \t headers \t value; each check prints "ok NAME" or "not ok NAME: why".
 cat >"$T/check.py" <<'PY'
-import json, sys
+import json, os, sys
 
-def murmur2(data):
-    m, h = 0x5bd1e995, (0x9747b28c ^ len(data)) & 0xffffffff
-    for i in range(len(data) // 4):
-        k = int.from_bytes(data[4 * i:4 * i + 4], "little")
-        k = (k * m) & 0xffffffff
-        k ^= k >> 24
-        k = (k * m) & 0xffffffff
-        h = ((h * m) & 0xffffffff) ^ k
-    tail, base = len(data) & 3, len(data) & ~3
-    if tail == 3:
-        h ^= data[base + 2] << 16
-    if tail >= 2:
-        h ^= data[base + 1] << 8
-    if tail >= 1:
-        h = ((h ^ data[base]) * m) & 0xffffffff
-    h ^= h >> 13
-    h = (h * m) & 0xffffffff
-    return h ^ (h >> 15)
-
-def java_partition(key, n):
-    return (murmur2(key.encode()) & 0x7fffffff) % n
+sys.path.insert(0, os.path.join(os.environ["SFB_ROOT"], "tests", "integration"))
+from kafka_partition import murmur2, java_partition
 
 def load(path):
     rows = []
