@@ -59,6 +59,73 @@ struct config_route {
         long long start;        /* REPLAY_NEW (default) or REPLAY_ALL */
         enum invalid_replay on_invalid_replay; /* route's own, else global */
         int line;               /* 1-based line of the route in the file */
+        char *unit;             /* routes[].unit as written, or NULL */
+        size_t org;             /* index into cfg->orgs of the org it belongs to */
+        size_t unit_index;      /* index into cfg->units of its unit */
+        char *label;            /* the channel as metrics label it: the channel itself, or
+                                 * "<org>:<channel>" when the config has orgs: (metrics.c
+                                 * renders that as org="…",channel="…") */
+};
+
+/* The salesforce: block of one org (the top level's, or an orgs[] entry's). */
+struct config_sf {
+        char *login_url;        /* default https://login.salesforce.com */
+        char *api_version;      /* default "59.0" */
+        enum auth_flow flow;
+        char *client_id;
+        char *client_secret;    /* secret */
+        char *username;
+        char *password;         /* secret */
+        char *private_key_file;
+        char *refresh_token;    /* secret */
+        char *refresh_token_file; /* NULL: a rotated refresh token lives in memory only */
+        char *audience;         /* JWT aud; set by the loader for every config */
+        char *ca_file;          /* NULL: system trust store only */
+        char *proxy;            /* NULL: none */
+        int stall_timeout_s;    /* default 150 */
+        int limit_backoff_s;    /* salesforce.limit_backoff_s, default 60: first wait after
+                                 * "too busy" or an org limit, doubling to 8x */
+        int limits_poll_s;      /* salesforce.limits_poll_s, default 300; 0: off */
+        size_t max_response_bytes; /* salesforce.max_response_bytes, default 16 MiB:
+                                    * the ceiling of one HTTP response body */
+};
+
+/*
+ * An org: the top level's salesforce: block is org "default" (index 0 when
+ * the file has top-level routes); each orgs[] entry is one more.
+ */
+struct config_org {
+        char *id;               /* "default" for the top level; orgs[].id */
+        struct config_sf sf;    /* for "default" a copy of cfg->sf's pointers (not owned) */
+        int line;               /* 1-based line of the orgs[] entry; 0 for "default" */
+};
+
+/*
+ * A unit of work: the routes one replica owns together. Its id is the org
+ * id ("default" for the top level), or "<org>.<unit>" for routes that name
+ * a unit (top-level routes with unit: U give unit id U). Its routes are
+ * contiguous in cfg->routes (the loader groups them, keeping file order
+ * within a unit and units in order of first appearance).
+ */
+struct config_unit {
+        char *id;
+        size_t org;             /* index into cfg->orgs */
+        size_t first_route;     /* index into cfg->routes */
+        size_t nroutes;
+        int partition;          /* coordination.partitions override, else -1 */
+};
+
+/* coordination: present = this instance is one member of a replica group (HA.md). */
+struct config_coordination {
+        int enabled;                /* the block is present */
+        char *topic;                /* default "sfbridge.<name>.units" */
+        char *group;                /* default "sfbridge-<name>-units" */
+        int session_timeout_ms;     /* default 6000 */
+        int heartbeat_interval_ms;  /* default 1000 */
+        int max_poll_interval_ms;   /* default 30000 */
+        int claim_grace_ms;         /* default 0 */
+        struct config_property *partitions; /* unit id -> partition overrides, as written */
+        size_t npartitions;
 };
 
 struct config_property {
@@ -69,27 +136,7 @@ struct config_property {
 struct config {
         char *path;             /* the file it was loaded from */
         char *name;             /* default "sfbridge" */
-        struct {
-                char *login_url;        /* default https://login.salesforce.com */
-                char *api_version;      /* default "59.0" */
-                enum auth_flow flow;
-                char *client_id;
-                char *client_secret;    /* secret */
-                char *username;
-                char *password;         /* secret */
-                char *private_key_file;
-                char *refresh_token;    /* secret */
-                char *refresh_token_file; /* NULL: a rotated refresh token lives in memory only */
-                char *audience;         /* JWT aud; set by the loader for every config */
-                char *ca_file;          /* NULL: system trust store only */
-                char *proxy;            /* NULL: none */
-                int stall_timeout_s;    /* default 150 */
-                int limit_backoff_s;    /* salesforce.limit_backoff_s, default 60: first wait after
-                                         * "too busy" or an org limit, doubling to 8x */
-                int limits_poll_s;      /* salesforce.limits_poll_s, default 300; 0: off */
-                size_t max_response_bytes; /* salesforce.max_response_bytes, default 16 MiB:
-                                            * the ceiling of one HTTP response body */
-        } sf;
+        struct config_sf sf;
         struct {
                 char *bootstrap_servers;
                 enum delivery delivery;         /* default exactly_once */
@@ -104,8 +151,19 @@ struct config {
         enum route_error on_route_error;        /* default quarantine */
         enum org_change on_org_change;          /* default fail */
         char *metrics_listen;   /* host:port; default 127.0.0.1:9464 */
-        struct config_route *routes;
+        struct config_route *routes;  /* every org's, grouped by unit */
         size_t nroutes;
+        struct config_coordination coord;
+        struct config_org *orgs;      /* at least one; orgs[0] is "default" when the file has
+                                       * top-level salesforce:/routes: */
+        size_t norgs;
+        int has_orgs;                 /* the file has an orgs: list: sf.org headers, {org},
+                                       * org-qualified replay keys and metric labels */
+        struct config_unit *units;    /* at least one */
+        size_t nunits;
+        /* Set only in a unit's view (config_unit_view()), NULL in a loaded config. */
+        const char *unit;             /* the unit's id */
+        const char *org_id;           /* its org's id; NULL for the default org */
         char **warnings;        /* file:line:column: key: message, for the caller to log */
         size_t nwarnings;
 };
@@ -142,6 +200,17 @@ void config_destroy(struct config *cfg);
 
 /** @brief Print every known key with its type, default and one-line doc (README reference, `--help`). */
 void config_print_reference(FILE *fp);
+
+/**
+ * @brief Fill *view with what one unit runs on: a shallow copy of cfg whose
+ *        sf is the unit's org's, whose routes are the unit's slice of
+ *        cfg->routes (the same objects: pointers into cfg->routes), and
+ *        whose unit/org_id say which. Nothing is allocated: view lives as
+ *        long as cfg and is never passed to config_destroy().
+ * @remark With one unit "default" in the default org and no coordination:,
+ *         the view equals cfg apart from unit ("default").
+ */
+void config_unit_view(const struct config *cfg, size_t unit, struct config *view);
 
 /** @returns the route whose channel is @p channel (ignoring a `?filter` suffix on either side), or NULL. */
 const struct config_route *config_find_route(const struct config *cfg, const char *channel);

@@ -205,4 +205,64 @@ int metrics_healthy(double max_age_s);
  */
 int metrics_ready(char *reason, size_t n);
 
+/*
+ * Group mode (coordination:, HA.md §2.5). A process runs several units,
+ * each in a slot (its index in cfg->units). The per-unit variants below
+ * take a slot; the functions above without one act on slot 0, which is
+ * all single-instance mode uses. Until metrics_group_init() nothing of
+ * this is rendered and readiness is slot 0's, exactly as before.
+ */
+#define METRICS_MAX_UNITS 64
+
+/**
+ * @brief Enter group mode with these units (ids copied, at most
+ *        METRICS_MAX_UNITS). Renders sfbridge_unit_owned{unit} (0 for
+ *        each), sfbridge_units_owned, sfbridge_group_rebalances_total{event},
+ *        sfbridge_unit_takeover_seconds and sfbridge_unit_handoff_seconds
+ *        (histograms), sfbridge_unit_fenced_total{unit,cause},
+ *        sfbridge_pause_detected_total, sfbridge_unit_unknown_total.
+ *        Readiness from now on: 503 "joining group" until
+ *        metrics_group_joined(1); then ready with body "standby" when no
+ *        unit is owned; else ready iff no unknown partition and every
+ *        owned slot is ready as a single instance would be (handshaken,
+ *        subscribed, not stalled, no reason, no quarantine, Kafka not
+ *        failing) and not FAILED; the reason names the unit
+ *        ("unit emea: not handshaken").
+ * @returns 0 or -1 (too many units, out of memory).
+ */
+int metrics_group_init(const char *const *unit_ids, size_t n);
+void metrics_group_joined(int joined);
+/** @brief The unit in @p slot is owned (claimed through subscribed) or not; sets unit_owned and units_owned. */
+void metrics_unit_owned_set(size_t slot, int owned);
+/** @brief FAILED (HA.md §2.2): not ready, naming the unit and why (copied); NULL clears. */
+void metrics_unit_failed_set(size_t slot, const char *why);
+/** @param event "assign", "revoke" or "lost". */
+void metrics_group_rebalance_inc(const char *event);
+/** @brief Assignment -> subscribed, seconds. */
+void metrics_unit_takeover_observe(double seconds);
+/** @brief Revoke -> unassigned (drained), seconds. */
+void metrics_unit_handoff_observe(double seconds);
+/** @param cause "producer" or "owner_record". */
+void metrics_unit_fenced_inc(size_t slot, const char *cause);
+void metrics_pause_detected_inc(void);
+/** @brief Count a partition assigned to us that no configured unit maps to; @p now_unknown (how many such are held now) > 0 keeps readiness false. */
+void metrics_unit_unknown(int counted, int now_unknown);
+
+/* Slot variants of metrics_ready_set(), metrics_quarantine_set(),
+ * metrics_kafka_failing(), metrics_kafka_settled(), metrics_up_set(),
+ * metrics_in_flight_set(), metrics_in_flight_bytes_set() and
+ * metrics_backoff_set(). In group mode sfbridge_up is 1 when every owned
+ * unit is up (1 for a standby), in_flight and in_flight_bytes are sums,
+ * backoff the largest, and commit freshness waits while any owned slot is
+ * not settled. A slot's state is reset by metrics_unit_owned_set(slot, 0). */
+void metrics_unit_ready_set(size_t slot, int handshaken, int all_subscribed, int stalled,
+                            const char *reason);
+void metrics_unit_quarantine_set(size_t slot, const char *text);
+void metrics_unit_kafka_failing(size_t slot, const char *what, const char *err, long long ago_ms);
+void metrics_unit_kafka_settled(size_t slot, int settled);
+void metrics_unit_up_set(size_t slot, int up);
+void metrics_unit_in_flight_set(size_t slot, unsigned long n);
+void metrics_unit_in_flight_bytes_set(size_t slot, unsigned long long bytes);
+void metrics_unit_backoff_set(size_t slot, double seconds);
+
 #endif
