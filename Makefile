@@ -150,7 +150,7 @@ fuzz:
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_bayeux.c connector/bayeux.c connector/json.c \
 	    connector/recovery.c connector/router.c connector/buf.c -o build-fuzz/fuzz_bayeux
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_config.c connector/config.c connector/config_keys.c \
-	    connector/config_diag.c connector/expand.c connector/buf.c connector/kafka_conf.c \
+	    connector/config_diag.c connector/expand.c connector/buf.c connector/kafka_conf.c connector/units.c \
 	    connector/log.c connector/jwt.c -lyaml -lrdkafka -lcjson -lcrypto -lm \
 	    -o build-fuzz/fuzz_config
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_expand.c connector/expand.c connector/buf.c \

@@ -1,16 +1,13 @@
 /*
- * The one place where the pieces meet. A batch is everything one
- * /meta/connect answer delivered: it is produced, its replay IDs are
- * committed (in the same Kafka transaction with exactly_once), and only then
- * does the next /meta/connect go out. That ordering is the whole delivery
- * guarantee: Salesforce re-sends whatever was not committed when we
- * resubscribe from the committed IDs.
+ * The run loop. A single instance runs one unit made of the whole config.
+ * A replica of a group (coordination:) runs the units Kafka's group
+ * protocol assigned to it: it claims each (unit_claim), steps them side by
+ * side on one libcurl multi handle, drains one before its partition goes
+ * back, and gives up every one at once when its membership may be gone
+ * (lost assignment, or a pause longer than the group would wait for it).
  */
 #include "bridge.h"
 
-#include <errno.h>
-#include <stdarg.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,76 +15,16 @@
 #include <unistd.h>
 
 #include "backoff.h"
-#include "bayeux.h"
-#include "fence.h"
+#include "group.h"
 #include "http.h"
 #include "httpd.h"
 #include "log.h"
 #include "metrics.h"
-#include "murmur2.h"
-#include "recovery.h"
-#include "replay_store.h"
-#include "router.h"
-#include "session.h"
-#include "org_limits.h"
-#include "sink_kafka.h"
+#include "unit.h"
+#include "units.h"
 
-/* A healthy commit takes milliseconds. Longer means Kafka is in trouble:
- * hold the batch and retry from the loop, which stays responsive to
- * signals, rather than block in librdkafka. */
-#define BRIDGE_COMMIT_TIMEOUT_MS 3000
-#define BRIDGE_COMMIT_RETRY_MS 1000
-
-/* Per-batch counts by (route, label), applied to the metrics once the batch is committed. */
-struct bridge_count {
-        size_t route;
-        char label[256]; /* a topic, or a dead letter's reason */
-        unsigned long n;
-};
-
-struct bridge_tally {
-        struct bridge_count *list;
-        size_t len, cap;
-};
-
-struct bridge {
-        const struct config *cfg;
-        struct replay_store *rs;
-        struct sink *sink;
-        struct http *http;
-        struct session *sess;
-        struct org_limits *limits;   /* salesforce.limits_poll_s */
-        struct httpd *httpd;
-        struct fence *fence;
-        int claimed; /* our owner record is on the replay topic: release it on exit */
-        int probing; /* the pre-claim probe: subscribe from -1, nothing is replayed */
-        int wake_fd;
-        volatile sig_atomic_t *stop;
-        int commit_pending;          /* a batch awaits its commit: Kafka was unreachable */
-        int backpressure;            /* long-polling paused: too many events or bytes unacknowledged */
-        long long commit_retry_at;
-        unsigned long long kafka_errors_seen;
-        int kafka_failing;           /* Kafka cannot take a commit: not ready until one succeeds */
-        unsigned long long commits_seen;   /* sink_commits() when last looked at */
-        long long *produced_id;            /* per route: its newest event handed to Kafka */
-        unsigned char *produced_set;
-        long long *committed_id;           /* per route: its committed replay ID when last looked at */
-        unsigned char *committed_set;
-        char fatal[512];
-
-        /* The batch being produced or committed. */
-        struct buf scratch;            /* values compacted of their whitespace */
-        struct bridge_tally events;    /* events per (route, topic) */
-        long long *last_id;            /* per route: its newest event in the batch */
-        unsigned char *last_id_set;
-        unsigned long *cdc_gaps;       /* per route: CDC gap events in the batch */
-        struct session_gap *gaps;      /* replay gaps recorded in the batch */
-        size_t ngaps_in_batch;
-        unsigned char *stopped;        /* per route: once held before an event it cannot forward */
-        long long *stopped_at;         /* ... that event's replay ID (LLONG_MIN: unreadable) */
-        unsigned char *partition_warned; /* per route: said once that events lacked a record ID */
-        struct bridge_tally dead;      /* dead letters per (route, reason) */
-};
+/* How often a replica serves its group membership when nothing else wakes it. */
+#define GROUP_TURN_MS 250
 
 static long long mono_ms(void)
 {
@@ -95,737 +32,6 @@ static long long mono_ms(void)
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static double wall_seconds(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* A cause the bridge sees itself: one log line with cause and action, one count. */
-static void bridge_recovery(enum log_level lvl, const char *cause, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-static void bridge_recovery(enum log_level lvl, const char *cause, const char *fmt, ...)
-{
-        struct recovery_decision dec = recovery_local(cause);
-        const char *act = recovery_action_name(dec.action);
-        char pairs[512];
-        va_list ap;
-
-        /* The caller's pairs go to the logger unformatted, so each value is
-         * escaped; cause and action are names from recovery's table. */
-        snprintf(pairs, sizeof(pairs), "cause=%s action=%s %s", dec.cause, act, fmt);
-        va_start(ap, fmt);
-        log_vmsg(lvl, "recovery", pairs, ap);
-        va_end(ap);
-        metrics_recovery_inc(dec.cause, act);
-}
-
-
-/*
- * Kafka cannot take a commit (what: "commit", "produce", "delivery", "start
- * (step)"): not ready, with err as the reason, until a commit succeeds.
- */
-static void bridge_kafka_failing(struct bridge *br, const char *what, const char *err,
-                                 long long ago_ms)
-{
-        br->kafka_failing = 1;
-        metrics_kafka_failing(what, err && err[0] ? err : sink_last_error(br->sink), ago_ms);
-}
-
-static void bridge_kafka_ok(struct bridge *br)
-{
-        if (!br->kafka_failing)
-                return;
-        br->kafka_failing = 0;
-        metrics_kafka_failing(NULL, NULL, 0);
-}
-
-/*
- * Kafka took a commit: a route whose committed replay ID it moved, or that
- * has nothing uncommitted (never produced, or caught up), is known
- * committed as of now. Once per commit, never per event.
- */
-static void bridge_commits_taken(struct bridge *br)
-{
-        const struct config *cfg = br->cfg;
-        size_t i;
-
-        for (i = 0; i < cfg->nroutes; i++) {
-                long long id = 0;
-                int has = replay_store_get(br->rs, cfg->routes[i].channel, &id) == 0;
-                int moved = has && (!br->committed_set[i] || br->committed_id[i] != id);
-                int caught_up = !br->produced_set[i] || (has && br->produced_id[i] == id);
-
-                if (has) {
-                        br->committed_id[i] = id;
-                        br->committed_set[i] = 1;
-                }
-                if (moved || caught_up)
-                        metrics_commit_route(cfg->routes[i].channel);
-        }
-}
-
-static void bridge_sync_kafka_metrics(struct bridge *br)
-{
-        unsigned long long errs = sink_errors(br->sink), commits = sink_commits(br->sink);
-        long long pending = sink_pending_ms(br->sink);
-
-        if (errs > br->kafka_errors_seen) {
-                metrics_kafka_errors_add((unsigned long)(errs - br->kafka_errors_seen));
-                br->kafka_errors_seen = errs;
-        }
-        if (commits != br->commits_seen) {
-                br->commits_seen = commits;
-                bridge_commits_taken(br);
-                if (!br->commit_pending && pending <= BRIDGE_COMMIT_TIMEOUT_MS)
-                        bridge_kafka_ok(br);
-        }
-        /* at_least_once: acknowledgements as overdue as a commit that timed out. */
-        if (pending > BRIDGE_COMMIT_TIMEOUT_MS)
-                bridge_kafka_failing(br, "delivery", NULL, pending);
-        metrics_kafka_settled(!br->commit_pending && sink_settled(br->sink));
-        metrics_in_flight_set((unsigned long)sink_in_flight(br->sink));
-        metrics_in_flight_bytes_set(sink_in_flight_bytes(br->sink));
-        metrics_up_set(!sink_kafka_down(br->sink) && br->sess && session_handshaken(br->sess));
-}
-
-/* Count one of route ri under label; the last entry is tried first (a batch is mostly one route). */
-static int bridge_tally_add(struct bridge_tally *t, size_t ri, const char *label)
-{
-        struct bridge_count *c;
-        size_t i;
-
-        for (i = t->len; i-- > 0;) {
-                c = &t->list[i];
-                if (c->route == ri && !strcmp(c->label, label)) {
-                        c->n++;
-                        return 0;
-                }
-        }
-        if (t->len == t->cap) {
-                size_t cap = t->cap ? t->cap * 2 : 16;
-
-                c = realloc(t->list, cap * sizeof(*c));
-                if (!c)
-                        return -1;
-                t->list = c;
-                t->cap = cap;
-        }
-        c = &t->list[t->len++];
-        c->route = ri;
-        snprintf(c->label, sizeof(c->label), "%s", label);
-        c->n = 1;
-        return 0;
-}
-
-static void bridge_batch_reset(struct bridge *br)
-{
-        size_t i;
-
-        br->events.len = 0;
-        br->dead.len = 0;
-        for (i = 0; i < br->cfg->nroutes; i++) {
-                br->last_id_set[i] = 0;
-                br->cdc_gaps[i] = 0;
-        }
-}
-
-/* The gaps of the batch are in Kafka: their routes' stored position is -2
- * now (bridge_put_gaps), unless an event of the batch moved it further. */
-static void bridge_gaps_committed(struct bridge *br)
-{
-        size_t i;
-
-        for (i = 0; i < br->ngaps_in_batch; i++) {
-                const struct config_route *rt = br->gaps[i].rt;
-
-                if (rt->on_invalid_replay != INVALID_REPLAY_FAIL &&
-                    !br->last_id_set[rt - br->cfg->routes])
-                        metrics_replay_id_set(rt->channel, REPLAY_ALL);
-        }
-        br->ngaps_in_batch = 0;
-}
-
-/* The batch is in Kafka: now, and only now, it shows in the metrics. */
-static void bridge_batch_committed(struct bridge *br)
-{
-        const struct config *cfg = br->cfg;
-        double now = wall_seconds();
-        size_t i;
-
-        for (i = 0; i < br->events.len; i++)
-                metrics_events_add(cfg->routes[br->events.list[i].route].channel,
-                                   br->events.list[i].label, br->events.list[i].n);
-        for (i = 0; i < br->dead.len; i++)
-                metrics_dead_letters_add(cfg->routes[br->dead.list[i].route].channel,
-                                         br->dead.list[i].label, br->dead.list[i].n);
-        for (i = 0; i < cfg->nroutes; i++) {
-                if (!br->last_id_set[i])
-                        continue;
-                br->produced_id[i] = br->last_id[i];
-                br->produced_set[i] = 1;
-                metrics_replay_id_set(cfg->routes[i].channel, br->last_id[i]);
-                metrics_last_event_set(cfg->routes[i].channel, now);
-                if (br->cdc_gaps[i])
-                        metrics_cdc_gap_add(cfg->routes[i].channel, br->cdc_gaps[i]);
-        }
-        bridge_gaps_committed(br);
-        bridge_batch_reset(br);
-}
-
-
-/* The batch did not make it: its gaps go back to the session's list. */
-static void bridge_batch_lost(struct bridge *br)
-{
-        size_t i;
-
-        for (i = 0; i < br->ngaps_in_batch; i++)
-                session_return_gap(br->sess, &br->gaps[i]);
-        br->ngaps_in_batch = 0;
-        bridge_batch_reset(br);
-}
-
-/* Close the batch; on a final answer, tell the session. Returns the sink status. */
-static int bridge_commit(struct bridge *br, int timeout_ms)
-{
-        long long t0 = mono_ms();
-        char err[512];
-        int st;
-
-        /* A newer instance took over: this one must not commit once more. */
-        if (fence_check(br->fence, br->fatal, sizeof(br->fatal)))
-                return SINK_FATAL;
-        st = sink_commit(br->sink, timeout_ms, err, sizeof(err));
-        switch (st) {
-        case SINK_OK:
-                if (br->commit_pending)
-                        log_msg(LOG_INFO, "kafka_recovered", "err=\"batch committed after retrying\"");
-                br->commit_pending = 0;
-                bridge_batch_committed(br);
-                session_batch_done(br->sess, SESSION_BATCH_COMMITTED, NULL);
-                break;
-        case SINK_RETRY:
-                if (!br->commit_pending) {
-                        bridge_recovery(LOG_WARN, "kafka_unavailable", "err=\"%s\"", err);
-                }
-                br->commit_pending = 1;
-                br->commit_retry_at = mono_ms() + BRIDGE_COMMIT_RETRY_MS;
-                /* Failing since this commit began, not since it gave up. */
-                bridge_kafka_failing(br, "commit", err, mono_ms() - t0);
-                break;
-        case SINK_ABORTED:
-                br->commit_pending = 0;
-                log_msg(LOG_WARN, "batch_aborted", "err=\"%s\"", err);
-                bridge_kafka_failing(br, "commit", err, mono_ms() - t0);
-                bridge_batch_lost(br);
-                session_batch_done(br->sess, SESSION_BATCH_REBUILD, "batch_aborted");
-                break;
-        default:
-                br->commit_pending = 0;
-                snprintf(br->fatal, sizeof(br->fatal), "%s", err);
-                break;
-        }
-        bridge_sync_kafka_metrics(br);
-        return st;
-}
-
-static int bridge_may_connect(struct bridge *br)
-{
-        const struct config *cfg = br->cfg;
-        unsigned long long bytes;
-        const char *bound;
-        size_t in_flight;
-
-        if (br->commit_pending)
-                return 0;
-        /* Bounded memory: no new events while too many, or too many bytes,
-         * await Kafka. Two loads and two compares: no cost per event. */
-        in_flight = sink_in_flight(br->sink);
-        bytes = sink_in_flight_bytes(br->sink);
-        if (in_flight >= (size_t)cfg->kafka.max_in_flight)
-                bound = "max_in_flight";
-        else if (bytes > (unsigned long long)cfg->kafka.max_in_flight_bytes)
-                bound = "max_in_flight_bytes";
-        else
-                bound = NULL;
-        if (bound) {
-                if (!br->backpressure)
-                        log_msg(LOG_WARN, "backpressure",
-                                "in_flight=%zu in_flight_bytes=%llu bound=%s max_in_flight=%d "
-                                "max_in_flight_bytes=%zu action=pause_long_polling",
-                                in_flight, bytes, bound, cfg->kafka.max_in_flight,
-                                cfg->kafka.max_in_flight_bytes);
-                br->backpressure = 1;
-                return 0;
-        }
-        if (br->backpressure)
-                log_msg(LOG_INFO, "backpressure",
-                        "in_flight=%zu in_flight_bytes=%llu action=resume_long_polling", in_flight,
-                        bytes);
-        br->backpressure = 0;
-        return 1;
-}
-
-/* How an operator gets a stopped route going again, by reason. */
-static const char *bridge_resolve_hint(const char *reason)
-{
-        if (!strcmp(reason, "too_large"))
-                return "raise the topic's max.message.bytes and the producer's message.max.bytes "
-                       "(kafka.properties), or set kafka.dead_letter_topic, or move the route past "
-                       "it with `sfbridge replay set`; then restart";
-        if (!strcmp(reason, "illegal_topic"))
-                return "change the route's topic template, or set kafka.dead_letter_topic, or move "
-                       "the route past it with `sfbridge replay set`; then restart";
-        if (!strcmp(reason, "topic_denied"))
-                return "grant the bridge's Kafka principal Write (and Create) on the topic, or set "
-                       "kafka.dead_letter_topic, or move the route past it with `sfbridge replay "
-                       "set`; then restart";
-        if (!strcmp(reason, "topic_missing"))
-                return "create the topic (the cluster does not auto-create it), or set "
-                       "kafka.dead_letter_topic, or move the route past it with `sfbridge replay "
-                       "set`; then restart";
-        if (!strcmp(reason, "dead_letter_failed"))
-                return "make kafka.dead_letter_topic exist and accept the record, or move the route "
-                       "past it with `sfbridge replay set`; then restart";
-        return "set kafka.dead_letter_topic, or move the route past it with `sfbridge replay set`; "
-               "then restart";
-}
-
-/* The event's replay ID as text: decimal, or (unreadable) the text as sent. */
-static void bridge_event_id(const struct bayeux_msg *m, char *out, size_t out_size)
-{
-        if (m->problem == BAYEUX_EVENT_OK)
-                snprintf(out, out_size, "%lld", m->replay_id);
-        else if (m->replay_raw.p && m->replay_raw.len)
-                snprintf(out, out_size, "%.*s", (int)(m->replay_raw.len < 30 ? m->replay_raw.len : 30),
-                         m->replay_raw.p);
-        else
-                snprintf(out, out_size, "none");
-}
-
-/*
- * An event the bridge cannot forward stops its route's progress rather
- * than be skipped: the route is quarantined (session.c), so its later events
- * are held back from Kafka too and its committed replay ID stays just before
- * this one; the quarantine's retry subscribes it again from there, with
- * backoff, and meets the event again until its cause is gone. Other routes
- * go on. The one place a route stops.
- */
-static void bridge_stop_route(struct bridge *br, size_t ri, const struct bayeux_msg *m,
-                              const char *reason, const char *topic, const char *why)
-{
-        long long rid = m->problem == BAYEUX_EVENT_OK ? m->replay_id : LLONG_MIN;
-        char id[32];
-
-        if (!session_route_up(br->sess, ri))
-                return; /* set aside already, earlier in this batch */
-        if (m->problem == BAYEUX_EVENT_OK)
-                snprintf(id, sizeof(id), "%lld", m->replay_id);
-        else
-                snprintf(id, sizeof(id), "unreadable");
-        /* Said and counted once per event: the quarantine's retries meet it again. */
-        if (!br->stopped[ri] || br->stopped_at[ri] != rid)
-                bridge_recovery(LOG_ERROR, "bad_event",
-                                "channel=%s replay_id=%s reason=%s topic=%s err=\"%s\" resolve=\"%s\"",
-                                br->cfg->routes[ri].channel, id, reason, topic, why,
-                                bridge_resolve_hint(reason));
-        else
-                log_msg(LOG_WARN, "route_held", "channel=%s replay_id=%s reason=%s err=\"still cannot "
-                        "be forwarded\"", br->cfg->routes[ri].channel, id, reason);
-        br->stopped[ri] = 1;
-        br->stopped_at[ri] = rid;
-        session_route_quarantine(br->sess, ri, "bad_event", why);
-}
-
-/*
- * An event that cannot be produced where it belongs (reason: a token; why:
- * the text; rec: the rendered record, or NULL when it could not be
- * rendered). With kafka.dead_letter_topic it goes there in this batch;
- * without, or when the dead letter cannot be produced either, its route
- * stops just before it.
- * @returns SINK_OK (dead-lettered: mark it), 1 (the route stopped), or the
- *          sink status of a failed batch (err set).
- */
-static int bridge_poison(struct bridge *br, size_t ri, const struct bayeux_msg *m,
-                         const struct router_record *rec, const char *reason, const char *why,
-                         int dead_letter_failed, char *err, size_t err_size)
-{
-        const char *dlq = br->cfg->kafka.dead_letter_topic;
-        const char *topic = rec ? rec->topic : br->cfg->routes[ri].topic;
-        struct sink_dead_letter dl = { 0 };
-        char id[32], detail[1024];
-        int st;
-
-        if (!dlq) {
-                bridge_stop_route(br, ri, m, reason, topic, why);
-                return 1;
-        }
-        if (dead_letter_failed) {
-                snprintf(detail, sizeof(detail), "its dead letter to %.250s was refused: %.500s", dlq, why);
-                bridge_stop_route(br, ri, m, "dead_letter_failed", topic, detail);
-                return 1;
-        }
-        bridge_event_id(m, id, sizeof(id));
-        dl.channel = m->channel;
-        dl.replay_id = id;
-        dl.error = why;
-        dl.topic = topic;
-        if (rec && rec->key) {
-                dl.key = rec->key;
-                dl.key_len = rec->key_len;
-        }
-        dl.value = m->message.p;
-        dl.value_len = m->message.len;
-        st = sink_dead_letter(br->sink, &dl, err, err_size);
-        if (st == SINK_POISON) {
-                snprintf(detail, sizeof(detail), "%.400s; its dead letter to %.250s cannot be produced either: %.300s",
-                         why, dlq, err);
-                bridge_stop_route(br, ri, m, "dead_letter_failed", topic, detail);
-                return 1;
-        }
-        if (st != SINK_OK)
-                return st;
-        if (bridge_tally_add(&br->dead, ri, reason) == -1) {
-                snprintf(err, err_size, "out of memory counting dead letters");
-                return SINK_FATAL;
-        }
-        bridge_recovery(LOG_WARN, "poison_event",
-                        "channel=%s replay_id=%s reason=%s topic=%s dead_letter_topic=%s err=\"%s\"",
-                        m->channel, id, reason, topic, dlq, why);
-        return SINK_OK;
-}
-
-/*
- * The topic of a route's sf.gap record: the route's topic; a {entity}
- * template has no entity to name, so it goes where an event without one
- * goes (router.c: "_unknown").
- */
-static void bridge_gap_route_topic(const struct config_route *rt, char *out, size_t out_size)
-{
-        const char *t = rt->topic, *e;
-        size_t len = 0;
-
-        out[0] = '\0';
-        while ((e = strstr(t, "{entity}"))) {
-                len += (size_t)snprintf(out + len, out_size - len, "%.*s_unknown", (int)(e - t), t);
-                if (len >= out_size)
-                        return;
-                t = e + strlen("{entity}");
-        }
-        snprintf(out + len, out_size - len, "%s", t);
-}
-
-/*
- * Record the gaps the session handled, in the open batch (one transaction
- * with exactly_once), each three ways:
- *  - the audit record, key "<name>:<channel>:gap:<detected_at>", on the
- *    append-only gap topic (replay_gap_topic(): every gap is kept there);
- *  - in-band, a record on the route's topic with header sf.gap, keyed and
- *    partitioned by the channel as a channel-keyed event of the route is,
- *    before any event of the new subscription: consumers of the topic learn
- *    that events were lost, and where;
- *  - the route's replay position, moved to -2 (all or new; fail moves
- *    nothing: the operator decides). Salesforce refused the stored ID and
- *    says nothing of what it still retains, so the only position a restart
- *    can use without meeting the same gap again, and without losing what
- *    was published after the gap (-1 would: those events are not new at
- *    the next start), is "everything retained". Nothing of the route was
- *    delivered since (any event moves the position to its own replay ID,
- *    in this batch too: gaps go first), so -2 re-delivers nothing; under
- *    new it may deliver, late, events older than the gap that the live -1
- *    subscription skipped, when the next re-handshake or start comes
- *    before the route's next event. The mark rides like any replay ID:
- *    committed with the batch, or (at_least_once) once acknowledged.
- */
-static int bridge_put_gaps(struct bridge *br, char *err, size_t err_size)
-{
-        const struct config *cfg = br->cfg;
-        struct session_gap gap;
-        struct buf key, value;
-        char gap_topic[256];
-        int st = SINK_OK;
-
-        buf_init(&key, 8192);
-        buf_init(&value, 8192);
-        replay_gap_topic(cfg, gap_topic, sizeof(gap_topic));
-        while (st == SINK_OK && br->ngaps_in_batch < cfg->nroutes &&
-               session_take_gap(br->sess, &gap)) {
-                const struct config_route *rt = gap.rt;
-                struct router_record rec;
-
-                br->gaps[br->ngaps_in_batch++] = gap;
-                if (replay_gap_encode(cfg->name, rt->channel, gap.lost_after,
-                                      gap.resubscribed_from,
-                                      config_invalid_replay_name(rt->on_invalid_replay),
-                                      gap.detected_at, &key, &value)) {
-                        snprintf(err, err_size, "gap record of %s too large", rt->channel);
-                        st = SINK_FATAL;
-                        break;
-                }
-                st = sink_gap(br->sink, gap_topic, key.data, key.len, value.data, value.len, err,
-                              err_size);
-                if (st != SINK_OK)
-                        break;
-                memset(&rec, 0, sizeof(rec));
-                bridge_gap_route_topic(rt, rec.topic, sizeof(rec.topic));
-                rec.key = rt->channel;
-                rec.key_len = strlen(rt->channel);
-                rec.value = value.data;
-                rec.value_len = value.len;
-                rec.headers[0] = (struct router_header){ "sf.gap", value.data, value.len };
-                rec.headers[1] = (struct router_header){ "sf.channel", rt->channel,
-                                                         strlen(rt->channel) };
-                rec.headers[2] = (struct router_header){ "sf.bridge", cfg->name, strlen(cfg->name) };
-                rec.nheaders = 3;
-                rec.channel = rt->channel;
-                rec.replay_id = gap.lost_after;
-                rec.partition_hash = murmur2_positive(rt->channel, strlen(rt->channel));
-                st = sink_produce(br->sink, &rec, err, err_size);
-                if (st == SINK_POISON) {
-                        /* Kafka can never take it there (the audit record is
-                         * written): say so rather than hold the route back. */
-                        log_msg(LOG_ERROR, "gap_record_failed", "channel=%s topic=%s err=\"%s\"",
-                                rt->channel, rec.topic, err);
-                        st = SINK_OK;
-                }
-                if (st == SINK_OK && rt->on_invalid_replay != INVALID_REPLAY_FAIL)
-                        st = sink_mark(br->sink, rt->channel, REPLAY_ALL, NULL, err, err_size);
-                if (st == SINK_OK)
-                        log_msg(LOG_INFO, "replay_gap_recorded", "channel=%s lost_after_replay_id=%lld "
-                                "resumes_from=%s gap_topic=%s topic=%s", rt->channel, gap.lost_after,
-                                rt->on_invalid_replay != INVALID_REPLAY_FAIL ? "-2" : "unchanged",
-                                gap_topic, rec.topic);
-        }
-        buf_free(&key);
-        buf_free(&value);
-        return st;
-}
-
-/*
- * Salesforce sent an event at or before the route's committed replay ID
- * again: it counts against the org's daily allocation once more. Counted,
- * and produced as any event (the design keeps no per-event dedup: replay
- * IDs are opaque and need not be contiguous).
- */
-static void bridge_count_redelivered(struct bridge *br, const struct config_route *rt,
-                                     const struct bayeux_msg *m)
-{
-        long long committed;
-
-        if (m->problem != BAYEUX_EVENT_OK || br->probing)
-                return;
-        if (replay_store_get(br->rs, rt->channel, &committed) == 0 && committed >= 0 &&
-            m->replay_id <= committed)
-                metrics_redelivered_add(rt->channel, 1);
-}
-
-/*
- * One batch: every event of the response, in order, into one Kafka batch
- * (a transaction with exactly_once) with the replay gaps waiting to be
- * recorded; then the session may send the next long-poll, and the batch
- * commits. A failure anywhere aborts the whole batch and the session
- * resubscribes from the committed IDs: nothing is half-delivered.
- */
-static void bridge_take_batch(struct bridge *br, const struct bayeux_response *resp)
-{
-        const struct config *cfg = br->cfg;
-        char err[512];
-        size_t i;
-        int st;
-
-        if (fence_check(br->fence, br->fatal, sizeof(br->fatal)))
-                return;
-        bridge_batch_reset(br);
-        metrics_kafka_settled(0); /* the batch's wait for its commit starts here */
-        st = sink_begin(br->sink, err, sizeof(err));
-        if (st == SINK_OK)
-                st = bridge_put_gaps(br, err, sizeof(err));
-        for (i = 0; i < resp->nmsgs && st == SINK_OK; i++) {
-                const struct bayeux_msg *m = &resp->msgs[i];
-                const struct config_route *rt;
-                struct router_record rec;
-                const char *reason;
-                char why[512];
-                size_t ri;
-                int warned = 0, rendered, dead_failed;
-
-                if (m->kind != BAYEUX_EVENT)
-                        continue;
-                rt = config_find_route(cfg, m->channel);
-                if (!rt) {
-                        bridge_recovery(LOG_ERROR, "unrouted_event", "channel=%s err=\"an event "
-                                        "on a channel no route subscribes to\"", m->channel);
-                        continue;
-                }
-                ri = (size_t)(rt - cfg->routes);
-                if (!session_route_up(br->sess, ri))
-                        continue; /* held, not lost: its committed replay ID stays before them */
-                bridge_count_redelivered(br, rt, m);
-                /* An event that cannot be produced is poison: dead-lettered or its route stops. */
-                reason = NULL;
-                rendered = 0;
-                dead_failed = 0;
-                if (m->problem != BAYEUX_EVENT_OK) {
-                        bayeux_event_problem_text(m, why, sizeof(why));
-                        reason = "unreadable";
-                } else {
-                        int rc = router_render(cfg, rt, m, &rec, &br->scratch, &warned, why,
-                                               sizeof(why));
-
-                        if (rc == -1) {
-                                reason = "unreadable";
-                        } else {
-                                rendered = 1;
-                                if (rc == ROUTER_ILLEGAL_TOPIC)
-                                        reason = "illegal_topic";
-                        }
-                }
-                if (!reason && sink_poison_count(br->sink)) {
-                        const char *known, *kerr;
-                        char id[32];
-
-                        bridge_event_id(m, id, sizeof(id));
-                        if (sink_poison_known(br->sink, m->channel, id, &known, &kerr, &dead_failed)) {
-                                reason = known;
-                                snprintf(why, sizeof(why), "Kafka refused it: %s", kerr);
-                        }
-                }
-                if (!reason) {
-                        if (warned & ~ROUTER_WARN_NO_PARTITION_ID)
-                                log_msg(LOG_WARN, "event_incomplete", "channel=%s replay_id=%lld topic=%s",
-                                        m->channel, m->replay_id, rec.topic);
-                        /* Once per route, not per event: a stream of such events would flood the log. */
-                        if ((warned & ROUTER_WARN_NO_PARTITION_ID) && !br->partition_warned[ri]) {
-                                br->partition_warned[ri] = 1;
-                                log_msg(LOG_WARN, "partition_fallback",
-                                        "channel=%s replay_id=%lld topic=%s cause=%s "
-                                        "action=partition_by_channel",
-                                        m->channel, m->replay_id, rec.topic,
-                                        rt->partition_by == ROUTE_PARTITION_ENTITY
-                                            ? "no_entity"
-                                            : "no_record_id");
-                        }
-                        st = sink_produce(br->sink, &rec, err, sizeof(err));
-                        if (st == SINK_POISON) {
-                                reason = sink_poison_reason(br->sink);
-                                snprintf(why, sizeof(why), "%s", err);
-                                st = SINK_OK;
-                        }
-                }
-                if (reason && st == SINK_OK) {
-                        st = bridge_poison(br, ri, m, rendered ? &rec : NULL, reason, why, dead_failed,
-                                           err, sizeof(err));
-                        if (st == 1) {
-                                st = SINK_OK;
-                                continue; /* the route stopped just before it */
-                        }
-                }
-                if (st == SINK_OK && m->problem == BAYEUX_EVENT_OK)
-                        st = sink_mark(br->sink, rt->channel, m->replay_id, m->event_time, err,
-                                       sizeof(err));
-                if (st != SINK_OK) {
-                        log_msg(LOG_ERROR, "produce_failed",
-                                "channel=%s replay_id=%lld topic=%s bytes=%zu err=\"%s\" action=%s",
-                                m->channel, m->replay_id, rendered ? rec.topic : rt->topic,
-                                rendered ? rec.value_len : m->message.len, err,
-                                "abort_batch_and_resubscribe_from_committed");
-                        break;
-                }
-                if (m->problem != BAYEUX_EVENT_OK)
-                        continue; /* dead-lettered; its replay ID cannot be marked */
-                br->last_id[ri] = m->replay_id;
-                br->last_id_set[ri] = 1;
-                if (reason)
-                        continue; /* dead-lettered: not counted as an event of its topic */
-                if (bridge_tally_add(&br->events, ri, rec.topic) == -1) {
-                        snprintf(err, sizeof(err), "out of memory counting events");
-                        st = SINK_FATAL;
-                        break;
-                }
-                if (m->change_type && !strncmp(m->change_type, "GAP_", 4))
-                        br->cdc_gaps[ri]++;
-        }
-        buf_trim(&br->scratch, BAYEUX_KEEP_BYTES);
-        if (st == SINK_FATAL) {
-                snprintf(br->fatal, sizeof(br->fatal), "%s", err);
-                return;
-        }
-        if (st != SINK_OK) {
-                char aerr[256];
-
-                if (sink_abort(br->sink, 5000, aerr, sizeof(aerr)) == SINK_FATAL) {
-                        snprintf(br->fatal, sizeof(br->fatal), "%s", aerr);
-                        return;
-                }
-                if (i == 0 || st == SINK_RETRY)
-                        log_msg(LOG_WARN, "kafka_unavailable", "err=\"%s\" action=rebuild", err);
-                bridge_kafka_failing(br, "produce", err, 0);
-                bridge_batch_lost(br);
-                session_batch_done(br->sess, SESSION_BATCH_REBUILD, "batch_aborted");
-                bridge_sync_kafka_metrics(br);
-                return;
-        }
-        session_set_paused(br->sess, !bridge_may_connect(br));
-        session_batch_produced(br->sess);
-        bridge_commit(br, BRIDGE_COMMIT_TIMEOUT_MS);
-}
-
-/* Gaps the session handled while no events came: recorded in a batch of their own. */
-static void bridge_flush_gaps(struct bridge *br)
-{
-        char err[512];
-        int st;
-
-        if (br->commit_pending)
-                return;
-        bridge_batch_reset(br);
-        st = sink_begin(br->sink, err, sizeof(err));
-        if (st == SINK_OK)
-                st = bridge_put_gaps(br, err, sizeof(err));
-        if (br->ngaps_in_batch == 0) {
-                if (st == SINK_OK)
-                        sink_abort(br->sink, 1000, err, sizeof(err));
-                return;
-        }
-        if (st == SINK_OK)
-                st = sink_commit(br->sink, BRIDGE_COMMIT_TIMEOUT_MS, err, sizeof(err));
-        if (st == SINK_OK) {
-                bridge_gaps_committed(br);
-                return;
-        }
-        log_msg(LOG_WARN, "replay_gap", "err=\"gap record not written yet: %s\" action=retry", err);
-        if (st == SINK_FATAL) {
-                snprintf(br->fatal, sizeof(br->fatal), "%s", err);
-                return;
-        }
-        bridge_kafka_failing(br, "commit", err, 0);
-        sink_abort(br->sink, 1000, err, sizeof(err));
-        bridge_batch_lost(br);
-}
-
-
-static long long bridge_replay_from(void *ctx, const struct config_route *rt)
-{
-        struct bridge *br = ctx;
-        long long id;
-
-        if (br->probing)
-                return REPLAY_NEW;
-        if (replay_store_get(br->rs, rt->channel, &id) == 0)
-                return id;
-        return rt->start;
-}
-
-static int bridge_replay_all_refused(void *ctx, const struct config_route *rt, char *why,
-                                     size_t why_size)
-{
-        struct bridge *br = ctx;
-
-        return org_limits_nearly_spent(br->limits, rt->channel, why, why_size);
 }
 
 static void drain_fd(int fd)
@@ -836,410 +42,6 @@ static void drain_fd(int fd)
                 return;
         while (read(fd, tmp, sizeof(tmp)) > 0)
                 ;
-}
-
-/* Retry step() with backoff until it succeeds (0), fails for good (-1,
- * errstr set) or a stop is requested (1). Kafka may come up after us. */
-static int bridge_retry(struct bridge *br, const char *what,
-                        int (*step)(struct bridge *br, char *err, size_t err_size),
-                        char *errstr, size_t errstr_size)
-{
-        struct backoff bo;
-        char err[512], step_name[64];
-
-        backoff_init(&bo, 500, 10000);
-        for (;;) {
-                long long t0 = mono_ms();
-                long delay;
-                int rc;
-
-                if (*br->stop)
-                        return 1;
-                err[0] = '\0';
-                rc = step(br, err, sizeof(err));
-                if (rc == 0) {
-                        bridge_kafka_ok(br);
-                        return 0;
-                }
-                if (rc == SINK_FATAL) {
-                        snprintf(errstr, errstr_size, "%s", err);
-                        return -1;
-                }
-                snprintf(step_name, sizeof(step_name), "start (%s)", what);
-                bridge_kafka_failing(br, step_name, err, mono_ms() - t0);
-                delay = backoff_next_ms(&bo);
-                log_msg(LOG_WARN, "kafka_unavailable", "step=%s err=\"%s\" retry_ms=%ld", what, err, delay);
-                metrics_heartbeat();
-                http_poll(br->http, (int)delay, br->wake_fd);
-                drain_fd(br->wake_fd);
-        }
-}
-
-static int step_load(struct bridge *br, char *err, size_t err_size)
-{
-        return replay_store_load(br->rs, 10000, err, err_size) == 0 ? 0 : SINK_RETRY;
-}
-
-static int step_start(struct bridge *br, char *err, size_t err_size)
-{
-        return sink_start(br->sink, 10000, err, err_size);
-}
-
-static int step_watch(struct bridge *br, char *err, size_t err_size)
-{
-        return fence_watch_start(br->fence, 10000, err, err_size) == 0 ? 0 : SINK_RETRY;
-}
-
-/* Write this instance's owner record, claimed or released, in a batch of
- * its own; see fence.h. */
-static int bridge_write_owner(struct bridge *br, int release, int timeout_ms, char *err,
-                              size_t err_size)
-{
-        struct buf key, value;
-        int st;
-
-        buf_init(&key, 1024);
-        buf_init(&value, 4096);
-        if ((release ? fence_release_encode : fence_claim_encode)(br->fence, &key, &value) == -1) {
-                buf_free(&key);
-                buf_free(&value);
-                snprintf(err, err_size, "owner record too large");
-                return SINK_FATAL;
-        }
-        st = sink_begin(br->sink, err, err_size);
-        if (st == SINK_OK)
-                st = sink_put_record(br->sink, key.data, key.len, value.data, value.len, err, err_size);
-        if (st == SINK_OK)
-                st = sink_commit(br->sink, timeout_ms, err, err_size);
-        if (st == SINK_OK && sink_flush(br->sink, timeout_ms) == -1) {
-                snprintf(err, err_size, "owner record not acknowledged within %d ms", timeout_ms);
-                st = SINK_RETRY;
-        }
-        if (st != SINK_OK && st != SINK_FATAL) {
-                char aerr[128];
-                sink_abort(br->sink, 1000, aerr, sizeof(aerr));
-        }
-        buf_free(&key);
-        buf_free(&value);
-        return st;
-}
-
-static int step_claim(struct bridge *br, char *err, size_t err_size)
-{
-        int st = bridge_write_owner(br, 0, 10000, err, err_size);
-
-        if (st == SINK_OK)
-                br->claimed = 1;
-        return st;
-}
-
-/* On the way out, after the open batch was committed or aborted: tell a
- * newcomer waiting in fence_await_release() that nothing more will commit. */
-static void bridge_release(struct bridge *br)
-{
-        char err[512];
-
-        if (!br->claimed)
-                return;
-        if (bridge_write_owner(br, 1, 1000, err, sizeof(err)) == SINK_OK)
-                log_msg(LOG_INFO, "released", "name=%s instance=%s", br->cfg->name,
-                        fence_instance(br->fence));
-        else
-                log_msg(LOG_WARN, "released", "name=%s instance=%s err=\"release record not written: %s\"",
-                        br->cfg->name, fence_instance(br->fence), err);
-}
-
-/* The host (and port) of salesforce.login_url: which login service the org is on. */
-static void bridge_login_host(const char *url, char *out, size_t out_size)
-{
-        const char *p = strstr(url, "://"), *end, *at;
-
-        p = p ? p + 3 : url;
-        end = p + strcspn(p, "/?#");
-        at = memchr(p, '@', (size_t)(end - p));
-        if (at)
-                p = at + 1;
-        snprintf(out, out_size, "%.*s", (int)(end - p), p);
-}
-
-/*
- * Replay positions are only meaningful in the org that wrote them: a
- * replay ID of another org (a sandbox refresh, a test -> prod move) would
- * skip or repeat events. Entries without an org (older versions, `replay
- * set`) are accepted: the next commit writes the org. With decide_only the
- * fail policy alone is applied (before the claim: a mismatch must not
- * disturb a running instance).
- * @returns 0 (go on), or -1 with errstr (on_org_change: fail).
- */
-static int bridge_check_org(struct bridge *br, int decide_only, char *errstr, size_t errstr_size)
-{
-        const struct config *cfg = br->cfg;
-        const struct auth_token *tok = session_token(br->sess);
-        const char *org = tok && tok->org_id ? tok->org_id : "";
-        const struct replay_entry *first = NULL;
-        char host[256], channels[512] = "", cmds[1024] = "";
-        size_t i, j, n = 0, len = 0, clen = 0;
-
-        if (!org[0])
-                return 0; /* the token named no org: nothing to compare */
-        bridge_login_host(cfg->sf.login_url, host, sizeof(host));
-        for (i = 0; i < cfg->nroutes; i++) {
-                const struct config_route *rt = &cfg->routes[i];
-                const struct replay_entry *re = NULL;
-
-                for (j = 0; j < replay_store_count(br->rs); j++)
-                        if (!strcmp(replay_store_entry(br->rs, j)->channel, rt->channel))
-                                re = replay_store_entry(br->rs, j);
-                if (!re || !re->org[0] || replay_org_same(re->org, org))
-                        continue;
-                if (!first)
-                        first = re;
-                n++;
-                if (cfg->on_org_change == ORG_CHANGE_START) {
-                        if (decide_only)
-                                continue;
-                        log_msg(LOG_WARN, "org_changed",
-                                "channel=%s stored_org=%s stored_login_host=%s stored_replay_id=%lld "
-                                "org=%s login_host=%s action=start start=%lld",
-                                rt->channel, re->org, re->login_host[0] ? re->login_host : "-",
-                                re->replay_id, org, host, rt->start);
-                        metrics_recovery_inc("org_changed", "start");
-                        replay_store_forget(br->rs, rt->channel);
-                        continue;
-                }
-                if (len < sizeof(channels))
-                        len += (size_t)snprintf(channels + len, sizeof(channels) - len, "%s%s",
-                                                n > 1 ? ", " : "", rt->channel);
-                if (clen < sizeof(cmds))
-                        clen += (size_t)snprintf(cmds + clen, sizeof(cmds) - clen,
-                                                 "%s`sfbridge replay set -c %s --channel %s --new`",
-                                                 n > 1 ? ", " : "", cfg->path ? cfg->path : "FILE",
-                                                 rt->channel);
-        }
-        if (!n || cfg->on_org_change == ORG_CHANGE_START)
-                return 0;
-        log_msg(LOG_ERROR, "org_changed", "stored_org=%s stored_login_host=%s org=%s login_host=%s "
-                "channels=\"%s\" action=fatal policy=fail", first->org,
-                first->login_host[0] ? first->login_host : "-", org, host, channels);
-        metrics_recovery_inc("org_changed", "fatal");
-        snprintf(errstr, errstr_size,
-                 "the replay topic %s holds positions of org %s (login host %s) for %s, but this "
-                 "start logged in to org %s (login host %s); they would skip or repeat events, so "
-                 "nothing was started. To begin this org afresh run %s (or --all), or set "
-                 "on_org_change: start; or give this org its own name or kafka.replay_topic",
-                 cfg->kafka.replay_topic, first->org, first->login_host[0] ? first->login_host : "?",
-                 channels, org, host, cmds);
-        return -1;
-}
-
-/* Wait ms (or until a stop is asked for). @returns 1 when stopped. */
-static int bridge_sleep(struct bridge *br, long ms)
-{
-        long long until = mono_ms() + ms;
-
-        while (!*br->stop && mono_ms() < until) {
-                long long left = until - mono_ms();
-
-                metrics_heartbeat();
-                http_poll(br->http, left > 1000 ? 1000 : (int)left, br->wake_fd);
-                drain_fd(br->wake_fd);
-        }
-        return *br->stop ? 1 : 0;
-}
-
-/* Step the probe session until every route answered. @returns 0, 1 (stop) or -1 (errstr). */
-static int bridge_probe(struct bridge *br, char *errstr, size_t errstr_size)
-{
-        for (;;) {
-                if (*br->stop)
-                        return 1;
-                errstr[0] = '\0';
-                if (session_step(br->sess, errstr, errstr_size) == -1)
-                        return -1;
-                if (session_probed(br->sess))
-                        return 0;
-                metrics_heartbeat();
-                if (http_poll(br->http, session_timeout_ms(br->sess, 1000), br->wake_fd) == -1) {
-                        snprintf(errstr, errstr_size, "libcurl multi failure");
-                        return -1;
-                }
-                drain_fd(br->wake_fd);
-        }
-}
-
-/*
- * The probe's verdict on the routes. A route Salesforce refused: with
- * on_route_error: fail (or a channel that does not exist) the start ends
- * here, unclaimed; with quarantine it goes on, unless another instance
- * holds the name: taking over would trade a working bridge for one with a
- * route set aside, so the start waits (*held set, readiness says why).
- * @returns 0 or -1 (errstr).
- */
-static int bridge_probe_verdict(struct bridge *br, int *held, char *errstr, size_t errstr_size)
-{
-        const struct config *cfg = br->cfg;
-        const char *owner;
-        char inst[64], host[128], at[64], text[METRICS_QUARANTINE_MAX];
-        size_t i, len;
-        int live;
-
-        *held = 0;
-        owner = replay_store_owner(br->rs, &len);
-        live = fence_owner_live(owner, len, inst, sizeof(inst), host, sizeof(host), at, sizeof(at));
-        for (i = 0; i < cfg->nroutes; i++) {
-                const char *why = "";
-                long long from;
-                enum session_probe p = session_probe_route(br->sess, i, &from, &why);
-
-                if (p == SESSION_PROBE_OK || p == SESSION_PROBE_REPLAY_GONE)
-                        continue;
-                if (p == SESSION_PROBE_FATAL || p == SESSION_PROBE_NONE ||
-                    cfg->on_route_error == ROUTE_ERROR_FAIL) {
-                        snprintf(errstr, errstr_size,
-                                 "Salesforce refused the subscribe of route %s: %s%s; nothing was "
-                                 "claimed", cfg->routes[i].channel, why[0] ? why : "no reply",
-                                 p == SESSION_PROBE_REFUSED ? " and on_route_error is fail" : "");
-                        return -1;
-                }
-                if (!live)
-                        continue; /* nobody to displace: the run quarantines it */
-                /* Said at every retry: the operator sees the start is held and by whom. */
-                log_msg(LOG_WARN, "start_held", "channel=%s err=\"%s\" previous_instance=%s "
-                        "previous_host=%s claimed_at=%s action=retry_probe reason=\"a route is "
-                        "refused and another live instance holds the name: not taking over\"",
-                        cfg->routes[i].channel, why, inst, host, at);
-                snprintf(text, sizeof(text), "start held: route %s refused (%s) while instance %s "
-                         "(%s, claimed %s) holds the name %s", cfg->routes[i].channel, why, inst,
-                         host, at, cfg->name);
-                /* The quarantine text is copied, so it can name the route and the
-                 * owner; the flags let it be the reason /readyz gives. */
-                metrics_ready_set(1, 1, 0, NULL);
-                metrics_quarantine_set(text);
-                *held = 1;
-                return 0;
-        }
-        return 0;
-}
-
-/*
- * Prove the start before disturbing anyone: read the replay topic (Kafka
- * reachable), log in, handshake and have every route's subscribe answered
- * (from -1: nothing is replayed), then leave that Bayeux session. Nothing is
- * written to Kafka before this succeeds, so a start with a bad password, a
- * refused channel or no Kafka leaves a running instance of the same name
- * alone. Transient trouble on either side is retried with backoff.
- * @returns 0, 1 (stop asked for) or -1 (errstr).
- */
-static int bridge_prove(struct bridge *br, char *errstr, size_t errstr_size)
-{
-        const struct auth_token *tok;
-        struct backoff held_bo;
-        char host[256];
-        int rc, held;
-
-        backoff_init(&held_bo, 2000, 60000);
-        backoff_next_ms(&held_bo);
-        br->probing = 1;
-        for (;;) {
-                if ((rc = bridge_retry(br, "replay_topic", step_load, errstr, errstr_size)))
-                        return rc;
-                if ((rc = bridge_probe(br, errstr, errstr_size)))
-                        return rc;
-                session_disconnect(br->sess, 1000);
-                if (bridge_probe_verdict(br, &held, errstr, errstr_size))
-                        return -1;
-                if (!held)
-                        break;
-                if (bridge_sleep(br, backoff_next_ms(&held_bo)))
-                        return 1;
-                session_restart(br->sess, 1);
-        }
-        br->probing = 0;
-        metrics_ready_set(0, 0, 0, NULL);
-        metrics_quarantine_set(NULL);
-        tok = session_token(br->sess);
-        bridge_login_host(br->cfg->sf.login_url, host, sizeof(host));
-        replay_store_set_origin(br->rs, tok ? tok->org_id : NULL, host);
-        /* on_org_change: fail stops here, before the claim. */
-        if (br->cfg->on_org_change == ORG_CHANGE_FAIL && bridge_check_org(br, 1, errstr, errstr_size))
-                return -1;
-        return 0;
-}
-
-/*
- * Start the Kafka side, once bridge_prove() passed: take the
- * transactional.id (Kafka fences an older producer here: its open
- * transaction is aborted and it can commit no more), claim the name, wait
- * for a live previous owner to release it (the second line, for brokers
- * that do not fence: librdkafka's mock cluster), and read the committed
- * replay IDs. A first start or one after a clean stop does not wait.
- */
-static int bridge_start_kafka(struct bridge *br, char *errstr, size_t errstr_size)
-{
-        const char *owner;
-        char *previous = NULL, inst[64], host[128], at[64];
-        size_t len;
-        int rc;
-
-        if ((owner = replay_store_owner(br->rs, &len)) && !(previous = strndup(owner, len))) {
-                snprintf(errstr, errstr_size, "out of memory");
-                return -1;
-        }
-        if (fence_owner_live(previous, len, inst, sizeof(inst), host, sizeof(host), at, sizeof(at)))
-                log_msg(LOG_WARN, "takeover_pending", "name=%s previous_instance=%s previous_host=%s "
-                        "claimed_at=%s err=\"another instance holds this name and replay topic; it "
-                        "stops once this one claims it\"", br->cfg->name, inst, host, at);
-        if ((rc = bridge_retry(br, "init_transactions", step_start, errstr, errstr_size)) ||
-            (rc = bridge_retry(br, "fence_watch", step_watch, errstr, errstr_size)) ||
-            (rc = bridge_retry(br, "claim", step_claim, errstr, errstr_size))) {
-                free(previous);
-                return rc;
-        }
-        log_msg(LOG_INFO, "claimed", "name=%s instance=%s", br->cfg->name,
-                fence_instance(br->fence));
-        rc = fence_await_release(br->fence, previous, previous ? len : 0, FENCE_TAKEOVER_MS, errstr,
-                                 errstr_size);
-        free(previous);
-        if (rc)
-                return -1;
-        if ((rc = bridge_retry(br, "replay_load", step_load, errstr, errstr_size)))
-                return rc;
-        log_msg(LOG_INFO, "replay_loaded", "topic=%s entries=%zu", br->cfg->kafka.replay_topic,
-                replay_store_count(br->rs));
-        if (bridge_check_org(br, 0, errstr, errstr_size))
-                return -1;
-        for (size_t i = 0; i < replay_store_count(br->rs); i++) {
-                const struct replay_entry *re = replay_store_entry(br->rs, i);
-                metrics_replay_id_set(re->channel, re->replay_id);
-        }
-        return 0;
-}
-
-/*
- * Graceful stop, in DESIGN.md's order, within the 10 s budget even when
- * Kafka is unreachable: a commit blocked when the signal came (3 s), one
- * more commit try (2 s) or the abort (1 s), the flush (at_least_once only:
- * exactly_once has nothing in flight outside a transaction), the disconnect
- * (1 s).
- */
-static void bridge_shutdown(struct bridge *br)
-{
-        char err[512];
-
-        log_msg(LOG_INFO, "stopping", NULL);
-        if (br->sess)
-                session_cancel(br->sess); /* /meta/disconnect goes last */
-        if (br->sink && br->commit_pending) {
-                if (sink_commit(br->sink, 2000, err, sizeof(err)) != SINK_OK) {
-                        log_msg(LOG_WARN, "stopping", "err=\"open batch aborted: %s\"", err);
-                        sink_abort(br->sink, 1000, err, sizeof(err));
-                }
-                br->commit_pending = 0;
-        }
-        if (br->sink && br->cfg->kafka.delivery == DELIVERY_AT_LEAST_ONCE &&
-            sink_flush(br->sink, 3000) == -1)
-                log_msg(LOG_WARN, "stopping", "err=\"events still unacknowledged after 3 s\" in_flight=%zu",
-                        sink_in_flight(br->sink));
 }
 
 /* SIGHUP's reload, run from the loop (main.c sets it; see bridge_on_reload()). */
@@ -1254,149 +56,44 @@ void bridge_on_reload(volatile sig_atomic_t *flag, int (*fn)(void *arg), void *a
         reload_arg = arg;
 }
 
-int bridge_run(const struct config *cfg, int wake_fd, volatile sig_atomic_t *stop,
-               char *errstr, size_t errstr_size)
+/* @returns 1 when a reload changed the credentials. */
+static int bridge_reload_due(void)
 {
-        struct bridge br = { 0 };
-        struct http_opts hopts = { 0 };
-        struct session_opts sopts = { 0 };
-        struct session_hooks hooks = { 0 };
-        int rc = EXIT_FATAL;
+        if (!reload_flag || !*reload_flag)
+                return 0;
+        *reload_flag = 0;
+        return reload_fn(reload_arg) == 1;
+}
+
+/* ---- single instance ---- */
+
+static int run_single(const struct config *cfg, struct http *http, int wake_fd,
+                      volatile sig_atomic_t *stop, char *errstr, size_t errstr_size)
+{
+        struct unit_env env = { .http = http, .wake_fd = wake_fd, .stop = stop };
+        struct unit *u = unit_new(cfg, &env, errstr, errstr_size);
         long long stop_at = 0;
+        int rc = EXIT_FATAL, st;
 
-        br.cfg = cfg;
-        br.wake_fd = wake_fd;
-        br.stop = stop;
-        errstr[0] = '\0';
-
-        if (metrics_init(cfg->name, SFBRIDGE_VERSION) == -1) {
-                snprintf(errstr, errstr_size, "out of memory");
+        if (!u)
                 return EXIT_FATAL;
-        }
-        /* Every route's freshness gauge exists from the start, its age counted from here. */
-        for (size_t i = 0; i < cfg->nroutes; i++)
-                metrics_commit_route(cfg->routes[i].channel);
-        if (cfg->metrics_listen && cfg->metrics_listen[0] &&
-            !(br.httpd = httpd_start(cfg->metrics_listen, errstr, errstr_size)))
-                goto out;
-        hopts.ca_file = cfg->sf.ca_file;
-        hopts.proxy = cfg->sf.proxy;
-        if (!(br.last_id = calloc(cfg->nroutes + 1, sizeof(*br.last_id))) ||
-            !(br.last_id_set = calloc(cfg->nroutes + 1, 1)) ||
-            !(br.cdc_gaps = calloc(cfg->nroutes + 1, sizeof(*br.cdc_gaps))) ||
-            !(br.gaps = calloc(cfg->nroutes + 1, sizeof(*br.gaps))) ||
-            !(br.stopped = calloc(cfg->nroutes + 1, 1)) ||
-            !(br.stopped_at = calloc(cfg->nroutes + 1, sizeof(*br.stopped_at))) ||
-            !(br.partition_warned = calloc(cfg->nroutes + 1, 1)) ||
-            !(br.produced_id = calloc(cfg->nroutes + 1, sizeof(*br.produced_id))) ||
-            !(br.produced_set = calloc(cfg->nroutes + 1, 1)) ||
-            !(br.committed_id = calloc(cfg->nroutes + 1, sizeof(*br.committed_id))) ||
-            !(br.committed_set = calloc(cfg->nroutes + 1, 1))) {
-                snprintf(errstr, errstr_size, "out of memory");
-                goto out;
-        }
-        buf_init(&br.scratch, cfg->sf.max_response_bytes);
-        hopts.max_response = cfg->sf.max_response_bytes;
-        sopts.probe = 1; /* the proof before the claim; then the run (session_restart) */
-        sopts.start_probe = 1;
-        sopts.backoff_base_ms = 1000;
-        sopts.backoff_cap_ms = 60000;
-        sopts.limit_backoff_base_ms = (long)cfg->sf.limit_backoff_s * 1000L;
-        sopts.limit_backoff_cap_ms = (long)cfg->sf.limit_backoff_s * 8000L;
-        sopts.route_backoff_base_ms = 5000;   /* a quarantined route: 5 s doubling to 5 min */
-        sopts.route_backoff_cap_ms = 300000;
-        sopts.min_handshake_gap_ms = 1000;    /* a flapping session never loops faster */
-        hooks.ctx = &br;
-        hooks.replay_from = bridge_replay_from;
-        hooks.replay_all_refused = bridge_replay_all_refused;
-        if (!(br.http = http_new(&hopts, errstr, errstr_size)) ||
-            !(br.rs = replay_store_new(cfg, errstr, errstr_size)) ||
-            !(br.sink = sink_new(cfg, br.rs, errstr, errstr_size)) ||
-            !(br.fence = fence_new(cfg, errstr, errstr_size)) ||
-            !(br.sess = session_new(cfg, br.http, &sopts, &hooks, errstr, errstr_size)) ||
-            !(br.limits = org_limits_new(cfg, br.http, errstr, errstr_size)))
-                goto out;
-
-        replay_store_set_stop(br.rs, stop);
-        /* Claim after proof: nothing before the claim writes to Kafka. */
-        switch (bridge_prove(&br, errstr, errstr_size)) {
-        case 1:
+        st = unit_start(u, errstr, errstr_size);
+        if (st == UNIT_STOPPED) {
                 rc = EXIT_CLEAN;
                 goto out;
-        case -1:
-                goto out;
         }
-        switch (bridge_start_kafka(&br, errstr, errstr_size)) {
-        case 1:
-                rc = EXIT_CLEAN;
+        if (st != UNIT_OK)
                 goto out;
-        case -1:
-                goto out;
-        }
-        session_restart(br.sess, 0); /* the probe's token, a new handshake */
-
         while (!*stop) {
-                int timeout, took;
+                int took, timeout;
 
                 metrics_heartbeat();
-                if (reload_flag && *reload_flag) {
-                        *reload_flag = 0;
-                        if (reload_fn(reload_arg) == 1)
-                                session_credentials_changed(br.sess);
-                }
-                sink_poll(br.sink);
-                if (sink_take_delivery_failure(br.sink)) {
-                        bridge_kafka_failing(&br, "delivery", NULL, 0);
-                        session_rebuild(br.sess, "kafka_delivery_failed");
-                }
-                if (br.commit_pending && mono_ms() >= br.commit_retry_at)
-                        bridge_commit(&br, 2000);
-                if (!br.fatal[0])
-                        fence_check(br.fence, br.fatal, sizeof(br.fatal));
-                if (br.fatal[0]) {
-                        snprintf(errstr, errstr_size, "%s", br.fatal);
+                if (bridge_reload_due())
+                        unit_credentials_changed(u);
+                if (unit_turn(u, &took, errstr, errstr_size) != UNIT_OK)
                         goto out;
-                }
-                /* Step the session and take each batch it holds, until it
-                 * waits on the network (or on a commit held by Kafka). */
-                took = 0;
-                for (;;) {
-                        const struct bayeux_response *batch;
-
-                        session_set_paused(br.sess, !bridge_may_connect(&br));
-                        if (session_step(br.sess, errstr, errstr_size) == -1) {
-                                /* on_invalid_replay: fail still leaves its gap record. */
-                                if (!br.fatal[0] && session_has_gap(br.sess))
-                                        bridge_flush_gaps(&br);
-                                if (br.fatal[0])
-                                        snprintf(errstr, errstr_size, "%s", br.fatal);
-                                goto out;
-                        }
-                        if (!(batch = session_batch(br.sess)))
-                                break;
-                        bridge_take_batch(&br, batch);
-                        took = 1;
-                        if (br.fatal[0] || br.commit_pending)
-                                break;
-                }
-                if (br.fatal[0]) {
-                        snprintf(errstr, errstr_size, "%s", br.fatal);
-                        goto out;
-                }
-                if (!br.commit_pending && !session_batch(br.sess) && session_has_gap(br.sess))
-                        bridge_flush_gaps(&br);
-                /* Beside the long-poll on the same multi handle: never waits for it. */
-                org_limits_step(br.limits, session_handshaken(br.sess) ? session_token(br.sess) : NULL,
-                                mono_ms());
-                bridge_sync_kafka_metrics(&br);
-                timeout = session_timeout_ms(br.sess, 1000);
-                if (br.commit_pending && timeout > BRIDGE_COMMIT_RETRY_MS)
-                        timeout = BRIDGE_COMMIT_RETRY_MS;
-                if (!bridge_may_connect(&br) && !br.commit_pending && timeout > 10)
-                        timeout = 10; /* waiting for acks: poll librdkafka often */
-                if (took)
-                        timeout = 0; /* the next batch may be in already: no sleep */
-                if (http_poll(br.http, timeout, wake_fd) == -1) {
+                timeout = took ? 0 : unit_timeout_ms(u, 1000);
+                if (http_poll(http, timeout, wake_fd) == -1) {
                         snprintf(errstr, errstr_size, "libcurl multi failure");
                         goto out;
                 }
@@ -1406,38 +103,458 @@ int bridge_run(const struct config *cfg, int wake_fd, volatile sig_atomic_t *sto
         stop_at = mono_ms();
 out:
         if (rc == EXIT_CLEAN) {
-                bridge_shutdown(&br);
-                if (br.sess)
-                        session_disconnect(br.sess, 1000);
-                bridge_release(&br);
+                unit_drain(u);
                 log_msg(LOG_INFO, "stopped", "ms=%lld", mono_ms() - (stop_at ? stop_at : mono_ms()));
-        } else if (br.sink) {
-                char err[256];
-                sink_abort(br.sink, 2000, err, sizeof(err));
-                bridge_release(&br);
+        } else {
+                unit_fail(u);
         }
+        unit_destroy(u);
+        return rc;
+}
+
+/* ---- one replica of a group ---- */
+
+enum slot_state {
+        SLOT_UNOWNED,
+        SLOT_CLAIMING, /* assigned: claim and load until unit_claim() says OK */
+        SLOT_RUNNING,  /* claimed: logging in, subscribing, then batches */
+        SLOT_FAILED    /* unit-fatal: keeps its partition, not ready, until a config change */
+};
+
+struct slot {
+        struct config view;      /* the unit's view of the config (units borrow it) */
+        struct unit *u;
+        enum slot_state state;
+        int partition;           /* -1: not on the coordination topic (override >= P) */
+        long long assigned_at;   /* monotonic ms */
+        long long retry_at;      /* claiming: next try */
+        struct backoff bo;
+        int started;             /* unit_started said */
+};
+
+struct replica {
+        const struct config *cfg;
+        struct http *http;
+        int wake_fd;
+        volatile sig_atomic_t *stop;
+        struct group *group;
+        int nparts;
+        struct slot *slots;      /* one per cfg->units entry */
+        int32_t unknown[64];     /* assigned partitions no unit maps to */
+        size_t nunknown;
+        int joined;
+        int rejoin;              /* units were given up while the group may still list them */
+};
+
+static size_t replica_owned(const struct replica *r)
+{
+        size_t i, n = 0;
+
+        for (i = 0; i < r->cfg->nunits; i++)
+                if (r->slots[i].state != SLOT_UNOWNED)
+                        n++;
+        return n;
+}
+
+static void slot_release(struct replica *r, size_t i)
+{
+        struct slot *s = &r->slots[i];
+
+        unit_destroy(s->u);
+        s->u = NULL;
+        s->state = SLOT_UNOWNED;
+        s->started = 0;
+        metrics_unit_failed_set(i, NULL);
+        metrics_unit_owned_set(i, 0);
+}
+
+/* Give a unit up without committing anything more (HA.md ABANDON). */
+static void slot_abandon(struct replica *r, size_t i, const char *cause)
+{
+        struct slot *s = &r->slots[i];
+
+        log_msg(LOG_WARN, "unit_lost", "unit=%s partition=%d cause=%s action=abandon",
+                r->cfg->units[i].id, s->partition, cause);
+        if (s->u)
+                unit_abandon(s->u);
+        slot_release(r, i);
+}
+
+static void slot_assign(struct replica *r, size_t i)
+{
+        struct slot *s = &r->slots[i];
+        struct unit_env env = { .http = r->http, .wake_fd = r->wake_fd, .stop = r->stop,
+                                .slot = i, .group_mode = 1,
+                                .member_id = group_member_id(r->group) };
+        char err[512];
+
+        if (s->state != SLOT_UNOWNED)
+                return;
+        log_msg(LOG_INFO, "unit_assigned", "unit=%s partition=%d", r->cfg->units[i].id,
+                s->partition);
+        s->assigned_at = mono_ms();
+        s->retry_at = 0;
+        backoff_init(&s->bo, 500, 10000);
+        if (!(s->u = unit_new(&s->view, &env, err, sizeof(err)))) {
+                s->state = SLOT_FAILED;
+                log_msg(LOG_ERROR, "unit_failed", "unit=%s err=\"%s\"", r->cfg->units[i].id, err);
+                metrics_unit_failed_set(i, err);
+                return;
+        }
+        s->state = SLOT_CLAIMING;
+        metrics_unit_owned_set(i, 1);
+}
+
+static void slot_revoke(struct replica *r, size_t i, int lost)
+{
+        struct slot *s = &r->slots[i];
+        long long t0 = mono_ms();
+
+        if (s->state == SLOT_UNOWNED)
+                return;
+        if (lost) {
+                slot_abandon(r, i, "session_timeout");
+                return;
+        }
+        if (s->u && s->state == SLOT_RUNNING)
+                unit_drain(s->u);
+        else if (s->u)
+                unit_fail(s->u); /* claimed or claiming: nothing open to commit */
+        slot_release(r, i);
+        log_msg(LOG_INFO, "unit_revoked", "unit=%s partition=%d lost=0 drain_ms=%lld",
+                r->cfg->units[i].id, s->partition, mono_ms() - t0);
+        metrics_unit_handoff_observe((double)(mono_ms() - t0) / 1000.0);
+}
+
+static void unknown_set(struct replica *r, int32_t p, int held)
+{
+        size_t i;
+
+        for (i = 0; i < r->nunknown; i++)
+                if (r->unknown[i] == p)
+                        break;
+        if (held && i == r->nunknown && r->nunknown < sizeof(r->unknown) / sizeof(r->unknown[0])) {
+                r->unknown[r->nunknown++] = p;
+                log_msg(LOG_ERROR, "unit_unknown", "partition=%d topic=%s err=\"no unit of this "
+                        "config maps to this partition: do all replicas run the same routing "
+                        "file?\"", (int)p, r->cfg->coord.topic);
+                metrics_unit_unknown(1, (int)r->nunknown);
+        } else if (!held && i < r->nunknown) {
+                r->unknown[i] = r->unknown[--r->nunknown];
+                metrics_unit_unknown(0, (int)r->nunknown);
+        }
+}
+
+static void replica_rebalance(void *ctx, enum group_event ev, int lost, const int32_t *parts,
+                              size_t n)
+{
+        struct replica *r = ctx;
+        size_t i, k;
+
+        metrics_group_rebalance_inc(ev == GROUP_ASSIGN ? "assign" : lost ? "lost" : "revoke");
+        for (k = 0; k < n; k++) {
+                int found = 0;
+
+                for (i = 0; i < r->cfg->nunits; i++) {
+                        if (r->slots[i].partition != parts[k])
+                                continue;
+                        found = 1;
+                        if (ev == GROUP_ASSIGN)
+                                slot_assign(r, i);
+                        else
+                                slot_revoke(r, i, lost);
+                }
+                if (!found)
+                        unknown_set(r, parts[k], ev == GROUP_ASSIGN);
+        }
+        if (ev == GROUP_ASSIGN && !r->joined) {
+                r->joined = 1;
+                metrics_group_joined(1);
+        }
+        log_msg(LOG_INFO, ev == GROUP_ASSIGN ? "group_joined" : "group_revoked",
+                "member=%s partitions=%zu lost=%d units=%zu", group_member_id(r->group), n, lost,
+                replica_owned(r));
+}
+
+/* Every unit at once: our membership may be gone (a pause the group did not wait for). */
+static void replica_abandon_all(struct replica *r, const char *cause)
+{
+        size_t i;
+
+        for (i = 0; i < r->cfg->nunits; i++)
+                if (r->slots[i].state != SLOT_UNOWNED) {
+                        slot_abandon(r, i, cause);
+                        r->rejoin = 1;
+                }
+}
+
+static void slot_claim(struct replica *r, size_t i)
+{
+        struct slot *s = &r->slots[i];
+        char err[512];
+        int st;
+
+        if (mono_ms() < s->retry_at)
+                return;
+        st = unit_claim(s->u, err, sizeof(err));
+        switch (st) {
+        case UNIT_OK:
+                s->state = SLOT_RUNNING;
+                log_msg(LOG_INFO, "unit_claimed", "unit=%s partition=%d ms=%lld",
+                        r->cfg->units[i].id, s->partition, mono_ms() - s->assigned_at);
+                break;
+        case UNIT_RETRY: {
+                long delay = backoff_next_ms(&s->bo);
+
+                s->retry_at = mono_ms() + delay;
+                log_msg(LOG_WARN, "kafka_unavailable", "unit=%s step=claim err=\"%s\" retry_ms=%ld",
+                        r->cfg->units[i].id, err, delay);
+                break;
+        }
+        case UNIT_LOST:
+                metrics_unit_fenced_inc(i, unit_lost_cause(s->u));
+                slot_abandon(r, i, unit_lost_cause(s->u));
+                r->rejoin = 1;
+                break;
+        default:
+                log_msg(LOG_ERROR, "unit_failed", "unit=%s err=\"%s\"", r->cfg->units[i].id, err);
+                unit_fail(s->u);
+                unit_destroy(s->u);
+                s->u = NULL;
+                s->state = SLOT_FAILED;
+                metrics_unit_failed_set(i, err);
+                break;
+        }
+}
+
+/* @returns 1 when the unit took a batch. */
+static int slot_turn(struct replica *r, size_t i)
+{
+        struct slot *s = &r->slots[i];
+        char err[512];
+        int took = 0, st;
+
+        st = unit_turn(s->u, &took, err, sizeof(err));
+        if (st == UNIT_LOST) {
+                metrics_unit_fenced_inc(i, unit_lost_cause(s->u));
+                slot_abandon(r, i, unit_lost_cause(s->u));
+                r->rejoin = 1;
+                return 0;
+        }
+        if (st != UNIT_OK) {
+                log_msg(LOG_ERROR, "unit_failed", "unit=%s err=\"%s\"", r->cfg->units[i].id, err);
+                unit_fail(s->u);
+                unit_destroy(s->u);
+                s->u = NULL;
+                s->state = SLOT_FAILED;
+                metrics_unit_failed_set(i, err);
+                return 0;
+        }
+        if (!s->started && unit_subscribed(s->u)) {
+                long long ms = mono_ms() - s->assigned_at;
+
+                s->started = 1;
+                log_msg(LOG_INFO, "unit_started", "unit=%s partition=%d takeover_ms=%lld",
+                        r->cfg->units[i].id, s->partition, ms);
+                metrics_unit_takeover_observe((double)ms / 1000.0);
+        }
+        return took;
+}
+
+/* The coordination topic's partition count, retried until Kafka answers. @returns 0, 1 (stop). */
+static int replica_partitions(struct replica *r)
+{
+        struct backoff bo;
+        char err[512];
+
+        backoff_init(&bo, 500, 10000);
+        while (!*r->stop) {
+                long delay;
+
+                if ((r->nparts = group_partitions(r->group, 5000, err, sizeof(err))) > 0)
+                        return 0;
+                delay = backoff_next_ms(&bo);
+                log_msg(LOG_WARN, "kafka_unavailable", "step=coordination_topic err=\"%s\" retry_ms=%ld",
+                        err, delay);
+                metrics_heartbeat();
+                http_poll(r->http, (int)delay, r->wake_fd);
+                drain_fd(r->wake_fd);
+        }
+        return 1;
+}
+
+static void replica_views(struct replica *r)
+{
+        size_t i;
+
+        for (i = 0; i < r->cfg->nunits; i++)
+                config_unit_view(r->cfg, i, &r->slots[i].view);
+}
+
+static int run_group(const struct config *cfg, struct http *http, int wake_fd,
+                     volatile sig_atomic_t *stop, char *errstr, size_t errstr_size)
+{
+        struct replica r = { .cfg = cfg, .http = http, .wake_fd = wake_fd, .stop = stop };
+        const char *ids[METRICS_MAX_UNITS];
+        long long pause_ms = cfg->coord.session_timeout_ms - cfg->coord.heartbeat_interval_ms;
+        long long last_wait_end;
+        size_t i;
+        int rc = EXIT_FATAL;
+
+        if (cfg->nunits > METRICS_MAX_UNITS) {
+                snprintf(errstr, errstr_size, "%zu units: at most %d", cfg->nunits, METRICS_MAX_UNITS);
+                return EXIT_FATAL;
+        }
+        for (i = 0; i < cfg->nunits; i++)
+                ids[i] = cfg->units[i].id;
+        if (metrics_group_init(ids, cfg->nunits) == -1) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return EXIT_FATAL;
+        }
+        if (!(r.slots = calloc(cfg->nunits, sizeof(*r.slots)))) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return EXIT_FATAL;
+        }
+        replica_views(&r);
+        if (!(r.group = group_new(cfg, replica_rebalance, &r, errstr, errstr_size)))
+                goto out;
+        if (replica_partitions(&r)) {
+                rc = EXIT_CLEAN;
+                goto out;
+        }
+        for (i = 0; i < cfg->nunits; i++)
+                r.slots[i].partition = units_partition(cfg, i, r.nparts);
+        if (group_subscribe(r.group, errstr, errstr_size))
+                goto out;
+        log_msg(LOG_INFO, "group_joining", "group=%s topic=%s partitions=%d units=%zu",
+                cfg->coord.group, cfg->coord.topic, r.nparts, cfg->nunits);
+        last_wait_end = mono_ms();
+        while (!*stop) {
+                long long now = mono_ms();
+                int took = 0, timeout = GROUP_TURN_MS;
+
+                /* The loop did not run for longer than the group waits for a
+                 * member: the group may have given our units to another member
+                 * already, before librdkafka's own thread could tell us. */
+                if (now - last_wait_end > pause_ms) {
+                        log_msg(LOG_WARN, "pause_detected", "gap_ms=%lld units=%zu",
+                                now - last_wait_end, replica_owned(&r));
+                        metrics_pause_detected_inc();
+                        replica_abandon_all(&r, "pause");
+                }
+                metrics_heartbeat();
+                if (bridge_reload_due()) {
+                        replica_views(&r); /* the swapped credentials */
+                        for (i = 0; i < cfg->nunits; i++)
+                                if (r.slots[i].u)
+                                        unit_credentials_changed(r.slots[i].u);
+                }
+                group_poll(r.group);
+                if (r.rejoin) {
+                        r.rejoin = 0;
+                        if (group_rejoin(r.group, errstr, errstr_size))
+                                log_msg(LOG_WARN, "group_rejoin", "err=\"%s\"", errstr);
+                }
+                for (i = 0; i < cfg->nunits && !*stop; i++) {
+                        struct slot *s = &r.slots[i];
+
+                        if (s->state == SLOT_CLAIMING) {
+                                slot_claim(&r, i);
+                                group_poll(r.group);
+                        }
+                        if (s->state != SLOT_RUNNING)
+                                continue;
+                        group_poll(r.group); /* a revoke is served before the next commit */
+                        if (s->state != SLOT_RUNNING)
+                                continue;
+                        took |= slot_turn(&r, i);
+                        if (s->state == SLOT_RUNNING) {
+                                int t = unit_timeout_ms(s->u, GROUP_TURN_MS);
+
+                                if (t < timeout)
+                                        timeout = t;
+                        }
+                        if (s->state == SLOT_CLAIMING && s->retry_at > 0 &&
+                            s->retry_at - mono_ms() < timeout)
+                                timeout = (int)(s->retry_at - mono_ms());
+                }
+                for (i = 0; i < cfg->nunits; i++)
+                        if (r.slots[i].state == SLOT_CLAIMING && r.slots[i].retry_at <= mono_ms())
+                                timeout = 0;
+                if (took || timeout < 0)
+                        timeout = 0;
+                last_wait_end = mono_ms();
+                if (http_poll(http, timeout, wake_fd) == -1) {
+                        snprintf(errstr, errstr_size, "libcurl multi failure");
+                        goto out;
+                }
+                drain_fd(wake_fd);
+                last_wait_end = mono_ms();
+        }
+        rc = EXIT_CLEAN;
+out:
+        /* A planned stop: every unit drains before the group hears we leave. */
+        for (i = 0; r.slots && i < cfg->nunits; i++) {
+                struct slot *s = &r.slots[i];
+                long long t0 = mono_ms();
+
+                if (s->state == SLOT_UNOWNED)
+                        continue;
+                if (s->u && s->state == SLOT_RUNNING && rc == EXIT_CLEAN)
+                        unit_drain(s->u);
+                else if (s->u)
+                        unit_fail(s->u);
+                log_msg(LOG_INFO, "unit_revoked", "unit=%s partition=%d lost=0 drain_ms=%lld",
+                        cfg->units[i].id, s->partition, mono_ms() - t0);
+                slot_release(&r, i);
+        }
+        if (r.group) {
+                group_close(r.group, 5000);
+                group_destroy(r.group);
+        }
+        free(r.slots);
+        if (rc == EXIT_CLEAN)
+                log_msg(LOG_INFO, "stopped", NULL);
+        return rc;
+}
+
+int bridge_run(const struct config *cfg, int wake_fd, volatile sig_atomic_t *stop, char *errstr,
+               size_t errstr_size)
+{
+        struct http_opts hopts = { 0 };
+        const struct config_sf *sf;
+        struct httpd *httpd = NULL;
+        struct http *http = NULL;
+        int rc = EXIT_FATAL;
+
+        errstr[0] = '\0';
+        if (metrics_init(cfg->name, SFBRIDGE_VERSION) == -1) {
+                snprintf(errstr, errstr_size, "out of memory");
+                return EXIT_FATAL;
+        }
+        /* Every route's freshness gauge exists from the start, its age counted from here. */
+        if (!cfg->coord.enabled)
+                for (size_t i = 0; i < cfg->nroutes; i++)
+                        metrics_commit_route(config_route_label(&cfg->routes[i]));
+        if (cfg->metrics_listen && cfg->metrics_listen[0] &&
+            !(httpd = httpd_start(cfg->metrics_listen, errstr, errstr_size)))
+                goto out;
+        /* One multi handle serves every unit: the first org's trust store
+         * and proxy serve them all (README: orgs share ca_file and proxy). */
+        sf = cfg->norgs ? &cfg->orgs[0].sf : &cfg->sf;
+        hopts.ca_file = sf->ca_file;
+        hopts.proxy = sf->proxy;
+        hopts.max_response = sf->max_response_bytes;
+        if (!(http = http_new(&hopts, errstr, errstr_size)))
+                goto out;
+        if (cfg->coord.enabled)
+                rc = run_group(cfg, http, wake_fd, stop, errstr, errstr_size);
+        else
+                rc = run_single(cfg, http, wake_fd, stop, errstr, errstr_size);
+out:
         metrics_up_set(0);
-        org_limits_destroy(br.limits);
-        session_destroy(br.sess);
-        sink_destroy(br.sink);
-        fence_destroy(br.fence);
-        replay_store_destroy(br.rs);
-        http_destroy(br.http);
-        httpd_stop(br.httpd);
+        http_destroy(http);
+        httpd_stop(httpd);
         metrics_shutdown();
-        buf_free(&br.scratch);
-        free(br.events.list);
-        free(br.last_id);
-        free(br.last_id_set);
-        free(br.cdc_gaps);
-        free(br.gaps);
-        free(br.stopped);
-        free(br.stopped_at);
-        free(br.partition_warned);
-        free(br.produced_id);
-        free(br.produced_set);
-        free(br.committed_id);
-        free(br.committed_set);
-        free(br.dead.list);
         return rc;
 }

@@ -201,6 +201,12 @@ void config_destroy(struct config *cfg);
 /** @brief Print every known key with its type, default and one-line doc (README reference, `--help`). */
 void config_print_reference(FILE *fp);
 
+/** @returns the route's metrics label (rt->label, or the channel when the loader set none). */
+static inline const char *config_route_label(const struct config_route *rt)
+{
+        return rt->label ? rt->label : rt->channel;
+}
+
 /**
  * @brief Fill *view with what one unit runs on: a shallow copy of cfg whose
  *        sf is the unit's org's, whose routes are the unit's slice of

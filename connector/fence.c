@@ -3,6 +3,7 @@
  * with a replay key, whose channel part always starts with '/'.
  */
 #include "fence.h"
+#include "units.h"
 
 #include <cjson/cJSON.h>
 #include <fcntl.h>
@@ -24,6 +25,7 @@ struct fence {
         size_t owner_key_len;
         rd_kafka_t *rk;          /* the watcher, NULL until fence_watch_start() */
         char claimed_by[64];     /* the newer owner once seen */
+        char member_id[256];     /* group mode: our consumer group member ID, "" outside */
 };
 
 static long long fence_now_ms(void)
@@ -66,8 +68,8 @@ struct fence *fence_new(const struct config *cfg, char *errstr, size_t errstr_si
         }
         fence->cfg = cfg;
         random_hex(fence->instance, sizeof(fence->instance));
-        fence->owner_key_len = (size_t)snprintf(fence->owner_key, sizeof(fence->owner_key),
-                                                "%s:owner", cfg->name);
+        units_owner_key(cfg, fence->owner_key, sizeof(fence->owner_key));
+        fence->owner_key_len = strlen(fence->owner_key);
         return fence;
 }
 
@@ -103,9 +105,21 @@ static int fence_encode(const struct fence *fence, const char *state, struct buf
         for (char *p = host; *p; p++)
                 if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
                         *p = '_';
-        return buf_printf(value,
-                          "{\"instance\":\"%s\",\"state\":\"%s\",\"host\":\"%s\",\"pid\":%ld,\"at\":\"%s\"}",
-                          fence->instance, state, host, (long)getpid(), now);
+        if (buf_printf(value, "{\"instance\":\"%s\",\"state\":\"%s\",\"host\":\"%s\",\"pid\":%ld,",
+                       fence->instance, state, host, (long)getpid()))
+                return -1;
+        /* librdkafka's member IDs are the client.id and a UUID: JSON-safe. */
+        if (fence->member_id[0] && buf_printf(value, "\"member_id\":\"%s\",", fence->member_id))
+                return -1;
+        return buf_printf(value, "\"at\":\"%s\"}", now);
+}
+
+void fence_set_member(struct fence *fence, const char *member_id)
+{
+        snprintf(fence->member_id, sizeof(fence->member_id), "%s", member_id ? member_id : "");
+        for (char *p = fence->member_id; *p; p++)
+                if (*p == '"' || *p == '\\' || (unsigned char)*p < 0x20)
+                        *p = '_';
 }
 
 int fence_claim_encode(const struct fence *fence, struct buf *key, struct buf *value)

@@ -38,6 +38,9 @@ void fence_destroy(struct fence *fence);
 /** @returns this process's instance ID (16 hex digits). */
 const char *fence_instance(const struct fence *fence);
 
+/** @brief Group mode: name our consumer group member ID in the owner records from now on. */
+void fence_set_member(struct fence *fence, const char *member_id);
+
 /** @brief Encode the owner record of this instance: key "<name>:owner", JSON value. @returns 0 or -1. */
 int fence_claim_encode(const struct fence *fence, struct buf *key, struct buf *value);
 

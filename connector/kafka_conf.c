@@ -4,6 +4,7 @@
  * checked, and librdkafka's logs routed through log_msg().
  */
 #include "kafka_conf.h"
+#include "units.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -115,7 +116,7 @@ rd_kafka_conf_t *kafka_conf_new(const struct config *cfg, enum kafka_conf_role r
                 snprintf(errstr, errstr_size, "kafka: out of memory");
                 return NULL;
         }
-        snprintf(client_id, sizeof(client_id), "sfbridge-%s", cfg->name ? cfg->name : "sfbridge");
+        units_client_id(cfg, client_id, sizeof(client_id));
         if (kafka_conf_set(conf, "sfbridge", "client.id", client_id, errstr, errstr_size))
                 goto fail;
         /* librdkafka's default reconnect backoff grows to 10 s: a batch held

@@ -5,6 +5,7 @@
  * trusted; afterwards sink_kafka writes the records and tells us (set).
  */
 #include "replay_store.h"
+#include "units.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -30,7 +31,9 @@ struct replay_store {
         struct replay_slot *slots;
         size_t nslots;
         size_t cap;
-        char *owner;      /* value of the newest "<name>:owner" record, see fence.h */
+        char prefix[300];    /* replay keys are "<prefix>:<channel>": units_replay_prefix() */
+        char owner_key[300]; /* the owner record's key: units_owner_key() */
+        char *owner;      /* value of the newest owner record, see fence.h */
         size_t owner_len;
         char org[40];     /* the origin written into records, see replay_store_set_origin() */
         char login_host[256];
@@ -158,7 +161,7 @@ int replay_store_record_encode(const struct replay_store *rs, const char *channe
                                long long replay_id, const char *event_time,
                                const char *committed_at, struct buf *key, struct buf *value)
 {
-        return record_encode(rs->cfg->name, channel, replay_id, event_time, committed_at, rs->org,
+        return record_encode(rs->prefix, channel, replay_id, event_time, committed_at, rs->org,
                              rs->login_host, key, value);
 }
 
@@ -348,6 +351,8 @@ struct replay_store *replay_store_new(const struct config *cfg, char *errstr, si
                 return NULL;
         }
         rs->cfg = cfg;
+        units_replay_prefix(cfg, rs->prefix, sizeof(rs->prefix));
+        units_owner_key(cfg, rs->owner_key, sizeof(rs->owner_key));
         return rs;
 }
 
@@ -523,7 +528,7 @@ static void load_owner(struct replay_store *rs, const rd_kafka_message_t *rkm)
 static void load_record(struct replay_store *rs, struct replay_load *ld,
                         const rd_kafka_message_t *rkm)
 {
-        const char *name = rs->cfg->name;
+        const char *name = rs->prefix;
         const char *topic = rs->cfg->kafka.replay_topic;
         size_t namelen = strlen(name);
         const char *key = rkm->key;
@@ -533,8 +538,8 @@ static void load_record(struct replay_store *rs, struct replay_load *ld,
         struct replay_slot *slot;
         char why[200];
 
-        if (key && rkm->key_len == namelen + 6 && !memcmp(key, name, namelen) &&
-            !memcmp(key + namelen, ":owner", 6)) {
+        if (key && rkm->key_len == strlen(rs->owner_key) &&
+            !memcmp(key, rs->owner_key, rkm->key_len)) {
                 load_owner(rs, rkm);
                 return;
         }
@@ -1046,7 +1051,7 @@ int replay_store_write(struct replay_store *rs, const char *channel, long long r
                                  errstr, errstr_size))
                 goto out;
         replay_now_rfc3339(now, sizeof(now));
-        if (replay_record_encode(cfg->name, channel, replay_id, "", now, &key, &value)) {
+        if (replay_record_encode(rs->prefix, channel, replay_id, "", now, &key, &value)) {
                 snprintf(errstr, errstr_size, "replay set: channel too long");
                 goto out;
         }

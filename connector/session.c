@@ -327,7 +327,7 @@ struct session *session_new(const struct config *cfg, struct http *http,
                              opts->route_backoff_cap_ms > 0 ? opts->route_backoff_cap_ms : 300000);
                 /* A refusal is not lifted by retrying at once: wait from the first time. */
                 backoff_next_ms(&sub->bo);
-                metrics_route_up_set(sub->rt->channel, 0);
+                metrics_route_up_set(config_route_label(sub->rt), 0);
         }
         if (session_load_refresh_token(sess, errstr, errstr_size) == -1) {
                 session_destroy(sess);
@@ -390,7 +390,7 @@ static void session_publish_quarantine(struct session *sess)
                         break;
                 len += (size_t)w;
         }
-        metrics_quarantine_set(text);
+        metrics_unit_quarantine_set(sess->opts.metrics_slot, text);
 }
 
 static void publish_readiness(struct session *sess)
@@ -410,8 +410,21 @@ static void publish_readiness(struct session *sess)
                 reason = "not handshaken";
         else if (!all)
                 reason = "not every route subscribed";
-        metrics_ready_set(sess->handshaken, all, sess->stalled, reason);
+        metrics_unit_ready_set(sess->opts.metrics_slot, sess->handshaken, all, sess->stalled,
+                               reason);
         session_publish_quarantine(sess);
+}
+
+int session_subscribed(const struct session *sess)
+{
+        size_t i;
+
+        if (!session_handshaken(sess))
+                return 0;
+        for (i = 0; i < sess->nsubs; i++)
+                if (sess->subs[i].pending)
+                        return 0;
+        return 1;
 }
 
 int session_handshaken(const struct session *sess)
@@ -424,7 +437,7 @@ static void session_backoff(struct session *sess, struct backoff *bo, enum sess_
 {
         long delay = backoff_next_ms(bo);
 
-        metrics_backoff_set((double)delay / 1000.0);
+        metrics_unit_backoff_set(sess->opts.metrics_slot, (double)delay / 1000.0);
         if (delay <= 0) {
                 sess->state = next;
                 return;
@@ -1240,7 +1253,7 @@ static void session_quarantine(struct session *sess, struct session_sub *sub, co
         }
         sub->retry_at = now_ms() + delay;
         snprintf(sub->why, sizeof(sub->why), "%s", reason && reason[0] ? reason : cause);
-        metrics_route_up_set(sub->rt->channel, 0);
+        metrics_route_up_set(config_route_label(sub->rt), 0);
         if (caller_logged && !again) {
                 log_msg(LOG_INFO, "route_quarantined", "channel=%s retry_in_ms=%ld",
                         sub->rt->channel, delay);
@@ -1490,7 +1503,7 @@ static int session_subscribe_done(struct session *sess, char *errstr, size_t err
                         sub->probe = SESSION_PROBE_OK;
                         if (sub->floor_on)
                                 sub->floor = sub->from;
-                        metrics_route_up_set(sub->rt->channel, 1);
+                        metrics_route_up_set(config_route_label(sub->rt), 1);
                         sub->ever_up = 1;
                         if (sub->quarantined) {
                                 sub->quarantined = 0;
@@ -1601,7 +1614,7 @@ static int session_connect_done(struct session *sess, char *errstr, size_t errst
                 backoff_reset(&sess->bo);
                 backoff_reset(&sess->limit_bo);
                 backoff_next_ms(&sess->limit_bo);
-                metrics_backoff_set(0);
+                metrics_unit_backoff_set(sess->opts.metrics_slot, 0);
         }
         /* A rare huge batch leaves no huge buffers behind. */
         bayeux_response_trim(&sess->resp);
@@ -1732,7 +1745,7 @@ void session_restart(struct session *sess, int probe)
                 sess->subs[i].probe_why[0] = '\0';
                 /* The probe's subscribes carried no events: no route is up yet. */
                 sess->subs[i].ever_up = 0;
-                metrics_route_up_set(sess->subs[i].rt->channel, 0);
+                metrics_route_up_set(config_route_label(sess->subs[i].rt), 0);
         }
         session_drop_bayeux(sess);
         /* The probe's session ended with a /meta/disconnect: the run's

@@ -66,6 +66,8 @@ struct session_opts {
         long min_handshake_gap_ms;  /* handshakes at least this far apart (1000); 0: no gap */
         long connect_retry_window_ms; /* a failing /meta/connect is retried on the same
                                        * clientId this long: 0 means 30000 (30 s) */
+        size_t metrics_slot;        /* whose readiness this session's state is (metrics.h
+                                     * group mode): the unit's slot; 0 outside group mode */
 };
 
 /** @returns a new session, free with session_destroy(). @remark cfg, http and hooks are borrowed. */
@@ -187,6 +189,9 @@ void session_route_quarantine(struct session *sess, size_t route, const char *ca
 
 /** @returns 0 while route @p route is quarantined (its events are not deliverable), else 1. */
 int session_route_up(const struct session *sess, size_t route);
+
+/** @returns 1 while handshaken and every route's subscribe was answered. */
+int session_subscribed(const struct session *sess);
 
 /** @returns 1 while a Bayeux session is established with valid credentials. */
 int session_handshaken(const struct session *sess);

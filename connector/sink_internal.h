@@ -115,6 +115,7 @@ struct sink {
         int eos; /* exactly_once */
         int started;
         int fatal;
+        int fenced;                 /* the fatal error was a newer producer's fencing */
         char fatal_reason[1024];
         char txn_id[300];
 

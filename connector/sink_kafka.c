@@ -8,6 +8,7 @@
  * thread (sink_poll, sink_flush, sink_commit), never on librdkafka's threads.
  */
 #include "sink_kafka.h"
+#include "units.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -84,7 +85,8 @@ void sink_set_fatal(struct sink *sink, rd_kafka_resp_err_t err, const char *what
                 snprintf(reason, sizeof(reason), "%s", rd_kafka_err2str(err));
         }
         sink->fatal = 1;
-        if (sink_is_fenced(ferr) || sink_is_fenced(err))
+        sink->fenced = sink_is_fenced(ferr) || sink_is_fenced(err);
+        if (sink->fenced)
                 snprintf(
                     sink->fatal_reason, sizeof(sink->fatal_reason),
                     "%s: fenced by a newer instance with the same name (transactional.id %s): %s",
@@ -94,6 +96,17 @@ void sink_set_fatal(struct sink *sink, rd_kafka_resp_err_t err, const char *what
                          "%s: fatal Kafka producer error: %s: %s", what, rd_kafka_err2name(ferr),
                          reason);
         log_msg(LOG_ERROR, "kafka_fatal", "err=\"%s\"", sink->fatal_reason);
+}
+
+void sink_purge(struct sink *sink)
+{
+        if (sink->rk)
+                rd_kafka_purge(sink->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+}
+
+int sink_fenced(const struct sink *sink)
+{
+        return sink->fenced;
 }
 
 int sink_fatal_status(struct sink *sink, char *errstr, size_t errstr_size)
@@ -339,8 +352,7 @@ struct sink *sink_new(const struct config *cfg, struct replay_store *rs, char *e
         sink->eos = cfg->kafka.delivery == DELIVERY_EXACTLY_ONCE;
         buf_init(&sink->key, SINK_KEY_MAX);
         buf_init(&sink->value, REPLAY_RECORD_MAX);
-        snprintf(sink->txn_id, sizeof(sink->txn_id), "sfbridge-%s",
-                 cfg->name ? cfg->name : "sfbridge");
+        units_txn_id(cfg, sink->txn_id, sizeof(sink->txn_id));
         if (!cfg->kafka.replay_topic) {
                 snprintf(errstr, errstr_size, "kafka.replay_topic: missing");
                 goto fail;

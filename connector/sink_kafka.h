@@ -252,6 +252,12 @@ int sink_take_delivery_failure(struct sink *sink);
  */
 int sink_kafka_down(const struct sink *sink);
 
+/** @brief Drop every record not yet delivered (a unit given up that must send nothing more). */
+void sink_purge(struct sink *sink);
+
+/** @returns 1 once a newer producer with our transactional.id fenced this one (a real broker's fencing). */
+int sink_fenced(const struct sink *sink);
+
 /** @returns the total of Kafka errors seen (delivery failures, produce and transaction errors). */
 unsigned long long sink_errors(const struct sink *sink);
 
