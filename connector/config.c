@@ -830,7 +830,10 @@ static void check_orgs(struct loader *ld)
                         return;
                 for (j = 0; j < i; j++) {
                         if (strcmp(cfg->orgs[j + 1].id, sc.org->id) == 0) {
-                                config_error(ld, &sc.seen[idx].value_mark, "orgs[].id",
+                                char key[PATH_MAX_LEN];
+
+                                snprintf(key, sizeof(key), "orgs[%zu].id", i);
+                                config_error(ld, &sc.seen[idx].value_mark, key,
                                              "duplicate org id %s (first at line %d)", sc.org->id,
                                              cfg->orgs[j + 1].line);
                                 return;
