@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
 #include <librdkafka/rdkafka.h>
 
 #include "bridge.h"
@@ -20,6 +21,7 @@
 #include "metrics.h"
 #include "replay_store.h"
 #include "session.h"
+#include "units.h"
 
 #define CLI_KAFKA_TIMEOUT_MS 15000
 #define CLI_METADATA_TIMEOUT_MS 10000
@@ -65,24 +67,92 @@ static void format_replay(char *out, size_t n, long long id)
                 snprintf(out, n, "after %lld", id);
 }
 
+/*
+ * Group mode: one line per unit (id, org, routes, partition of the
+ * coordination topic, transactional.id, owner record key), then a warning
+ * per partition that carries several units. @p nparts: the topic's
+ * partition count (units_topic_partitions() offline).
+ * @returns the number of collisions.
+ */
+static int print_unit_map(const struct config *cfg, int nparts, const char *indent)
+{
+        int collisions = 0;
+        size_t u, v;
+
+        for (u = 0; u < cfg->nunits; u++) {
+                struct config view;
+                char txn[300], owner[300];
+                int p;
+
+                config_unit_view(cfg, u, &view);
+                units_txn_id(&view, txn, sizeof(txn));
+                units_owner_key(&view, owner, sizeof(owner));
+                p = units_partition(cfg, u, nparts);
+                printf("%sunit %s: org %s, %zu route%s, partition %d%s, transactional.id %s, owner key %s\n",
+                       indent, view.unit, cfg->orgs[cfg->units[u].org].id, view.nroutes,
+                       view.nroutes == 1 ? "" : "s", p,
+                       cfg->units[u].partition >= 0 ? " (coordination.partitions)" : "", txn, owner);
+        }
+        for (u = 0; u < cfg->nunits; u++) {
+                int p = units_partition(cfg, u, nparts);
+
+                if (p < 0) {
+                        printf("%sWARN unit %s: partition override %d is beyond the topic's %d "
+                               "partitions: no replica will own it\n", indent, cfg->units[u].id,
+                               cfg->units[u].partition, nparts);
+                        collisions++;
+                        continue;
+                }
+                for (v = 0; v < u && units_partition(cfg, v, nparts) != p; v++)
+                        ;
+                if (v < u) {
+                        printf("%sWARN units %s and %s share partition %d of %d: they move "
+                               "together (one replica owns both; set coordination.partitions or "
+                               "add partitions to spread them)\n", indent, cfg->units[v].id,
+                               cfg->units[u].id, p, nparts);
+                        collisions++;
+                }
+        }
+        return collisions;
+}
+
 static void print_plan(const struct config *cfg)
 {
-        size_t i;
+        size_t i, o;
 
-        printf("name: %s\ndelivery: %s\nkafka: %s (replay topic %s, dead letters %s)\n"
-               "salesforce: %s (API %s, %s flow)\non_route_error: %s\non_org_change: %s\nroutes:\n",
+        printf("name: %s\ndelivery: %s\nkafka: %s (replay topic %s, dead letters %s)\n",
                cfg->name, config_delivery_name(cfg->kafka.delivery), cfg->kafka.bootstrap_servers,
                cfg->kafka.replay_topic,
-               cfg->kafka.dead_letter_topic ? cfg->kafka.dead_letter_topic : "none: a poison event stops its route",
-               cfg->sf.login_url, cfg->sf.api_version, config_flow_name(cfg->sf.flow),
+               cfg->kafka.dead_letter_topic ? cfg->kafka.dead_letter_topic : "none: a poison event stops its route");
+        for (o = 0; o < cfg->norgs; o++) {
+                const struct config_sf *sf = &cfg->orgs[o].sf;
+
+                if (cfg->has_orgs)
+                        printf("org %s: ", cfg->orgs[o].id);
+                printf("salesforce: %s (API %s, %s flow)\n", sf->login_url, sf->api_version,
+                       config_flow_name(sf->flow));
+        }
+        printf("on_route_error: %s\non_org_change: %s\n",
                cfg->on_route_error == ROUTE_ERROR_FAIL ? "fail" : "quarantine",
                cfg->on_org_change == ORG_CHANGE_START ? "start" : "fail");
+        if (cfg->coord.enabled) {
+                printf("coordination: topic %s (%d partitions when created), group %s, "
+                       "session_timeout_ms %d, heartbeat_interval_ms %d, max_poll_interval_ms %d, "
+                       "claim_grace_ms %d\nunits:\n", cfg->coord.topic, units_topic_partitions(cfg),
+                       cfg->coord.group, cfg->coord.session_timeout_ms,
+                       cfg->coord.heartbeat_interval_ms, cfg->coord.max_poll_interval_ms,
+                       cfg->coord.claim_grace_ms);
+                print_unit_map(cfg, units_topic_partitions(cfg), "  ");
+        }
+        printf("routes:\n");
         for (i = 0; i < cfg->nroutes; i++) {
                 const struct config_route *rt = &cfg->routes[i];
                 char start[32];
 
                 format_replay(start, sizeof(start), rt->start);
-                printf("  %s -> %s  key=%s partition_by=%s value=%s start=%s on_invalid_replay=%s\n",
+                printf("  %s%s%s -> %s  key=%s partition_by=%s value=%s start=%s on_invalid_replay=%s\n",
+                       cfg->coord.enabled ? cfg->units[rt->unit_index].id : "",
+                       cfg->coord.enabled ? ": " : "",
                        rt->channel, rt->topic, key_name(rt->key), partition_name(rt->partition_by),
                        value_name(rt->value), start,
                        config_invalid_replay_name(rt->on_invalid_replay));
@@ -390,6 +460,31 @@ static int check_kafka(const struct config *cfg)
                        ck.replay_policy);
         }
 
+        /* Group mode: the coordination topic, whose partitions stand for the units. */
+        if (cfg->coord.enabled) {
+                int want = units_topic_partitions(cfg);
+
+                mt = cli_md_topic(ck.md, cfg->coord.topic);
+                if (mt && mt->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+                        printf("  FAIL coordination topic %s: TOPIC_AUTHORIZATION_FAILED: the "
+                               "bridge's principal needs Describe and Read on it\n", cfg->coord.topic);
+                        failed = 1;
+                } else if (!mt || mt->err) {
+                        printf("  ok   coordination topic %s: does not exist yet; a start creates it "
+                               "with %d partitions (one per unit)\n", cfg->coord.topic, want);
+                } else if (mt->partition_cnt < want) {
+                        printf("  WARN coordination topic %s: %d partitions for %d units (%d "
+                               "wanted): units share partitions and move together\n",
+                               cfg->coord.topic, mt->partition_cnt, (int)cfg->nunits, want);
+                        print_unit_map(cfg, mt->partition_cnt, "       ");
+                } else {
+                        printf("  ok   coordination topic %s: exists, %d partitions for %d units\n",
+                               cfg->coord.topic, mt->partition_cnt, (int)cfg->nunits);
+                        if (mt->partition_cnt != want)
+                                print_unit_map(cfg, mt->partition_cnt, "       ");
+                }
+        }
+
         /* Each topic written by name, once; {entity} topics by the cluster's policy. */
         for (i = 0; i < cfg->nroutes; i++) {
                 const struct config_route *rt = &cfg->routes[i];
@@ -438,7 +533,31 @@ out:
  * login, handshake and subscribe code a run uses, so a pass means a start
  * would get as far.
  */
+static int check_online_unit(const struct config *cfg, int kafka_rc);
+
 static int check_online(const struct config *cfg)
+{
+        struct config view;
+        int kafka_rc, failed = 0;
+        size_t u;
+
+        printf("online:\n");
+        /* Before the replay store's read, which may create the replay topic. */
+        if ((kafka_rc = check_kafka(cfg)) == -2)
+                return -1;
+        if (!cfg->coord.enabled)
+                return check_online_unit(cfg, kafka_rc);
+        /* Group mode: each unit logs in as its owner would (its org, its routes). */
+        for (u = 0; u < cfg->nunits; u++) {
+                config_unit_view(cfg, u, &view);
+                printf("unit %s:\n", view.unit);
+                if (check_online_unit(&view, kafka_rc) == -1)
+                        failed = 1;
+        }
+        return failed ? -1 : 0;
+}
+
+static int check_online_unit(const struct config *cfg, int kafka_rc)
 {
         struct replay_store *rs = NULL;
         struct http *http = NULL;
@@ -449,12 +568,8 @@ static int check_online(const struct config *cfg)
         const struct auth_token *tok;
         char err[1024] = "";
         long long deadline;
-        int failed = 1, rc = 0, kafka_rc = 0;
+        int failed = 1, rc = 0;
 
-        printf("online:\n");
-        /* Before the replay store's read, which may create the replay topic. */
-        if ((kafka_rc = check_kafka(cfg)) == -2)
-                goto out;
         if (!(rs = replay_store_new(cfg, err, sizeof(err))) ||
             replay_store_load(rs, CLI_KAFKA_TIMEOUT_MS, err, sizeof(err)) == -1) {
                 printf("  FAIL kafka %s: cannot read the replay topic %s: %s\n",
@@ -602,6 +717,86 @@ int cli_replay_set(const char *path, const char *channel, long long replay_id)
         printf("%s: the next start resumes %s\n", rt->channel, what);
 out:
         replay_store_destroy(rs);
+        config_destroy(cfg);
+        return rc;
+}
+
+/* One string member of an owner record, "" when absent. */
+static const char *owner_field(const cJSON *root, const char *name)
+{
+        const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, name);
+
+        return cJSON_IsString(item) && item->valuestring ? item->valuestring : "";
+}
+
+/*
+ * The owner column: "none" (no owner record), "released (at …)", or who
+ * claimed it: instance, host, member id (group mode) and since when.
+ */
+static void format_owner(const char *value, size_t len, char *out, size_t out_size)
+{
+        cJSON *root;
+        const char *state;
+
+        if (!value) {
+                snprintf(out, out_size, "none");
+                return;
+        }
+        if (!(root = cJSON_ParseWithLength(value, len)) || !cJSON_IsObject(root)) {
+                snprintf(out, out_size, "unreadable owner record");
+                cJSON_Delete(root);
+                return;
+        }
+        state = owner_field(root, "state");
+        if (!strcmp(state, "released"))
+                snprintf(out, out_size, "released (by instance %s at %s)",
+                         owner_field(root, "instance"), owner_field(root, "at")[0] ? owner_field(root, "at") : "-");
+        else
+                snprintf(out, out_size, "instance %s host %s member %s since %s",
+                         owner_field(root, "instance")[0] ? owner_field(root, "instance") : "-",
+                         owner_field(root, "host")[0] ? owner_field(root, "host") : "-",
+                         owner_field(root, "member_id")[0] ? owner_field(root, "member_id") : "-",
+                         owner_field(root, "at")[0] ? owner_field(root, "at") : "-");
+        cJSON_Delete(root);
+}
+
+int cli_units(const char *path)
+{
+        struct config *cfg = load_or_report(path);
+        int nparts, rc = EXIT_CLEAN;
+        size_t u;
+
+        if (!cfg)
+                return EXIT_CONFIG;
+        nparts = units_topic_partitions(cfg);
+        printf("%-24s %-9s %-40s %s\n", "UNIT", "PARTITION", "TRANSACTIONAL_ID", "OWNER");
+        for (u = 0; u < cfg->nunits; u++) {
+                struct replay_store *rs = NULL;
+                struct config view;
+                char txn[300], part[16], owner[600], err[1024];
+                const char *value;
+                size_t len = 0;
+
+                config_unit_view(cfg, u, &view);
+                units_txn_id(&view, txn, sizeof(txn));
+                if (cfg->coord.enabled)
+                        snprintf(part, sizeof(part), "%d", units_partition(cfg, u, nparts));
+                else
+                        snprintf(part, sizeof(part), "-");
+                /* The unit's own store reads its owner record (key units_owner_key()). */
+                if (!(rs = replay_store_new(&view, err, sizeof(err))) ||
+                    replay_store_load(rs, CLI_KAFKA_TIMEOUT_MS, err, sizeof(err)) == -1) {
+                        fprintf(stderr, "sfbridge: cannot read replay topic %s at %s: %s\n",
+                                cfg->kafka.replay_topic, cfg->kafka.bootstrap_servers, err);
+                        replay_store_destroy(rs);
+                        rc = EXIT_FATAL;
+                        break;
+                }
+                value = replay_store_owner(rs, &len);
+                format_owner(value, len, owner, sizeof(owner));
+                printf("%-24s %-9s %-40s %s\n", view.unit, part, txn, owner);
+                replay_store_destroy(rs);
+        }
         config_destroy(cfg);
         return rc;
 }

@@ -313,12 +313,53 @@ out:
 static void walk_map(struct loader *ld, const yaml_node_t *map, const char *parent,
                      const char *display_parent, void *base, struct seen *seen);
 
+/* Room for @p more routes (every list appends to cfg->routes). @returns 0 or -1 (reported). */
+static int routes_grow(struct loader *ld, size_t more)
+{
+        struct config *cfg = ld->cfg;
+        size_t cap = cfg->nroutes + more;
+        void *p;
+
+        if (cap <= ld->routes_cap)
+                return 0;
+        if (!(p = realloc(cfg->routes, cap * sizeof(*cfg->routes)))) {
+                config_oom(ld);
+                return -1;
+        }
+        cfg->routes = p;
+        if (!(p = realloc(ld->route_seen, cap * CONFIG_NKEYS * sizeof(*ld->route_seen)))) {
+                config_oom(ld);
+                return -1;
+        }
+        ld->route_seen = p;
+        if (!(p = realloc(ld->route_marks, cap * sizeof(*ld->route_marks)))) {
+                config_oom(ld);
+                return -1;
+        }
+        ld->route_marks = p;
+        if (!(p = realloc(ld->route_names, cap * sizeof(*ld->route_names)))) {
+                config_oom(ld);
+                return -1;
+        }
+        ld->route_names = p;
+        memset(cfg->routes + cfg->nroutes, 0, more * sizeof(*cfg->routes));
+        memset(ld->route_seen + cfg->nroutes * CONFIG_NKEYS, 0,
+               more * CONFIG_NKEYS * sizeof(*ld->route_seen));
+        ld->routes_cap = cap;
+        return 0;
+}
+
+/*
+ * A list of routes: the top level's (@p org 0, "default") or an orgs[]
+ * entry's (@p org its index counting "default" as 0). Routes of every list
+ * go to cfg->routes in file order; build_units() groups them later.
+ */
 static void set_routes(struct loader *ld, const yaml_node_t *key, const yaml_node_t *list,
-                       const char *display)
+                       const char *display, size_t org)
 {
         struct config *cfg = ld->cfg;
         yaml_node_item_t *item;
-        size_t n;
+        size_t n, k = 0;
 
         if (list->type != YAML_SEQUENCE_NODE) {
                 if (!is_null(list))
@@ -328,29 +369,23 @@ static void set_routes(struct loader *ld, const yaml_node_t *key, const yaml_nod
                 return;
         }
         n = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
-        if (n > CONFIG_ROUTES_MAX) {
+        if (n > CONFIG_ROUTES_MAX || cfg->nroutes + n > CONFIG_ROUTES_MAX) {
                 config_error(ld, &list->start_mark, display, "more than %d routes",
                              CONFIG_ROUTES_MAX);
                 return;
         }
-        if (n == 0)
+        if (n == 0 || routes_grow(ld, n) == -1)
                 return;
-        cfg->routes = calloc(n, sizeof(*cfg->routes));
-        ld->route_seen = calloc(n * CONFIG_NKEYS, sizeof(*ld->route_seen));
-        ld->route_marks = calloc(n, sizeof(*ld->route_marks));
-        if (!cfg->routes || !ld->route_seen || !ld->route_marks) {
-                config_oom(ld);
-                return;
-        }
-        for (item = list->data.sequence.items.start; item < list->data.sequence.items.top; item++) {
+        for (item = list->data.sequence.items.start; item < list->data.sequence.items.top; item++, k++) {
                 yaml_node_t *node = yaml_document_get_node(&ld->doc, *item);
                 struct config_route *rt = &cfg->routes[cfg->nroutes];
-                char path[PATH_MAX_LEN];
+                char *path = ld->route_names[cfg->nroutes];
 
-                snprintf(path, sizeof(path), "routes[%zu]", cfg->nroutes);
+                snprintf(path, sizeof(ld->route_names[0]), "%.20s[%zu]", display, k);
                 rt->line = (int)node->start_mark.line + 1;
                 ld->route_marks[cfg->nroutes] = node->start_mark;
                 rt->start = REPLAY_NEW;
+                rt->org = org;
                 cfg->nroutes++;
                 if (node->type != YAML_MAPPING_NODE) {
                         config_error(ld, &node->start_mark, path,
@@ -361,6 +396,135 @@ static void set_routes(struct loader *ld, const yaml_node_t *key, const yaml_nod
                 walk_map(ld, node, ROUTE_PREFIX, path, rt, ld->route_seen + (cfg->nroutes - 1) * CONFIG_NKEYS);
                 if (ld->failed)
                         return;
+        }
+}
+
+/*
+ * orgs: each entry is walked with the orgs[] keys (id), its salesforce:
+ * block into a scratch config of its own (the salesforce.* keys live in
+ * struct config) and its routes into cfg->routes. cfg->orgs[0] is kept for
+ * "default" until the whole file is read.
+ */
+static void set_orgs(struct loader *ld, const yaml_node_t *key, const yaml_node_t *list,
+                     const char *display)
+{
+        struct config *cfg = ld->cfg;
+        yaml_node_item_t *item;
+        size_t n, i = 0;
+
+        if (list->type != YAML_SEQUENCE_NODE) {
+                if (!is_null(list))
+                        config_error(ld, type_mark(key, list), display,
+                                     "expected a list of orgs (- id: ..., salesforce: ..., routes: ...), "
+                                     "found %s", node_kind(list));
+                return;
+        }
+        n = (size_t)(list->data.sequence.items.top - list->data.sequence.items.start);
+        if (n > CONFIG_ROUTES_MAX) {
+                config_error(ld, &list->start_mark, display, "more than %d orgs", CONFIG_ROUTES_MAX);
+                return;
+        }
+        cfg->has_orgs = 1;
+        if (n == 0)
+                return;
+        cfg->orgs = calloc(n + 1, sizeof(*cfg->orgs));
+        ld->org_seen = calloc(n * CONFIG_NKEYS, sizeof(*ld->org_seen));
+        ld->org_marks = calloc(n, sizeof(*ld->org_marks));
+        ld->org_scratch = calloc(n, sizeof(*ld->org_scratch));
+        if (!cfg->orgs || !ld->org_seen || !ld->org_marks || !ld->org_scratch) {
+                config_oom(ld);
+                return;
+        }
+        cfg->norgs = 1;
+        for (item = list->data.sequence.items.start; item < list->data.sequence.items.top; item++, i++) {
+                yaml_node_t *node = yaml_document_get_node(&ld->doc, *item);
+                char path[PATH_MAX_LEN];
+
+                snprintf(path, sizeof(path), "orgs[%zu]", i);
+                ld->org_marks[i] = node->start_mark;
+                ld->norg_entries++;
+                ld->org_cur = &cfg->orgs[cfg->norgs];
+                ld->org_cur_index = cfg->norgs;
+                ld->org_cur->line = (int)node->start_mark.line + 1;
+                cfg->norgs++;
+                if (node->type != YAML_MAPPING_NODE) {
+                        config_error(ld, &node->start_mark, path,
+                                     "expected a mapping (id: ..., salesforce: ..., routes: ...), found %s",
+                                     is_null(node) ? "nothing" : node_kind(node));
+                        return;
+                }
+                walk_map(ld, node, ORG_PREFIX, path, ld->org_cur, ld->org_seen + i * CONFIG_NKEYS);
+                if (ld->failed)
+                        return;
+        }
+        ld->org_cur = NULL;
+}
+
+/* coordination.partitions: unit id -> partition; the ids are checked against the units later. */
+static void set_partitions(struct loader *ld, const yaml_node_t *key, const yaml_node_t *map,
+                           const char *display)
+{
+        struct config_coordination *co = &ld->cfg->coord;
+        yaml_node_pair_t *pair;
+        size_t n, i;
+
+        if (map->type != YAML_MAPPING_NODE) {
+                if (!is_null(map))
+                        config_error(ld, type_mark(key, map), display,
+                                     "expected a mapping of unit: partition, found %s", node_kind(map));
+                return;
+        }
+        n = (size_t)(map->data.mapping.pairs.top - map->data.mapping.pairs.start);
+        if (n > CONFIG_PROPERTIES_MAX) {
+                config_error(ld, &map->start_mark, display, "more than %d entries", CONFIG_PROPERTIES_MAX);
+                return;
+        }
+        if (n && !(co->partitions = calloc(n, sizeof(*co->partitions)))) {
+                config_oom(ld);
+                return;
+        }
+        for (pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
+                yaml_node_t *k = yaml_document_get_node(&ld->doc, pair->key);
+                yaml_node_t *v = yaml_document_get_node(&ld->doc, pair->value);
+                struct config_property *prop = &co->partitions[co->npartitions];
+                char path[PATH_MAX_LEN], q[96], *end;
+                const char *name;
+                long long p;
+
+                if (k->type != YAML_SCALAR_NODE || !k->data.scalar.length ||
+                    strlen((const char *)k->data.scalar.value) != k->data.scalar.length) {
+                        config_error(ld, &k->start_mark, display, "unit ids must be non-empty strings");
+                        return;
+                }
+                name = (const char *)k->data.scalar.value;
+                snprintf(path, sizeof(path), "%.100s.%.150s", display, name);
+                for (i = 0; i < co->npartitions; i++) {
+                        if (strcmp(co->partitions[i].name, name) == 0) {
+                                config_error(ld, &k->start_mark, path, "duplicate key");
+                                return;
+                        }
+                }
+                if (v->type != YAML_SCALAR_NODE || is_null(v)) {
+                        config_error(ld, type_mark(k, v), path, "expected a partition number, found %s",
+                                     v->type == YAML_SCALAR_NODE ? "nothing" : node_kind(v));
+                        return;
+                }
+                if (!(prop->name = strdup(name))) {
+                        config_oom(ld);
+                        return;
+                }
+                co->npartitions++;
+                if (!(prop->value = expand_node(ld, v, path)))
+                        return;
+                errno = 0;
+                p = strtoll(prop->value, &end, 10);
+                if (end == prop->value || *end || prop->value[0] < '0' || prop->value[0] > '9' ||
+                    errno == ERANGE || p > 9999) {
+                        config_error(ld, &v->start_mark, path, "expected a partition number "
+                                     "between 0 and 9999, found %s",
+                                     config_quote(prop->value, q, sizeof(q)));
+                        return;
+                }
         }
 }
 
@@ -408,7 +572,15 @@ static void walk_map(struct loader *ld, const yaml_node_t *map, const char *pare
                 sn->value_mark = v->start_mark;
                 switch (kd->type) {
                 case KEY_MAP:
-                        if (v->type == YAML_MAPPING_NODE) {
+                        if (v->type == YAML_MAPPING_NODE && strcmp(path, ORG_PREFIX ".salesforce") == 0) {
+                                /* The org's block holds the top level's keys, in its own config. */
+                                struct seen *top = &seen[config_key_index(config_key_find("salesforce"))];
+
+                                sn->has_value = 1;
+                                *top = *sn;
+                                walk_map(ld, v, "salesforce", display,
+                                         &ld->org_scratch[ld->org_cur_index - 1], seen);
+                        } else if (v->type == YAML_MAPPING_NODE) {
                                 sn->has_value = 1;
                                 walk_map(ld, v, path, display, base, seen);
                         } else if (!is_null(v)) {
@@ -417,10 +589,22 @@ static void walk_map(struct loader *ld, const yaml_node_t *map, const char *pare
                         }
                         break;
                 case KEY_LIST:
-                        set_routes(ld, k, v, display);
+                        if (strcmp(path, "orgs") == 0) {
+                                set_orgs(ld, k, v, display);
+                        } else if (strcmp(path, ORG_PREFIX ".routes") == 0) {
+                                sn->has_value = v->type == YAML_SEQUENCE_NODE &&
+                                                v->data.sequence.items.top > v->data.sequence.items.start;
+                                set_routes(ld, k, v, display, ld->org_cur_index);
+                        } else {
+                                ld->top_routes = 1;
+                                set_routes(ld, k, v, display, 0);
+                        }
                         break;
                 case KEY_PROPERTIES:
-                        set_properties(ld, k, v, display);
+                        if (strcmp(path, "coordination.partitions") == 0)
+                                set_partitions(ld, k, v, display);
+                        else
+                                set_properties(ld, k, v, display);
                         break;
                 default:
                         set_scalar(ld, base, kd, sn, k, v, display);
@@ -433,8 +617,29 @@ static void walk_map(struct loader *ld, const yaml_node_t *map, const char *pare
  * Checks that need the whole file
  */
 
+/*
+ * Where one set of the table's keys lives: the top level (cfg, ld->seen), or
+ * an orgs[] entry (its scratch config for salesforce.*, the org for
+ * orgs[].*, its own seen array). display is what messages put before a
+ * key's path ("" or "orgs[1].").
+ */
+struct scope {
+        struct config *cfg;
+        struct config_org *org;         /* NULL at the top level */
+        struct seen *seen;
+        const yaml_mark_t *fallback;    /* where a key missing with its parents is reported */
+        char display[32];
+};
+
+static void scope_name(const struct scope *sc, const char *path, char *out, size_t out_size)
+{
+        if (sc->org && strncmp(path, ORG_PREFIX ".", sizeof(ORG_PREFIX)) == 0)
+                path += sizeof(ORG_PREFIX);
+        snprintf(out, out_size, "%s%s", sc->display, path);
+}
+
 /* The mark of the nearest present ancestor key, where a missing key is reported. */
-static const yaml_mark_t *parent_mark(struct loader *ld, const char *path)
+static const yaml_mark_t *parent_mark(const struct scope *sc, const char *path)
 {
         char parent[PATH_MAX_LEN];
         const struct key_def *kd;
@@ -443,13 +648,13 @@ static const yaml_mark_t *parent_mark(struct loader *ld, const char *path)
         snprintf(parent, sizeof(parent), "%s", path);
         while ((dot = strrchr(parent, '.'))) {
                 *dot = '\0';
-                if ((kd = config_key_find(parent)) && ld->seen[config_key_index(kd)].present)
-                        return &ld->seen[config_key_index(kd)].key_mark;
+                if ((kd = config_key_find(parent)) && sc->seen[config_key_index(kd)].present)
+                        return &sc->seen[config_key_index(kd)].key_mark;
         }
-        return &ld->root_mark;
+        return sc->fallback;
 }
 
-static int check_file_readable(struct loader *ld, const struct key_def *kd, const char *file,
+static int check_file_readable(struct loader *ld, const char *key, const char *file,
                                const struct seen *sn)
 {
         struct stat st;
@@ -458,14 +663,14 @@ static int check_file_readable(struct loader *ld, const struct key_def *kd, cons
 
         fd = open(file, O_RDONLY | O_CLOEXEC);
         if (fd == -1) {
-                config_error(ld, &sn->value_mark, kd->path, "cannot read %s: %s", file, strerror(errno));
+                config_error(ld, &sn->value_mark, key, "cannot read %s: %s", file, strerror(errno));
                 return -1;
         }
         if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-                config_error(ld, &sn->value_mark, kd->path, "cannot read %s: %s", file, strerror(EISDIR));
+                config_error(ld, &sn->value_mark, key, "cannot read %s: %s", file, strerror(EISDIR));
                 rc = -1;
         } else if (read(fd, &byte, 1) == -1) {
-                config_error(ld, &sn->value_mark, kd->path, "cannot read %s: %s", file, strerror(errno));
+                config_error(ld, &sn->value_mark, key, "cannot read %s: %s", file, strerror(errno));
                 rc = -1;
         }
         close(fd);
@@ -473,14 +678,14 @@ static int check_file_readable(struct loader *ld, const struct key_def *kd, cons
 }
 
 /* The file's contents as run will read them (a JWT key is loaded, never shown). */
-static int check_file_contents(struct loader *ld, const struct key_def *kd, const char *file,
-                               const struct seen *sn)
+static int check_file_contents(struct loader *ld, const struct key_def *kd, const char *key,
+                               const char *file, const struct seen *sn)
 {
         char msg[MSG_MAX];
 
         if (kd->check_file(file, msg, sizeof(msg)) == 0)
                 return 0;
-        config_error(ld, &sn->value_mark, kd->path, "%s", msg);
+        config_error(ld, &sn->value_mark, key, "%s", msg);
         return -1;
 }
 
@@ -491,61 +696,81 @@ static int apply_default(struct loader *ld, void *base, const struct key_def *kd
         return store_value(ld, base, kd, kd->def, NULL, kd->path);
 }
 
-static void check_globals(struct loader *ld)
+static int is_sf_key(const struct key_def *kd)
 {
-        struct config *cfg = ld->cfg;
-        const struct seen *flow_seen =
-                &ld->seen[config_key_index(config_key_find("salesforce.auth.flow"))];
+        return strncmp(kd->path, "salesforce", 10) == 0 && (!kd->path[10] || kd->path[10] == '.');
+}
+
+static int is_org_key(const struct key_def *kd)
+{
+        return strncmp(kd->path, ORG_PREFIX ".", sizeof(ORG_PREFIX)) == 0;
+}
+
+/*
+ * Required keys, flows, defaults and files for one scope. At the top level
+ * the salesforce.* keys are skipped when @p with_sf is 0 (orgs: without
+ * top-level routes); in an org only they (and orgs[].id) are looked at.
+ */
+static void check_globals(struct loader *ld, const struct scope *sc, int with_sf)
+{
+        struct config *cfg = sc->cfg;
+        const struct seen *flow_seen = &sc->seen[config_key_index(config_key_find("salesforce.auth.flow"))];
+        char key[PATH_MAX_LEN];
         size_t i;
 
         for (i = 0; i < CONFIG_NKEYS && !ld->failed; i++) {
                 const struct key_def *kd = &config_keys[i];
-                struct seen *sn = &ld->seen[i];
+                struct seen *sn = &sc->seen[i];
                 unsigned flow = (unsigned)cfg->sf.flow;
+                void *base = sc->org && is_org_key(kd) ? (void *)sc->org : (void *)cfg;
                 int need, used;
 
                 if (config_key_is_route(kd) || kd->type == KEY_LIST)
                         continue;
+                if (sc->org ? !(is_sf_key(kd) || (is_org_key(kd) && kd->type != KEY_MAP))
+                            : (is_org_key(kd) || (!with_sf && is_sf_key(kd))))
+                        continue;
+                scope_name(sc, kd->path, key, sizeof(key));
                 need = (kd->required & REQUIRED) ||
                        (flow_seen->has_value && (kd->required & FLOW(flow)));
                 used = !(kd->required & FLOWS_ALL) || (kd->required & FLOW(flow));
                 if (need && !sn->present) {
-                        const yaml_mark_t *mark = parent_mark(ld, kd->path);
+                        const yaml_mark_t *mark = parent_mark(sc, kd->path);
 
                         /* At the top level there is no line to show. */
                         if (mark == &ld->root_mark)
-                                config_error_noecho(ld, mark, kd->path, "required but missing");
+                                config_error_noecho(ld, mark, key, "required but missing");
                         else if (kd->required & REQUIRED)
-                                config_error(ld, mark, kd->path, "required but missing");
+                                config_error(ld, mark, key, "required but missing");
                         else
-                                config_error(ld, mark, kd->path, "required by flow %s but missing",
+                                config_error(ld, mark, key, "required by flow %s but missing",
                                              flow_name_of(flow));
                         return;
                 }
                 if (need && !sn->has_value) {
                         if (kd->required & REQUIRED)
-                                config_error(ld, &sn->key_mark, kd->path, "%s",
+                                config_error(ld, &sn->key_mark, key, "%s",
                                              sn->empty ? "is empty" : "has no value");
                         else
-                                config_error(ld, &sn->key_mark, kd->path,
+                                config_error(ld, &sn->key_mark, key,
                                              "required by flow %s but %s", flow_name_of(flow),
                                              sn->empty ? "empty" : "has no value");
                         return;
                 }
                 if (!used && sn->has_value) {
-                        config_warn(ld, &sn->key_mark, kd->path, "not used by flow %s (ignored)",
+                        config_warn(ld, &sn->key_mark, key, "not used by flow %s (ignored)",
                                     flow_name_of(flow));
-                        store_string(cfg, kd, NULL);
+                        store_string(base, kd, NULL);
                         sn->has_value = 0;
                         continue;
                 }
-                if (!sn->has_value && apply_default(ld, cfg, kd) == -1)
+                if (!sn->has_value && apply_default(ld, base, kd) == -1)
                         return;
                 if (kd->must_read && sn->has_value &&
-                    check_file_readable(ld, kd, *(char **)field_at(cfg, kd), sn) == -1)
+                    check_file_readable(ld, key, *(char **)field_at(base, kd), sn) == -1)
                         return;
                 if (kd->check_file && sn->has_value &&
-                    check_file_contents(ld, kd, *(char **)field_at(cfg, kd), sn) == -1)
+                    check_file_contents(ld, kd, key, *(char **)field_at(base, kd), sn) == -1)
                         return;
         }
 }
@@ -555,12 +780,14 @@ static void check_globals(struct loader *ld)
  * URL unless given, and client_credentials is served by a My Domain only
  * (login and test answer "request not supported on this domain").
  */
-static void check_auth(struct loader *ld)
+static void check_auth(struct loader *ld, const struct scope *sc)
 {
-        struct config *cfg = ld->cfg;
-        const struct seen *url_seen = &ld->seen[config_key_index(config_key_find("salesforce.login_url"))];
-        const struct seen *flow_seen = &ld->seen[config_key_index(config_key_find("salesforce.auth.flow"))];
+        struct config *cfg = sc->cfg;
+        const struct seen *url_seen = &sc->seen[config_key_index(config_key_find("salesforce.login_url"))];
+        const struct seen *flow_seen = &sc->seen[config_key_index(config_key_find("salesforce.auth.flow"))];
+        char key[PATH_MAX_LEN];
 
+        scope_name(sc, "salesforce.login_url", key, sizeof(key));
         if (cfg->sf.flow == AUTH_CLIENT_CREDENTIALS && config_login_is_generic(cfg->sf.login_url)) {
                 const char *what = "client_credentials needs the org's My Domain login URL "
                                    "(https://<MyDomain>.my.salesforce.com): Salesforce answers "
@@ -568,14 +795,69 @@ static void check_auth(struct loader *ld)
                                    "and test.salesforce.com";
 
                 if (url_seen->has_value)
-                        config_error(ld, &url_seen->value_mark, "salesforce.login_url", "%s", what);
+                        config_error(ld, &url_seen->value_mark, key, "%s", what);
                 else
-                        config_error(ld, &flow_seen->value_mark, "salesforce.login_url",
+                        config_error(ld, &flow_seen->value_mark, key,
                                      "is %s by default; %s", cfg->sf.login_url, what);
                 return;
         }
         if (!cfg->sf.audience && !(cfg->sf.audience = strdup(config_default_audience(cfg->sf.login_url))))
                 config_oom(ld);
+}
+
+/* The org ids: unique, and each org's salesforce: block checked as the top level's. */
+static void check_orgs(struct loader *ld)
+{
+        struct config *cfg = ld->cfg;
+        size_t i, j, idx = config_key_index(config_key_find("orgs[].id"));
+
+        if (cfg->has_orgs && ld->norg_entries == 0) {
+                config_error(ld, &ld->seen[config_key_index(config_key_find("orgs"))].key_mark, "orgs",
+                             "no orgs: add at least one (- id: ..., salesforce: ..., routes: ...)");
+                return;
+        }
+        for (i = 0; i < ld->norg_entries && !ld->failed; i++) {
+                struct scope sc = { .cfg = &ld->org_scratch[i], .org = &cfg->orgs[i + 1],
+                                    .seen = ld->org_seen + i * CONFIG_NKEYS,
+                                    .fallback = &ld->org_marks[i] };
+                struct seen *routes = &sc.seen[config_key_index(config_key_find("orgs[].routes"))];
+
+                snprintf(sc.display, sizeof(sc.display), "orgs[%zu].", i);
+                check_globals(ld, &sc, 1);
+                if (!ld->failed)
+                        check_auth(ld, &sc);
+                if (ld->failed)
+                        return;
+                for (j = 0; j < i; j++) {
+                        if (strcmp(cfg->orgs[j + 1].id, sc.org->id) == 0) {
+                                char key[PATH_MAX_LEN];
+
+                                snprintf(key, sizeof(key), "orgs[%zu].id", i);
+                                config_error(ld, &sc.seen[idx].value_mark, key,
+                                             "duplicate org id %s (first at line %d)", sc.org->id,
+                                             cfg->orgs[j + 1].line);
+                                return;
+                        }
+                }
+                if (!routes->present) {
+                        char key[PATH_MAX_LEN];
+
+                        snprintf(key, sizeof(key), "orgs[%zu].routes", i);
+                        config_error(ld, &ld->org_marks[i], key, "required but missing");
+                        return;
+                }
+                if (!routes->has_value) {
+                        char key[PATH_MAX_LEN];
+
+                        snprintf(key, sizeof(key), "orgs[%zu].routes", i);
+                        config_error(ld, &routes->key_mark, key,
+                                     "no routes: add at least one (- channel: ..., topic: ...)");
+                        return;
+                }
+                /* The org owns what its scratch config held. */
+                sc.org->sf = sc.cfg->sf;
+                memset(&sc.cfg->sf, 0, sizeof(sc.cfg->sf));
+        }
 }
 
 static void check_routes(struct loader *ld)
@@ -585,11 +867,11 @@ static void check_routes(struct loader *ld)
         size_t r, i;
         char msg[MSG_MAX];
 
-        if (!routes_seen->present) {
+        if (!routes_seen->present && !cfg->has_orgs) {
                 config_error_noecho(ld, &ld->root_mark, "routes", "required but missing");
                 return;
         }
-        if (cfg->nroutes == 0) {
+        if (routes_seen->present && !ld->top_routes_n) {
                 config_error(ld, &routes_seen->key_mark, "routes",
                              "no routes: add at least one (- channel: ..., topic: ...)");
                 return;
@@ -606,6 +888,7 @@ static void check_routes(struct loader *ld)
         for (r = 0; r < cfg->nroutes && !ld->failed; r++) {
                 struct config_route *rt = &cfg->routes[r];
                 struct seen *seen = ld->route_seen + r * CONFIG_NKEYS;
+                const char *name = ld->route_names[r];
                 char display[PATH_MAX_LEN];
 
                 for (i = 0; i < CONFIG_NKEYS; i++) {
@@ -613,8 +896,7 @@ static void check_routes(struct loader *ld)
 
                         if (!config_key_is_route(kd))
                                 continue;
-                        snprintf(display, sizeof(display), "routes[%zu].%s", r,
-                                 config_key_leaf(kd->path));
+                        snprintf(display, sizeof(display), "%s.%s", name, config_key_leaf(kd->path));
                         if ((kd->required & REQUIRED) && !seen[i].has_value) {
                                 if (!seen[i].present) {
                                         config_error(ld, &ld->route_marks[r], display, "required but missing");
@@ -631,8 +913,17 @@ static void check_routes(struct loader *ld)
                         else if (apply_default(ld, rt, kd) == -1)
                                 return;
                 }
-                snprintf(display, sizeof(display), "routes[%zu].topic", r);
-                if (config_check_topic_template(rt->topic, rt->channel, msg, sizeof(msg)) == -1) {
+                i = config_key_index(config_key_find("routes[].unit"));
+                if (rt->unit && !cfg->coord.enabled) {
+                        snprintf(display, sizeof(display), "%s.unit", name);
+                        config_error(ld, &seen[i].value_mark, display,
+                                     "needs coordination: (units are what the replicas of a group "
+                                     "share out); add a coordination: block or remove unit:");
+                        return;
+                }
+                snprintf(display, sizeof(display), "%s.topic", name);
+                if (config_check_topic_template(rt->topic, rt->channel, cfg->has_orgs, msg,
+                                                sizeof(msg)) == -1) {
                         config_error(ld, &seen[config_key_index(config_key_find("routes[].topic"))].value_mark, display,
                                      "%s", msg);
                         return;
@@ -643,9 +934,11 @@ static void check_routes(struct loader *ld)
                                      "a topic of their own");
                         return;
                 }
+                /* One org subscribes to a channel once; two orgs may share its name. */
                 for (i = 0; i < r; i++) {
-                        if (config_channel_same(cfg->routes[i].channel, rt->channel)) {
-                                snprintf(display, sizeof(display), "routes[%zu].channel", r);
+                        if (cfg->routes[i].org == rt->org &&
+                            config_channel_same(cfg->routes[i].channel, rt->channel)) {
+                                snprintf(display, sizeof(display), "%s.channel", name);
                                 config_error(ld, &seen[config_key_index(config_key_find("routes[].channel"))].value_mark,
                                              display, "duplicate channel %.*s (first at line %d)",
                                              (int)config_channel_base_len(rt->channel), rt->channel,
@@ -654,7 +947,7 @@ static void check_routes(struct loader *ld)
                         }
                 }
                 if (config_channel_unknown_standard(rt->channel)) {
-                        snprintf(display, sizeof(display), "routes[%zu].channel", r);
+                        snprintf(display, sizeof(display), "%s.channel", name);
                         config_warn(ld, &seen[config_key_index(config_key_find("routes[].channel"))].value_mark,
                                     display,
                                     "%.*s is not a standard platform event sfbridge knows; a custom "
@@ -669,21 +962,21 @@ static void check_routes(struct loader *ld)
                                                    ? ROUTE_PARTITION_RECORD_ID
                                                    : ROUTE_PARTITION_CHANNEL;
                 else if (rt->partition_by == ROUTE_PARTITION_KEY && rt->key == ROUTE_KEY_NONE) {
-                        snprintf(display, sizeof(display), "routes[%zu].partition_by", r);
+                        snprintf(display, sizeof(display), "%s.partition_by", name);
                         config_error(ld, &seen[i].value_mark, display,
                                      "key needs a record key, and this route has key: none "
                                      "(use channel or record_id)");
                         return;
                 } else if (rt->partition_by == ROUTE_PARTITION_ENTITY &&
                            strncmp(rt->channel, "/data/", 6) != 0) {
-                        snprintf(display, sizeof(display), "routes[%zu].partition_by", r);
+                        snprintf(display, sizeof(display), "%s.partition_by", name);
                         config_error(ld, &seen[i].value_mark, display,
                                      "entity needs change events, which only /data/ channels carry "
                                      "(use channel, record_id or key)");
                         return;
                 }
                 if (rt->key == ROUTE_KEY_EVENT_UUID && strncmp(rt->channel, "/event/", 7) != 0) {
-                        snprintf(display, sizeof(display), "routes[%zu].key", r);
+                        snprintf(display, sizeof(display), "%s.key", name);
                         config_warn(ld, &seen[config_key_index(config_key_find("routes[].key"))].value_mark,
                                     display,
                                     "only platform events (/event/) carry an EventUuid; the "
@@ -692,13 +985,212 @@ static void check_routes(struct loader *ld)
                 }
                 if (rt->key == ROUTE_KEY_RECORD_ID &&
                     (strncmp(rt->channel, "/event/", 7) == 0 || strncmp(rt->channel, "/u/", 3) == 0)) {
-                        snprintf(display, sizeof(display), "routes[%zu].key", r);
+                        snprintf(display, sizeof(display), "%s.key", name);
                         config_warn(ld, &seen[config_key_index(config_key_find("routes[].key"))].value_mark,
                                     display,
                                     "%s events carry no record ID; their records will have no key",
                                     rt->channel[1] == 'e' ? "platform" : "generic");
                 }
         }
+}
+
+/*
+ * coordination: what librdkafka and brokers accept, and the names that
+ * default from the bridge's name.
+ */
+static void check_coordination(struct loader *ld)
+{
+        struct config *cfg = ld->cfg;
+        struct config_coordination *co = &cfg->coord;
+        const struct seen *seen_of_orgs = &ld->seen[config_key_index(config_key_find("orgs"))];
+        const struct seen *sess = &ld->seen[config_key_index(config_key_find("coordination.session_timeout_ms"))];
+        const struct seen *hb = &ld->seen[config_key_index(config_key_find("coordination.heartbeat_interval_ms"))];
+        const struct seen *mp = &ld->seen[config_key_index(config_key_find("coordination.max_poll_interval_ms"))];
+        const struct seen *co_seen = &ld->seen[config_key_index(config_key_find("coordination"))];
+        char buf[PATH_MAX_LEN + 32];
+
+        co->enabled = co_seen->present;
+        if (!co->enabled) {
+                if (seen_of_orgs->present)
+                        config_error(ld, &seen_of_orgs->key_mark, "orgs",
+                                     "needs coordination: (the orgs' units are shared out by a "
+                                     "replica group); add a coordination: block");
+                return;
+        }
+        if (!co->topic) {
+                snprintf(buf, sizeof(buf), "sfbridge.%s.units", cfg->name);
+                if (!(co->topic = strdup(buf))) {
+                        config_oom(ld);
+                        return;
+                }
+        }
+        if (!co->group) {
+                snprintf(buf, sizeof(buf), "sfbridge-%s-units", cfg->name);
+                if (!(co->group = strdup(buf))) {
+                        config_oom(ld);
+                        return;
+                }
+        }
+        if (co->max_poll_interval_ms < co->session_timeout_ms) {
+                config_error(ld, mp->present ? &mp->value_mark : &sess->value_mark,
+                             mp->present ? "coordination.max_poll_interval_ms" :
+                                           "coordination.session_timeout_ms",
+                             "max_poll_interval_ms (%d) must be at least session_timeout_ms (%d): "
+                             "librdkafka refuses the group consumer otherwise",
+                             co->max_poll_interval_ms, co->session_timeout_ms);
+                return;
+        }
+        if (co->session_timeout_ms < 6000)
+                config_warn(ld, &sess->value_mark, "coordination.session_timeout_ms",
+                            "%d is below 6000, brokers' default group.min.session.timeout.ms: "
+                            "the group join fails unless the broker allows it",
+                            co->session_timeout_ms);
+        if (co->heartbeat_interval_ms >= co->session_timeout_ms / 3)
+                config_warn(ld, hb->present ? &hb->value_mark : &sess->value_mark,
+                            "coordination.heartbeat_interval_ms",
+                            "%d is not below a third of session_timeout_ms (%d): one late "
+                            "heartbeat or two can cost the member its units",
+                            co->heartbeat_interval_ms, co->session_timeout_ms);
+}
+
+/*
+ * The units: each route's unit id ("default", the top-level unit name, the
+ * org id or "<org>.<unit>"), cfg->units in order of first appearance, the
+ * routes grouped by unit (stable), labels, and the partition overrides.
+ */
+static void build_units(struct loader *ld)
+{
+        struct config *cfg = ld->cfg;
+        struct config_route *sorted = NULL;
+        char **ids = NULL;
+        size_t r, u, k, n = 0;
+
+        if (!(ids = calloc(cfg->nroutes ? cfg->nroutes : 1, sizeof(*ids))) ||
+            !(cfg->units = calloc(cfg->nroutes ? cfg->nroutes : 1, sizeof(*cfg->units))) ||
+            !(sorted = calloc(cfg->nroutes ? cfg->nroutes : 1, sizeof(*sorted)))) {
+                config_oom(ld);
+                goto out;
+        }
+        for (r = 0; r < cfg->nroutes; r++) {
+                struct config_route *rt = &cfg->routes[r];
+                const char *org = cfg->orgs[rt->org].id;
+                int is_default = strcmp(org, "default") == 0;
+                char id[160], label[600];
+
+                if (rt->unit && is_default)
+                        snprintf(id, sizeof(id), "%s", rt->unit);
+                else if (rt->unit)
+                        snprintf(id, sizeof(id), "%s.%s", org, rt->unit);
+                else
+                        snprintf(id, sizeof(id), "%s", org);
+                if (cfg->has_orgs)
+                        snprintf(label, sizeof(label), "%s:%s", org, rt->channel);
+                else
+                        snprintf(label, sizeof(label), "%s", rt->channel);
+                if (!(rt->label = strdup(label))) {
+                        config_oom(ld);
+                        goto out;
+                }
+                for (u = 0; u < n && strcmp(cfg->units[u].id, id); u++)
+                        ;
+                if (u == n) {
+                        /* A top-level unit may not take an org's name: both would be unit "emea". */
+                        for (k = 1; is_default && rt->unit && k < cfg->norgs; k++) {
+                                if (strcmp(cfg->orgs[k].id, id) == 0) {
+                                        char key[PATH_MAX_LEN];
+
+                                        snprintf(key, sizeof(key), "%s.unit", ld->route_names[r]);
+                                        config_error(ld, &ld->route_seen[r * CONFIG_NKEYS +
+                                                     config_key_index(config_key_find("routes[].unit"))].value_mark,
+                                                     key, "unit %s is also an org id (line %d): "
+                                                     "both would be unit %s; name it differently",
+                                                     id, cfg->orgs[k].line, id);
+                                        goto out;
+                                }
+                        }
+                        if (!(cfg->units[n].id = strdup(id))) {
+                                config_oom(ld);
+                                goto out;
+                        }
+                        cfg->units[n].org = rt->org;
+                        cfg->units[n].partition = -1;
+                        n++;
+                        cfg->nunits = n;
+                }
+                rt->unit_index = u;
+                cfg->units[u].nroutes++;
+        }
+        /* Stable grouping: units in order of first appearance, file order within. */
+        for (u = 0, k = 0; u < n; u++) {
+                cfg->units[u].first_route = k;
+                for (r = 0; r < cfg->nroutes; r++)
+                        if (cfg->routes[r].unit_index == u)
+                                sorted[k++] = cfg->routes[r];
+        }
+        memcpy(cfg->routes, sorted, cfg->nroutes * sizeof(*sorted));
+        for (k = 0; k < cfg->coord.npartitions; k++) {
+                const struct config_property *prop = &cfg->coord.partitions[k];
+
+                for (u = 0; u < n && strcmp(cfg->units[u].id, prop->name); u++)
+                        ;
+                if (u == n) {
+                        const struct seen *sn = &ld->seen[config_key_index(config_key_find("coordination.partitions"))];
+                        char key[PATH_MAX_LEN], list[MSG_MAX];
+                        size_t o = 0;
+
+                        list[0] = '\0';
+                        for (u = 0; u < n && o < sizeof(list); u++)
+                                o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s", u ? ", " : "",
+                                                      cfg->units[u].id);
+                        snprintf(key, sizeof(key), "coordination.partitions.%.100s", prop->name);
+                        config_error(ld, &sn->key_mark, key, "no unit %s in this file (units: %s)",
+                                     prop->name, list);
+                        goto out;
+                }
+                cfg->units[u].partition = atoi(prop->value);
+        }
+out:
+        free(sorted);
+        free(ids);
+}
+
+/*
+ * The orgs: "default" (the top level's salesforce:, pointers shared with
+ * cfg->sf) when the file has top-level routes or no orgs:, then the orgs[]
+ * entries.
+ */
+static void settle_orgs(struct loader *ld)
+{
+        struct config *cfg = ld->cfg;
+        const struct seen *sf_seen = &ld->seen[config_key_index(config_key_find("salesforce"))];
+        size_t r;
+
+        if (!cfg->orgs) {
+                if (!(cfg->orgs = calloc(1, sizeof(*cfg->orgs)))) {
+                        config_oom(ld);
+                        return;
+                }
+                cfg->norgs = 1;
+        }
+        if (!ld->top_routes_n) {
+                /* orgs: only: the top level has no org. */
+                if (sf_seen->present) {
+                        config_error(ld, &sf_seen->key_mark, "salesforce",
+                                     "the top level's org has no routes: with orgs:, move this "
+                                     "block into an orgs[] entry, or add top-level routes:");
+                        return;
+                }
+                memmove(cfg->orgs, cfg->orgs + 1, (cfg->norgs - 1) * sizeof(*cfg->orgs));
+                cfg->norgs--;
+                for (r = 0; r < cfg->nroutes; r++)
+                        cfg->routes[r].org--;
+                return;
+        }
+        if (!(cfg->orgs[0].id = strdup("default"))) {
+                config_oom(ld);
+                return;
+        }
+        cfg->orgs[0].sf = cfg->sf;
 }
 
 /*
@@ -710,6 +1202,8 @@ static void load_document(struct loader *ld)
         yaml_parser_t parser;
         yaml_document_t extra;
         yaml_node_t *root, *extra_root;
+        struct scope sc = { 0 };
+        size_t i;
 
         if (!yaml_parser_initialize(&parser)) {
                 config_oom(ld);
@@ -758,13 +1252,30 @@ static void load_document(struct loader *ld)
                 return;
         }
         walk_map(ld, root, "", "", ld->cfg, ld->seen);
+        if (ld->failed)
+                return;
+        for (i = 0; i < ld->cfg->nroutes; i++)
+                ld->top_routes_n += ld->cfg->routes[i].org == 0;
+        sc.cfg = ld->cfg;
+        sc.seen = ld->seen;
+        sc.fallback = &ld->root_mark;
+        check_globals(ld, &sc, ld->top_routes_n || !ld->cfg->has_orgs ||
+                               ld->seen[config_key_index(config_key_find("routes"))].present);
+        if (!ld->failed && (ld->top_routes_n || !ld->cfg->has_orgs))
+                check_auth(ld, &sc);
         if (!ld->failed)
-                check_globals(ld);
+                check_coordination(ld);
         if (!ld->failed)
-                check_auth(ld);
+                check_orgs(ld);
         if (!ld->failed)
                 check_routes(ld);
+        if (!ld->failed)
+                settle_orgs(ld);
+        if (!ld->failed)
+                build_units(ld);
 }
+
+static void config_sf_free(struct config_sf *sf);
 
 struct config *config_load_string(const char *path, const char *text, size_t len,
                                   char *errstr, size_t errstr_size)
@@ -793,6 +1304,12 @@ struct config *config_load_string(const char *path, const char *text, size_t len
         free(ld.hidden);
         free(ld.route_seen);
         free(ld.route_marks);
+        free(ld.route_names);
+        free(ld.org_seen);
+        free(ld.org_marks);
+        for (size_t i = 0; i < ld.norg_entries; i++)
+                config_sf_free(&ld.org_scratch[i].sf);
+        free(ld.org_scratch);
         if (ld.failed) {
                 config_destroy(cfg);
                 return NULL;
@@ -856,6 +1373,23 @@ struct config *config_load(const char *path, char *errstr, size_t errstr_size)
         return cfg;
 }
 
+static void config_sf_free(struct config_sf *sf)
+{
+        free(sf->login_url);
+        free(sf->api_version);
+        free(sf->client_id);
+        free(sf->client_secret);
+        free(sf->username);
+        free(sf->password);
+        free(sf->private_key_file);
+        free(sf->refresh_token);
+        free(sf->refresh_token_file);
+        free(sf->audience);
+        free(sf->ca_file);
+        free(sf->proxy);
+        memset(sf, 0, sizeof(*sf));
+}
+
 void config_destroy(struct config *cfg)
 {
         size_t i;
@@ -864,18 +1398,7 @@ void config_destroy(struct config *cfg)
                 return;
         free(cfg->path);
         free(cfg->name);
-        free(cfg->sf.login_url);
-        free(cfg->sf.api_version);
-        free(cfg->sf.client_id);
-        free(cfg->sf.client_secret);
-        free(cfg->sf.username);
-        free(cfg->sf.password);
-        free(cfg->sf.private_key_file);
-        free(cfg->sf.refresh_token);
-        free(cfg->sf.refresh_token_file);
-        free(cfg->sf.audience);
-        free(cfg->sf.ca_file);
-        free(cfg->sf.proxy);
+        config_sf_free(&cfg->sf);
         free(cfg->kafka.bootstrap_servers);
         free(cfg->kafka.replay_topic);
         free(cfg->kafka.dead_letter_topic);
@@ -888,12 +1411,47 @@ void config_destroy(struct config *cfg)
         for (i = 0; i < cfg->nroutes; i++) {
                 free(cfg->routes[i].channel);
                 free(cfg->routes[i].topic);
+                free(cfg->routes[i].unit);
+                free(cfg->routes[i].label);
         }
         free(cfg->routes);
+        free(cfg->coord.topic);
+        free(cfg->coord.group);
+        for (i = 0; i < cfg->coord.npartitions; i++) {
+                free(cfg->coord.partitions[i].name);
+                free(cfg->coord.partitions[i].value);
+        }
+        free(cfg->coord.partitions);
+        /* The "default" org's sf is cfg->sf's (freed above); the others own theirs. */
+        for (i = 0; i < cfg->norgs; i++) {
+                if (cfg->orgs[i].line)
+                        config_sf_free(&cfg->orgs[i].sf);
+                free(cfg->orgs[i].id);
+        }
+        free(cfg->orgs);
+        for (i = 0; i < cfg->nunits; i++)
+                free(cfg->units[i].id);
+        free(cfg->units);
         for (i = 0; i < cfg->nwarnings; i++)
                 free(cfg->warnings[i]);
         free(cfg->warnings);
         free(cfg);
+}
+
+void config_unit_view(const struct config *cfg, size_t unit, struct config *view)
+{
+        const struct config_unit *u = &cfg->units[unit];
+        const struct config_org *org = &cfg->orgs[u->org];
+
+        *view = *cfg;
+        view->sf = org->sf;
+        view->routes = cfg->routes + u->first_route;
+        view->nroutes = u->nroutes;
+        view->unit = u->id;
+        view->org_id = strcmp(org->id, "default") == 0 ? NULL : org->id;
+        /* A view's warnings belong to cfg: nobody logs them twice. */
+        view->warnings = NULL;
+        view->nwarnings = 0;
 }
 
 const struct config_route *config_find_route(const struct config *cfg, const char *channel)

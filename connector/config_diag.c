@@ -348,9 +348,11 @@ static int prescan(struct loader *ld, yaml_node_t *node, const char *path, int d
                         if (k->type == YAML_SCALAR_NODE) {
                                 snprintf(child, sizeof(child), "%.100s%s%.150s", path, path[0] ? "." : "",
                                          (const char *)k->data.scalar.value);
-                                kd = config_key_find(child);
+                                kd = config_key_find_any(child);
                                 if (strcmp(path, "kafka.properties") == 0)
                                         h |= config_property_is_secret((const char *)k->data.scalar.value);
+                                else if (strcmp(path, "coordination.partitions") == 0)
+                                        ; /* unit ids and partition numbers */
                                 else if (!kd || kd->secret)
                                         h = 1;
                         } else {

@@ -16,7 +16,7 @@
 #define MSG_MAX      512 /* one message, before file:line:column and the echo */
 
 /* The number of entries in config_keys[]; config_keys.c checks it. */
-#define CONFIG_NKEYS 41
+#define CONFIG_NKEYS 54
 
 enum key_type {
         KEY_STRING,
@@ -65,6 +65,9 @@ struct key_def {
 
 /* The path prefix of a route's keys in the table: "routes[].topic". */
 #define ROUTE_PREFIX "routes[]"
+/* An orgs[] entry's keys: "orgs[].id"; its salesforce: block and routes use
+ * the top level's keys ("salesforce.*", "routes[].*"). */
+#define ORG_PREFIX "orgs[]"
 
 /*
  * The loader's state, shared with config_diag.c (which reports against the
@@ -100,6 +103,18 @@ struct loader {
         struct seen seen[CONFIG_NKEYS];
         struct seen *route_seen;        /* nroutes * CONFIG_NKEYS, only routes[] keys used */
         yaml_mark_t *route_marks;       /* where each route's mapping starts */
+        char (*route_names)[32];        /* how messages name each route: routes[2], orgs[1].routes[0] */
+        size_t routes_cap;
+        /* orgs[]: each entry's salesforce: block is walked into a scratch config
+         * (the salesforce.* keys live in struct config) and moved to its org. */
+        struct seen *org_seen;          /* norgs_seen * CONFIG_NKEYS */
+        yaml_mark_t *org_marks;
+        struct config *org_scratch;     /* one per orgs[] entry */
+        size_t norg_entries;
+        struct config_org *org_cur;     /* the entry being walked */
+        size_t org_cur_index;           /* its index in cfg->orgs, counting "default" as 0 */
+        int top_routes;                 /* the top level has routes: */
+        size_t top_routes_n;            /* ... this many */
         struct hidden *hidden;
         size_t nhidden, hidden_cap;
         unsigned char *visited;         /* prescan: one flag per document node */
@@ -135,7 +150,16 @@ void config_enum_list(const struct enum_value *values, char *out, size_t out_siz
  * @brief Checks a route's topic template, which needs the route's channel
  *        for {entity}. @returns 0, or -1 with @p msg.
  */
-int config_check_topic_template(const char *topic, const char *channel, char *msg, size_t msg_size);
+int config_check_topic_template(const char *topic, const char *channel, int allow_org, char *msg,
+                                size_t msg_size);
+/**
+ * @returns the key of @p path as config_key_find(), also for the keys inside
+ *          an orgs[] entry: "orgs[].salesforce.auth.flow" is
+ *          "salesforce.auth.flow", "orgs[].routes[].topic" is "routes[].topic".
+ */
+const struct key_def *config_key_find_any(const char *path);
+/** @returns 0 for a unit or org id ([a-zA-Z0-9_-], 1..64, not "default"), else -1 with @p msg. */
+int config_check_unit_id(const char *v, char *msg, size_t msg_size);
 /** @returns the length of @p ch without its "?filter" suffix. */
 size_t config_channel_base_len(const char *ch);
 /**

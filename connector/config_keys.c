@@ -80,6 +80,8 @@ static const struct enum_value start_values[] = {
 };
 
 #define IN_CFG(m) .offset = offsetof(struct config, m), .size = sizeof(((struct config *)0)->m)
+#define IN_ORG(m) .offset = offsetof(struct config_org, m), \
+                  .size = sizeof(((struct config_org *)0)->m)
 #define IN_ROUTE(m) .offset = offsetof(struct config_route, m), \
                     .size = sizeof(((struct config_route *)0)->m)
 
@@ -89,6 +91,7 @@ static int check_api_version(const char *v, char *msg, size_t msg_size);
 static int check_topic_name(const char *v, char *msg, size_t msg_size);
 static int check_listen(const char *v, char *msg, size_t msg_size);
 static int check_channel(const char *v, char *msg, size_t msg_size);
+static int check_group(const char *v, char *msg, size_t msg_size);
 
 /* The table. Order matters twice: a parent comes before its children (so a
  * missing parent is reported before its missing children), and it is the
@@ -239,8 +242,47 @@ const struct key_def config_keys[] = {
         { .path = "metrics.listen", .type = KEY_STRING, .def = "127.0.0.1:9464",
           IN_CFG(metrics_listen), .check = check_listen,
           .doc = "host:port to listen on; [addr]:port for IPv6; port 0 picks a free port." },
+        { .path = "coordination", .type = KEY_MAP,
+          .doc = "Present: this instance is one member of a replica group (see \"Running several "
+                 "replicas\"): a Kafka consumer group on the coordination topic gives each unit "
+                 "(routes[].unit, orgs[]) to exactly one member, fenced by the unit's "
+                 "transactional.id. Absent: a single instance, as before." },
+        { .path = "coordination.topic", .type = KEY_STRING, IN_CFG(coord.topic),
+          .check = check_topic_name,
+          .doc = "The coordination topic: one partition stands for a unit (FNV-1a-32 of the "
+                 "unit id modulo the partition count, or coordination.partitions); created when "
+                 "missing with one partition per unit. Default: sfbridge.<name>.units." },
+        { .path = "coordination.group", .type = KEY_STRING, IN_CFG(coord.group),
+          .check = check_group,
+          .doc = "Kafka consumer group id of the replicas; every replica of one routing file "
+                 "uses the same. Default: sfbridge-<name>-units." },
+        { .path = "coordination.session_timeout_ms", .type = KEY_INT, .def = "6000", .min = 1000,
+          .max = 3600000, IN_CFG(coord.session_timeout_ms),
+          .doc = "Group session timeout: a member silent this long loses its units to the others "
+                 "(the crash failover time is about this plus a rebalance). Brokers refuse less "
+                 "than their group.min.session.timeout.ms, 6000 by default (check warns)." },
+        { .path = "coordination.heartbeat_interval_ms", .type = KEY_INT, .def = "1000", .min = 1,
+          .max = 3600000, IN_CFG(coord.heartbeat_interval_ms),
+          .doc = "Group heartbeat interval; keep it below a third of session_timeout_ms (check "
+                 "warns)." },
+        { .path = "coordination.max_poll_interval_ms", .type = KEY_INT, .def = "30000", .min = 1,
+          .max = 86400000, IN_CFG(coord.max_poll_interval_ms),
+          .doc = "Longest gap between two polls of the group consumer before the member leaves "
+                 "the group; at least session_timeout_ms (librdkafka refuses less)." },
+        { .path = "coordination.claim_grace_ms", .type = KEY_INT, .def = "0", .min = 0,
+          .max = 60000, IN_CFG(coord.claim_grace_ms),
+          .doc = "Wait after writing a unit's owner record before reading the replay topic, for "
+                 "an older owner that still runs to see the claim (single-instance mode always "
+                 "waits 2000). In a group an older owner has revoked, died or lost its session "
+                 "before the unit is assigned, so 0." },
+        { .path = "coordination.partitions", .type = KEY_PROPERTIES,
+          .doc = "Optional overrides of the unit -> partition mapping, unit id: partition "
+                 "(an integer >= 0), e.g. to give a busy org a partition of its own; every id "
+                 "must be a configured unit." },
         { .path = "routes", .type = KEY_LIST, .required = REQUIRED,
-          .doc = "Channel to topic mappings, at least one; each channel at most once." },
+          .doc = "Channel to topic mappings, at least one; each channel at most once. Optional "
+                 "when orgs: is given (then the top-level routes and salesforce: are the org "
+                 "\"default\")." },
         { .path = "routes[].channel", .type = KEY_STRING, .required = REQUIRED,
           IN_ROUTE(channel), .check = check_channel,
           .doc = "Streaming channel: /topic/<PushTopic>[?filter]; /event/<Name>__e (custom "
@@ -278,6 +320,26 @@ const struct key_def config_keys[] = {
         { .path = "routes[].on_invalid_replay", .type = KEY_ENUM, .inherit = "on_invalid_replay",
           .values = invalid_replay_values, IN_ROUTE(on_invalid_replay),
           .doc = "This route's own on_invalid_replay." },
+        { .path = "routes[].unit", .type = KEY_STRING, IN_ROUTE(unit), .check = config_check_unit_id,
+          .doc = "Group mode (needs coordination:): the unit this route belongs to; the routes "
+                 "of one unit run together on one replica. Letters, digits, _ and -; \"default\" "
+                 "is the name of the routes without unit:. A top-level route's unit id is this "
+                 "name; an org's is <org>.<unit>." },
+        { .path = "orgs", .type = KEY_LIST,
+          .doc = "Group mode (needs coordination:): several Salesforce orgs in one routing file, "
+                 "each a unit (or several, with routes[].unit) spread over the replicas. Replay "
+                 "keys become <name>:<org>:<channel>, records get the header sf.org, topic "
+                 "templates may use {org}." },
+        { .path = "orgs[].id", .type = KEY_STRING, .required = REQUIRED, IN_ORG(id),
+          .check = config_check_unit_id,
+          .doc = "The org's id in unit ids, replay keys, the sf.org header, {org} and metric "
+                 "labels: letters, digits, _ and -, unique, not \"default\" (the top level's)." },
+        { .path = "orgs[].salesforce", .type = KEY_MAP, .required = REQUIRED,
+          .doc = "The org's salesforce: block: every salesforce.* key, with the same defaults "
+                 "and rules as at the top level." },
+        { .path = "orgs[].routes", .type = KEY_LIST, .required = REQUIRED,
+          .doc = "The org's routes, at least one, with the keys of routes[]; a channel at most "
+                 "once per org." },
 };
 
 _Static_assert(sizeof(config_keys) / sizeof(config_keys[0]) == CONFIG_NKEYS,
@@ -295,6 +357,21 @@ const struct key_def *config_key_find(const char *path)
                 if (strcmp(config_keys[i].path, path) == 0)
                         return &config_keys[i];
         return NULL;
+}
+
+const struct key_def *config_key_find_any(const char *path)
+{
+        static const char org[] = ORG_PREFIX ".";
+        char inner[PATH_MAX_LEN];
+
+        if (strncmp(path, org, sizeof(org) - 1) == 0 &&
+            (strncmp(path + sizeof(org) - 1, "salesforce", 10) == 0 ||
+             strncmp(path + sizeof(org) - 1, ROUTE_PREFIX ".", sizeof(ROUTE_PREFIX)) == 0) &&
+            strcmp(path + sizeof(org) - 1, "salesforce") != 0) {
+                snprintf(inner, sizeof(inner), "%s", path + sizeof(org) - 1);
+                return config_key_find(inner);
+        }
+        return config_key_find(path);
 }
 
 size_t config_key_index(const struct key_def *kd)
@@ -419,6 +496,60 @@ static int check_name(const char *v, char *msg, size_t msg_size)
         }
         if (i > CONFIG_NAME_MAX) {
                 snprintf(msg, msg_size, "is longer than %d characters", CONFIG_NAME_MAX);
+                return -1;
+        }
+        return 0;
+}
+
+/* A consumer group id: any text Kafka takes, kept to the name's characters. */
+static int check_group(const char *v, char *msg, size_t msg_size)
+{
+        char b[16];
+        size_t i;
+
+        for (i = 0; v[i]; i++) {
+                if (!is_topic_char(v[i])) {
+                        snprintf(msg, msg_size, "character %s is not allowed in a group id: use "
+                                 "a-z A-Z 0-9 . _ -", byte_name((unsigned char)v[i], b, sizeof(b)));
+                        return -1;
+                }
+        }
+        if (i > CONFIG_NAME_MAX + 16) {
+                snprintf(msg, msg_size, "is longer than %d characters", CONFIG_NAME_MAX + 16);
+                return -1;
+        }
+        return 0;
+}
+
+/*
+ * Unit and org ids become part of transactional.ids ("sfbridge-<name>-<unit>"),
+ * replay keys ("<name>:<org>:<channel>") and "<org>.<unit>": no '.', no ':'.
+ */
+#define UNIT_ID_MAX 64
+
+int config_check_unit_id(const char *v, char *msg, size_t msg_size)
+{
+        char b[16];
+        size_t i;
+
+        for (i = 0; v[i]; i++) {
+                char c = v[i];
+
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '_' || c == '-')) {
+                        snprintf(msg, msg_size, "character %s is not allowed (it becomes part of "
+                                 "unit ids, transactional.ids and replay keys): use a-z A-Z 0-9 _ -",
+                                 byte_name((unsigned char)c, b, sizeof(b)));
+                        return -1;
+                }
+        }
+        if (i > UNIT_ID_MAX) {
+                snprintf(msg, msg_size, "is longer than %d characters", UNIT_ID_MAX);
+                return -1;
+        }
+        if (strcmp(v, "default") == 0) {
+                snprintf(msg, msg_size, "\"default\" is reserved: it names the top level's "
+                         "org and the routes without unit:");
                 return -1;
         }
         return 0;
@@ -728,11 +859,11 @@ static int check_channel(const char *v, char *msg, size_t msg_size)
         return 0;
 }
 
-int config_check_topic_template(const char *topic, const char *channel, char *msg,
+int config_check_topic_template(const char *topic, const char *channel, int allow_org, char *msg,
                                 size_t msg_size)
 {
         size_t i, literal = 0, j;
-        int entity = 0;
+        int entity = 0, org = 0;
 
         for (i = 0; topic[i]; i++) {
                 if (topic[i] == '{') {
@@ -741,6 +872,18 @@ int config_check_topic_template(const char *topic, const char *channel, char *ms
                         if (topic[j] != '}') {
                                 snprintf(msg, msg_size, "unbalanced braces: \"{\" without \"}\"");
                                 return -1;
+                        }
+                        if (j - i - 1 == 3 && strncmp(topic + i + 1, "org", 3) == 0) {
+                                if (!allow_org) {
+                                        snprintf(msg, msg_size, "{org} needs orgs: (several orgs "
+                                                 "in one file); a top-level route has no org id");
+                                        return -1;
+                                }
+                                /* An org id is at most 64 characters. */
+                                literal += 64;
+                                org = 1;
+                                i = j;
+                                continue;
                         }
                         if (j - i - 1 != 6 || strncmp(topic + i + 1, "entity", 6) != 0) {
                                 char name[40];
@@ -752,8 +895,10 @@ int config_check_topic_template(const char *topic, const char *channel, char *ms
                                         name[k] = c < 0x20 || c >= 0x7f ? '?' : (char)c;
                                 }
                                 name[n] = '\0';
-                                snprintf(msg, msg_size, "unknown placeholder {%s%s}; the only one is {entity}",
-                                         name, j - i - 1 > n ? "..." : "");
+                                snprintf(msg, msg_size, "unknown placeholder {%s%s}; %s", name,
+                                         j - i - 1 > n ? "..." : "",
+                                         allow_org ? "the only ones are {entity} and {org}"
+                                                   : "the only one is {entity}");
                                 return -1;
                         }
                         entity = 1;
@@ -777,6 +922,8 @@ int config_check_topic_template(const char *topic, const char *channel, char *ms
                          "channels, not on %.*s", (int)strcspn(channel + 1, "/") + 2, channel);
                 return -1;
         }
+        if (org && !entity)
+                literal -= 64; /* checked as written; the rendered name is checked again */
         return check_kafka_topic(topic, literal, msg, msg_size);
 }
 

@@ -85,6 +85,7 @@ static void usage(FILE *fp)
                 "       sfbridge check -c FILE [--online]\n"
                 "       sfbridge replay list -c FILE\n"
                 "       sfbridge replay set -c FILE --channel CH (--id N | --new | --all)\n"
+                "       sfbridge units -c FILE\n"
                 "       sfbridge --version | --help\n"
                 "\n"
                 "Subscribes to Salesforce Streaming API channels and produces every event to Kafka.\n"
@@ -361,6 +362,8 @@ int main(int argc, char **argv)
                 return run(path);
         if (!strcmp(cmd, "check"))
                 return cli_check(path, online);
+        if (!strcmp(cmd, "units"))
+                return cli_units(path);
         if (!strcmp(cmd, "replay") && sub && !strcmp(sub, "list"))
                 return cli_replay_list(path);
         if (!strcmp(cmd, "replay") && sub && !strcmp(sub, "set")) {

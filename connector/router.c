@@ -13,13 +13,20 @@
 #include "topic_name.h"
 
 #define ROUTER_ENTITY "{entity}"
+#define ROUTER_ORG "{org}"
 #define ROUTER_UNKNOWN_ENTITY "_unknown"
 
-static int router_topic(const struct config_route *rt, const struct bayeux_msg *ev,
-                        struct router_record *rec, int *warned, char *errstr,
-                        size_t errstr_size)
+/* The org a record belongs to: the view's, "default" for the top level's. */
+static const char *router_org(const struct config *cfg)
 {
-        const size_t elen = strlen(ROUTER_ENTITY);
+        return cfg->org_id ? cfg->org_id : "default";
+}
+
+static int router_topic(const struct config *cfg, const struct config_route *rt,
+                        const struct bayeux_msg *ev, struct router_record *rec, int *warned,
+                        char *errstr, size_t errstr_size)
+{
+        const size_t elen = strlen(ROUTER_ENTITY), olen = strlen(ROUTER_ORG);
         const char *t = rt->topic;
         size_t len = 0;
         char why[160];
@@ -38,6 +45,12 @@ static int router_topic(const struct config_route *rt, const struct bayeux_msg *
                         }
                         n = strlen(src);
                         t += elen;
+                } else if (!strncmp(t, ROUTER_ORG, olen)) {
+                        /* An org id is checked at load: nothing to sanitize. */
+                        src = router_org(cfg);
+                        sanitize = 0;
+                        n = strlen(src);
+                        t += olen;
                 } else {
                         src = t;
                         sanitize = 0;
@@ -127,7 +140,7 @@ int router_render(const struct config *cfg, const struct config_route *rt,
         rec->event_time = ev->event_time;
 
         /* An illegal topic is reported last: the rest is still rendered, for a dead letter. */
-        topic_rc = router_topic(rt, ev, rec, warned, topic_err, sizeof(topic_err));
+        topic_rc = router_topic(cfg, rt, ev, rec, warned, topic_err, sizeof(topic_err));
 
         router_decimal(rec->replay_id_buf, ev->replay_id);
         switch (rt->key) {
@@ -249,6 +262,8 @@ int router_render(const struct config *cfg, const struct config_route *rt,
         if (ev->event_uuid)
                 router_header(rec, "sf.event_uuid", ev->event_uuid);
         router_header(rec, "sf.bridge", cfg->name ? cfg->name : "sfbridge");
+        if (cfg->has_orgs)
+                router_header(rec, "sf.org", router_org(cfg));
         if (topic_rc == ROUTER_ILLEGAL_TOPIC) {
                 snprintf(errstr, errstr_size, "%s", topic_err);
                 return ROUTER_ILLEGAL_TOPIC;

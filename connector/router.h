@@ -1,6 +1,6 @@
 /*
  * Routing: which Kafka record an event becomes. Topic (template with
- * {entity}), key (replay_id | record_id | none), value (data | payload |
+ * {entity} and {org}), key (replay_id | record_id | none), value (data | payload |
  * message) and the sf.* headers, exactly as DESIGN.md "What lands in Kafka".
  */
 #ifndef SFB_ROUTER_H
@@ -12,7 +12,7 @@
 #include "buf.h"
 #include "config.h"
 
-#define ROUTER_MAX_HEADERS 5
+#define ROUTER_MAX_HEADERS 6
 
 /* router_render(): the record is rendered but its topic breaks Kafka's rules. */
 #define ROUTER_ILLEGAL_TOPIC (-2)
@@ -81,7 +81,11 @@ struct router_record {
  *
  *          Headers, in this order: sf.channel, sf.replay_id (decimal),
  *          sf.event_time (only when known), sf.event_uuid (only when
- *          present), sf.bridge (cfg->name, "sfbridge" when NULL).
+ *          present), sf.bridge (cfg->name, "sfbridge" when NULL), sf.org
+ *          (only when cfg->has_orgs: the view's org id, "default" for the
+ *          top level's routes). {org} in the topic renders the same id.
+ * @param cfg  the unit's view (config_unit_view()) in group mode: its
+ *          org_id names the org; a loaded config is the default org.
  *          Value: the JSON text Salesforce sent for data / data.payload or
  *          data.sobject (a generic /u/ payload string stays a JSON string
  *          literal) / the whole message, byte for byte except whitespace

@@ -806,9 +806,44 @@ static void test_event_uuid_key(void **state)
         unload(&fx);
 }
 
+/* orgs: {org} renders the view's org id, every record carries sf.org. */
+static void test_org_topic_and_header(void **state)
+{
+        struct config cfg = make_config("acme-prod");
+        struct config_route rt = make_route("/data/ChangeEvents", "sf.{org}.cdc.{entity}",
+                                            ROUTE_KEY_RECORD_ID, ROUTE_VALUE_DATA);
+        struct fixture fx;
+        int warned = -1;
+
+        (void)state;
+        cfg.has_orgs = 1;
+        cfg.org_id = "emea";
+        cfg.unit = "emea";
+        load(&fx, CDC);
+        assert_int_equal(render(&fx, &cfg, &rt, &warned), 0);
+        assert_string_equal(fx.rec.topic, "sf.emea.cdc.Account");
+        assert_header(&fx.rec, fx.rec.nheaders - 1, "sf.org", "emea");
+        assert_header(&fx.rec, fx.rec.nheaders - 2, "sf.bridge", "acme-prod");
+        /* The top level's routes are org "default". */
+        cfg.org_id = NULL;
+        cfg.unit = "default";
+        assert_int_equal(render(&fx, &cfg, &rt, &warned), 0);
+        assert_string_equal(fx.rec.topic, "sf.default.cdc.Account");
+        assert_header(&fx.rec, fx.rec.nheaders - 1, "sf.org", "default");
+        /* Without orgs: no sf.org header (single-instance records unchanged). */
+        cfg.has_orgs = 0;
+        rt.topic = "sf.cdc.{entity}";
+        assert_int_equal(render(&fx, &cfg, &rt, &warned), 0);
+        assert_header(&fx.rec, fx.rec.nheaders - 1, "sf.bridge", "acme-prod");
+        for (size_t i = 0; i < fx.rec.nheaders; i++)
+                assert_string_not_equal(fx.rec.headers[i].name, "sf.org");
+        unload(&fx);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_org_topic_and_header),
                 cmocka_unit_test(test_pushtopic_defaults),
                 cmocka_unit_test(test_pushtopic_payload_is_sobject),
                 cmocka_unit_test(test_platform_event_headers_and_message_value),
