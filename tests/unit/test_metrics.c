@@ -2,7 +2,8 @@
  * metrics: counters, gauges, the histogram and readiness/health logic, with
  * every render checked line by line by a strict exposition-format parser.
  * With SFB_METRICS_SAMPLE=FILE set, a fully populated render is written to
- * FILE for `promtool check metrics < FILE`.
+ * FILE for `promtool check metrics < FILE`; SFB_METRICS_GROUP_SAMPLE=FILE
+ * does the same in group mode (tests/integration/0070 reads it).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1291,6 +1292,43 @@ static void test_full_sample(void **state)
         free(text);
 }
 
+/*
+ * Group mode, every family populated; with SFB_METRICS_GROUP_SAMPLE=FILE
+ * written there, where tests/integration/0070 checks that the Grafana
+ * dashboard has a panel for each family (a single instance shows none).
+ */
+static void test_group_full_sample(void **state)
+{
+        static const char *const units[] = { "default", "cdc" };
+        const char *path = getenv("SFB_METRICS_GROUP_SAMPLE");
+        char *text;
+        FILE *fp;
+
+        (void)state;
+        assert_int_equal(metrics_group_init(units, 2), 0);
+        metrics_group_joined(1);
+        metrics_unit_owned_set(1, 1);
+        metrics_unit_ready_set(1, 1, 1, 0, NULL);
+        metrics_unit_up_set(1, 1);
+        metrics_group_rebalance_inc("assign");
+        metrics_unit_takeover_observe(9.5);
+        metrics_unit_handoff_observe(1.2);
+        metrics_unit_fenced_inc(0, "producer");
+        metrics_pause_detected_inc();
+        metrics_unit_unknown(1, 0);
+        metrics_events_add("/data/ChangeEvents", "salesforce.cdc.Account", 3);
+        text = render_checked();
+        assert_true(has_line(text, "sfbridge_ready 1"));
+        if (path) {
+                fp = fopen(path, "w");
+                if (!fp)
+                        fail_msg("SFB_METRICS_GROUP_SAMPLE=%s: cannot write", path);
+                assert_int_equal(fputs(text, fp) >= 0, 1);
+                assert_int_equal(fclose(fp), 0);
+        }
+        free(text);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1317,6 +1355,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_group_commit_age, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_org_labels, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_full_sample, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_group_full_sample, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
