@@ -175,8 +175,17 @@ static void serve_readyz(struct httpd_conn *conn)
         char text[METRICS_QUARANTINE_MAX + 32];
         size_t n;
 
+        text[0] = '\0';
         if (metrics_ready(text, sizeof(text) - 1)) {
-                conn_respond_text(conn, 200, "ready\n", NULL);
+                /* A group member owning no unit says so ("ready: standby"). */
+                if (text[0]) {
+                        n = strlen(text);
+                        text[n++] = '\n';
+                        text[n] = '\0';
+                        conn_respond_text(conn, 200, text, NULL);
+                } else {
+                        conn_respond_text(conn, 200, "ready\n", NULL);
+                }
                 return;
         }
         /* The reason may come from a server message: keep the body one line. */

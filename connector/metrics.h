@@ -44,6 +44,12 @@ void metrics_shutdown(void);
  * @locality any thread (the main loop in practice).
  */
 
+/*
+ * Channel labels: the functions taking a `channel` take a route's label
+ * (config.h): a channel ("/data/X", rendered channel="/data/X") or, with
+ * orgs:, "<org>:<channel>", rendered org="<org>",channel="<channel>".
+ */
+
 /** @brief sfbridge_events_total{channel,topic} += n (events produced to Kafka). */
 void metrics_events_add(const char *channel, const char *topic, unsigned long n);
 /** @brief sfbridge_handshakes_total += 1 (successful /meta/handshake). */
@@ -202,6 +208,9 @@ int metrics_healthy(double max_age_s);
  *          "not handshaken", "not all routes subscribed", "stalled", then the
  *          quarantine text (metrics_quarantine_set()). sfbridge_ready is 1
  *          exactly when this returns 1.
+ * @remark In group mode a ready member that owns no unit writes "ready:
+ *         standby" to @p reason (the /readyz body); otherwise a ready
+ *         answer leaves @p reason untouched.
  */
 int metrics_ready(char *reason, size_t n);
 
@@ -234,7 +243,11 @@ int metrics_group_init(const char *const *unit_ids, size_t n);
 void metrics_group_joined(int joined);
 /** @brief The unit in @p slot is owned (claimed through subscribed) or not; sets unit_owned and units_owned. */
 void metrics_unit_owned_set(size_t slot, int owned);
-/** @brief FAILED (HA.md §2.2): not ready, naming the unit and why (copied); NULL clears. */
+/**
+ * @brief FAILED (HA.md §2.2): not ready, naming the unit and why (copied); NULL clears.
+ * @remark Counts whether or not the slot is owned, and survives
+ *         metrics_unit_owned_set(slot, 0): only NULL clears it.
+ */
 void metrics_unit_failed_set(size_t slot, const char *why);
 /** @param event "assign", "revoke" or "lost". */
 void metrics_group_rebalance_inc(const char *event);

@@ -16,6 +16,7 @@ systemd-analyze, sfbridge check, the build).
           build.steps      `file|dir SRC DST` and `make TARGET` lines of the
                            Dockerfile's build stages, in order
           k8s-sfbridge.yaml  the ConfigMap's routing file
+          k8s-ha-sfbridge.yaml  the HA variant's (deploy/kubernetes/ha)
           k8s.env          NAME=value of the Deployment's env (a Secret's
                            value for secretKeyRef)
           sfsim.args, kcat.args  the compose demo services' commands, one
@@ -23,11 +24,16 @@ systemd-analyze, sfbridge check, the build).
           healthcheck.cmd  the sfbridge stage's HEALTHCHECK shell command
           probes           `liveness PATH PORT` and `readiness PATH PORT`
           stop-grace       the shortest stop grace (k8s, compose, systemd), s
-    deploy-check.py families ROOT METRICS
+    deploy-check.py families ROOT METRICS [METRICS...]
         Check that the Grafana dashboard of deploy/monitoring has a panel
-        querying every metric family in METRICS (a running bridge's
-        /metrics), and that the dashboard and the alert rules query no
-        metric the bridge does not expose.
+        querying every metric family in the METRICS files (a running
+        bridge's /metrics; a group member's, whose families a single
+        instance does not show), and that the dashboard and the alert
+        rules query no metric those files lack.
+    deploy-check.py compose-ha ROOT COMPOSE_CONFIG
+        Check the resolved docker-compose.yml + docker-compose.ha.yml: the
+        bridge runs a config of deploy/compose with a coordination: block,
+        and publishes its metrics port from a range (--scale).
     deploy-check.py libs ROOT STAGE BINARY
         Check that every shared library BINARY needs comes from a package
         the Dockerfile installs in STAGE or the stages under it.
@@ -472,6 +478,161 @@ def check_k8s(root, image, version):
                       ann.get("prometheus.io/path") == "/metrics", ann)
 
 
+# ---------------------------------------------------------------------------
+# Kubernetes, HA variant (deploy/kubernetes/ha: a kustomize overlay)
+#
+# No kubectl here: the overlay is rendered by this emulation of what
+# kustomize does with it, which is exact for what the overlay may contain
+# (checked): the base's resources, its own manifests, and strategic-merge
+# patches that only set maps and lists the base does not have (a list the
+# base has would be merged by key, which this does not emulate).
+
+def smp_merge(base, patch, where, errs):
+        out = dict(base)
+        for k, v in patch.items():
+                if isinstance(v, dict) and isinstance(base.get(k), dict):
+                        out[k] = smp_merge(base[k], v, where + "." + k, errs)
+                else:
+                        if isinstance(v, list) and k in base:
+                                errs.append("%s.%s: a list the base has" % (where, k))
+                        out[k] = v
+        return out
+
+
+def k8s_ha_render(root, errs=None):
+        """{kind: [(file, doc)]} of `kubectl kustomize deploy/kubernetes/ha`."""
+        errs = [] if errs is None else errs
+        hdir = os.path.join(root, "deploy/kubernetes/ha")
+        kust = yaml.safe_load(read(os.path.join(hdir, "kustomization.yaml"))) or {}
+        docs = {}
+        for r in kust.get("resources") or []:
+                if r.rstrip("/") in ("..", "../"):
+                        _, base = load_k8s_quiet(root)
+                        bk = one(base, "Kustomization") or {}
+                        for kind, items in base.items():
+                                for f, d in items:
+                                        if f in (bk.get("resources") or []):
+                                                docs.setdefault(kind, []).append(("../" + f, d))
+                else:
+                        for d in yaml.safe_load_all(read(os.path.join(hdir, r))):
+                                if d:
+                                        docs.setdefault(d.get("kind"), []).append((r, d))
+        for p in kust.get("patches") or []:
+                if set(p) != {"path"}:
+                        errs.append("patch %s: only {path: FILE} patches are emulated" % p)
+                        continue
+                pd = yaml.safe_load(read(os.path.join(hdir, p["path"])))
+                kind, name = pd.get("kind"), (pd.get("metadata") or {}).get("name")
+                items = docs.get(kind, [])
+                hits = [i for i, (_, d) in enumerate(items) if (d.get("metadata") or {}).get("name") == name]
+                if len(hits) != 1:
+                        errs.append("patch %s: %s/%s matches %d resources" % (p["path"], kind, name, len(hits)))
+                        continue
+                f, d = items[hits[0]]
+                items[hits[0]] = (f, smp_merge(d, pd, "%s/%s" % (kind, name), errs))
+        return docs
+
+
+def check_k8s_ha(root):
+        hdir = os.path.join(root, "deploy/kubernetes/ha")
+        if not check("kubernetes/ha: an HA variant (deploy/kubernetes/ha/kustomization.yaml)",
+                     os.path.isfile(os.path.join(hdir, "kustomization.yaml"))):
+                return
+        kust = yaml.safe_load(read(os.path.join(hdir, "kustomization.yaml"))) or {}
+        res = kust.get("resources") or []
+        used = set(r for r in res if r.rstrip("/") != "..") | set(p.get("path") for p in kust.get("patches") or [])
+        files = set(f for f in os.listdir(hdir) if f.endswith(".yaml") and f != "kustomization.yaml")
+        check("kubernetes/ha: overlays the single-instance manifests (resources: ../) and uses every file of ha/",
+              any(r.rstrip("/") == ".." for r in res) and files == used,
+              "resources %s, patches %s, files %s" % (res, kust.get("patches"), sorted(files)))
+        check("kubernetes/ha: applies no Secret", not kust.get("secretGenerator") and
+              not any(yaml.safe_load(read(os.path.join(hdir, f))).get("kind") == "Secret" for f in files))
+        errs = []
+        docs = k8s_ha_render(root, errs)
+        check("kubernetes/ha: patches this check can render exactly (maps, new lists)", not errs, errs)
+        dep, cm, pdb = one(docs, "Deployment"), one(docs, "ConfigMap"), one(docs, "PodDisruptionBudget")
+        for kind, d in (("Deployment", dep), ("ConfigMap", cm), ("PodDisruptionBudget", pdb)):
+                check("kubernetes/ha: exactly one %s" % kind, d is not None)
+        if dep is None or cm is None:
+                return
+        spec = dep.get("spec", {})
+        check("kubernetes/ha: Deployment has 2 or 3 replicas", spec.get("replicas") in (2, 3),
+              "replicas %s" % spec.get("replicas"))
+        st = spec.get("strategy") or {}
+        ru = st.get("rollingUpdate") or {}
+        check("kubernetes/ha: RollingUpdate, maxUnavailable 0, maxSurge 1 (a new replica joins before an old one stops)",
+              st.get("type") == "RollingUpdate" and str(ru.get("maxUnavailable")) == "0"
+              and str(ru.get("maxSurge")) == "1", st)
+        tmpl = spec.get("template", {})
+        pod = tmpl.get("spec", {})
+        podlabels = (tmpl.get("metadata") or {}).get("labels") or {}
+        check("kubernetes/ha: terminationGracePeriodSeconds >= 15 (drain, disconnect, leave the group)",
+              pod.get("terminationGracePeriodSeconds", 30) >= 15, pod.get("terminationGracePeriodSeconds"))
+        tsc = pod.get("topologySpreadConstraints") or []
+        keys = {}
+        for t in tsc:
+                sel = (t.get("labelSelector") or {}).get("matchLabels") or {}
+                if sel and all(podlabels.get(k) == v for k, v in sel.items()):
+                        keys[t.get("topologyKey")] = t.get("whenUnsatisfiable")
+        check("kubernetes/ha: topology spread of the Deployment's pods by hostname",
+              "kubernetes.io/hostname" in keys, tsc)
+        check("kubernetes/ha: and by zone, ScheduleAnyway (nodes without zone labels still schedule)",
+              keys.get("topology.kubernetes.io/zone") == "ScheduleAnyway", tsc)
+        c = pod.get("containers", [{}])[0]
+        check("kubernetes/ha: the readiness probe is /readyz (a standby is ready, so rollouts proceed)",
+              ((c.get("readinessProbe") or {}).get("httpGet") or {}).get("path") == "/readyz")
+        if pdb is not None:
+                ps = pdb.get("spec") or {}
+                sel = (ps.get("selector") or {}).get("matchLabels") or {}
+                check("kubernetes/ha: PodDisruptionBudget policy/v1 selects the Deployment's pods",
+                      pdb.get("apiVersion") == "policy/v1" and sel and
+                      all(podlabels.get(k) == v for k, v in sel.items()), "selector %s, pod labels %s" % (sel, podlabels))
+                check("kubernetes/ha: the budget keeps a replica up (minAvailable 1 or maxUnavailable 1)",
+                      str(ps.get("minAvailable")) == "1" or str(ps.get("maxUnavailable")) == "1", ps)
+        text = (cm.get("data") or {}).get("sfbridge.yaml", "")
+        ha_cfg = os.path.join(root, "deploy/compose/sfbridge-ha.yaml")
+        check("kubernetes/ha: the ConfigMap's sfbridge.yaml is deploy/compose/sfbridge-ha.yaml verbatim",
+              os.path.exists(ha_cfg) and text == read(ha_cfg), "edit both files alike")
+        check_ha_config("kubernetes/ha ConfigMap sfbridge.yaml", root, text)
+
+
+def check_ha_config(what, root, text):
+        """A replica group's config: a coordination: block, and otherwise
+        the single-instance config (routes may name a unit)."""
+        try:
+                ha = yaml.safe_load(text) or {}
+                single = yaml.safe_load(read(os.path.join(root, "deploy/compose/sfbridge.yaml"))) or {}
+        except yaml.YAMLError as e:
+                not_ok("%s parses" % what, e)
+                return
+        check("%s: has a coordination: block" % what, isinstance(ha.get("coordination"), dict),
+              "coordination %r" % ha.get("coordination"))
+        stripped = dict(ha)
+        stripped.pop("coordination", None)
+        stripped["routes"] = [{k: v for k, v in r.items() if k != "unit"} for r in ha.get("routes") or []]
+        check("%s: is deploy/compose/sfbridge.yaml plus coordination: and routes[].unit" % what,
+              stripped == single, "keep the two configs alike")
+        check_listen(what, text)
+
+
+def check_compose_ha(root, compose_path):
+        comp = yaml.safe_load(read(compose_path)) or {}
+        b = (comp.get("services") or {}).get("sfbridge") or {}
+        cmd = [str(x) for x in b.get("command") or []]
+        cfg = cmd[cmd.index("-c") + 1] if "-c" in cmd[:-1] else ""
+        host = os.path.join(root, "deploy/compose", os.path.basename(cfg))
+        ok_path = cfg.startswith("/etc/sfbridge/") and os.path.isfile(host)
+        check("compose-ha: sfbridge runs %s, a file of deploy/compose" % cfg, ok_path, cmd)
+        if ok_path:
+                check_ha_config("compose-ha: %s" % os.path.basename(cfg), root, read(host))
+        ports = [str(p) for p in b.get("ports") or []]
+        check("compose-ha: the metrics port is published from a host port range (--scale)",
+              any(re.search(r":\d+-\d+:%d(/tcp)?$" % METRICS_PORT, p) for p in ports), ports)
+        g = str(b.get("stop_grace_period", "10s"))
+        check("compose-ha: stop_grace_period >= 15s (drain, disconnect, leave the group)",
+              re.match(r"^\d+s$", g) and int(g[:-1]) >= 15, g)
+
+
 MEMORY_BASE = 64 * 2**20
 
 
@@ -805,7 +966,10 @@ def check_monitoring(root):
                 "sfbridge_dead_letters_total": "increase(sfbridge_dead_letters_total",
                 "sfbridge_reauth_total": "rate(sfbridge_reauth_total",
                 "sfbridge_kafka_errors_total": "increase(sfbridge_kafka_errors_total",
-                "sfbridge_route_up": "sfbridge_route_up == 0"}
+                "sfbridge_route_up": "sfbridge_route_up == 0",
+                # Summed per bridge name: replicas of two bridges may share unit ids.
+                "sfbridge_unit_owned": "sfbridge_unit_owned * on (instance, job) group_left (name) sfbridge_build_info",
+                "sfbridge_group_rebalances_total": 'increase(sfbridge_group_rebalances_total{event="lost"}[15m]) > 0'}
         for metric, frag in want.items():
                 check("monitoring: an alert on %s (%s...)" % (metric, frag),
                       any(frag in e for _, e in rules), "alerts: %s" % sorted(names))
@@ -839,10 +1003,13 @@ def check_monitoring(root):
                           e.get("path", "/metrics") == "/metrics" for e in eps), eps)
 
 
-def check_families(root, metrics_path):
+def check_families(root, metrics_paths):
         """Cross-check the dashboard and the rules against the metric families
-        a running bridge exposes (# TYPE lines of its /metrics)."""
-        fams = set(re.findall(r"^# TYPE (\w+) ", read(metrics_path), re.M))
+        a running bridge exposes (# TYPE lines of its /metrics, and of a
+        group member's)."""
+        fams = set()
+        for path in metrics_paths:
+                fams |= set(re.findall(r"^# TYPE (\w+) ", read(path), re.M))
         if not check("monitoring: families scraped from a running bridge", len(fams) >= 5, sorted(fams)):
                 return
         print("# %d families: %s" % (len(fams), " ".join(sorted(fams))))
@@ -896,6 +1063,9 @@ def extract(root, compose_path, outdir):
         c = dep["spec"]["template"]["spec"]["containers"][0]
         with open(os.path.join(outdir, "k8s-sfbridge.yaml"), "w", encoding="utf-8") as f:
                 f.write(cm["data"]["sfbridge.yaml"])
+        hadocs = k8s_ha_render(root)
+        with open(os.path.join(outdir, "k8s-ha-sfbridge.yaml"), "w", encoding="utf-8") as f:
+                f.write(one(hadocs, "ConfigMap")["data"]["sfbridge.yaml"])
         env = []
         for e in c.get("env", []):
                 if "value" in e:
@@ -942,6 +1112,7 @@ def main(argv):
         if cmd == "static" and len(argv) == 4:
                 print("# image name: %s (from VERSION)" % image)
                 for fn, a in ((check_dockerfile, (root, version)), (check_k8s, (root, image, version)),
+                              (check_k8s_ha, (root,)),
                               (check_compose, (root, argv[3], image)), (check_unit, (root,)),
                               (check_monitoring, (root,)), (check_readme, (root, image))):
                         try:
@@ -953,11 +1124,16 @@ def main(argv):
                         extract(root, argv[3], argv[4])
                 except Exception as e:
                         not_ok("extract ran to completion", "%s: %s" % (type(e).__name__, e))
-        elif cmd == "families" and len(argv) == 4:
+        elif cmd == "families" and len(argv) >= 4:
                 try:
-                        check_families(root, argv[3])
+                        check_families(root, argv[3:])
                 except Exception as e:
                         not_ok("check_families ran to completion", "%s: %s" % (type(e).__name__, e))
+        elif cmd == "compose-ha" and len(argv) == 4:
+                try:
+                        check_compose_ha(root, argv[3])
+                except Exception as e:
+                        not_ok("check_compose_ha ran to completion", "%s: %s" % (type(e).__name__, e))
         elif cmd == "libs" and len(argv) == 5:
                 check_libs(root, argv[3], argv[4])
         else:

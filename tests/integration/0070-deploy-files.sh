@@ -7,9 +7,13 @@
 #     without the demo profile (and rejects a broken copy, so it does check);
 #   - systemd-analyze verifies the unit without a single warning and rates
 #     its sandbox;
+#   - docker-compose validates docker-compose.ha.yml over the base file (the
+#     replica group: --scale sfbridge=2);
 #   - tests/deploy-check.py checks the Dockerfile, the Kubernetes manifests
 #     (the kustomization applies no Secret; the memory limit follows
-#     kafka.max_in_flight_bytes), deploy/monitoring (dashboard JSON, the
+#     kafka.max_in_flight_bytes) and their HA variant deploy/kubernetes/ha
+#     (rendered as kustomize would: replicas, rolling update, disruption
+#     budget, spread, a coordination: config), deploy/monitoring (dashboard JSON, the
 #     alerts, the PodMonitor's pods and port), the resolved compose file, the
 #     unit and the README statically; no shipped config but the demo's has a
 #     default bridge name or replay topic;
@@ -24,7 +28,8 @@
 #     Kubernetes probe paths and the Dockerfile's HEALTHCHECK against it, and
 #     the compose kcat reader's arguments reading what it produced; the
 #     Grafana dashboard must have a panel for every metric family its
-#     /metrics exposes.
+#     /metrics exposes, and for every group-mode family (metrics.c in group
+#     mode, rendered by build/tests/unit/test_metrics).
 # A missing tool is a failure naming the Debian package, never a skip.
 . "$SFB_ROOT/tests/integration/helpers.sh"
 cd "$SFB_ROOT" || exit 1
@@ -97,6 +102,20 @@ if [ "$have_dc" = 1 ]; then
         else
                 ok "docker-compose config rejects an unknown option"
         fi
+        # The HA override (README "Deploying replicas"): valid with the base
+        # file, runs the group config, publishes the metrics port from a range.
+        if clean_env SFB_METRICS_HOST_PORTS=9464-9466 docker-compose --project-directory "$SFB_ROOT" \
+                -f docker-compose.yml -f docker-compose.ha.yml config >"$T/compose-ha.yml" 2>"$T/dc.err" &&
+                [ ! -s "$T/dc.err" ]; then
+                ok "docker-compose config accepts docker-compose.yml + docker-compose.ha.yml"
+                if [ "$have_py" = 1 ]; then
+                        "$PY" tests/deploy-check.py compose-ha "$SFB_ROOT" "$T/compose-ha.yml" >"$T/compose-ha.out" 2>&1
+                        compose_ha_out="$T/compose-ha.out"
+                fi
+        else
+                not_ok "docker-compose config accepts docker-compose.yml + docker-compose.ha.yml" \
+                        "$(head -c 1500 "$T/dc.err")"
+        fi
 else
         not_ok "docker-compose checks ran" "no docker-compose"
 fi
@@ -155,6 +174,10 @@ if [ "$have_py" = 1 ]; then
         rc=$?
         relay "$T/static.out"
         grep -q '^ok ' "$T/static.out" || not_ok "deploy-check.py static ran" "exit $rc"
+        if [ -n "${compose_ha_out:-}" ]; then
+                relay "$compose_ha_out"
+                grep -q '^ok ' "$compose_ha_out" || not_ok "deploy-check.py compose-ha ran"
+        fi
         mkdir -p "$T/x"
         "$PY" tests/deploy-check.py extract "$SFB_ROOT" "$compose_file" "$T/x" >"$T/extract.out" 2>&1 ||
                 not_ok "deploy-check.py extract" "$(head -c 1500 "$T/extract.out")"
@@ -202,6 +225,10 @@ for var in SF_CLIENT_ID SFB_NAME; do
         fi
 done
 sfb_check "check accepts deploy/compose/demo.yaml (its defaults alone)" deploy/compose/demo.yaml
+sfb_check "check accepts deploy/compose/sfbridge-ha.yaml (a replica group's config)" \
+        deploy/compose/sfbridge-ha.yaml SF_CLIENT_ID=ci-client-id SF_USERNAME=ci@example.com \
+        SF_PRIVATE_KEY_FILE="$T/sf-jwt.pem" SFB_NAME=team-a.accounts
+assert_file_contains "its check prints the unit map (two units)" "$T/check.out" "unit cdc:"
 if [ -s "$T/x/k8s.env" ]; then
         # The Deployment's env (the Secret's placeholders for secretKeyRef),
         # with the mounted key file replaced by the throwaway one.
@@ -212,6 +239,8 @@ if [ -s "$T/x/k8s.env" ]; then
         done <"$T/x/k8s.env"
         sfb_check "check accepts the Kubernetes ConfigMap's sfbridge.yaml with the Deployment's env" \
                 "$T/x/k8s-sfbridge.yaml" "$@" SF_PRIVATE_KEY_FILE="$T/sf-jwt.pem"
+        sfb_check "check accepts the Kubernetes HA variant's sfbridge.yaml with the Deployment's env" \
+                "$T/x/k8s-ha-sfbridge.yaml" "$@" SF_PRIVATE_KEY_FILE="$T/sf-jwt.pem"
         grep -q '^SF_PRIVATE_KEY_FILE=/run/secrets/sf-jwt.pem$' "$T/x/k8s.env" &&
                 grep -q 'mountPath: /run/secrets$' deploy/kubernetes/deployment.yaml
         check "the Deployment points SF_PRIVATE_KEY_FILE at the mounted Secret" [ $? = 0 ]
@@ -372,9 +401,19 @@ EOF
         assert_file_contains "its format shows the bridge's headers" "$T/kcat.out" "sf.channel=/topic/AccountUpdates"
 
         # Every metric family the running bridge exposes has a dashboard
-        # panel, and the dashboard and rules query only real metrics.
+        # panel, and the dashboard and rules query only real metrics. A
+        # single instance shows no group family: those come from metrics.c
+        # itself, rendered in group mode by its unit test binary.
+        group_metrics="$T/group-metrics.txt"
+        if ! SFB_METRICS_GROUP_SAMPLE="$group_metrics" "$SFB_BUILD/tests/unit/test_metrics" \
+                >"$T/test_metrics.out" 2>&1 || ! grep -q '^# TYPE sfbridge_unit_owned ' "$group_metrics"; then
+                not_ok "metrics.c renders the group families (test_metrics SFB_METRICS_GROUP_SAMPLE)" \
+                        "$(tail -n 5 "$T/test_metrics.out")"
+                group_metrics=
+        fi
         if curl -fsS --max-time 5 "http://127.0.0.1:$port/metrics" >"$T/metrics.txt" 2>"$T/curl.err"; then
-                "$PY" tests/deploy-check.py families "$SFB_ROOT" "$T/metrics.txt" >"$T/families.out" 2>&1
+                "$PY" tests/deploy-check.py families "$SFB_ROOT" "$T/metrics.txt" $group_metrics \
+                        >"$T/families.out" 2>&1
                 relay "$T/families.out"
         else
                 not_ok "scrape the running bridge's /metrics" "$(cat "$T/curl.err")"

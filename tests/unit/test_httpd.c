@@ -315,6 +315,22 @@ static void test_readyz_flips(void **state)
         assert_status_body(port, "/readyz", 200, "ready\n");
 }
 
+/* A group member: joining, then a ready standby that says so, then a unit. */
+static void test_readyz_group(void **state)
+{
+        static const char *const units[] = { "default", "emea" };
+        int port = port_of(state);
+
+        assert_int_equal(metrics_group_init(units, 2), 0);
+        assert_status_body(port, "/readyz", 503, "not ready: joining group\n");
+        metrics_group_joined(1);
+        assert_status_body(port, "/readyz", 200, "ready: standby\n");
+        metrics_unit_owned_set(1, 1);
+        assert_status_body(port, "/readyz", 503, "not ready: unit emea: starting\n");
+        metrics_unit_ready_set(1, 1, 1, 0, NULL);
+        assert_status_body(port, "/readyz", 200, "ready\n");
+}
+
 static void test_not_found(void **state)
 {
         assert_status_body(port_of(state), "/nope", 404, "not found\n");
@@ -526,6 +542,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_large_metrics, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_healthz, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_readyz_flips, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_readyz_group, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_not_found, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_method_not_allowed, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bad_request, setup, teardown),

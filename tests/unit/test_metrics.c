@@ -2,7 +2,8 @@
  * metrics: counters, gauges, the histogram and readiness/health logic, with
  * every render checked line by line by a strict exposition-format parser.
  * With SFB_METRICS_SAMPLE=FILE set, a fully populated render is written to
- * FILE for `promtool check metrics < FILE`.
+ * FILE for `promtool check metrics < FILE`; SFB_METRICS_GROUP_SAMPLE=FILE
+ * does the same in group mode (tests/integration/0070 reads it).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -926,6 +927,328 @@ static void test_health(void **state)
         assert_int_equal(metrics_healthy(0), 1);
 }
 
+/* ---- group mode (HA.md §2.5) ---------------------------------------------- */
+
+static const char *const units2[] = { "default", "emea" };
+
+/* A single instance shows none of the group families, and readiness is slot 0's. */
+static void test_group_absent_without_init(void **state)
+{
+        char *text;
+
+        (void)state;
+        metrics_unit_owned_set(0, 1);
+        metrics_group_rebalance_inc("assign");
+        metrics_pause_detected_inc();
+        text = render_checked();
+        assert_null(strstr(text, "sfbridge_unit_"));
+        assert_null(strstr(text, "sfbridge_units_owned"));
+        assert_null(strstr(text, "sfbridge_group_"));
+        assert_null(strstr(text, "sfbridge_pause_"));
+        free(text);
+        metrics_ready_set(1, 1, 0, NULL);
+        assert_int_equal(metrics_ready(NULL, 0), 1);
+}
+
+static void test_group_init_limits(void **state)
+{
+        const char *many[METRICS_MAX_UNITS + 1];
+        char *text;
+        size_t i;
+
+        (void)state;
+        for (i = 0; i < METRICS_MAX_UNITS + 1; i++)
+                many[i] = "u";
+        assert_int_equal(metrics_group_init(many, METRICS_MAX_UNITS + 1), -1);
+        text = render_checked();
+        assert_null(strstr(text, "sfbridge_unit_owned"));
+        free(text);
+        assert_int_equal(metrics_group_init(many, METRICS_MAX_UNITS), 0);
+        assert_int_equal(metrics_group_init(units2, 2), 0); /* again: replaces the units */
+        text = render_checked();
+        assert_true(has_line(text, "sfbridge_unit_owned{unit=\"default\"} 0"));
+        assert_true(has_line(text, "sfbridge_unit_owned{unit=\"emea\"} 0"));
+        assert_null(strstr(text, "sfbridge_unit_owned{unit=\"u\"}"));
+        free(text);
+        /* metrics_init() leaves group mode. */
+        assert_int_equal(metrics_init("acme-prod", "1.2.3"), 0);
+        text = render_checked();
+        assert_null(strstr(text, "sfbridge_unit_owned"));
+        free(text);
+}
+
+static void test_group_readiness(void **state)
+{
+        char why[256], *text;
+
+        (void)state;
+        assert_int_equal(metrics_group_init(units2, 2), 0);
+        assert_int_equal(metrics_ready(why, sizeof(why)), 0);
+        assert_string_equal(why, "not ready: joining group");
+        text = render_checked();
+        assert_true(has_line(text, "sfbridge_ready 0"));
+        free(text);
+
+        /* Joined with nothing owned: a ready standby that says so. */
+        metrics_group_joined(1);
+        strcpy(why, "untouched");
+        assert_int_equal(metrics_ready(why, sizeof(why)), 1);
+        assert_string_equal(why, "ready: standby");
+        text = render_checked();
+        assert_true(has_line(text, "sfbridge_ready 1"));
+        assert_true(has_line(text, "sfbridge_up 1"));
+        free(text);
+
+        /* An owned unit is not ready until its session is, and names itself. */
+        metrics_unit_owned_set(1, 1);
+        assert_int_equal(metrics_ready(why, sizeof(why)), 0);
+        assert_string_equal(why, "not ready: unit emea: starting");
+        metrics_unit_ready_set(1, 1, 0, 0, NULL);
+        assert_int_equal(metrics_ready(why, sizeof(why)), 0);
+        assert_string_equal(why, "not ready: unit emea: not all routes subscribed");
+        metrics_unit_ready_set(1, 1, 1, 0, NULL);
+        strcpy(why, "untouched");
+        assert_int_equal(metrics_ready(why, sizeof(why)), 1);
+        assert_string_equal(why, "untouched"); /* plain "ready", as a single instance */
+        text = render_checked();
+        assert_true(has_line(text, "sfbridge_ready 1"));
+        free(text);
+        /* Slot 0 is not owned: whatever it says does not count. */
+        metrics_ready_set(0, 0, 1, "auth rejected");
+        assert_int_equal(metrics_ready(NULL, 0), 1);
+
+        metrics_unit_ready_set(1, 1, 1, 1, NULL);
+        assert_int_equal(metrics_ready(why, sizeof(why)), 0);
+        assert_string_equal(why, "not ready: unit emea: stalled");
+        metrics_unit_ready_set(1, 1, 1, 0, NULL);
+        metrics_unit_kafka_failing(1, "commit", "Local: Timed out", 5000);
+        assert_int_equal(metrics_ready(why, sizeof(why)), 0);
+        assert_string_equal(why, "not ready: unit emea: kafka: commit failing since 5 s: Local: Timed out");
+        metrics_unit_kafka_failing(1, NULL, NULL, 0);
+        metrics_unit_quarantine_set(1, "route quarantined: /topic/B (403::Restricted channel)");
+        assert_int_equal(metrics_ready(why, sizeof(why)), 0);
+        assert_string_equal(why, "not ready: unit emea: route quarantined: /topic/B (403::Restricted channel)");
+        metrics_unit_quarantine_set(1, NULL);
+        assert_int_equal(metrics_ready(NULL, 0), 1);
+
+        /* A partition no unit maps to holds readiness false while held. */
+        metrics_unit_unknown(1, 1);
+        assert_int_equal(metrics_ready(why, sizeof(why)), 0);
+        assert_non_null(strstr(why, "not ready: 1 assigned partition maps to no configured unit"));
+        metrics_unit_unknown(0, 0);
+        assert_int_equal(metrics_ready(NULL, 0), 1);
+
+        /* FAILED, even for a unit this replica does not report as owned. */
+        metrics_unit_failed_set(0, "credentials rejected at start");
+        assert_int_equal(metrics_ready(why, sizeof(why)), 0);
+        assert_string_equal(why, "not ready: unit default: failed: credentials rejected at start");
+        metrics_unit_owned_set(0, 0); /* a release does not hide it */
+        assert_int_equal(metrics_ready(NULL, 0), 0);
+        metrics_unit_failed_set(0, NULL);
+        assert_int_equal(metrics_ready(NULL, 0), 1);
+
+        /* A release resets the slot: owned again, it starts over. */
+        metrics_unit_owned_set(1, 0);
+        strcpy(why, "untouched");
+        assert_int_equal(metrics_ready(why, sizeof(why)), 1);
+        assert_string_equal(why, "ready: standby");
+        metrics_unit_owned_set(1, 1);
+        assert_int_equal(metrics_ready(why, sizeof(why)), 0);
+        assert_string_equal(why, "not ready: unit emea: starting");
+
+        /* Leaving the group (a lost session) is "joining" again. */
+        metrics_group_joined(0);
+        assert_int_equal(metrics_ready(why, sizeof(why)), 0);
+        assert_string_equal(why, "not ready: joining group");
+}
+
+static void test_group_render(void **state)
+{
+        char *text;
+
+        (void)state;
+        assert_int_equal(metrics_group_init(units2, 2), 0);
+        metrics_group_joined(1);
+        text = render_checked();
+        assert_non_null(strstr(text, "# TYPE sfbridge_unit_owned gauge\n"));
+        assert_non_null(strstr(text, "# TYPE sfbridge_units_owned gauge\n"));
+        assert_non_null(strstr(text, "# TYPE sfbridge_group_rebalances_total counter\n"));
+        assert_non_null(strstr(text, "# TYPE sfbridge_unit_takeover_seconds histogram\n"));
+        assert_non_null(strstr(text, "# TYPE sfbridge_unit_handoff_seconds histogram\n"));
+        assert_non_null(strstr(text, "# TYPE sfbridge_unit_fenced_total counter\n"));
+        assert_non_null(strstr(text, "# TYPE sfbridge_pause_detected_total counter\n"));
+        assert_non_null(strstr(text, "# TYPE sfbridge_unit_unknown_total counter\n"));
+        assert_true(has_line(text, "sfbridge_units_owned 0"));
+        /* Known label values are there from the start, at 0. */
+        assert_true(has_line(text, "sfbridge_group_rebalances_total{event=\"assign\"} 0"));
+        assert_true(has_line(text, "sfbridge_group_rebalances_total{event=\"revoke\"} 0"));
+        assert_true(has_line(text, "sfbridge_group_rebalances_total{event=\"lost\"} 0"));
+        assert_true(has_line(text, "sfbridge_unit_fenced_total{unit=\"emea\",cause=\"producer\"} 0"));
+        assert_true(has_line(text, "sfbridge_unit_fenced_total{unit=\"default\",cause=\"owner_record\"} 0"));
+        assert_true(has_line(text, "sfbridge_unit_takeover_seconds_count 0"));
+        free(text);
+
+        metrics_unit_owned_set(0, 1);
+        metrics_unit_owned_set(1, 1);
+        metrics_group_rebalance_inc("assign");
+        metrics_group_rebalance_inc("assign");
+        metrics_group_rebalance_inc("lost");
+        metrics_unit_fenced_inc(1, "owner_record");
+        metrics_pause_detected_inc();
+        metrics_unit_unknown(2, 0);
+        metrics_unit_unknown(1, 0);
+        metrics_unit_takeover_observe(0.05);
+        metrics_unit_takeover_observe(6.5);
+        metrics_unit_takeover_observe(100);
+        metrics_unit_takeover_observe(-1);  /* ignored */
+        metrics_unit_takeover_observe(NAN); /* ignored */
+        metrics_unit_handoff_observe(2.5);
+        text = render_checked();
+        assert_true(has_line(text, "sfbridge_unit_owned{unit=\"default\"} 1"));
+        assert_true(has_line(text, "sfbridge_unit_owned{unit=\"emea\"} 1"));
+        assert_true(has_line(text, "sfbridge_units_owned 2"));
+        assert_true(has_line(text, "sfbridge_group_rebalances_total{event=\"assign\"} 2"));
+        assert_true(has_line(text, "sfbridge_group_rebalances_total{event=\"lost\"} 1"));
+        assert_true(has_line(text, "sfbridge_group_rebalances_total{event=\"revoke\"} 0"));
+        assert_true(has_line(text, "sfbridge_unit_fenced_total{unit=\"emea\",cause=\"owner_record\"} 1"));
+        assert_true(has_line(text, "sfbridge_unit_fenced_total{unit=\"default\",cause=\"owner_record\"} 0"));
+        assert_true(has_line(text, "sfbridge_pause_detected_total 1"));
+        assert_true(has_line(text, "sfbridge_unit_unknown_total 3"));
+        /* Buckets suited to 0.1 s .. 60 s. */
+        assert_true(has_line(text, "sfbridge_unit_takeover_seconds_bucket{le=\"0.1\"} 1"));
+        assert_true(has_line(text, "sfbridge_unit_takeover_seconds_bucket{le=\"5\"} 1"));
+        assert_true(has_line(text, "sfbridge_unit_takeover_seconds_bucket{le=\"7\"} 2"));
+        assert_true(has_line(text, "sfbridge_unit_takeover_seconds_bucket{le=\"60\"} 2"));
+        assert_true(has_line(text, "sfbridge_unit_takeover_seconds_bucket{le=\"+Inf\"} 3"));
+        assert_true(has_line(text, "sfbridge_unit_takeover_seconds_count 3"));
+        assert_true(fabs(sample(text, "sfbridge_unit_takeover_seconds_sum") - 106.55) < 1e-9);
+        assert_true(has_line(text, "sfbridge_unit_handoff_seconds_bucket{le=\"2\"} 0"));
+        assert_true(has_line(text, "sfbridge_unit_handoff_seconds_bucket{le=\"3\"} 1"));
+        assert_true(has_line(text, "sfbridge_unit_handoff_seconds_count 1"));
+        /* The connect histogram is untouched by them. */
+        assert_true(has_line(text, "sfbridge_connect_seconds_count 0"));
+        free(text);
+}
+
+/* up, in_flight, in_flight_bytes and backoff over the owned units only. */
+static void test_group_aggregates(void **state)
+{
+        char *text;
+
+        (void)state;
+        assert_int_equal(metrics_group_init(units2, 2), 0);
+        metrics_group_joined(1);
+        /* Not owned: nothing counts, and a standby is up. */
+        metrics_unit_in_flight_set(1, 5);
+        metrics_unit_backoff_set(1, 9);
+        text = render_checked();
+        assert_true(has_line(text, "sfbridge_up 1"));
+        assert_true(has_line(text, "sfbridge_kafka_in_flight 0"));
+        assert_true(has_line(text, "sfbridge_backoff_seconds 0"));
+        free(text);
+
+        metrics_unit_owned_set(0, 1);
+        metrics_unit_owned_set(1, 1);
+        metrics_unit_up_set(0, 1);
+        metrics_in_flight_set(3);              /* slot 0 */
+        metrics_unit_in_flight_set(1, 4);
+        metrics_in_flight_bytes_set(100);
+        metrics_unit_in_flight_bytes_set(1, 23);
+        metrics_backoff_set(1.5);
+        metrics_unit_backoff_set(1, 0.5);
+        text = render_checked();
+        assert_true(has_line(text, "sfbridge_up 0")); /* emea is not up */
+        assert_true(has_line(text, "sfbridge_kafka_in_flight 7"));
+        assert_true(has_line(text, "sfbridge_kafka_in_flight_bytes 123"));
+        assert_true(has_line(text, "sfbridge_backoff_seconds 1.5"));
+        free(text);
+        metrics_unit_up_set(1, 1);
+        text = render_checked();
+        assert_true(has_line(text, "sfbridge_up 1"));
+        free(text);
+        /* A release resets the slot's share. */
+        metrics_unit_owned_set(0, 0);
+        text = render_checked();
+        assert_true(has_line(text, "sfbridge_kafka_in_flight 4"));
+        assert_true(has_line(text, "sfbridge_backoff_seconds 0.5"));
+        free(text);
+        metrics_unit_owned_set(0, 1);
+        text = render_checked();
+        assert_true(has_line(text, "sfbridge_kafka_in_flight 4"));
+        assert_true(has_line(text, "sfbridge_up 0")); /* default starts over, not up */
+        free(text);
+}
+
+/* Commit freshness waits while any owned unit is not settled. */
+static void test_group_commit_age(void **state)
+{
+        const char *a = "sfbridge_last_commit_age_seconds{channel=\"/topic/A\"}";
+        char *text;
+
+        (void)state;
+        assert_int_equal(metrics_group_init(units2, 2), 0);
+        metrics_group_joined(1);
+        metrics_commit_route("/topic/A");
+        /* Nothing owned: nothing waits, even if slot 0 never settled. */
+        usleep(200 * 1000);
+        text = render_checked();
+        assert_true(sample(text, a) == 0);
+        free(text);
+
+        metrics_unit_owned_set(0, 1);
+        metrics_unit_owned_set(1, 1);
+        metrics_unit_kafka_settled(0, 1);
+        metrics_unit_kafka_settled(1, 1);
+        usleep(200 * 1000);
+        text = render_checked();
+        assert_true(sample(text, a) == 0);
+        free(text);
+        metrics_unit_kafka_settled(1, 0);
+        usleep(300 * 1000);
+        text = render_checked();
+        assert_true(sample(text, a) >= 0.25 && sample(text, a) < 0.6);
+        free(text);
+        metrics_unit_kafka_settled(1, 1);
+        text = render_checked();
+        assert_true(sample(text, a) == 0);
+        free(text);
+}
+
+/* A route label "<org>:<channel>" renders as org="…",channel="…", org first. */
+static void test_org_labels(void **state)
+{
+        char *text;
+
+        (void)state;
+        metrics_events_add("emea:/data/AccountChangeEvent", "sf.emea.cdc.Account", 2);
+        metrics_events_add("/topic/A", "sf.a", 1);
+        metrics_replay_id_set("emea:/data/AccountChangeEvent", 77);
+        metrics_last_event_set("us:/event/Order__e", (double)time(NULL));
+        metrics_cdc_gap_add("emea:/data/AccountChangeEvent", 1);
+        metrics_dead_letters_add("us:/event/Order__e", "too_large", 3);
+        metrics_route_up_set("us:/event/Order__e", 1);
+        metrics_commit_route("us:/event/Order__e");
+        metrics_redelivered_add("emea:/data/AccountChangeEvent", 4);
+        metrics_events_add("we\"ird:/x", "t", 1);
+        metrics_reauth_inc("a:b"); /* not a channel label: as it is */
+        text = render_checked();
+        assert_true(has_line(text, "sfbridge_events_total{org=\"emea\",channel=\"/data/AccountChangeEvent\","
+                                   "topic=\"sf.emea.cdc.Account\"} 2"));
+        assert_true(has_line(text, "sfbridge_events_total{channel=\"/topic/A\",topic=\"sf.a\"} 1"));
+        assert_true(has_line(text, "sfbridge_events_total{org=\"we\\\"ird\",channel=\"/x\",topic=\"t\"} 1"));
+        assert_true(has_line(text, "sfbridge_replay_id{org=\"emea\",channel=\"/data/AccountChangeEvent\"} 77"));
+        assert_true(!isnan(sample(text, "sfbridge_last_event_age_seconds{org=\"us\",channel=\"/event/Order__e\"}")));
+        assert_true(has_line(text, "sfbridge_cdc_gap_events_total{org=\"emea\",channel=\"/data/AccountChangeEvent\"} 1"));
+        assert_true(has_line(text, "sfbridge_dead_letters_total{org=\"us\",channel=\"/event/Order__e\","
+                                   "reason=\"too_large\"} 3"));
+        assert_true(has_line(text, "sfbridge_route_up{org=\"us\",channel=\"/event/Order__e\"} 1"));
+        assert_true(!isnan(sample(text, "sfbridge_last_commit_age_seconds{org=\"us\",channel=\"/event/Order__e\"}")));
+        assert_true(has_line(text, "sfbridge_redelivered_events_total{org=\"emea\","
+                                   "channel=\"/data/AccountChangeEvent\"} 4"));
+        assert_true(has_line(text, "sfbridge_reauth_total{cause=\"a:b\"} 1"));
+        free(text);
+}
+
 /* Populate every family, check it, and leave it where promtool can read it. */
 static void test_full_sample(void **state)
 {
@@ -969,6 +1292,43 @@ static void test_full_sample(void **state)
         free(text);
 }
 
+/*
+ * Group mode, every family populated; with SFB_METRICS_GROUP_SAMPLE=FILE
+ * written there, where tests/integration/0070 checks that the Grafana
+ * dashboard has a panel for each family (a single instance shows none).
+ */
+static void test_group_full_sample(void **state)
+{
+        static const char *const units[] = { "default", "cdc" };
+        const char *path = getenv("SFB_METRICS_GROUP_SAMPLE");
+        char *text;
+        FILE *fp;
+
+        (void)state;
+        assert_int_equal(metrics_group_init(units, 2), 0);
+        metrics_group_joined(1);
+        metrics_unit_owned_set(1, 1);
+        metrics_unit_ready_set(1, 1, 1, 0, NULL);
+        metrics_unit_up_set(1, 1);
+        metrics_group_rebalance_inc("assign");
+        metrics_unit_takeover_observe(9.5);
+        metrics_unit_handoff_observe(1.2);
+        metrics_unit_fenced_inc(0, "producer");
+        metrics_pause_detected_inc();
+        metrics_unit_unknown(1, 0);
+        metrics_events_add("/data/ChangeEvents", "salesforce.cdc.Account", 3);
+        text = render_checked();
+        assert_true(has_line(text, "sfbridge_ready 1"));
+        if (path) {
+                fp = fopen(path, "w");
+                if (!fp)
+                        fail_msg("SFB_METRICS_GROUP_SAMPLE=%s: cannot write", path);
+                assert_int_equal(fputs(text, fp) >= 0, 1);
+                assert_int_equal(fclose(fp), 0);
+        }
+        free(text);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -987,7 +1347,15 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_last_commit_age, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_in_flight_bytes, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_health, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_group_absent_without_init, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_group_init_limits, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_group_readiness, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_group_render, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_group_aggregates, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_group_commit_age, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_org_labels, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_full_sample, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_group_full_sample, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
