@@ -1,14 +1,17 @@
 /*
  * The admin API (127.0.0.1 only; server.c checks the peer): publish events,
- * inject faults, truncate retention, read stats. Answers JSON; bad input
- * gets HTTP 400 with {"error": "..."} naming the parameter.
+ * inject faults, truncate retention, read stats, list clients. Answers JSON;
+ * bad input gets HTTP 400 with {"error": "..."} naming the parameter.
  *
  *   POST /admin/publish?channel=CH&count=N[&size=BYTES][&entity=E][&change_type=T[,T...]]
  *                      [&fields=JSON][&pretty=1][&record_id=ID|&record_ids=ID,ID...|&records=N]
  *                      [&transaction=1]
  *   POST /admin/fault?kind=K[&count=N]
  *   POST /admin/retention?keep=N
+ *   POST /admin/credentials?password=P
  *   GET  /admin/stats
+ *   GET  /admin/clients
+ *   POST /admin/reset-pollers
  */
 #ifndef SFSIM_ADMIN_H
 #define SFSIM_ADMIN_H

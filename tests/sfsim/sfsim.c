@@ -57,7 +57,10 @@ static const char usage[] =
         "  --token-idle-timeout-ms N  an access token unused this long stops working\n"
         "                           (401::Authentication invalid); 0: never (0)\n"
         "  --connect-timeout-ms N   longest hold of a /meta/connect, advice.timeout (110000)\n"
-        "  --client-expiry-ms N     forget a client silent this long after a response (40000)\n"
+        "  --client-expiry-ms N     forget a client silent this long after a response (40000);\n"
+        "                           a client that stops polling holds its --max-clients slot\n"
+        "                           until then (a held poll ends at --connect-timeout-ms, or\n"
+        "                           within ~50 ms when its TCP connection closes)\n"
         "  --retention N            events kept per channel (100000)\n"
         "  --retention-age-s N      drop events older than this; 0: never (86400)\n"
         "  --max-batch N            most events in one /meta/connect response (1000)\n"
@@ -118,7 +121,15 @@ static const char usage[] =
         "       advice and status are kept until clear\n"
         "  POST /admin/retention?keep=N\n"
         "  POST /admin/credentials?password=P   rotate the password-flow password\n"
-        "  GET  /admin/stats   (clients live and clients_peak, deliveries per allocation, ...)\n";
+        "  GET  /admin/stats   (clients live and clients_peak, deliveries per allocation, ...)\n"
+        "       pollers: {CH: {now, max_concurrent_pollers, poll_overlap_ms}} per channel: clients\n"
+        "       subscribed to CH with a /meta/connect in progress now, the most at once, and the\n"
+        "       total ms with 2 or more (since start or the last reset)\n"
+        "  POST /admin/reset-pollers   max_concurrent_pollers := now, poll_overlap_ms := 0\n"
+        "  GET  /admin/clients   {\"clients\":[{clientId, created, last_connect, connects,\n"
+        "       subscriptions, polling, disconnected, state, ended, peer_port}]}: live clients\n"
+        "       and the last 256 removed ones (state disconnected, expired, forgotten, revoked,\n"
+        "       server-disconnected), oldest first\n";
 
 enum opt {
         OPT_LISTEN = 1000, OPT_CLIENT_ID, OPT_CLIENT_SECRET, OPT_USERNAME, OPT_PASSWORD,

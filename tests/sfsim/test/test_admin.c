@@ -124,7 +124,8 @@ static void test_help_lists_every_flag(void **state)
                                 "--tls-cert", "--tls-key", "--public-url", "--stats-json", "--verbose",
                                 "--single-host", "--lb-cookie-ttl-ms", "instance URL",
                                 "/admin/publish", "fields=", "pretty=1", "/admin/fault",
-                                "/admin/retention", "/admin/stats", "close-mid-poll" };
+                                "/admin/retention", "/admin/stats", "close-mid-poll", "/admin/clients",
+                                "/admin/reset-pollers", "max_concurrent_pollers", "poll_overlap_ms" };
         struct run r;
         size_t i;
 
@@ -182,7 +183,9 @@ static void test_stats(void **state)
                  "\"tokens_issued\":1,\"clients\":1,\"clients_peak\":1,\"instance_url\":\"%s\","
                  "\"deliveries\":{\"platform\":0,\"pushtopic\":3,\"generic\":0},\"faults\":{},"
                  "\"channels\":{\"/topic/S\":{\"subscriptions\":1,\"subscribers\":1,\"last_replay_id\":%llu,"
-                 "\"first_replay_id\":%llu,\"retained\":3,\"published\":3}}}",
+                 "\"first_replay_id\":%llu,\"retained\":3,\"published\":3}},"
+                 /* Both connects answered at once, one after the other. */
+                 "\"pollers\":{\"/topic/S\":{\"now\":0,\"max_concurrent_pollers\":1,\"poll_overlap_ms\":0}}}",
                  fx->tc.base, (unsigned long long)ids[2], (unsigned long long)ids[0]);
         assert_json(st, "%s", want);
         cJSON_Delete(st);
@@ -222,7 +225,8 @@ static void test_admin_routes(void **state)
 
         json = admin_call(&fx->sim, "POST", "/admin/nope", 404);
         assert_json(json, "{\"error\":\"unknown admin endpoint '/admin/nope' (known: /admin/publish, "
-                          "/admin/fault, /admin/retention, /admin/credentials, /admin/stats)\"}");
+                          "/admin/fault, /admin/retention, /admin/credentials, /admin/stats, /admin/clients, "
+                          "/admin/reset-pollers)\"}");
         cJSON_Delete(json);
         json = admin_call(&fx->sim, "POST", "/admin/credentials", 400);
         assert_json(json, "{\"error\":\"credentials: parameter 'password' must be 1 to 255 bytes\"}");
