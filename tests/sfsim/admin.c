@@ -406,6 +406,7 @@ static void fault(struct sim *sim, const struct admin_request *req, struct admin
                 pthread_mutex_lock(&sim->lock);
                 n = kind[0] == 'f' ? clients_forget_all_locked(sim->clients)
                                    : clients_disconnect_all_locked(sim->clients);
+                sim_pollers_changed_locked(sim);
                 sim_wake_all_locked(sim);
                 pthread_mutex_unlock(&sim->lock);
                 answer(resp, 200, fault_answer(kind, 0, "clients", n));
@@ -478,6 +479,18 @@ static void retention(struct sim *sim, const struct admin_request *req, struct a
 }
 
 /* POST /admin/credentials?password=P: rotate the password-flow password. */
+static void clients_list(struct sim *sim, const struct admin_request *req, struct admin_response *resp)
+{
+        (void)req;
+        answer(resp, 200, sim_clients_json(sim));
+}
+
+static void reset_pollers(struct sim *sim, const struct admin_request *req, struct admin_response *resp)
+{
+        (void)req;
+        answer(resp, 200, sim_pollers_reset(sim));
+}
+
 static void credentials(struct sim *sim, const struct admin_request *req, struct admin_response *resp)
 {
         if (oauth_set_password(sim->oauth, req->arg(req->arg_ctx, "password")) == -1) {
@@ -498,6 +511,8 @@ void admin_handle(struct sim *sim, const struct admin_request *req, struct admin
                 { "/admin/retention", "POST", retention },
                 { "/admin/credentials", "POST", credentials },
                 { "/admin/stats", "GET", NULL },
+                { "/admin/clients", "GET", clients_list },
+                { "/admin/reset-pollers", "POST", reset_pollers },
         };
         size_t i;
 
@@ -517,6 +532,7 @@ void admin_handle(struct sim *sim, const struct admin_request *req, struct admin
         }
         answer_error(resp, 404,
                      "unknown admin endpoint '%.100s' (known: /admin/publish, /admin/fault, "
-                     "/admin/retention, /admin/credentials, /admin/stats)",
+                     "/admin/retention, /admin/credentials, /admin/stats, /admin/clients, "
+                     "/admin/reset-pollers)",
                      req->path);
 }

@@ -8,9 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
 #include <openssl/rand.h>
 
 #include "channel.h"
+#include "render.h"
+#include "sim.h"
 #include "store.h"
 
 struct sub {
@@ -34,6 +37,16 @@ struct client {
         size_t nsubs, cap_subs;
         size_t rr;             /* channel that goes first in the next response */
         struct client *next;
+
+        /* For GET /admin/clients, kept after removal (CLIENTS_KEPT). */
+        uint64_t seq;          /* creation order */
+        int64_t created_wall_ms;
+        int64_t last_connect_wall_ms; /* 0: no /meta/connect yet */
+        uint64_t connects;     /* /meta/connect messages naming this clientId */
+        int peer_port;         /* the handshake's remote port; 0: unknown */
+        enum client_end end;
+        int64_t ended_wall_ms;
+        size_t nkept;          /* once removed: subs[0..nkept) were its subscriptions */
 };
 
 struct clients {
@@ -42,6 +55,9 @@ struct clients {
         size_t count;
         size_t peak;      /* most live at once, for /admin/stats */
         struct client *list;
+        struct client *gone;  /* removed ones, newest first, for /admin/clients */
+        size_t ngone;
+        uint64_t next_seq;
 };
 
 struct clients *clients_new(long expiry_ms, size_t max_clients)
@@ -61,25 +77,33 @@ static void client_free(struct client *cl)
         free(cl);
 }
 
+/* The subscriptions end; their channels stay in subs[] for the listing. */
 static void unsubscribe_all(struct client *cl)
 {
         size_t i;
 
         for (i = 0; i < cl->nsubs; i++)
                 store_note_subscription_locked(cl->subs[i].ch, -1);
+        cl->nkept = cl->nsubs;
         cl->nsubs = 0;
+}
+
+static void free_list(struct client *cl)
+{
+        struct client *next;
+
+        for (; cl; cl = next) {
+                next = cl->next;
+                client_free(cl);
+        }
 }
 
 void clients_destroy(struct clients *clients)
 {
-        struct client *cl, *next;
-
         if (!clients)
                 return;
-        for (cl = clients->list; cl; cl = next) {
-                next = cl->next;
-                client_free(cl);
-        }
+        free_list(clients->list);
+        free_list(clients->gone);
         free(clients);
 }
 
@@ -112,14 +136,35 @@ static void unlink_client(struct clients *clients, struct client *cl)
         }
 }
 
-void clients_remove_locked(struct clients *clients, struct client *cl)
+/* Keep a removed client listed; past CLIENTS_KEPT the oldest one goes. */
+static void keep_gone(struct clients *clients, struct client *cl)
+{
+        struct client **pp;
+
+        cl->next = clients->gone;
+        clients->gone = cl;
+        if (++clients->ngone <= CLIENTS_KEPT)
+                return;
+        for (pp = &clients->gone; (*pp)->next; pp = &(*pp)->next)
+                ;
+        cl = *pp;
+        *pp = NULL;
+        clients->ngone--;
+        clients_put_locked(clients, cl); /* the table's reference */
+}
+
+void clients_remove_locked(struct clients *clients, struct client *cl, enum client_end why)
 {
         if (cl->gone)
                 return;
         cl->gone = 1;
+        cl->end = why;
+        cl->ended_wall_ms = sim_wall_ms();
+        if (why == CLIENT_EXPIRED) /* noticed late (lookups sweep): say when it expired */
+                cl->ended_wall_ms -= sim_now_ms() - (cl->last_seen_ms + clients->expiry_ms);
         unsubscribe_all(cl);
         unlink_client(clients, cl);
-        clients_put_locked(clients, cl); /* the table's reference */
+        keep_gone(clients, cl); /* takes over the table's reference */
 }
 
 void clients_put_locked(struct clients *clients, struct client *cl)
@@ -141,7 +186,7 @@ static void sweep(struct clients *clients, int64_t now_ms)
         for (cl = clients->list; cl; cl = next) {
                 next = cl->next;
                 if (expired(clients, cl, now_ms))
-                        clients_remove_locked(clients, cl);
+                        clients_remove_locked(clients, cl, CLIENT_EXPIRED);
         }
 }
 
@@ -163,6 +208,8 @@ struct client *clients_add_locked(struct clients *clients, int64_t now_ms, int *
                 return NULL;
         }
         cl->last_seen_ms = now_ms;
+        cl->seq = ++clients->next_seq;
+        cl->created_wall_ms = sim_wall_ms();
         cl->refs = 2; /* the table's and the caller's */
         cl->next = clients->list;
         clients->list = cl;
@@ -180,7 +227,7 @@ struct client *clients_get_locked(struct clients *clients, const char *id, int64
                 if (strcmp(cl->id, id))
                         continue;
                 if (expired(clients, cl, now_ms)) {
-                        clients_remove_locked(clients, cl);
+                        clients_remove_locked(clients, cl, CLIENT_EXPIRED);
                         return NULL;
                 }
                 cl->refs++;
@@ -194,7 +241,7 @@ size_t clients_forget_all_locked(struct clients *clients)
         size_t n = 0;
 
         while (clients->list) {
-                clients_remove_locked(clients, clients->list);
+                clients_remove_locked(clients, clients->list, CLIENT_FORGOTTEN);
                 n++;
         }
         return n;
@@ -399,4 +446,129 @@ void client_poll_end_locked(struct client *cl, int answered, int64_t now_ms)
         if (answered)
                 cl->connected = 1;
         cl->last_seen_ms = now_ms;
+}
+
+void client_set_peer_port(struct client *cl, int port)
+{
+        cl->peer_port = port;
+}
+
+static struct client *find(struct client *cl, const char *id)
+{
+        for (; cl; cl = cl->next)
+                if (!strcmp(cl->id, id))
+                        return cl;
+        return NULL;
+}
+
+void clients_note_connect_locked(struct clients *clients, const char *id)
+{
+        struct client *cl;
+
+        if (!id)
+                return;
+        cl = find(clients->list, id);
+        if (!cl)
+                cl = find(clients->gone, id);
+        if (!cl)
+                return;
+        cl->connects++;
+        cl->last_connect_wall_ms = sim_wall_ms();
+}
+
+void clients_tally_pollers_locked(const struct clients *clients)
+{
+        const struct client *cl;
+        size_t i;
+
+        for (cl = clients->list; cl; cl = cl->next)
+                if (cl->polls > 0)
+                        for (i = 0; i < cl->nsubs; i++)
+                                store_pollers_tally_locked(cl->subs[i].ch);
+}
+
+static const char *end_name(enum client_end end)
+{
+        switch (end) {
+        case CLIENT_LIVE: return "live";
+        case CLIENT_DISCONNECTED: return "disconnected";
+        case CLIENT_EXPIRED: return "expired";
+        case CLIENT_FORGOTTEN: return "forgotten";
+        case CLIENT_REVOKED: return "revoked";
+        case CLIENT_SERVER_DISCONNECTED: return "server-disconnected";
+        }
+        return "?";
+}
+
+static int add_time(cJSON *obj, const char *name, int64_t wall_ms)
+{
+        char text[32];
+
+        if (!wall_ms)
+                return cJSON_AddNullToObject(obj, name) ? 0 : -1;
+        render_iso_time(wall_ms, text);
+        return cJSON_AddStringToObject(obj, name, text) ? 0 : -1;
+}
+
+static cJSON *client_json(const struct client *cl)
+{
+        cJSON *obj = cJSON_CreateObject(), *subs;
+        size_t i, n = cl->gone ? cl->nkept : cl->nsubs;
+        int rc = 0;
+
+        if (!obj)
+                return NULL;
+        rc |= cJSON_AddStringToObject(obj, "clientId", cl->id) ? 0 : -1;
+        rc |= add_time(obj, "created", cl->created_wall_ms);
+        rc |= add_time(obj, "last_connect", cl->last_connect_wall_ms);
+        rc |= cJSON_AddNumberToObject(obj, "connects", (double)cl->connects) ? 0 : -1;
+        subs = cJSON_AddArrayToObject(obj, "subscriptions");
+        for (i = 0; subs && i < n; i++)
+                if (!cJSON_AddItemToArray(subs, cJSON_CreateString(store_channel_name(cl->subs[i].ch))))
+                        rc = -1;
+        rc |= subs ? 0 : -1;
+        rc |= cJSON_AddBoolToObject(obj, "polling", !cl->gone && cl->polls > 0) ? 0 : -1;
+        rc |= cJSON_AddBoolToObject(obj, "disconnected", cl->end == CLIENT_DISCONNECTED) ? 0 : -1;
+        rc |= cJSON_AddStringToObject(obj, "state", end_name(cl->end)) ? 0 : -1;
+        rc |= add_time(obj, "ended", cl->gone ? cl->ended_wall_ms : 0);
+        rc |= cJSON_AddNumberToObject(obj, "peer_port", cl->peer_port) ? 0 : -1;
+        if (rc) {
+                cJSON_Delete(obj);
+                return NULL;
+        }
+        return obj;
+}
+
+static int by_seq(const void *a, const void *b)
+{
+        const struct client *x = *(const struct client *const *)a, *y = *(const struct client *const *)b;
+
+        return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+int clients_json_locked(struct clients *clients, cJSON *arr, int64_t now_ms)
+{
+        struct client *cl, **all;
+        size_t n = 0, i;
+        int rc = 0;
+
+        sweep(clients, now_ms);
+        all = malloc((clients->count + clients->ngone + 1) * sizeof(*all));
+        if (!all)
+                return -1;
+        for (cl = clients->list; cl; cl = cl->next)
+                all[n++] = cl;
+        for (cl = clients->gone; cl; cl = cl->next)
+                all[n++] = cl;
+        qsort(all, n, sizeof(*all), by_seq);
+        for (i = 0; i < n && rc == 0; i++) {
+                cJSON *obj = client_json(all[i]);
+
+                if (!obj || !cJSON_AddItemToArray(arr, obj)) {
+                        cJSON_Delete(obj);
+                        rc = -1;
+                }
+        }
+        free(all);
+        return rc;
 }

@@ -21,10 +21,22 @@
 #define CLIENT_MAX_SUBS 1000     /* subscriptions per client */
 #define CLIENT_ID_LEN 26
 #define CLIENT_LB_MAX 64         /* a load-balancer cookie value, with its NUL */
+#define CLIENTS_KEPT 256         /* removed clients still listed by GET /admin/clients */
 
 struct clients;
 struct client;
 struct channel;
+struct cJSON;
+
+/** Why a client left the table (GET /admin/clients: "state"). */
+enum client_end {
+        CLIENT_LIVE,                /* still in the table */
+        CLIENT_DISCONNECTED,        /* it sent /meta/disconnect */
+        CLIENT_EXPIRED,             /* silent longer than the expiry (--client-expiry-ms) */
+        CLIENT_FORGOTTEN,           /* forget-clients, forget-after-first-connect, the org moved */
+        CLIENT_REVOKED,             /* its token was revoked: the session died with it */
+        CLIENT_SERVER_DISCONNECTED, /* the disconnect fault pushed /meta/disconnect to it */
+};
 
 /**
  * @param expiry_ms    a client that sends nothing this long after its last
@@ -54,8 +66,12 @@ struct client *clients_get_locked(struct clients *clients, const char *id, int64
 /** @brief Release a reference; frees a removed client on its last one. Accepts NULL. */
 void clients_put_locked(struct clients *clients, struct client *cl);
 
-/** @brief Remove a client from the table (its subscriptions end now). */
-void clients_remove_locked(struct clients *clients, struct client *cl);
+/**
+ * @brief Remove a client from the table (its subscriptions end now). It
+ *        stays listed by clients_json_locked(), with @p why, among the last
+ *        CLIENTS_KEPT removed ones.
+ */
+void clients_remove_locked(struct clients *clients, struct client *cl, enum client_end why);
 
 /** @brief Remove every client. @returns how many. */
 size_t clients_forget_all_locked(struct clients *clients);
@@ -151,5 +167,26 @@ int client_poll_superseded(const struct client *cl, unsigned seq);
 
 /** @brief A /meta/connect ends; @p answered marks the client connected. */
 void client_poll_end_locked(struct client *cl, int answered, int64_t now_ms);
+
+/** @brief Remember the remote port the client handshook from. */
+void client_set_peer_port(struct client *cl, int port);
+
+/**
+ * @brief Count a /meta/connect naming clientId @p id (NULL: none), live or
+ *        removed (still listed), answered or refused: a test can tell that a
+ *        frozen replica sent none after it resumed.
+ */
+void clients_note_connect_locked(struct clients *clients, const char *id);
+
+/** @brief store_pollers_tally_locked() each channel of each client with a /meta/connect in progress. */
+void clients_tally_pollers_locked(const struct clients *clients);
+
+/**
+ * @brief Append one object per client, live or among the last CLIENTS_KEPT
+ *        removed, oldest first, to the JSON array @p arr (GET /admin/clients;
+ *        members in README's sfsim section). Expired clients are swept first.
+ * @returns 0, or -1 (out of memory).
+ */
+int clients_json_locked(struct clients *clients, struct cJSON *arr, int64_t now_ms);
 
 #endif

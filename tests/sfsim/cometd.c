@@ -27,7 +27,9 @@
 
 #define RESPONSE_MAX (32 * 1024 * 1024)  /* ceiling on one response body */
 #define EVENTS_MAX_BYTES (8 * 1024 * 1024) /* events per response, about */
-#define PEER_CHECK_MS 200                 /* how often a held poll looks at its socket */
+/* How often a held poll looks at its socket: a replica killed mid-poll must
+ * stop counting as a poller (pollers.h) within about this long. */
+#define PEER_CHECK_MS 50
 #define URI_FORMAT "URI format: '/cometd/66.0'"
 
 #define DOUBLE_EXACT_MAX 9007199254740992.0 /* 2^53: larger integers lose digits */
@@ -317,6 +319,7 @@ static void meta_handshake(struct ctx *ctx, const cJSON *msg)
         }
         if (faults_take(&sim->faults, FAULT_FORGET_AFTER_FIRST_CONNECT))
                 client_doom_locked(cl);
+        client_set_peer_port(cl, ctx->req->peer_port);
         reply = reply_new(msg, client_id(cl), "/meta/handshake");
         cJSON_AddStringToObject(reply, "version", "1.0");
         cJSON_AddStringToObject(reply, "minimumVersion", "1.0");
@@ -388,8 +391,9 @@ static struct client *session(struct ctx *ctx, const cJSON *msg, const char *cha
                         /* The session dies with its authentication. */
                         cl = clients_get_locked(sim->clients, id, sim_now_ms());
                         if (cl) {
-                                clients_remove_locked(sim->clients, cl);
+                                clients_remove_locked(sim->clients, cl, CLIENT_REVOKED);
                                 clients_put_locked(sim->clients, cl);
+                                sim_pollers_changed_locked(sim);
                                 sim_wake_all_locked(sim);
                         }
                 }
@@ -629,6 +633,7 @@ static void meta_subscribe(struct ctx *ctx, const cJSON *msg)
         cJSON_AddBoolToObject(reply, "successful", 1);
         emit(ctx, reply);
         sim->stats.subscribes++;
+        sim_pollers_changed_locked(sim); /* a held connect now polls this channel too */
         sim_wake_all_locked(sim); /* a held connect may now have events */
 out:
         clients_put_locked(sim->clients, cl);
@@ -654,8 +659,8 @@ static void meta_unsubscribe(struct ctx *ctx, const cJSON *msg)
                 ch = channel_base(subscription, base, sizeof(base)) == 0
                              ? store_channel_locked(sim->store, base, 0)
                              : NULL;
-                if (ch)
-                        client_unsubscribe_locked(cl, ch);
+                if (ch && client_unsubscribe_locked(cl, ch))
+                        sim_pollers_changed_locked(sim);
                 cJSON_AddStringToObject(reply, "subscription", subscription);
                 cJSON_AddBoolToObject(reply, "successful", 1);
                 sim->stats.unsubscribes++;
@@ -679,8 +684,10 @@ static void meta_disconnect(struct ctx *ctx, const cJSON *msg)
         cJSON_AddBoolToObject(reply, "successful", 1);
         emit(ctx, reply);
         sim->stats.disconnects++;
-        clients_remove_locked(sim->clients, cl);
+        clients_remove_locked(sim->clients, cl, CLIENT_DISCONNECTED);
         clients_put_locked(sim->clients, cl);
+        /* Its held connect, if any, stops counting now, before it answers. */
+        sim_pollers_changed_locked(sim);
         sim_wake_all_locked(sim);
 }
 
@@ -716,7 +723,7 @@ static void server_disconnect(struct ctx *ctx, const cJSON *msg, struct client *
         reply_advice(reply, ctx->sim->faults.disconnect_advice ? ctx->sim->faults.disconnect_advice
                                                                : "none", 0, -1);
         emit(ctx, reply);
-        clients_remove_locked(ctx->sim->clients, cl);
+        clients_remove_locked(ctx->sim->clients, cl, CLIENT_SERVER_DISCONNECTED);
 }
 
 /* Reference §4.1 (f): no delivery until the rolling 24 h usage drops. */
@@ -753,6 +760,7 @@ static void meta_connect(struct ctx *ctx, const cJSON *msg)
         size_t n;
 
         sim->stats.connects++;
+        clients_note_connect_locked(sim->clients, str_member(msg, "clientId"));
         cl = session(ctx, msg, "/meta/connect");
         if (!cl)
                 return;
@@ -791,6 +799,7 @@ static void meta_connect(struct ctx *ctx, const cJSON *msg)
         stalled = faults_take(&sim->faults, FAULT_STALL);
         stall_gen = sim->faults.clear_gen;
         seq = client_poll_begin_locked(cl);
+        sim_pollers_changed_locked(sim);
         sim_wake_all_locked(sim); /* an older held connect of this client ends */
         held.next = sim->polls;
         sim->polls = &held;
@@ -812,7 +821,7 @@ static void meta_connect(struct ctx *ctx, const cJSON *msg)
                          * forgot its clients) is still an auth failure. */
                         if (oauth_revoked(sim->oauth, ctx->serial)) {
                                 auth_invalid(ctx, msg, client_id(cl), "/meta/connect");
-                                clients_remove_locked(sim->clients, cl);
+                                clients_remove_locked(sim->clients, cl, CLIENT_REVOKED);
                                 break;
                         }
                         if (client_is_gone(cl)) {
@@ -864,8 +873,9 @@ static void meta_connect(struct ctx *ctx, const cJSON *msg)
                 /* forget-after-first-connect: the session lives just long
                  * enough to look established, then the next connect is
                  * refused (403::Unknown client). */
-                clients_remove_locked(sim->clients, cl);
+                clients_remove_locked(sim->clients, cl, CLIENT_FORGOTTEN);
         }
+        sim_pollers_changed_locked(sim);
 out_put:
         clients_put_locked(sim->clients, cl);
 }

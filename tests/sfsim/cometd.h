@@ -25,6 +25,7 @@ struct cometd_request {
         const char *body;           /* @p body_len bytes */
         size_t body_len;
         int tls;                    /* served over https: cookies get Secure */
+        int peer_port;              /* the client's remote TCP port; 0: unknown */
         /* Polled while a long-poll is held: returns 1 once the client has
          * gone away, so the held request can end. May be NULL. */
         int (*peer_gone)(void *arg);

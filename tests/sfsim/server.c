@@ -132,6 +132,19 @@ static int peer_is_localhost(struct MHD_Connection *conn)
         return sin.sin_addr.s_addr == htonl(INADDR_LOOPBACK);
 }
 
+/* The remote port, so GET /admin/clients can name the connection a client handshook on. */
+static int peer_port(struct MHD_Connection *conn)
+{
+        const union MHD_ConnectionInfo *ci =
+                MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        struct sockaddr_in sin;
+
+        if (!ci || !ci->client_addr || ci->client_addr->sa_family != AF_INET)
+                return 0;
+        memcpy(&sin, ci->client_addr, sizeof(sin));
+        return ntohs(sin.sin_port);
+}
+
 /* Polled while a long-poll is held: has the client hung up? */
 static int peer_gone(void *arg)
 {
@@ -169,6 +182,7 @@ static enum MHD_Result handle_cometd(struct server *server, struct MHD_Connectio
         creq.body = rq->body.data ? rq->body.data : "";
         creq.body_len = rq->body.len;
         creq.tls = server->tls;
+        creq.peer_port = peer_port(conn);
         creq.peer_gone = peer_gone;
         creq.peer_arg = &fd;
         cometd_handle(server->sim, &creq, &cresp);

@@ -95,6 +95,7 @@ void sim_move_instance_locked(struct sim *sim)
          * expired, as no request of it reaches the CometD code again. A held
          * poll still answers with the revocation (see connect's loop). */
         clients_forget_all_locked(sim->clients);
+        sim_pollers_changed_locked(sim);
         sim_wake_all_locked(sim);
 }
 
@@ -141,6 +142,43 @@ int sim_channel_exists(const struct sim *sim, const char *name)
         return 1;
 }
 
+void sim_pollers_changed_locked(struct sim *sim)
+{
+        store_pollers_tally_begin_locked(sim->store);
+        clients_tally_pollers_locked(sim->clients);
+        store_pollers_tally_end_locked(sim->store, sim_now_ms());
+}
+
+char *sim_clients_json(struct sim *sim)
+{
+        cJSON *root = cJSON_CreateObject(), *arr;
+        char *text = NULL;
+        int rc;
+
+        if (!root)
+                return NULL;
+        arr = cJSON_AddArrayToObject(root, "clients");
+        pthread_mutex_lock(&sim->lock);
+        rc = arr ? clients_json_locked(sim->clients, arr, sim_now_ms()) : -1;
+        pthread_mutex_unlock(&sim->lock);
+        if (rc == 0)
+                text = cJSON_PrintUnformatted(root);
+        cJSON_Delete(root);
+        return text;
+}
+
+char *sim_pollers_reset(struct sim *sim)
+{
+        char text[64];
+        size_t n;
+
+        pthread_mutex_lock(&sim->lock);
+        n = store_pollers_reset_locked(sim->store, sim_now_ms());
+        pthread_mutex_unlock(&sim->lock);
+        snprintf(text, sizeof(text), "{\"reset\":%zu}", n);
+        return strdup(text);
+}
+
 static int add_count(cJSON *obj, const char *name, uint64_t n)
 {
         return cJSON_AddNumberToObject(obj, name, (double)n) ? 0 : -1;
@@ -148,7 +186,7 @@ static int add_count(cJSON *obj, const char *name, uint64_t n)
 
 char *sim_stats_json(struct sim *sim)
 {
-        cJSON *root = cJSON_CreateObject(), *channels, *faults, *deliveries;
+        cJSON *root = cJSON_CreateObject(), *channels, *faults, *deliveries, *pollers;
         char *text = NULL;
         int rc = 0, i;
 
@@ -185,6 +223,9 @@ char *sim_stats_json(struct sim *sim)
         }
         channels = cJSON_AddObjectToObject(root, "channels");
         if (!faults || !channels || store_stats_locked(sim->store, channels) == -1)
+                rc = -1;
+        pollers = cJSON_AddObjectToObject(root, "pollers");
+        if (!pollers || store_pollers_stats_locked(sim->store, pollers, sim_now_ms()) == -1)
                 rc = -1;
         pthread_mutex_unlock(&sim->lock);
         if (rc == 0)

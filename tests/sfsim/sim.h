@@ -154,6 +154,27 @@ void sim_wait_locked(struct sim *sim, int64_t deadline_ms);
 int sim_channel_exists(const struct sim *sim, const char *name);
 
 /**
+ * @brief Recount the long-polling clients of every channel (pollers.h):
+ *        call after each change of who polls what (a /meta/connect begins
+ *        or ends, a subscribe or unsubscribe, a polling client removed).
+ * @locality lock held.
+ */
+void sim_pollers_changed_locked(struct sim *sim);
+
+/**
+ * @brief Render GET /admin/clients: {"clients":[...]} (clients.h).
+ * @returns a malloc'd JSON object text, or NULL (out of memory).
+ */
+char *sim_clients_json(struct sim *sim);
+
+/**
+ * @brief POST /admin/reset-pollers: every channel's high-water mark
+ *        becomes its current count, its overlap 0.
+ * @returns a malloc'd JSON object text {"reset":N} (N channels), or NULL.
+ */
+char *sim_pollers_reset(struct sim *sim);
+
+/**
  * @brief Render GET /admin/stats.
  * @returns a malloc'd JSON object text, or NULL (out of memory).
  */

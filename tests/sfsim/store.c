@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pollers.h"
 #include "render.h"
 
 struct sim_event {
@@ -34,6 +35,8 @@ struct channel {
         uint64_t published;
         uint64_t subscriptions; /* successful subscribes, ever */
         long subscribers;       /* clients subscribed now */
+        struct pollers pollers; /* subscribers long-polling, and their overlap */
+        long tally;             /* pollers counted by the tally under way */
 
         /* Guarded by publish_lock: the replay ID sequence. */
         pthread_mutex_t publish_lock;
@@ -139,6 +142,7 @@ struct channel *store_channel_locked(struct store *store, const char *name, int 
                 return NULL;
         }
         ch->kind = channel_classify(name, ch->entity, sizeof(ch->entity));
+        pollers_init(&ch->pollers);
         /* A deterministic, channel-specific starting point, like the large
          * opaque IDs of a real org; the gaps come from a seeded generator. */
         h = name_hash(name);
@@ -452,4 +456,55 @@ int store_stats_locked(const struct store *store, cJSON *channels)
                         return -1;
         }
         return 0;
+}
+
+void store_pollers_tally_begin_locked(struct store *store)
+{
+        struct channel *ch;
+
+        for (ch = store->channels; ch; ch = ch->next)
+                ch->tally = 0;
+}
+
+void store_pollers_tally_locked(struct channel *ch)
+{
+        ch->tally++;
+}
+
+void store_pollers_tally_end_locked(struct store *store, int64_t now_ms)
+{
+        struct channel *ch;
+
+        for (ch = store->channels; ch; ch = ch->next)
+                pollers_set(&ch->pollers, ch->tally, now_ms);
+}
+
+int store_pollers_stats_locked(const struct store *store, cJSON *pollers, int64_t now_ms)
+{
+        const struct channel *ch;
+
+        for (ch = store->channels; ch; ch = ch->next) {
+                cJSON *obj = cJSON_CreateObject();
+
+                if (!obj || !cJSON_AddItemToObject(pollers, ch->name, obj)) {
+                        cJSON_Delete(obj);
+                        return -1;
+                }
+                if (!cJSON_AddNumberToObject(obj, "now", (double)ch->pollers.now) ||
+                    !cJSON_AddNumberToObject(obj, "max_concurrent_pollers", (double)ch->pollers.max) ||
+                    !cJSON_AddNumberToObject(obj, "poll_overlap_ms",
+                                             (double)pollers_overlap_ms(&ch->pollers, now_ms)))
+                        return -1;
+        }
+        return 0;
+}
+
+size_t store_pollers_reset_locked(struct store *store, int64_t now_ms)
+{
+        struct channel *ch;
+        size_t n = 0;
+
+        for (ch = store->channels; ch; ch = ch->next, n++)
+                pollers_reset(&ch->pollers, now_ms);
+        return n;
 }

@@ -146,4 +146,26 @@ void store_note_subscription_locked(struct channel *ch, int added);
  */
 int store_stats_locked(const struct store *store, cJSON *channels);
 
+/*
+ * Pollers per channel (pollers.h): sim.c recounts them at every change, as
+ * tally_begin, one tally per (polling client, subscribed channel), tally_end.
+ * All @locality sim lock held.
+ */
+/** @brief Start a recount: every channel's count goes to 0. */
+void store_pollers_tally_begin_locked(struct store *store);
+/** @brief One more client long-polls @p ch. */
+void store_pollers_tally_locked(struct channel *ch);
+/** @brief End the recount: each channel's count holds from monotonic @p now_ms on. */
+void store_pollers_tally_end_locked(struct store *store, int64_t now_ms);
+
+/**
+ * @brief Add one member per channel to @p pollers: now,
+ *        max_concurrent_pollers, poll_overlap_ms.
+ * @returns 0, or -1 (out of memory).
+ */
+int store_pollers_stats_locked(const struct store *store, cJSON *pollers, int64_t now_ms);
+
+/** @brief pollers_reset() every channel. @returns the number of channels. */
+size_t store_pollers_reset_locked(struct store *store, int64_t now_ms);
+
 #endif
