@@ -297,16 +297,18 @@ ha_reset_pollers() {
                 note "sfsim: no poller reset"
 }
 
-# ha_clients: sfsim's /admin/clients as "clientId subscriptions,... polling disconnected connects last_connect"
-# lines (empty without the endpoint).
+# ha_clients: sfsim's /admin/clients as "clientId subscriptions,... polling
+# disconnected connects last_connect state" lines (empty without the
+# endpoint); state is live for a client sfsim still holds (a killed
+# replica's client too, until it expires).
 ha_clients() {
         sfsim_admin GET /admin/clients 2>/dev/null | python3 "$HA_PY" clients
 }
 
-# ha_client_of CHANNEL: the live (not disconnected) clientIds subscribed to
-# CHANNEL, sorted, space-separated.
+# ha_client_of CHANNEL: the live clientIds subscribed to CHANNEL, sorted,
+# space-separated.
 ha_client_of() {
-        ha_clients | awk -v ch="$1" '$4 == "false" { n = split($2, s, ","); for (i = 1; i <= n; i++) if (s[i] == ch) print $1 }' |
+        ha_clients | awk -v ch="$1" '$7 == "live" { n = split($2, s, ","); for (i = 1; i <= n; i++) if (s[i] == ch) print $1 }' |
                 sort | tr '\n' ' '
 }
 

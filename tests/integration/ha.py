@@ -9,7 +9,7 @@ channel's stats and its poller stats may sit in different places of
 /admin/stats); prints the largest such value, or nothing.
 
 clients prints "clientId subscriptions polling disconnected connects
-last_connect" (subscriptions comma-separated, "-" when none; booleans as
+last_connect state" (state: live, disconnected, expired, ...; subscriptions comma-separated, "-" when none; booleans as
 true/false; last_connect "-" when null), accepting a list or an object
 holding the list under "clients".
 """
@@ -44,13 +44,15 @@ def main():
             doc = doc.get("clients", [])
         for c in doc:
             subs = c.get("subscriptions") or []
-            print("%s %s %s %s %s %s" % (
+            state = c.get("state") or ("disconnected" if c.get("disconnected") else "live")
+            print("%s %s %s %s %s %s %s" % (
                 c.get("clientId") or c.get("client_id"),
                 ",".join(subs) if subs else "-",
                 "true" if c.get("polling") else "false",
                 "true" if c.get("disconnected") else "false",
                 int(c.get("connects") or 0),
-                c.get("last_connect") or "-"))
+                c.get("last_connect") or "-",
+                state))
         return 0
     print("ha.py: unknown command", file=sys.stderr)
     return 2
