@@ -292,9 +292,7 @@ ha_stat_channel() {
 
 # ha_reset_pollers: start max_concurrent_pollers/poll_overlap_ms afresh.
 ha_reset_pollers() {
-        sfsim_admin POST /admin/reset-pollers >/dev/null 2>&1 ||
-                sfsim_admin POST '/admin/stats?reset=pollers' >/dev/null 2>&1 ||
-                note "sfsim: no poller reset"
+        sfsim_admin POST /admin/reset-pollers >/dev/null || not_ok "sfsim: POST /admin/reset-pollers"
 }
 
 # ha_clients: sfsim's /admin/clients as "clientId subscriptions,... polling
