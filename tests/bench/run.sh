@@ -17,6 +17,11 @@
 #           (tests/bench/bridge.sh, which documents how each figure is
 #           measured and its BRIDGE_BENCH_* settings; BRIDGE_BENCH_QUICK=1
 #           makes it a ~1 minute run).
+#   failover  a replica group of two bridges with one unit, default
+#           coordination settings: 10 SIGKILL and 10 SIGTERM failovers,
+#           min/median/max of signal -> unit_assigned on the survivor and
+#           signal -> first record produced by the new owner; standby RSS
+#           and CPU (tests/bench/failover.sh, FAILOVER_BENCH_* settings).
 #
 # Environment: SFB_BUILD (default build), SFB_BENCH, SFSIM_BENCH_COUNT (200000),
 # SFSIM_BENCH_SIZE (1024).
@@ -107,8 +112,12 @@ bench_bridge() {
     SFB_BUILD="$BUILD" sh "$ROOT/tests/bench/bridge.sh"
 }
 
+bench_failover() {
+    SFB_BUILD="$BUILD" SFB_ROOT="$ROOT" sh "$ROOT/tests/bench/failover.sh"
+}
+
 failed=0
-for b in sfsim bridge; do
+for b in sfsim bridge failover; do
     case "$b" in *"$ONLY"*) ;; *) continue ;; esac
     if ! "bench_$b"; then
         echo "bench: $b failed" >&2
