@@ -173,8 +173,8 @@ static void slot_abandon(struct replica *r, size_t i, const char *cause)
 {
         struct slot *s = &r->slots[i];
 
-        log_msg(LOG_WARN, "unit_lost", "unit=%s partition=%d cause=%s action=abandon",
-                r->cfg->units[i].id, s->partition, cause);
+        log_msg(LOG_WARN, "unit_lost", "unit=%s cause=%s partition=%d action=abandon",
+                r->cfg->units[i].id, cause, s->partition);
         if (s->u)
                 unit_abandon(s->u);
         slot_release(r, i);
@@ -221,8 +221,8 @@ static void slot_revoke(struct replica *r, size_t i, int lost)
         else if (s->u)
                 unit_fail(s->u); /* claimed or claiming: nothing open to commit */
         slot_release(r, i);
-        log_msg(LOG_INFO, "unit_revoked", "unit=%s partition=%d lost=0 drain_ms=%lld",
-                r->cfg->units[i].id, s->partition, mono_ms() - t0);
+        log_msg(LOG_INFO, "unit_revoked", "unit=%s lost=0 drain_ms=%lld partition=%d",
+                r->cfg->units[i].id, mono_ms() - t0, s->partition);
         metrics_unit_handoff_observe((double)(mono_ms() - t0) / 1000.0);
 }
 
@@ -354,8 +354,8 @@ static int slot_turn(struct replica *r, size_t i)
                 long long ms = mono_ms() - s->assigned_at;
 
                 s->started = 1;
-                log_msg(LOG_INFO, "unit_started", "unit=%s partition=%d takeover_ms=%lld",
-                        r->cfg->units[i].id, s->partition, ms);
+                log_msg(LOG_INFO, "unit_started", "unit=%s takeover_ms=%lld partition=%d",
+                        r->cfg->units[i].id, ms, s->partition);
                 metrics_unit_takeover_observe((double)ms / 1000.0);
         }
         return took;
@@ -504,8 +504,8 @@ out:
                         unit_drain(s->u);
                 else if (s->u)
                         unit_fail(s->u);
-                log_msg(LOG_INFO, "unit_revoked", "unit=%s partition=%d lost=0 drain_ms=%lld",
-                        cfg->units[i].id, s->partition, mono_ms() - t0);
+                log_msg(LOG_INFO, "unit_revoked", "unit=%s lost=0 drain_ms=%lld partition=%d",
+                        cfg->units[i].id, mono_ms() - t0, s->partition);
                 slot_release(&r, i);
         }
         if (r.group) {
