@@ -144,6 +144,8 @@ struct replica {
         size_t nunknown;
         int joined;
         int rejoin;              /* units were given up while the group may still list them */
+        int blocked;             /* a claim or a drain ran: the loop was busy, not paused */
+        char member_logged[256]; /* the member ID group_joined last named */              /* units were given up while the group may still list them */
 };
 
 static size_t replica_owned(const struct replica *r)
@@ -212,6 +214,7 @@ static void slot_revoke(struct replica *r, size_t i, int lost)
 
         if (s->state == SLOT_UNOWNED)
                 return;
+        r->blocked = 1;
         if (lost) {
                 slot_abandon(r, i, "session_timeout");
                 return;
@@ -271,9 +274,15 @@ static void replica_rebalance(void *ctx, enum group_event ev, int lost, const in
                 r->joined = 1;
                 metrics_group_joined(1);
         }
-        log_msg(LOG_INFO, ev == GROUP_ASSIGN ? "group_joined" : "group_revoked",
-                "member=%s partitions=%zu lost=%d units=%zu", group_member_id(r->group), n, lost,
-                replica_owned(r));
+        if (ev == GROUP_ASSIGN && strcmp(r->member_logged, group_member_id(r->group))) {
+                snprintf(r->member_logged, sizeof(r->member_logged), "%s", group_member_id(r->group));
+                log_msg(LOG_INFO, "group_joined", "member=%s units=%zu partitions=%zu",
+                        r->member_logged, replica_owned(r), n);
+        } else {
+                log_msg(LOG_INFO, "group_rebalanced", "member=%s event=%s lost=%d partitions=%zu "
+                        "units=%zu", group_member_id(r->group), ev == GROUP_ASSIGN ? "assign" : "revoke",
+                        lost, n, replica_owned(r));
+        }
 }
 
 /* Every unit at once: our membership may be gone (a pause the group did not wait for). */
@@ -296,6 +305,7 @@ static void slot_claim(struct replica *r, size_t i)
 
         if (mono_ms() < s->retry_at)
                 return;
+        r->blocked = 1;
         st = unit_claim(s->u, err, sizeof(err));
         switch (st) {
         case UNIT_OK:
@@ -397,7 +407,7 @@ static int run_group(const struct config *cfg, struct http *http, int wake_fd,
         struct replica r = { .cfg = cfg, .http = http, .wake_fd = wake_fd, .stop = stop };
         const char *ids[METRICS_MAX_UNITS];
         long long pause_ms = cfg->coord.session_timeout_ms - cfg->coord.heartbeat_interval_ms;
-        long long last_wait_end;
+        long long last_top;
         size_t i;
         int rc = EXIT_FATAL;
 
@@ -428,20 +438,24 @@ static int run_group(const struct config *cfg, struct http *http, int wake_fd,
                 goto out;
         log_msg(LOG_INFO, "group_joining", "group=%s topic=%s partitions=%d units=%zu",
                 cfg->coord.group, cfg->coord.topic, r.nparts, cfg->nunits);
-        last_wait_end = mono_ms();
+        last_top = mono_ms();
         while (!*stop) {
                 long long now = mono_ms();
                 int took = 0, timeout = GROUP_TURN_MS;
 
-                /* The loop did not run for longer than the group waits for a
-                 * member: the group may have given our units to another member
-                 * already, before librdkafka's own thread could tell us. */
-                if (now - last_wait_end > pause_ms) {
+                /* One turn took longer than the group waits for a member, and
+                 * not because a claim or a drain ran: the process was frozen
+                 * (SIGSTOP, a VM pause). The group may have given our units to
+                 * another member already, before librdkafka's own thread can
+                 * tell us: nothing of ours may go on before it is given up. */
+                if (now - last_top > pause_ms && !r.blocked) {
                         log_msg(LOG_WARN, "pause_detected", "gap_ms=%lld units=%zu",
-                                now - last_wait_end, replica_owned(&r));
+                                now - last_top, replica_owned(&r));
                         metrics_pause_detected_inc();
                         replica_abandon_all(&r, "pause");
                 }
+                r.blocked = 0;
+                last_top = now;
                 metrics_heartbeat();
                 if (bridge_reload_due()) {
                         replica_views(&r); /* the swapped credentials */
@@ -483,13 +497,14 @@ static int run_group(const struct config *cfg, struct http *http, int wake_fd,
                                 timeout = 0;
                 if (took || timeout < 0)
                         timeout = 0;
-                last_wait_end = mono_ms();
+                if (r.blocked) /* the claims and drains of this turn are not a pause */
+                        last_top = mono_ms();
+                r.blocked = 0;
                 if (http_poll(http, timeout, wake_fd) == -1) {
                         snprintf(errstr, errstr_size, "libcurl multi failure");
                         goto out;
                 }
                 drain_fd(wake_fd);
-                last_wait_end = mono_ms();
         }
         rc = EXIT_CLEAN;
 out:
