@@ -157,7 +157,8 @@ fuzz:
 	    -o build-fuzz/fuzz_expand
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_replay.c connector/replay_store.c connector/json.c \
 	    connector/kafka_conf.c connector/config_keys.c connector/buf.c connector/log.c \
-	    connector/jwt.c -lcjson -lrdkafka -lcrypto -lm -o build-fuzz/fuzz_replay
+	    connector/jwt.c connector/units.c connector/kafka_topic.c -lcjson -lrdkafka -lcrypto -lm \
+	    -o build-fuzz/fuzz_replay
 
 # Install, release. `make install PREFIX=/usr DESTDIR=/tmp/pkg` (a package's
 # staging tree): the binary, sfbridge(1) generated from `sfbridge --help`, the

@@ -14,6 +14,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "kafka_conf.h"
+#include "kafka_topic.h"
 #include "log.h"
 #include "units.h"
 
@@ -125,27 +126,40 @@ int group_partitions(struct group *g, int timeout_ms, char *errstr, size_t errst
         const struct rd_kafka_metadata *md = NULL;
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(g->rk, topic, NULL);
         rd_kafka_resp_err_t err;
-        int n = -1;
+        int n = -1, tries;
 
         if (!rkt) {
                 snprintf(errstr, errstr_size, "coordination.topic %s: %s", topic,
                          rd_kafka_err2str(rd_kafka_last_error()));
                 return -1;
         }
-        err = rd_kafka_metadata(g->rk, 0, rkt, &md, timeout_ms);
-        if (err) {
-                snprintf(errstr, errstr_size, "coordination.topic %s: metadata: %s", topic,
-                         rd_kafka_err2str(err));
-        } else if (md->topic_cnt != 1 || md->topics[0].err || md->topics[0].partition_cnt < 1) {
+        /* A second look after creating it. */
+        for (tries = 0; tries < 2 && n < 0; tries++) {
+                err = rd_kafka_metadata(g->rk, 0, rkt, &md, timeout_ms);
+                if (err) {
+                        snprintf(errstr, errstr_size, "coordination.topic %s: metadata: %s", topic,
+                                 rd_kafka_err2str(err));
+                        md = NULL;
+                        break;
+                }
                 err = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
-                snprintf(errstr, errstr_size,
-                         "coordination.topic %s: %s; create it with %d partitions (one per unit)",
-                         topic, rd_kafka_err2str(err), units_topic_partitions(g->cfg));
-        } else {
-                n = md->topics[0].partition_cnt;
-        }
-        if (md)
+                if (!err && md->topics[0].partition_cnt > 0) {
+                        n = md->topics[0].partition_cnt;
+                } else {
+                        snprintf(errstr, errstr_size,
+                                 "coordination.topic %s: %s; create it with %d partitions (one "
+                                 "per unit)", topic, rd_kafka_err2str(err),
+                                 units_topic_partitions(g->cfg));
+                        if (tries == 0 && (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+                                           err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) &&
+                            kafka_topic_create(g->rk, topic, units_topic_partitions(g->cfg),
+                                               "delete", md, timeout_ms,
+                                               "coordination_topic") == KAFKA_TOPIC_MISSING)
+                                tries = 2; /* not creatable: say so, the caller retries later */
+                }
                 rd_kafka_metadata_destroy(md);
+                md = NULL;
+        }
         rd_kafka_topic_destroy(rkt);
         return n;
 }

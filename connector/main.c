@@ -237,6 +237,7 @@ static int run(const char *path)
         static struct reload_ctx rctx;
         char err[2048];
         struct config *cfg = config_load(path, err, sizeof(err));
+        const struct config_sf *sf0;
         char routes[1024] = "";
         size_t i, off = 0;
         int rc;
@@ -260,14 +261,25 @@ static int run(const char *path)
                 config_destroy(cfg);
                 return EXIT_FATAL;
         }
+        /* A file of orgs: only has no top-level salesforce: block; its first org speaks for it. */
+        sf0 = cfg->norgs ? &cfg->orgs[0].sf : &cfg->sf;
         log_msg(LOG_INFO, "starting", "version=%s config=\"%s\" name=%s delivery=%s flow=%s routes=\"%s\"",
                 SFBRIDGE_VERSION, path, cfg->name, config_delivery_name(cfg->kafka.delivery),
-                config_flow_name(cfg->sf.flow), routes);
+                config_flow_name(sf0->flow), routes);
         /* After the startup line, which comes first. */
-        if (cfg->sf.flow == AUTH_PASSWORD)
-                log_msg(LOG_WARN, "password_flow", "err=\"Salesforce blocks the username-password "
-                        "flow by default in new orgs (the login then fails with 'authentication "
-                        "failure'), and it keeps a password in the config; prefer the jwt flow\"");
+        for (i = 0; i < (cfg->norgs ? cfg->norgs : 1); i++) {
+                const struct config_sf *sf = cfg->norgs ? &cfg->orgs[i].sf : &cfg->sf;
+                static const char why[] = "Salesforce blocks the username-password flow by default "
+                        "in new orgs (the login then fails with 'authentication failure'), and it "
+                        "keeps a password in the config; prefer the jwt flow";
+
+                if (sf->flow != AUTH_PASSWORD)
+                        continue;
+                if (cfg->has_orgs)
+                        log_msg(LOG_WARN, "password_flow", "org=%s err=\"%s\"", cfg->orgs[i].id, why);
+                else
+                        log_msg(LOG_WARN, "password_flow", "err=\"%s\"", why);
+        }
         rctx.path = path;
         rctx.cfg = cfg;
         if (cfg->sf.flow == AUTH_JWT &&

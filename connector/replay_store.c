@@ -5,6 +5,7 @@
  * trusted; afterwards sink_kafka writes the records and tells us (set).
  */
 #include "replay_store.h"
+#include "kafka_topic.h"
 #include "units.h"
 
 #include <stdint.h>
@@ -595,111 +596,12 @@ static void load_record(struct replay_store *rs, struct replay_load *ld,
         free(entry.channel);
 }
 
-enum topic_state { TOPIC_EXISTS, TOPIC_CREATED, TOPIC_MISSING };
-
-/* Ask the controller to create the topic (compacted unless policy says otherwise). Never fails the load. */
-static enum topic_state replay_topic_create(rd_kafka_t *rk, const char *topic,
-                                            const struct rd_kafka_metadata *md, long long deadline,
-                                            const char *policy)
-{
-        const rd_kafka_CreateTopics_result_t *res;
-        const rd_kafka_topic_result_t **results;
-        rd_kafka_AdminOptions_t *opts = NULL;
-        rd_kafka_NewTopic_t *newt = NULL;
-        rd_kafka_queue_t *rkqu = NULL;
-        rd_kafka_event_t *rkev = NULL;
-        enum topic_state state = TOPIC_MISSING;
-        int32_t controller;
-        char rderr[512];
-        size_t n;
-        int i, known = 0;
-
-        /*
-         * Admin requests go to the controller. A cluster that names no
-         * broker of its own as controller (librdkafka's mock cluster says 0,
-         * its brokers start at 1) would leave CreateTopics waiting until the
-         * timeout, so do not ask.
-         */
-        controller = rd_kafka_controllerid(rk, remaining_ms(deadline));
-        for (i = 0; i < md->broker_cnt; i++)
-                if (md->brokers[i].id == controller)
-                        known = 1;
-        if (controller < 0 || !known) {
-                log_msg(
-                    LOG_INFO, "replay_topic_not_created",
-                    "topic=%s controller=%d reason=\"the cluster names no usable controller "
-                    "(as librdkafka's mock cluster); the broker's topic auto-creation applies and "
-                    "cleanup.policy=%s is not set\"",
-                    topic, (int)controller, policy);
-                return TOPIC_MISSING;
-        }
-
-        newt = rd_kafka_NewTopic_new(topic, 1, -1, rderr, sizeof(rderr));
-        if (!newt || rd_kafka_NewTopic_set_config(newt, "cleanup.policy", policy) !=
-                         RD_KAFKA_RESP_ERR_NO_ERROR) {
-                log_msg(LOG_WARN, "replay_topic_not_created", "topic=%s err=\"%s\"", topic,
-                        newt ? "cannot set cleanup.policy" : rderr);
-                goto out;
-        }
-        opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-        rkqu = rd_kafka_queue_new(rk);
-        if (!opts || !rkqu)
-                goto out;
-        rd_kafka_AdminOptions_set_request_timeout(opts, remaining_ms(deadline) + 1, rderr,
-                                                  sizeof(rderr));
-        rd_kafka_AdminOptions_set_operation_timeout(opts, remaining_ms(deadline) + 1, rderr,
-                                                    sizeof(rderr));
-        rd_kafka_CreateTopics(rk, &newt, 1, opts, rkqu);
-        rkev = rd_kafka_queue_poll(rkqu, remaining_ms(deadline) + 1000);
-        if (!rkev || rd_kafka_event_error(rkev)) {
-                log_msg(
-                    LOG_INFO, "replay_topic_not_created",
-                    "topic=%s err=\"%s\" reason=\"CreateTopics not answered; the broker's topic "
-                    "auto-creation applies and cleanup.policy=%s is not set\"",
-                    topic, rkev ? rd_kafka_event_error_string(rkev) : "timed out", policy);
-                goto out;
-        }
-        res = rd_kafka_event_CreateTopics_result(rkev);
-        results = res ? rd_kafka_CreateTopics_result_topics(res, &n) : NULL;
-        if (!results || n != 1) {
-                log_msg(LOG_WARN, "replay_topic_not_created", "topic=%s err=\"no result\"", topic);
-                goto out;
-        }
-        switch (rd_kafka_topic_result_error(results[0])) {
-        case RD_KAFKA_RESP_ERR_NO_ERROR:
-                log_msg(LOG_INFO, "replay_topic_created",
-                        "topic=%s partitions=1 cleanup.policy=%s", topic, policy);
-                state = TOPIC_CREATED;
-                break;
-        case RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS:
-                state = TOPIC_EXISTS; /* another instance was quicker */
-                break;
-        default:
-                log_msg(LOG_WARN, "replay_topic_not_created", "topic=%s err=\"%s: %s\"", topic,
-                        rd_kafka_err2name(rd_kafka_topic_result_error(results[0])),
-                        rd_kafka_topic_result_error_string(results[0])
-                            ? rd_kafka_topic_result_error_string(results[0])
-                            : "");
-                break;
-        }
-out:
-        if (rkev)
-                rd_kafka_event_destroy(rkev);
-        if (rkqu)
-                rd_kafka_queue_destroy(rkqu);
-        if (opts)
-                rd_kafka_AdminOptions_destroy(opts);
-        if (newt)
-                rd_kafka_NewTopic_destroy(newt);
-        return state;
-}
-
 /*
  * Find the topic (creating it when missing) and its partition count.
  * @returns 0 with *state and *partitions, or -1 with errstr.
  */
 static int replay_topic_prepare(rd_kafka_t *rk, const char *topic, long long deadline,
-                                volatile sig_atomic_t *stop, enum topic_state *state,
+                                volatile sig_atomic_t *stop, enum kafka_topic_state *state,
                                 int *partitions, char *errstr, size_t errstr_size)
 {
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
@@ -732,16 +634,17 @@ static int replay_topic_prepare(rd_kafka_t *rk, const char *topic, long long dea
                 }
                 err = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
                 if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-                        *state = TOPIC_EXISTS;
+                        *state = KAFKA_TOPIC_EXISTS;
                         *partitions = md->topics[0].partition_cnt;
                         rc = 0;
                         goto out;
                 }
                 if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
                     err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
-                        *state = replay_topic_create(rk, topic, md, deadline, "compact");
+                        *state = kafka_topic_create(rk, topic, 1, "compact", md, remaining_ms(deadline),
+                                                    "replay_topic");
                         *partitions = 0;
-                        if (*state != TOPIC_EXISTS) {
+                        if (*state != KAFKA_TOPIC_EXISTS) {
                                 rc = 0;
                                 goto out;
                         }
@@ -788,7 +691,8 @@ static void replay_gap_topic_prepare(rd_kafka_t *rk, const struct config *cfg, l
                 err = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
                 if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
                     err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC)
-                        replay_topic_create(rk, topic, md, deadline, "delete");
+                        kafka_topic_create(rk, topic, 1, "delete", md, remaining_ms(deadline),
+                                           "replay_topic");
         }
         if (md)
                 rd_kafka_metadata_destroy(md);
@@ -936,7 +840,7 @@ int replay_store_load(struct replay_store *rs, int timeout_ms, char *errstr, siz
         const struct config *cfg = rs->cfg;
         long long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
         struct replay_load ld = {0, ""};
-        enum topic_state state = TOPIC_MISSING;
+        enum kafka_topic_state state = KAFKA_TOPIC_MISSING;
         rd_kafka_conf_t *conf;
         rd_kafka_t *rk;
         char group[300];
@@ -970,7 +874,7 @@ int replay_store_load(struct replay_store *rs, int timeout_ms, char *errstr, siz
                                   &partitions, errstr, errstr_size);
         if (rc == 0)
                 replay_gap_topic_prepare(rk, cfg, deadline);
-        if (rc == 0 && state == TOPIC_EXISTS && partitions > 0)
+        if (rc == 0 && state == KAFKA_TOPIC_EXISTS && partitions > 0)
                 rc = replay_read_partitions(rs, rk, partitions, deadline, &ld, errstr, errstr_size);
         rd_kafka_consumer_close(rk);
         rd_kafka_destroy(rk);
@@ -1016,7 +920,7 @@ int replay_store_write(struct replay_store *rs, const char *channel, long long r
         const struct config *cfg = rs->cfg;
         long long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
         struct replay_write_result res = {0, RD_KAFKA_RESP_ERR_NO_ERROR};
-        enum topic_state state;
+        enum kafka_topic_state state;
         rd_kafka_conf_t *conf;
         rd_kafka_t *rk;
         struct buf key, value;
