@@ -144,7 +144,6 @@ struct replica {
         size_t nunknown;
         int joined;
         int rejoin;              /* units were given up while the group may still list them */
-        int blocked;             /* a claim or a drain ran: the loop was busy, not paused */
         char member_logged[256]; /* the member ID group_joined last named */              /* units were given up while the group may still list them */
 };
 
@@ -214,7 +213,6 @@ static void slot_revoke(struct replica *r, size_t i, int lost)
 
         if (s->state == SLOT_UNOWNED)
                 return;
-        r->blocked = 1;
         if (lost) {
                 slot_abandon(r, i, "session_timeout");
                 return;
@@ -305,7 +303,6 @@ static void slot_claim(struct replica *r, size_t i)
 
         if (mono_ms() < s->retry_at)
                 return;
-        r->blocked = 1;
         st = unit_claim(s->u, err, sizeof(err));
         switch (st) {
         case UNIT_OK:
@@ -407,7 +404,7 @@ static int run_group(const struct config *cfg, struct http *http, int wake_fd,
         struct replica r = { .cfg = cfg, .http = http, .wake_fd = wake_fd, .stop = stop };
         const char *ids[METRICS_MAX_UNITS];
         long long pause_ms = cfg->coord.session_timeout_ms - cfg->coord.heartbeat_interval_ms;
-        long long last_top;
+        long long paused_ms = 0;
         size_t i;
         int rc = EXIT_FATAL;
 
@@ -438,24 +435,23 @@ static int run_group(const struct config *cfg, struct http *http, int wake_fd,
                 goto out;
         log_msg(LOG_INFO, "group_joining", "group=%s topic=%s partitions=%d units=%zu",
                 cfg->coord.group, cfg->coord.topic, r.nparts, cfg->nunits);
-        last_top = mono_ms();
         while (!*stop) {
-                long long now = mono_ms();
                 int took = 0, timeout = GROUP_TURN_MS;
+                long long t0;
 
-                /* One turn took longer than the group waits for a member, and
-                 * not because a claim or a drain ran: the process was frozen
-                 * (SIGSTOP, a VM pause). The group may have given our units to
-                 * another member already, before librdkafka's own thread can
-                 * tell us: nothing of ours may go on before it is given up. */
-                if (now - last_top > pause_ms && !r.blocked) {
-                        log_msg(LOG_WARN, "pause_detected", "gap_ms=%lld units=%zu",
-                                now - last_top, replica_owned(&r));
+                /* The wait for the network lasted far longer than asked, longer
+                 * than the group waits for a member: the process was frozen
+                 * (SIGSTOP, a VM pause), where it spends nearly all its time.
+                 * The group may have given our units to another member already,
+                 * before librdkafka's own thread can tell us: nothing of ours
+                 * may go on before it is given up. (A long commit or drain is
+                 * work, not a pause: it is not measured.) */
+                if (paused_ms > pause_ms) {
+                        log_msg(LOG_WARN, "pause_detected", "gap_ms=%lld units=%zu", paused_ms,
+                                replica_owned(&r));
                         metrics_pause_detected_inc();
                         replica_abandon_all(&r, "pause");
                 }
-                r.blocked = 0;
-                last_top = now;
                 metrics_heartbeat();
                 if (bridge_reload_due()) {
                         replica_views(&r); /* the swapped credentials */
@@ -488,22 +484,19 @@ static int run_group(const struct config *cfg, struct http *http, int wake_fd,
                                 if (t < timeout)
                                         timeout = t;
                         }
-                        if (s->state == SLOT_CLAIMING && s->retry_at > 0 &&
-                            s->retry_at - mono_ms() < timeout)
-                                timeout = (int)(s->retry_at - mono_ms());
                 }
+                /* A claim retried later waits at most one GROUP_TURN_MS too long. */
                 for (i = 0; i < cfg->nunits; i++)
                         if (r.slots[i].state == SLOT_CLAIMING && r.slots[i].retry_at <= mono_ms())
                                 timeout = 0;
-                if (took || timeout < 0)
+                if (took)
                         timeout = 0;
-                if (r.blocked) /* the claims and drains of this turn are not a pause */
-                        last_top = mono_ms();
-                r.blocked = 0;
+                t0 = mono_ms();
                 if (http_poll(http, timeout, wake_fd) == -1) {
                         snprintf(errstr, errstr_size, "libcurl multi failure");
                         goto out;
                 }
+                paused_ms = mono_ms() - t0 - timeout;
                 drain_fd(wake_fd);
         }
         rc = EXIT_CLEAN;
