@@ -130,6 +130,7 @@ struct slot {
         long long retry_at;      /* claiming: next try */
         struct backoff bo;
         int started;             /* unit_started said */
+        int assigned;            /* the group lists its partition as ours */
 };
 
 struct replica {
@@ -143,7 +144,8 @@ struct replica {
         int32_t unknown[64];     /* assigned partitions no unit maps to */
         size_t nunknown;
         int joined;
-        int rejoin;              /* units were given up while the group may still list them */
+        long long rejoin_at;     /* units were given up while the group may still list them
+                                  * as ours: rejoin then (monotonic ms), unless a revoke came */
         char member_logged[256]; /* the member ID group_joined last named */              /* units were given up while the group may still list them */
 };
 
@@ -260,6 +262,7 @@ static void replica_rebalance(void *ctx, enum group_event ev, int lost, const in
                         if (r->slots[i].partition != parts[k])
                                 continue;
                         found = 1;
+                        r->slots[i].assigned = ev == GROUP_ASSIGN;
                         if (ev == GROUP_ASSIGN)
                                 slot_assign(r, i);
                         else
@@ -283,6 +286,39 @@ static void replica_rebalance(void *ctx, enum group_event ev, int lost, const in
         }
 }
 
+/*
+ * A unit was given up while the group may still list its partition as ours
+ * (a pause the session survived, a newer owner record). Usually the group
+ * says what became of it soon (a lost session, a revoke); librdkafka 2.0.2
+ * rejoins by itself after a lost session, and leaving the group on top of
+ * that confuses it. So wait one session timeout, then rejoin only if a
+ * partition is still ours with nothing running on it: a new assignment
+ * then has the units claimed afresh, by us or by another member.
+ */
+static void replica_rejoin_later(struct replica *r)
+{
+        r->rejoin_at = mono_ms() + r->cfg->coord.session_timeout_ms;
+}
+
+static void replica_rejoin_due(struct replica *r)
+{
+        char err[512];
+        size_t i;
+        int idle = 0;
+
+        if (!r->rejoin_at || mono_ms() < r->rejoin_at)
+                return;
+        r->rejoin_at = 0;
+        for (i = 0; i < r->cfg->nunits; i++)
+                if (r->slots[i].assigned && r->slots[i].state == SLOT_UNOWNED)
+                        idle = 1;
+        if (!idle)
+                return;
+        log_msg(LOG_INFO, "group_rejoin", "reason=\"units given up on partitions still ours\"");
+        if (group_rejoin(r->group, err, sizeof(err)))
+                log_msg(LOG_WARN, "group_rejoin", "err=\"%s\"", err);
+}
+
 /* Every unit at once: our membership may be gone (a pause the group did not wait for). */
 static void replica_abandon_all(struct replica *r, const char *cause)
 {
@@ -291,7 +327,7 @@ static void replica_abandon_all(struct replica *r, const char *cause)
         for (i = 0; i < r->cfg->nunits; i++)
                 if (r->slots[i].state != SLOT_UNOWNED) {
                         slot_abandon(r, i, cause);
-                        r->rejoin = 1;
+                        replica_rejoin_later(r);
                 }
 }
 
@@ -321,7 +357,7 @@ static void slot_claim(struct replica *r, size_t i)
         case UNIT_LOST:
                 metrics_unit_fenced_inc(i, unit_lost_cause(s->u));
                 slot_abandon(r, i, unit_lost_cause(s->u));
-                r->rejoin = 1;
+                replica_rejoin_later(r);
                 break;
         default:
                 log_msg(LOG_ERROR, "unit_failed", "unit=%s err=\"%s\"", r->cfg->units[i].id, err);
@@ -345,7 +381,7 @@ static int slot_turn(struct replica *r, size_t i)
         if (st == UNIT_LOST) {
                 metrics_unit_fenced_inc(i, unit_lost_cause(s->u));
                 slot_abandon(r, i, unit_lost_cause(s->u));
-                r->rejoin = 1;
+                replica_rejoin_later(r);
                 return 0;
         }
         if (st != UNIT_OK) {
@@ -460,11 +496,7 @@ static int run_group(const struct config *cfg, struct http *http, int wake_fd,
                                         unit_credentials_changed(r.slots[i].u);
                 }
                 group_poll(r.group);
-                if (r.rejoin) {
-                        r.rejoin = 0;
-                        if (group_rejoin(r.group, errstr, errstr_size))
-                                log_msg(LOG_WARN, "group_rejoin", "err=\"%s\"", errstr);
-                }
+                replica_rejoin_due(&r);
                 for (i = 0; i < cfg->nunits && !*stop; i++) {
                         struct slot *s = &r.slots[i];
 

@@ -310,6 +310,36 @@ ha_client_of() {
                 sort | tr '\n' ' '
 }
 
+# ha_others VICTIM UNIT...: the units of the list that replica VICTIM does
+# not own, space-separated.
+ha_others() {
+        _ha_v=$1; shift
+        for _ha_u in "$@"; do
+                _ha_o=$(ha_owner "$_ha_u")
+                [ -n "$_ha_o" ] && [ "$_ha_o" != "$_ha_v" ] && printf ' %s' "$_ha_u"
+        done
+}
+
+# ha_remember UNIT...: what Salesforce sees of each unit now (how often its
+# channel was subscribed, its live CometD client), for ha_kept.
+ha_remember() {
+        for _ha_u in "$@"; do
+                eval "subs_$_ha_u=\$(ha_stat_channel '$(ha_channel "$_ha_u")' subscriptions)"
+                eval "client_$_ha_u=\$(ha_client_of '$(ha_channel "$_ha_u")')"
+        done
+}
+
+# ha_kept UNIT WHY [SAME_CLIENT_TEXT]: assert the unit was not subscribed
+# again and kept its CometD client since ha_remember (a unit no failover
+# touched: cooperative rebalancing left it alone).
+ha_kept() {
+        eval "_ha_was=\$subs_$1; _ha_cl=\$client_$1"
+        assert_eq "unit $1 ($2): no new subscribe" "$_ha_was" \
+                "$(ha_stat_channel "$(ha_channel "$1")" subscriptions)"
+        assert_eq "unit $1${3:+ $3}: the same Salesforce client" "$_ha_cl" \
+                "$(ha_client_of "$(ha_channel "$1")")"
+}
+
 # ha_has_clients: sfsim answers /admin/clients.
 ha_has_clients() {
         sfsim_admin GET /admin/clients >/dev/null 2>&1
