@@ -183,6 +183,34 @@ static void slot_abandon(struct replica *r, size_t i, const char *cause)
         slot_release(r, i);
 }
 
+/* The unit cannot go on (HA.md FAILED): it keeps its partition, not ready, until a config change. */
+static void slot_failed(struct replica *r, size_t i, const char *err)
+{
+        struct slot *s = &r->slots[i];
+
+        log_msg(LOG_ERROR, "unit_failed", "unit=%s err=\"%s\"", r->cfg->units[i].id, err);
+        if (s->u) {
+                unit_fail(s->u);
+                unit_destroy(s->u);
+                s->u = NULL;
+        }
+        s->state = SLOT_FAILED;
+        metrics_unit_failed_set(i, err);
+}
+
+static void replica_rejoin_later(struct replica *r);
+
+/* A newer owner record or the broker fenced the unit: give it up, and rejoin if the group does not move it. */
+static void slot_fenced(struct replica *r, size_t i)
+{
+        char cause[32]; /* the unit's own text goes with it */
+
+        snprintf(cause, sizeof(cause), "%s", unit_lost_cause(r->slots[i].u));
+        metrics_unit_fenced_inc(i, cause);
+        slot_abandon(r, i, cause);
+        replica_rejoin_later(r);
+}
+
 static void slot_assign(struct replica *r, size_t i)
 {
         struct slot *s = &r->slots[i];
@@ -199,9 +227,7 @@ static void slot_assign(struct replica *r, size_t i)
         s->retry_at = 0;
         backoff_init(&s->bo, 500, 10000);
         if (!(s->u = unit_new(&s->view, &env, err, sizeof(err)))) {
-                s->state = SLOT_FAILED;
-                log_msg(LOG_ERROR, "unit_failed", "unit=%s err=\"%s\"", r->cfg->units[i].id, err);
-                metrics_unit_failed_set(i, err);
+                slot_failed(r, i, err);
                 return;
         }
         s->state = SLOT_CLAIMING;
@@ -355,17 +381,10 @@ static void slot_claim(struct replica *r, size_t i)
                 break;
         }
         case UNIT_LOST:
-                metrics_unit_fenced_inc(i, unit_lost_cause(s->u));
-                slot_abandon(r, i, unit_lost_cause(s->u));
-                replica_rejoin_later(r);
+                slot_fenced(r, i);
                 break;
         default:
-                log_msg(LOG_ERROR, "unit_failed", "unit=%s err=\"%s\"", r->cfg->units[i].id, err);
-                unit_fail(s->u);
-                unit_destroy(s->u);
-                s->u = NULL;
-                s->state = SLOT_FAILED;
-                metrics_unit_failed_set(i, err);
+                slot_failed(r, i, err);
                 break;
         }
 }
@@ -379,18 +398,11 @@ static int slot_turn(struct replica *r, size_t i)
 
         st = unit_turn(s->u, &took, err, sizeof(err));
         if (st == UNIT_LOST) {
-                metrics_unit_fenced_inc(i, unit_lost_cause(s->u));
-                slot_abandon(r, i, unit_lost_cause(s->u));
-                replica_rejoin_later(r);
+                slot_fenced(r, i);
                 return 0;
         }
         if (st != UNIT_OK) {
-                log_msg(LOG_ERROR, "unit_failed", "unit=%s err=\"%s\"", r->cfg->units[i].id, err);
-                unit_fail(s->u);
-                unit_destroy(s->u);
-                s->u = NULL;
-                s->state = SLOT_FAILED;
-                metrics_unit_failed_set(i, err);
+                slot_failed(r, i, err);
                 return 0;
         }
         if (!s->started && unit_subscribed(s->u)) {
