@@ -120,29 +120,31 @@ static enum MHD_Result send_text(struct MHD_Connection *conn, int status, const 
         return send_body(conn, status, type, strdup(text), strlen(text), NULL);
 }
 
-static int peer_is_localhost(struct MHD_Connection *conn)
+/* The peer's IPv4 address: 0 with *sin filled, -1 for none (sfsim listens on IPv4 only). */
+static int peer_addr(struct MHD_Connection *conn, struct sockaddr_in *sin)
 {
         const union MHD_ConnectionInfo *ci =
                 MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-        struct sockaddr_in sin;
 
         if (!ci || !ci->client_addr || ci->client_addr->sa_family != AF_INET)
-                return 0;
-        memcpy(&sin, ci->client_addr, sizeof(sin));
-        return sin.sin_addr.s_addr == htonl(INADDR_LOOPBACK);
+                return -1;
+        memcpy(sin, ci->client_addr, sizeof(*sin));
+        return 0;
+}
+
+static int peer_is_localhost(struct MHD_Connection *conn)
+{
+        struct sockaddr_in sin;
+
+        return peer_addr(conn, &sin) == 0 && sin.sin_addr.s_addr == htonl(INADDR_LOOPBACK);
 }
 
 /* The remote port, so GET /admin/clients can name the connection a client handshook on. */
 static int peer_port(struct MHD_Connection *conn)
 {
-        const union MHD_ConnectionInfo *ci =
-                MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         struct sockaddr_in sin;
 
-        if (!ci || !ci->client_addr || ci->client_addr->sa_family != AF_INET)
-                return 0;
-        memcpy(&sin, ci->client_addr, sizeof(sin));
-        return ntohs(sin.sin_port);
+        return peer_addr(conn, &sin) == 0 ? ntohs(sin.sin_port) : 0;
 }
 
 /* Polled while a long-poll is held: has the client hung up? */
