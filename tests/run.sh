@@ -49,7 +49,7 @@ plan() {
         done
         return
     fi
-    for t in tests/integration/[0-9]*.sh; do
+    for t in tests/integration/[0-9]*.sh tests/hostile/[0-9]*.sh; do
         [ -f "$t" ] && echo "build-asan sh $t"
     done
     for build in build build-asan; do
