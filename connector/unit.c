@@ -93,6 +93,14 @@ struct unit {
         unsigned char *stopped;        /* per route: once held before an event it cannot forward */
         long long *stopped_at;         /* ... that event's replay ID (LLONG_MIN: unreadable) */
         unsigned char *partition_warned; /* per route: said once that events lacked a record ID */
+        /* Per route, while nothing is stored for it and it started with -1:
+         * the replay ID of the first event seen. If that event's batch fails,
+         * a resubscribe with -1 would lose it, so the route comes back with -2
+         * and the events before the floor (older than its start) are passed
+         * over, counted, not produced. */
+        long long *floor_id;
+        unsigned char *floor_set;
+        unsigned long *floor_skipped;  /* per route: passed over in this batch */
         struct unit_tally dead;      /* dead letters per (route, reason) */
 };
 
@@ -633,6 +641,48 @@ static void unit_count_redelivered(struct unit *br, const struct config_route *r
 }
 
 /*
+ * A route that started with -1 and has nothing stored yet: remember its first
+ * event (the floor). Should that batch fail, the route is resubscribed with
+ * -2 (unit_replay_from) rather than -1, which would lose the batch and every
+ * event published until the resubscribe; the retained events older than the
+ * floor that -2 brings were never wanted and are passed over here.
+ * @returns 1 when the event lies before the floor (pass it over).
+ */
+static int unit_floor(struct unit *br, const struct config_route *rt, size_t ri, long long id)
+{
+        long long stored;
+
+        if (br->floor_set[ri]) {
+                if (id >= br->floor_id[ri])
+                        return 0;
+                br->floor_skipped[ri]++;
+                return 1;
+        }
+        if (rt->start != REPLAY_NEW || br->produced_set[ri] ||
+            replay_store_get(br->rs, rt->channel, &stored) == 0)
+                return 0;
+        br->floor_id[ri] = id;
+        br->floor_set[ri] = 1;
+        return 0;
+}
+
+/* One line per route and batch for the events passed over: never silent, never per event. */
+static void unit_floor_report(struct unit *br)
+{
+        size_t i;
+
+        for (i = 0; i < br->cfg->nroutes; i++) {
+                if (!br->floor_skipped[i])
+                        continue;
+                log_msg(LOG_INFO, "replay_before_start",
+                        "channel=%s skipped=%lu first_replay_id=%lld reason=\"resubscribed with -2 after "
+                        "the route's first batch failed; these events are older than its start (-1)\"",
+                        br->cfg->routes[i].channel, br->floor_skipped[i], br->floor_id[i]);
+                br->floor_skipped[i] = 0;
+        }
+}
+
+/*
  * One batch: every event of the response, in order, into one Kafka batch
  * (a transaction with exactly_once) with the replay gaps waiting to be
  * recorded; then the session may send the next long-poll, and the batch
@@ -673,6 +723,8 @@ static void unit_take_batch(struct unit *br, const struct bayeux_response *resp)
                 ri = (size_t)(rt - cfg->routes);
                 if (!session_route_up(br->sess, ri))
                         continue; /* held, not lost: its committed replay ID stays before them */
+                if (m->problem == BAYEUX_EVENT_OK && unit_floor(br, rt, ri, m->replay_id))
+                        continue; /* older than the route's start (-1): never wanted */
                 unit_count_redelivered(br, rt, m);
                 /* An event that cannot be produced is poison: dead-lettered or its route stops. */
                 reason = NULL;
@@ -759,6 +811,7 @@ static void unit_take_batch(struct unit *br, const struct bayeux_response *resp)
                         br->cdc_gaps[ri]++;
         }
         buf_trim(&br->scratch, BAYEUX_KEEP_BYTES);
+        unit_floor_report(br);
         if (st == SINK_FATAL) {
                 snprintf(br->fatal, sizeof(br->fatal), "%s", err);
                 return;
@@ -848,8 +901,12 @@ static long long unit_replay_from(void *ctx, const struct config_route *rt)
                 return REPLAY_NEW;
         if (br->group_mode)
                 unit_org_first_login(br);
-        if (replay_store_get(br->rs, rt->channel, &id) == 0)
+        if (replay_store_get(br->rs, rt->channel, &id) == 0) {
+                br->floor_set[rt - br->cfg->routes] = 0;
                 return id;
+        }
+        if (br->floor_set[rt - br->cfg->routes])
+                return REPLAY_ALL; /* its first batch failed: see unit_floor() */
         return rt->start;
 }
 
@@ -1330,7 +1387,9 @@ struct unit *unit_new(const struct config *cfg, const struct unit_env *env, char
             !(br->produced_id = calloc(n, sizeof(*br->produced_id))) ||
             !(br->produced_set = calloc(n, 1)) ||
             !(br->committed_id = calloc(n, sizeof(*br->committed_id))) ||
-            !(br->committed_set = calloc(n, 1))) {
+            !(br->committed_set = calloc(n, 1)) ||
+            !(br->floor_id = calloc(n, sizeof(*br->floor_id))) || !(br->floor_set = calloc(n, 1)) ||
+            !(br->floor_skipped = calloc(n, sizeof(*br->floor_skipped)))) {
                 snprintf(errstr, errstr_size, "out of memory");
                 unit_destroy(br);
                 return NULL;
@@ -1386,6 +1445,9 @@ void unit_destroy(struct unit *br)
         free(br->produced_set);
         free(br->committed_id);
         free(br->committed_set);
+        free(br->floor_id);
+        free(br->floor_set);
+        free(br->floor_skipped);
         free(br->dead.list);
         free(br);
 }
