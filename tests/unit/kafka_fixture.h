@@ -75,8 +75,12 @@ static inline void kfx_config_init(struct config *cfg, char *bootstraps, size_t 
         cfg->kafka.nproperties = 0;
 }
 
-/* A client of the mock cluster with the given properties (name, value, ..., NULL). */
-static inline rd_kafka_t *kfx_client(rd_kafka_type_t type, const char *first, ...)
+/*
+ * A client of the cluster at bootstraps (NULL: the group's mock cluster)
+ * with the given properties (name, value, ..., NULL).
+ */
+static inline rd_kafka_t *kfx_client(rd_kafka_type_t type, const char *bootstraps,
+                                     const char *first, ...)
 {
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
         char errstr[256];
@@ -84,8 +88,9 @@ static inline rd_kafka_t *kfx_client(rd_kafka_type_t type, const char *first, ..
         rd_kafka_t *rk;
         va_list ap;
 
-        assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers",
-                                           rd_kafka_mock_cluster_bootstraps(mock_cluster), errstr,
+        if (!bootstraps)
+                bootstraps = rd_kafka_mock_cluster_bootstraps(mock_cluster);
+        assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", bootstraps, errstr,
                                            sizeof(errstr)),
                          RD_KAFKA_CONF_OK);
         va_start(ap, first);
@@ -127,7 +132,7 @@ static inline void kfx_topic_create(const char *topic, int partitions)
 static inline void kfx_produce(const char *topic, int32_t partition, const char *key,
                                const char *value)
 {
-        rd_kafka_t *rk = kfx_client(RD_KAFKA_PRODUCER, NULL);
+        rd_kafka_t *rk = kfx_client(RD_KAFKA_PRODUCER, NULL, NULL);
 
         /* Know the topic first, or the first record may wait for librdkafka's 1 s topic scan. */
         kfx_topic_known(rk, topic);
@@ -185,13 +190,16 @@ static inline void kfx_read_one(struct kfx_read *out, const rd_kafka_message_t *
         out->n++;
 }
 
-/* Read every partition of topic from its start to its end, read_committed (5 s at most). */
-static inline void kfx_read_topic(const char *topic, struct kfx_read *out)
+/*
+ * Read every partition of topic from its start to its end, read_committed
+ * (5 s at most), from the cluster at bootstraps (NULL: the group's).
+ */
+static inline void kfx_read_topic(const char *bootstraps, const char *topic, struct kfx_read *out)
 {
         rd_kafka_topic_partition_list_t *parts;
         long long deadline = kfx_now_ms() + 5000;
         int p, np, left = 0;
-        rd_kafka_t *rk = kfx_client(RD_KAFKA_CONSUMER, "group.id", "test-reader",
+        rd_kafka_t *rk = kfx_client(RD_KAFKA_CONSUMER, bootstraps, "group.id", "test-reader",
                                     "isolation.level", "read_committed",
                                     "enable.partition.eof", "true", "enable.auto.commit", "false",
                                     "fetch.wait.max.ms", "10", NULL);
