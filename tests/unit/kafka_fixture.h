@@ -18,6 +18,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "config.h"
+#include "replay_store.h"
 
 static rd_kafka_t *mock_rk; /* owns the mock cluster */
 static rd_kafka_mock_cluster_t *mock_cluster;
@@ -238,6 +239,16 @@ static inline size_t kfx_count_key(const struct kfx_read *rd, const char *key)
                 if (!strcmp(rd->keys[i], key))
                         n++;
         return n;
+}
+
+/* @returns the replay ID rs holds for channel, or -999 when it holds none. */
+static inline long long kfx_stored(const struct replay_store *rs, const char *channel)
+{
+        long long id = -999;
+
+        if (replay_store_get(rs, channel, &id))
+                return -999;
+        return id;
 }
 
 #endif

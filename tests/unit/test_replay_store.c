@@ -110,15 +110,6 @@ static const struct replay_entry *entry_of(const struct replay_store *rs, const 
         return NULL;
 }
 
-static long long stored(const struct replay_store *rs, const char *channel)
-{
-        long long id = -999;
-
-        if (replay_store_get(rs, channel, &id))
-                return -999;
-        return id;
-}
-
 /* ---- codec ---- */
 
 static void test_encode_decode_round_trip(void **state)
@@ -349,8 +340,8 @@ static void test_store_in_memory(void **state)
         assert_int_equal(replay_store_set(rs, "/topic/B", 9, NULL), 0);
         assert_int_equal(replay_store_set(rs, "/topic/A", 6, NULL), 0);
         assert_int_equal(replay_store_count(rs), 2);
-        assert_true(stored(rs, "/topic/A") == 6);
-        assert_true(stored(rs, "/topic/B") == 9);
+        assert_true(kfx_stored(rs, "/topic/A") == 6);
+        assert_true(kfx_stored(rs, "/topic/B") == 9);
         entry = replay_store_entry(rs, 0);
         assert_non_null(entry);
         assert_string_equal(entry->channel, "/topic/A");
@@ -450,13 +441,13 @@ static void test_write_then_load(void **state)
         assert_int_equal(replay_store_write(rs, "/topic/A", 200, 5000, errstr, sizeof(errstr)), 0);
         assert_int_equal(
             replay_store_write(rs, "/event/B__e", REPLAY_NEW, 5000, errstr, sizeof(errstr)), 0);
-        assert_true(stored(rs, "/topic/A") == 200); /* write updates the local store too */
+        assert_true(kfx_stored(rs, "/topic/A") == 200); /* write updates the local store too */
 
         assert_int_equal(replay_store_load(rs2, 5000, errstr, sizeof(errstr)), 0);
         assert_string_equal(errstr, "");
         assert_int_equal(replay_store_count(rs2), 2);
-        assert_true(stored(rs2, "/topic/A") == 200);
-        assert_true(stored(rs2, "/event/B__e") == REPLAY_NEW);
+        assert_true(kfx_stored(rs2, "/topic/A") == 200);
+        assert_true(kfx_stored(rs2, "/event/B__e") == REPLAY_NEW);
 
         /* Loading again starts over rather than merging. */
         assert_int_equal(replay_store_set(rs2, "/topic/stale", 1, NULL), 0);
@@ -515,13 +506,13 @@ static void test_load_filters_keys_and_skips_garbage(void **state)
         text = capture_end(&cap);
         assert_int_equal(rc, 0);
         assert_int_equal(replay_store_count(rs), 2);
-        assert_true(stored(rs, "/topic/A") == 10);
+        assert_true(kfx_stored(rs, "/topic/A") == 10);
         assert_string_equal(entry_of(rs, "/topic/A")->event_time, "2026-01-01T00:00:00.000Z");
         assert_string_equal(entry_of(rs, "/topic/A")->committed_at, "2026-01-01T00:00:01.000Z");
-        assert_true(stored(rs, "/topic/E") == 5);
-        assert_true(stored(rs, "/topic/B") == -999);
-        assert_true(stored(rs, "/topic/C") == -999);
-        assert_true(stored(rs, "/topic/D") == -999);
+        assert_true(kfx_stored(rs, "/topic/E") == 5);
+        assert_true(kfx_stored(rs, "/topic/B") == -999);
+        assert_true(kfx_stored(rs, "/topic/C") == -999);
+        assert_true(kfx_stored(rs, "/topic/D") == -999);
         assert_non_null(strstr(
             errstr,
             "skipped 2 undecodable record(s), first at partition 1 offset 0: not valid JSON"));
@@ -543,7 +534,7 @@ static void test_load_filters_keys_and_skips_garbage(void **state)
                 assert_non_null(rs2);
                 assert_int_equal(replay_store_load(rs2, 5000, errstr, sizeof(errstr)), 0);
                 assert_int_equal(replay_store_count(rs2), 1);
-                assert_true(stored(rs2, "/topic/A") == 998);
+                assert_true(kfx_stored(rs2, "/topic/A") == 998);
                 replay_store_destroy(rs2);
                 fx->cfg.name = fx->name;
         }
@@ -569,7 +560,7 @@ static void test_load_keeps_newest(void **state)
                     "{\"channel\":\"/topic/"
                     "A\",\"replay_id\":2,\"committed_at\":\"2026-01-01T00:00:02.000Z\"}");
         assert_int_equal(replay_store_load(rs, 5000, errstr, sizeof(errstr)), 0);
-        assert_true(stored(rs, "/topic/A") == 3);
+        assert_true(kfx_stored(rs, "/topic/A") == 3);
         replay_store_destroy(rs);
 }
 

@@ -194,15 +194,6 @@ static unsigned long long event_bytes(const char *channel, long long replay_id)
                strlen(channel) + strlen("sf.replay_id") + (unsigned long long)klen;
 }
 
-static long long stored(const struct replay_store *rs, const char *channel)
-{
-        long long id = -999;
-
-        if (replay_store_get(rs, channel, &id))
-                return -999;
-        return id;
-}
-
 /* ---- exactly_once ---- */
 
 static void test_eos_commit_is_visible_and_updates_store(void **state)
@@ -218,11 +209,11 @@ static void test_eos_commit_is_visible_and_updates_store(void **state)
         assert_int_equal(produce_event(sink, "/topic/A", 102), SINK_OK);
         assert_int_equal(produce_event(sink, "/event/B__e", 7), SINK_OK);
         assert_int_equal(produce_event(sink, "/topic/A", 103), SINK_OK);
-        assert_true(stored(fx->rs, "/topic/A") == -999); /* nothing before the commit */
+        assert_true(kfx_stored(fx->rs, "/topic/A") == -999); /* nothing before the commit */
         assert_int_equal(sink_commit(sink, 10000, errstr, sizeof(errstr)), SINK_OK);
         assert_int_equal(sink_in_flight(sink), 0);
-        assert_true(stored(fx->rs, "/topic/A") == 103);
-        assert_true(stored(fx->rs, "/event/B__e") == 7);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == 103);
+        assert_true(kfx_stored(fx->rs, "/event/B__e") == 7);
 
         kfx_read_topic(fx->bootstraps, fx->event_topic, &rd);
         assert_int_equal(rd.n, 4);
@@ -239,14 +230,14 @@ static void test_eos_commit_is_visible_and_updates_store(void **state)
         loaded = replay_store_new(&fx->cfg, errstr, sizeof(errstr));
         assert_non_null(loaded);
         assert_int_equal(replay_store_load(loaded, 5000, errstr, sizeof(errstr)), 0);
-        assert_true(stored(loaded, "/topic/A") == 103);
-        assert_true(stored(loaded, "/event/B__e") == 7);
+        assert_true(kfx_stored(loaded, "/topic/A") == 103);
+        assert_true(kfx_stored(loaded, "/event/B__e") == 7);
         replay_store_destroy(loaded);
 
         /* Empty batches commit too, and change nothing. */
         assert_int_equal(sink_begin(sink, errstr, sizeof(errstr)), SINK_OK);
         assert_int_equal(sink_commit(sink, 10000, errstr, sizeof(errstr)), SINK_OK);
-        assert_true(stored(fx->rs, "/topic/A") == 103);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == 103);
         assert_true(sink_errors(sink) == 0);
         sink_destroy(sink);
 }
@@ -280,7 +271,7 @@ static void test_eos_abortable_error_aborts_batch(void **state)
         status = sink_commit(sink, 10000, errstr, sizeof(errstr));
         assert_int_equal(status, SINK_ABORTED);
         assert_non_null(strstr(errstr, "batch aborted"));
-        assert_true(stored(fx->rs, "/topic/A") == 10);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == 10);
         assert_true(sink_errors(sink) > 0);
         assert_int_equal(sink_in_flight(sink), 0);
         rd_kafka_mock_clear_request_errors(fx->mc, APIKEY_PRODUCE);
@@ -328,10 +319,10 @@ static void test_eos_abortable_error_aborts_batch(void **state)
                 if (status == SINK_OK)
                         break;
                 assert_int_equal(status, SINK_ABORTED);
-                assert_true(stored(fx->rs, "/topic/A") == 10);
+                assert_true(kfx_stored(fx->rs, "/topic/A") == 10);
         }
         assert_int_equal(status, SINK_OK);
-        assert_true(stored(fx->rs, "/topic/A") == 12);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == 12);
         kfx_read_topic(fx->bootstraps, fx->event_topic, &rd);
         assert_int_equal(rd.n, 3);
         assert_int_equal(kfx_count_key(&rd, "11"), 1);
@@ -387,7 +378,7 @@ static void test_eos_poison_dead_letter_same_txn(void **state)
         assert_int_equal(sink_mark(sink, "/topic/A", 21, NULL, errstr, sizeof(errstr)), SINK_OK);
         assert_int_equal(produce_event(sink, "/topic/A", 22), SINK_OK);
         assert_int_equal(sink_commit(sink, 10000, errstr, sizeof(errstr)), SINK_OK);
-        assert_true(stored(fx->rs, "/topic/A") == 22);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == 22);
 
         kfx_read_topic(fx->bootstraps, fx->event_topic, &rd);
         assert_int_equal(rd.n, 2);
@@ -421,11 +412,11 @@ static void test_eos_abortable_commit_error(void **state)
         rd_kafka_mock_push_request_errors(fx->mc, APIKEY_END_TXN, 1,
                                           RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED);
         assert_int_equal(sink_commit(sink, 10000, errstr, sizeof(errstr)), SINK_ABORTED);
-        assert_true(stored(fx->rs, "/topic/A") == -999);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == -999);
         assert_int_equal(sink_begin(sink, errstr, sizeof(errstr)), SINK_OK);
         assert_int_equal(produce_event(sink, "/topic/A", 20), SINK_OK);
         assert_int_equal(sink_commit(sink, 10000, errstr, sizeof(errstr)), SINK_OK);
-        assert_true(stored(fx->rs, "/topic/A") == 20);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == 20);
         sink_destroy(sink);
 }
 
@@ -460,13 +451,13 @@ static void test_eos_second_instance_fences_first(void **state)
         assert_non_null(strstr(errstr, fx->key));
         /* Once fatal, everything says so and takes ownership still. */
         assert_int_equal(produce_event(first, "/topic/A", 3), SINK_FATAL);
-        assert_true(stored(fx->rs, "/topic/A") == 1);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == 1);
 
         /* The newer instance carries on. */
         assert_int_equal(sink_begin(second, errstr, sizeof(errstr)), SINK_OK);
         assert_int_equal(produce_event(second, "/topic/A", 2), SINK_OK);
         assert_int_equal(sink_commit(second, 10000, errstr, sizeof(errstr)), SINK_OK);
-        assert_true(stored(fx->rs, "/topic/A") == 2);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == 2);
         kfx_read_topic(fx->bootstraps, fx->event_topic, &rd);
         assert_int_equal(kfx_count_key(&rd, "2"), 1);
         assert_int_equal(kfx_count_key(&rd, "3"), 0);
@@ -505,7 +496,7 @@ static void test_eos_broker_down_then_up(void **state)
         assert_true(kfx_now_ms() - start < 3000);
         status = sink_commit(sink, 300, errstr, sizeof(errstr));
         assert_int_equal(status, SINK_RETRY);
-        assert_true(stored(fx->rs, "/topic/A") == -999);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == -999);
         assert_int_equal(sink_kafka_down(sink), 1);
         assert_true(sink_errors(sink) > 0);
         assert_non_null(strstr(sink_last_error(sink), "commit_transaction"));
@@ -517,7 +508,7 @@ static void test_eos_broker_down_then_up(void **state)
         status = sink_commit(sink, 10000, errstr, sizeof(errstr));
         if (status != SINK_OK)
                 fail_msg("commit after the broker came back: %d %s", status, errstr);
-        assert_true(stored(fx->rs, "/topic/A") == 31);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == 31);
         assert_int_equal(sink_kafka_down(sink), 0);
         assert_true(sink_in_flight_bytes(sink) == 0);
         assert_true(sink_commits(sink) == commits + 1);
@@ -565,7 +556,7 @@ static void test_eos_gap_record(void **state)
         loaded = replay_store_new(&fx->cfg, errstr, sizeof(errstr));
         assert_int_equal(replay_store_load(loaded, 5000, errstr, sizeof(errstr)), 0);
         assert_int_equal(replay_store_count(loaded), 1);
-        assert_true(stored(loaded, "/topic/A") == 50);
+        assert_true(kfx_stored(loaded, "/topic/A") == 50);
         replay_store_destroy(loaded);
         buf_free(&key);
         buf_free(&value);
@@ -584,7 +575,7 @@ static void test_eos_sink_abort_drops_batch(void **state)
         assert_int_equal(sink_abort(sink, 5000, errstr, sizeof(errstr)), SINK_OK);
         assert_int_equal(sink_commit(sink, 5000, errstr, sizeof(errstr)),
                          SINK_OK); /* nothing open */
-        assert_true(stored(fx->rs, "/topic/A") == -999);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == -999);
         kfx_read_topic(fx->bootstraps, fx->topic, &rd);
         assert_int_equal(rd.n, 0);
         assert_int_equal(sink_abort(sink, 5000, errstr, sizeof(errstr)), SINK_OK);
@@ -667,7 +658,7 @@ static void test_value_reaches_kafka_exactly(void **state)
                                    sizeof(errstr)),
                          SINK_OK);
         assert_int_equal(sink_commit(sink, 10000, errstr, sizeof(errstr)), SINK_OK);
-        assert_true(stored(fx->rs, "/event/Order__e") == 9007199254740993LL);
+        assert_true(kfx_stored(fx->rs, "/event/Order__e") == 9007199254740993LL);
 
         kfx_read_topic(fx->bootstraps, fx->event_topic, &rd);
         assert_int_equal(rd.n, 2);
@@ -712,14 +703,14 @@ static void test_eos_large_replay_id_survives_restart(void **state)
                 assert_int_equal(produce_event(sink, channels[i], ids[i]), SINK_OK);
         assert_int_equal(sink_commit(sink, 10000, errstr, sizeof(errstr)), SINK_OK);
         for (i = 0; i < 2; i++)
-                assert_true(stored(fx->rs, channels[i]) == ids[i]);
+                assert_true(kfx_stored(fx->rs, channels[i]) == ids[i]);
         sink_destroy(sink);
 
         loaded = replay_store_new(&fx->cfg, errstr, sizeof(errstr));
         assert_non_null(loaded);
         assert_int_equal(replay_store_load(loaded, 5000, errstr, sizeof(errstr)), 0);
         for (i = 0; i < 2; i++)
-                read_back[i] = stored(loaded, channels[i]);
+                read_back[i] = kfx_stored(loaded, channels[i]);
         replay_store_destroy(loaded); /* before any failure: no handle may outlive the run */
         for (i = 0; i < 2; i++)
                 if (read_back[i] != ids[i])
@@ -806,19 +797,19 @@ static void test_alo_replay_record_after_acks(void **state)
                 usleep(20 * 1000);
         }
         assert_int_equal(sink_in_flight(sink), 2);
-        assert_true(stored(fx->rs, "/topic/A") == -999);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == -999);
         kfx_read_topic(fx->bootstraps, fx->topic, &rd);
         assert_int_equal(rd.n, 0);
 
         /* Acks arrive through sink_poll; the replay record follows, then the store. */
         rd_kafka_mock_broker_set_up(mc, 2);
         deadline = kfx_now_ms() + 8000;
-        while (stored(fx->rs, "/topic/A") == -999 && kfx_now_ms() < deadline) {
+        while (kfx_stored(fx->rs, "/topic/A") == -999 && kfx_now_ms() < deadline) {
                 sink_poll(sink);
                 usleep(10 * 1000);
         }
         assert_int_equal(sink_in_flight(sink), 0);
-        assert_true(stored(fx->rs, "/topic/A") == 71);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == 71);
         kfx_read_topic(fx->bootstraps, fx->topic, &rd);
         assert_int_equal(rd.n, 1);
         assert_string_equal(rd.keys[0], key_of(fx, "/topic/A"));
@@ -851,7 +842,7 @@ static void test_alo_failed_delivery_never_advances(void **state)
         assert_int_equal(produce_event(sink, "/topic/A", 80), SINK_OK);
         assert_int_equal(sink_commit(sink, 1000, errstr, sizeof(errstr)), SINK_OK);
         assert_int_equal(sink_flush(sink, 5000), 0);
-        assert_true(stored(fx->rs, "/topic/A") == 80);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == 80);
 
         rd_kafka_mock_push_request_errors(
             fx->mc, APIKEY_PRODUCE, 4, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,
@@ -875,7 +866,7 @@ static void test_alo_failed_delivery_never_advances(void **state)
         assert_int_equal(produce_event(sink, "/topic/A", 84), SINK_OK);
         assert_int_equal(sink_commit(sink, 1000, errstr, sizeof(errstr)), SINK_OK);
         assert_int_equal(sink_flush(sink, 5000), 0);
-        assert_true(stored(fx->rs, "/topic/A") == 80);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == 80);
         assert_true(sink_errors(sink) > 0);
         assert_int_equal(sink_in_flight(sink), 0);
         assert_int_equal(sink_take_delivery_failure(sink), 1);
@@ -888,7 +879,7 @@ static void test_alo_failed_delivery_never_advances(void **state)
                 assert_int_equal(produce_event(sink, "/topic/A", id), SINK_OK);
         assert_int_equal(sink_commit(sink, 1000, errstr, sizeof(errstr)), SINK_OK);
         assert_int_equal(sink_flush(sink, 5000), 0);
-        assert_true(stored(fx->rs, "/topic/A") == 84);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == 84);
         assert_int_equal(sink_take_delivery_failure(sink), 0);
 
         kfx_read_topic(fx->bootstraps, fx->topic, &rd);
@@ -959,7 +950,7 @@ static void test_alo_in_flight_bytes(void **state)
         assert_true(sink_in_flight_bytes(sink) == 0);
         assert_int_equal(sink_pending_ms(sink), 0);
         assert_true(sink_commits(sink) == commits + 2); /* two replay records */
-        assert_true(stored(fx->rs, "/event/B__e") == 41234);
+        assert_true(kfx_stored(fx->rs, "/event/B__e") == 41234);
         sink_destroy(sink);
 }
 
@@ -983,8 +974,8 @@ static void test_alo_batches_in_order(void **state)
         assert_int_equal(produce_event(sink, "/topic/A", 500), SINK_OK);
         assert_int_equal(sink_abort(sink, 1000, errstr, sizeof(errstr)), SINK_OK);
         assert_int_equal(sink_flush(sink, 5000), 0);
-        assert_true(stored(fx->rs, "/topic/A") == 119);
-        assert_true(stored(fx->rs, "/event/B__e") == 118);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == 119);
+        assert_true(kfx_stored(fx->rs, "/event/B__e") == 118);
         assert_int_equal(sink_in_flight(sink), 0);
         sink_destroy(sink);
 }
