@@ -182,17 +182,35 @@ static const struct rcase cases[] = {
           "{\"channel\":\"/meta/connect\",\"successful\":false,\"error\":\"408::Timeout\","
           "\"advice\":{\"reconnect\":\"retry\",\"interval\":1000}}", ACT_RETRY, "advice_retry" },
 
-        /* --- never silent --- */
+        /* --- never silent, never an exit on a connect reply --- */
         { "unlisted error, no advice", 0, 200,
           "{\"channel\":\"/meta/connect\",\"successful\":false,\"error\":\"500::Something unexpected\"}",
+          ACT_BACKOFF, "connect_error" },
+        { "404 Unknown channel on a connect reply", 0, 200,
+          "{\"channel\":\"/meta/connect\",\"successful\":false,\"error\":\"404::Unknown channel\"}",
+          ACT_BACKOFF, "connect_error" },
+        { "channel doesn't exist on a connect reply", 0, 200,
+          "{\"channel\":\"/meta/connect\",\"successful\":false,"
+          "\"error\":\"400::The channel you requested to subscribe to doesn't exist {/topic/Nope}\"}",
+          ACT_BACKOFF, "connect_error" },
+        { "unsupported API version on a connect reply", 0, 200,
+          "{\"channel\":\"/meta/connect\",\"successful\":false,\"error\":\"400::Unsupported API version\"}",
+          ACT_BACKOFF, "connect_error" },
+        { "replay map error on a connect reply", 0, 200,
+          "{\"channel\":\"/meta/connect\",\"successful\":false,\"error\":\"400::The replayId for channel "
+          "{/topic/X} wasn't found using the provided replay ID map {}\"}", ACT_BACKOFF, "connect_error" },
+        { "unlisted error on a subscribe reply", 0, 200,
+          "{\"channel\":\"/meta/subscribe\",\"successful\":false,\"error\":\"500::Something unexpected\"}",
           ACT_REHANDSHAKE, "unknown_error" },
         { "advice retry on a failed handshake", 0, 200,
           "{\"channel\":\"/meta/handshake\",\"successful\":false,\"error\":\"500::x\",\"advice\":{\"reconnect\":\"retry\"}}",
           ACT_REHANDSHAKE, "unknown_error" },
         { "reconnect none on a non-auth error", 0, 200,
           "{\"channel\":\"/meta/connect\",\"successful\":false,\"error\":\"500::x\",\"advice\":{\"reconnect\":\"none\"}}",
-          ACT_REHANDSHAKE, "unknown_error" },
+          ACT_BACKOFF, "connect_error" },
         { "a meta reply without successful", 0, 200, "{\"channel\":\"/meta/connect\"}",
+          ACT_BACKOFF, "connect_error" },
+        { "a subscribe reply without successful", 0, 200, "{\"channel\":\"/meta/subscribe\"}",
           ACT_REHANDSHAKE, "unknown_error" },
         { "status 0 with a reply counts as 200", 0, 0,
           "{\"channel\":\"/meta/connect\",\"successful\":true}", ACT_NONE, "ok" },
