@@ -167,9 +167,13 @@ static void test_corpus(void **state)
                         /* Join the warnings as the .warn file holds them. */
                         got = calloc(1, 4096);
                         assert_non_null(got);
+                        /* The file's mode is the checkout's, not the corpus's:
+                         * the warning on a readable literal secret is left out
+                         * (test_readable_secret_warns has it). */
                         for (i = 0, o = 0; i < cfg->nwarnings; i++)
-                                o += (size_t)snprintf(got + o, 4096 - o, "%s%s", i ? "\n" : "",
-                                                      cfg->warnings[i]);
+                                if (!strstr(cfg->warnings[i], "which group or others can read"))
+                                        o += (size_t)snprintf(got + o, 4096 - o, "%s%s", o ? "\n" : "",
+                                                              cfg->warnings[i]);
                         warns++;
                 } else {
                         errors++;
@@ -347,7 +351,9 @@ static void test_audience_default(void **state)
                          cases[i].login_url ? cases[i].login_url : "", cases[i].login_url ? "\n" : "");
                 cfg = must_load(text);
                 assert_string_equal(cfg->sf.audience, cases[i].audience);
-                assert_int_equal(cfg->nwarnings, 0);
+                /* Plain http (the emulator) warns that the credentials go in clear. */
+                assert_int_equal(cfg->nwarnings,
+                                 cases[i].login_url && !strncmp(cases[i].login_url, "http://", 7));
                 config_destroy(cfg);
         }
         /* Given: kept as is, even against a sandbox login URL. */
@@ -462,7 +468,10 @@ static void test_every_key(void **state)
         assert_int_equal(cfg->routes[3].partition_by, ROUTE_PARTITION_CHANNEL);
         /* An explicit value wins over the /data/ default. */
         assert_int_equal(cfg->routes[4].partition_by, ROUTE_PARTITION_CHANNEL);
-        assert_int_equal(cfg->nwarnings, 0);
+        /* Only the plain-http login URL's. */
+        assert_int_equal(cfg->nwarnings, 1);
+        assert_non_null(strstr(cfg->warnings[0], "salesforce.login_url: http:// sends the password "
+                                                 "and client secret in clear; use https://"));
         config_destroy(cfg);
 }
 
@@ -621,8 +630,9 @@ static void test_examples(void **state)
                         fail_msg("%s", err);
                 assert_int_equal(cfg->sf.flow, flows[i]);
                 assert_true(cfg->nroutes >= 1);
-                if (cfg->nwarnings)
-                        fail_msg("%s: %s", examples[i], cfg->warnings[0]);
+                /* The demo's emulator is plain http, and says so. */
+                if (cfg->nwarnings > (strcmp(examples[i], "config/demo.yaml") == 0))
+                        fail_msg("%s: %s", examples[i], cfg->warnings[cfg->nwarnings - 1]);
                 config_destroy(cfg);
         }
         /* Every file in config/ is one of the documented examples. */
