@@ -89,7 +89,7 @@ static void log_hardening(int allowed)
                 "core_dumps=%s dumpable=%d core_limit=%s%s",
                 allowed ? "allowed" : (dumpable == 0 && rl.rlim_cur == 0 ? "disabled" : "failed"),
                 dumpable, rl.rlim_cur == RLIM_INFINITY ? "unlimited" : rl.rlim_cur == 0 ? "0" : "set",
-                allowed ? " err=\"SFBRIDGE_CORE_DUMPS=1: a core dump would hold the secrets\"" : "");
+                allowed ? " by=SFBRIDGE_CORE_DUMPS" : "");
 }
 
 static int core_dumps_allowed;
