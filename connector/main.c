@@ -23,6 +23,7 @@
 #include "config.h"
 #include "jwt.h"
 #include "log.h"
+#include "secure_file.h"
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reload_requested;
@@ -174,9 +175,14 @@ static int file_digest(const char *path, unsigned char *md, unsigned *md_len)
 {
         unsigned char buf[4096];
         EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-        FILE *fp = fopen(path, "rb");
+        char err[256];
+        int fd = secure_file_open(path, "salesforce.auth.private_key_file", NULL, err, sizeof(err));
+        FILE *fp = fd == -1 ? NULL : fdopen(fd, "rb"); /* a FIFO must not hang a reload */
         size_t n;
         int rc = -1;
+
+        if (fd != -1 && !fp)
+                close(fd);
 
         if (ctx && fp && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1) {
                 while ((n = fread(buf, 1, sizeof(buf), fp)) > 0)

@@ -161,6 +161,18 @@ else
 fi
 sleep 0.5
 if alive && ready; then ok "broken key file: still running and ready"; else not_ok "broken key file: still running and ready"; fi
+# A FIFO in place of the key file must not hang the reload (issue 14).
+rm -f "$SF_JWT_KEY"; mkfifo "$SF_JWT_KEY"
+kill -HUP "$BRIDGE_PID"
+wait_for 10 log_grows " level=error msg=reload " 1 || :
+if grep " level=error msg=reload " "$T/bridge.log" | grep -q "$SF_JWT_KEY is not a regular file"; then
+        ok "key file replaced by a FIFO: the reload says so"
+else
+        not_ok "key file replaced by a FIFO: the reload says so"
+fi
+if alive && ready; then ok "key file replaced by a FIFO: still running and ready"; else
+        not_ok "key file replaced by a FIFO: still running and ready"; fi
+rm -f "$SF_JWT_KEY"; printf 'this is not a PEM key\n' >"$SF_JWT_KEY"
 # A login needed while the file is broken: an error naming it, retried at
 # the backoff pace, never an exit; fixing the file is enough.
 logins=$(count " msg=login ")
