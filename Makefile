@@ -110,11 +110,13 @@ certs: tests/certs/server.pem
 tests/certs/server.pem: tests/gen-certs.sh
 	sh tests/gen-certs.sh tests/certs
 
-# Both flavours build on every core; the runner runs SFB_JOBS programs at once.
+# Both flavours and the fuzz targets build on every core; the runner runs
+# SFB_JOBS programs at once.
 NPROC := $(shell nproc 2>/dev/null || echo 2)
 test: deps
 	$(MAKE) -j$(NPROC) all
 	$(MAKE) -j$(NPROC) FLAVOUR=asan all
+	$(MAKE) -j$(NPROC) fuzz
 	$(MAKE) certs
 	$(MAKE) test-run
 
