@@ -20,6 +20,7 @@
 #include "config_internal.h"
 #include "expand.h"
 #include "kafka_conf.h"
+#include "secure_file.h"
 
 /* A routing file is a few kilobytes; a megabyte is a wrong path. */
 #define CONFIG_FILE_MAX (1024 * 1024)
@@ -182,12 +183,41 @@ static const yaml_mark_t *type_mark(const yaml_node_t *key, const yaml_node_t *v
                                                                         &value->start_mark;
 }
 
+/*
+ * A value that is a secret's and another key's at once (`password: &pw x`
+ * then `username: *pw`) would be shown as the other key's: in an error, in
+ * `check`'s plan, in the log. Refused, at the key, without the value.
+ */
+static int refuse_shared_secret(struct loader *ld, const yaml_node_t *key, const yaml_node_t *value,
+                                int secret, const char *display)
+{
+        /* Secret keys may share one (two orgs, one password): the other key is refused. */
+        if (secret || !config_node_shares_secret(ld, value))
+                return 0;
+        config_error(ld, key ? &key->start_mark : NULL, display,
+                     "shares its value with a secret key (anchor & and alias *); only secret keys "
+                     "may share a secret: write the value out");
+        return -1;
+}
+
+/* Remembers the first secret written in the file itself rather than as ${VAR}. */
+static void note_literal_secret(struct loader *ld, const yaml_node_t *value, const char *display)
+{
+        if (ld->literal_secret || strstr((const char *)value->data.scalar.value, "${"))
+                return;
+        ld->literal_secret = 1;
+        ld->literal_mark = value->start_mark;
+        snprintf(ld->literal_key, sizeof(ld->literal_key), "%s", display);
+}
+
 static void set_scalar(struct loader *ld, void *base, const struct key_def *kd, struct seen *sn,
                        const yaml_node_t *key, const yaml_node_t *value, const char *display)
 {
         char *text;
 
         sn->value_mark = value->start_mark;
+        if (refuse_shared_secret(ld, key, value, kd->secret, display) == -1)
+                return;
         if (value->type != YAML_SCALAR_NODE) {
                 char list[MSG_MAX];
 
@@ -203,6 +233,8 @@ static void set_scalar(struct loader *ld, void *base, const struct key_def *kd, 
         }
         if (is_null(value))
                 return;
+        if (kd->secret)
+                note_literal_secret(ld, value, display);
         if (!(text = expand_node(ld, value, display)))
                 return;
         if (!text[0]) {
@@ -276,6 +308,8 @@ static void set_properties(struct loader *ld, const yaml_node_t *key, const yaml
                                 goto out;
                         }
                 }
+                if (refuse_shared_secret(ld, k, v, config_property_is_secret(name), path) == -1)
+                        goto out;
                 if (v->type != YAML_SCALAR_NODE) {
                         config_error(ld, type_mark(k, v), path,
                                      "expected a single value (text, number or boolean), found %s",
@@ -286,6 +320,8 @@ static void set_properties(struct loader *ld, const yaml_node_t *key, const yaml
                         config_error(ld, &k->start_mark, path, "has no value");
                         goto out;
                 }
+                if (config_property_is_secret(name))
+                        note_literal_secret(ld, v, path);
                 if (!(prop->name = strdup(name))) {
                         config_oom(ld);
                         goto out;
@@ -504,6 +540,8 @@ static void set_partitions(struct loader *ld, const yaml_node_t *key, const yaml
                                 return;
                         }
                 }
+                if (refuse_shared_secret(ld, k, v, 0, path) == -1)
+                        return;
                 if (v->type != YAML_SCALAR_NODE || is_null(v)) {
                         config_error(ld, type_mark(k, v), path, "expected a partition number, found %s",
                                      v->type == YAML_SCALAR_NODE ? "nothing" : node_kind(v));
@@ -657,24 +695,63 @@ static const yaml_mark_t *parent_mark(const struct scope *sc, const char *path)
 static int check_file_readable(struct loader *ld, const char *key, const char *file,
                                const struct seen *sn)
 {
+        char msg[MSG_MAX], byte;
         struct stat st;
-        char byte;
         int fd, rc = 0;
 
-        fd = open(file, O_RDONLY | O_CLOEXEC);
+        /* Never blocks: a FIFO or a device is refused before anything is read. */
+        fd = secure_file_open(file, NULL, &st, msg, sizeof(msg));
         if (fd == -1) {
-                config_error(ld, &sn->value_mark, key, "cannot read %s: %s", file, strerror(errno));
+                if (errno == EINVAL && !S_ISDIR(st.st_mode))
+                        config_error(ld, &sn->value_mark, key, "%s", msg);
+                else
+                        config_error(ld, &sn->value_mark, key, "cannot read %s: %s", file,
+                                     strerror(errno == EINVAL ? EISDIR : errno));
                 return -1;
         }
-        if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-                config_error(ld, &sn->value_mark, key, "cannot read %s: %s", file, strerror(EISDIR));
-                rc = -1;
-        } else if (read(fd, &byte, 1) == -1) {
+        if (read(fd, &byte, 1) == -1) {
                 config_error(ld, &sn->value_mark, key, "cannot read %s: %s", file, strerror(errno));
                 rc = -1;
         }
         close(fd);
         return rc;
+}
+
+/* Keys naming a file whose contents are a secret (the CA bundle is not one). */
+static int is_secret_file(const struct key_def *kd)
+{
+        return strcmp(kd->path, "salesforce.auth.private_key_file") == 0 ||
+               strcmp(kd->path, "salesforce.auth.refresh_token_file") == 0;
+}
+
+/*
+ * A key or token file: a regular file (the token file may not exist yet: the
+ * first rotation writes it, mode 0600), and a warning when other users can
+ * read it.
+ */
+static int check_secret_file(struct loader *ld, const char *key, const char *file,
+                             const struct seen *sn)
+{
+        char msg[MSG_MAX];
+        struct stat st;
+        int fd;
+
+        fd = secure_file_open(file, NULL, &st, msg, sizeof(msg));
+        if (fd == -1) {
+                if (errno == ENOENT)
+                        return 0;
+                if (errno == EINVAL)
+                        config_error(ld, &sn->value_mark, key, "%s", msg);
+                else
+                        config_error(ld, &sn->value_mark, key, "cannot read %s: %s", file, strerror(errno));
+                return -1;
+        }
+        close(fd);
+        if (secure_file_exposed(&st))
+                config_warn(ld, &sn->value_mark, key,
+                            "%s holds a secret and is readable by group or others (mode %04o); "
+                            "chmod 600 it", file, (unsigned)(st.st_mode & 07777));
+        return 0;
 }
 
 /* The file's contents as run will read them (a JWT key is loaded, never shown). */
@@ -772,6 +849,9 @@ static void check_globals(struct loader *ld, const struct scope *sc, int with_sf
                 if (kd->check_file && sn->has_value &&
                     check_file_contents(ld, kd, key, *(char **)field_at(base, kd), sn) == -1)
                         return;
+                if (is_secret_file(kd) && sn->has_value &&
+                    check_secret_file(ld, key, *(char **)field_at(base, kd), sn) == -1)
+                        return;
         }
 }
 
@@ -801,6 +881,16 @@ static void check_auth(struct loader *ld, const struct scope *sc)
                                      "is %s by default; %s", cfg->sf.login_url, what);
                 return;
         }
+        /* Every flow sends a credential to the login URL: a password, a
+         * client secret, a refresh token or a signed assertion. Only a
+         * warning: the emulator listens on plain http. */
+        if (url_seen->has_value && strncasecmp(cfg->sf.login_url, "http://", 7) == 0)
+                config_warn(ld, &url_seen->value_mark, key,
+                            "http:// sends the %s in clear; use https://",
+                            cfg->sf.flow == AUTH_PASSWORD ? "password and client secret" :
+                            cfg->sf.flow == AUTH_JWT ? "signed assertion and the access token" :
+                            cfg->sf.flow == AUTH_REFRESH_TOKEN ? "refresh token and client secret" :
+                                                                  "client secret");
         if (!cfg->sf.audience && !(cfg->sf.audience = strdup(config_default_audience(cfg->sf.login_url))))
                 config_oom(ld);
 }
@@ -1205,6 +1295,8 @@ static void load_document(struct loader *ld)
         struct scope sc = { 0 };
         size_t i;
 
+        if (config_check_depth(ld) == -1)
+                return;
         if (!yaml_parser_initialize(&parser)) {
                 config_oom(ld);
                 return;
@@ -1273,18 +1365,23 @@ static void load_document(struct loader *ld)
                 settle_orgs(ld);
         if (!ld->failed)
                 build_units(ld);
+        if (!ld->failed && ld->literal_secret && (ld->file_mode & (S_IRGRP | S_IROTH)))
+                config_warn(ld, &ld->literal_mark, ld->literal_key,
+                            "a secret written in %s, which group or others can read (mode %04o); "
+                            "chmod 600 the file, or use ${VAR}", ld->path, ld->file_mode & 07777);
 }
 
 static void config_sf_free(struct config_sf *sf);
 
-struct config *config_load_string(const char *path, const char *text, size_t len,
-                                  char *errstr, size_t errstr_size)
+static struct config *load_text(const char *path, const char *text, size_t len, unsigned mode,
+                                char *errstr, size_t errstr_size)
 {
         struct loader ld;
         struct config *cfg;
 
         memset(&ld, 0, sizeof(ld));
         ld.path = path;
+        ld.file_mode = mode;
         ld.text = text ? text : ""; /* libyaml asserts on a NULL input */
         ld.len = text ? len : 0;
         ld.errstr = errstr;
@@ -1317,6 +1414,12 @@ struct config *config_load_string(const char *path, const char *text, size_t len
         return cfg;
 }
 
+struct config *config_load_string(const char *path, const char *text, size_t len,
+                                  char *errstr, size_t errstr_size)
+{
+        return load_text(path, text, len, 0, errstr, errstr_size);
+}
+
 struct config *config_load(const char *path, char *errstr, size_t errstr_size)
 {
         struct config *cfg;
@@ -1324,13 +1427,17 @@ struct config *config_load(const char *path, char *errstr, size_t errstr_size)
         char *text;
         size_t len = 0;
         ssize_t n;
-        int fd;
+        int fd, flags;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC);
+        /* A pipe is fine (`-c <(envsubst < f)`, /dev/stdin), but the open must
+         * not wait for a FIFO's writer: one without any reads as empty. */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
         if (fd == -1) {
                 snprintf(errstr, errstr_size, "%s: cannot open: %s", path, strerror(errno));
                 return NULL;
         }
+        if ((flags = fcntl(fd, F_GETFL)) != -1)
+                fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
         if (fstat(fd, &st) == -1) {
                 snprintf(errstr, errstr_size, "%s: cannot read: %s", path, strerror(errno));
                 close(fd);
@@ -1368,7 +1475,8 @@ struct config *config_load(const char *path, char *errstr, size_t errstr_size)
                 free(text);
                 return NULL;
         }
-        cfg = config_load_string(path, text, len, errstr, errstr_size);
+        cfg = load_text(path, text, len, S_ISREG(st.st_mode) ? (unsigned)st.st_mode : 0, errstr,
+                        errstr_size);
         free(text);
         return cfg;
 }

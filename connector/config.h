@@ -57,6 +57,7 @@ struct config_route {
         enum route_value value;
         enum route_partition partition_by; /* default record_id on /data/, else channel */
         long long start;        /* REPLAY_NEW (default) or REPLAY_ALL */
+        int max_topics;         /* distinct topics a {entity} template may write to in a run */
         enum invalid_replay on_invalid_replay; /* route's own, else global */
         int line;               /* 1-based line of the route in the file */
         char *unit;             /* routes[].unit as written, or NULL */

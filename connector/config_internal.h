@@ -14,9 +14,10 @@
 
 #define PATH_MAX_LEN 256 /* a key path as shown in messages, e.g. routes[3].topic */
 #define MSG_MAX      512 /* one message, before file:line:column and the echo */
+#define CONFIG_DEPTH_MAX 64 /* flow nesting ([ {): the deepest key is 5 levels down */
 
 /* The number of entries in config_keys[]; config_keys.c checks it. */
-#define CONFIG_NKEYS 54
+#define CONFIG_NKEYS 55
 
 enum key_type {
         KEY_STRING,
@@ -117,8 +118,18 @@ struct loader {
         size_t top_routes_n;            /* ... this many */
         struct hidden *hidden;
         size_t nhidden, hidden_cap;
-        unsigned char *visited;         /* prescan: one flag per document node */
+        unsigned char *visited;         /* prescan: NODE_* flags per document node */
+        /* The config file's own mode (config_load), for the warning on a
+         * literal secret that other users can read; 0: not a file. */
+        unsigned file_mode;
+        int literal_secret;             /* a secret key's value is written in the file */
+        yaml_mark_t literal_mark;
+        char literal_key[PATH_MAX_LEN];
 };
+
+#define NODE_SHOWN  1                   /* reached under a key that is not secret */
+#define NODE_HIDDEN 2                   /* reached under an unknown key (never echoed) */
+#define NODE_SECRET 4                   /* reached under a secret key */
 
 /*
  * config_keys.c: the table of known keys and what a valid value is.
@@ -206,5 +217,20 @@ void config_yaml_failure(struct loader *ld, yaml_parser_t *parser);
  * @returns 0, or -1 when out of memory (nothing reported yet).
  */
 int config_prescan(struct loader *ld, yaml_node_t *root);
+
+/**
+ * @returns 1 when @p node is the value of a secret key and of one that is
+ *          not (an anchor & under one, an alias * under the other): its
+ *          value would be shown as the other key's. Needs config_prescan().
+ */
+int config_node_shares_secret(const struct loader *ld, const yaml_node_t *node);
+
+/**
+ * @brief Refuses YAML nested deeper than CONFIG_DEPTH_MAX flow levels ([ {)
+ *        by a cheap scan of the raw text, before libyaml (whose scanner is
+ *        quadratic in the nesting: 100,000 levels take 44 s) sees it.
+ * @returns 0, or -1 with the error reported at the line and column.
+ */
+int config_check_depth(struct loader *ld);
 
 #endif

@@ -294,6 +294,12 @@ const struct key_def config_keys[] = {
         { .path = "routes[].topic", .type = KEY_STRING, .required = REQUIRED, IN_ROUTE(topic),
           .doc = "Kafka topic: a-z A-Z 0-9 . _ -, at most 249 characters. {entity} (on /data/ "
                  "channels only) becomes the change event's entityName." },
+        { .path = "routes[].max_topics", .type = KEY_INT, .def = "100", .min = 1, .max = 100000,
+          IN_ROUTE(max_topics),
+          .doc = "With {entity} in topic: how many distinct topics the route may write to while "
+                 "it runs (each one Kafka creates, or must hold). An event whose entity would "
+                 "need one more is poison (reason too_many_topics): dead-lettered, or its route "
+                 "stops before it." },
         { .path = "routes[].key", .type = KEY_ENUM, .def = "replay_id", .values = route_key_values,
           IN_ROUTE(key),
           .doc = "Kafka record key: replay_id (the replay ID in decimal), record_id (the first "

@@ -11,12 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+
+#include "secure_file.h"
 
 #define JWT_HEADER "{\"alg\":\"RS256\"}"
 #define JWT_MAX_KEY_FILE (1024 * 1024)  /* a 16384-bit PEM key is ~13 KB */
@@ -82,16 +85,25 @@ static unsigned char *jwt_read_file(const char *path, size_t *len, char *errstr,
         struct stat st;
         size_t n = 0;
         FILE *fp;
+        int fd;
 
-        fp = fopen(path, "rb");
-        if (!fp) {
-                snprintf(errstr, errstr_size, "%s: cannot open private key file: %s", path,
-                         strerror(errno));
+        /* Opened without blocking and checked before any read: fopen() on a
+         * FIFO would wait for a writer forever, in `check` as in `run`. */
+        fd = secure_file_open(path, NULL, &st, errstr, errstr_size);
+        if (fd == -1) {
+                if (errno == EINVAL)
+                        snprintf(errstr, errstr_size, "%s: private key file is not a regular file (%s)",
+                                 path, secure_file_kind(st.st_mode));
+                else
+                        snprintf(errstr, errstr_size, "%s: cannot open private key file: %s", path,
+                                 strerror(errno));
                 return NULL;
         }
-        if (fstat(fileno(fp), &st) == -1 || !S_ISREG(st.st_mode)) {
-                snprintf(errstr, errstr_size, "%s: private key file is not a regular file", path);
-                goto fail;
+        if (!(fp = fdopen(fd, "rb"))) {
+                snprintf(errstr, errstr_size, "%s: cannot open private key file: %s", path,
+                         strerror(errno));
+                close(fd);
+                return NULL;
         }
         if (st.st_size > JWT_MAX_KEY_FILE) {
                 snprintf(errstr, errstr_size,

@@ -27,6 +27,9 @@ enum recovery_match {
 #define R_AUTH_ERROR   0x2  /* only when error or failureReason is a 401:: or 403:: */
 #define R_ROUTE        0x4  /* a refusal of one channel: per_route (see recovery.h) */
 #define R_SUCCESS      0x8  /* only on a successful reply */
+#define R_SETUP_ONLY   0x10 /* only on a handshake or subscribe reply: the same
+                             * words on a /meta/connect reply name no channel the
+                             * bridge asked for, so they cannot be a fatal cause */
 
 struct recovery_rule {
         enum recovery_match match;
@@ -123,20 +126,22 @@ static const struct recovery_rule recovery_rules[] = {
           .why = "400::Client ... but no BAYEUX_BROWSER cookie present: handshake" },
         { .match = M_TEXT, .prefix = "400::The replayId for channel",
           .text = "wasn't found using the provided replay ID map",
+          .flags = R_SETUP_ONLY,
           .action = ACT_FATAL, .cause = "replay_map",
           .why = "400::The replayId for channel {...} wasn't found: a client bug" },
         { .match = M_TEXT, .prefix = "400::The replayId", .text = "you provided was invalid",
           .action = ACT_INVALID_REPLAY, .cause = "invalid_replay",
           .why = "400::The replayId {N} you provided was invalid: on_invalid_replay" },
         { .match = M_TEXT, .prefix = "400::", .text = "The channel you requested to subscribe to",
-          .flags = R_ROUTE,
+          .flags = R_ROUTE | R_SETUP_ONLY,
           .action = ACT_FATAL, .cause = "unknown_channel",
           .why = "400::The channel you requested to subscribe to doesn't exist" },
         { .match = M_TEXT, .prefix = "404::", .text = "Unknown channel",
-          .flags = R_ROUTE,
+          .flags = R_ROUTE | R_SETUP_ONLY,
           .action = ACT_FATAL, .cause = "unknown_channel",
           .why = "404::Unknown channel (generic streaming)" },
         { .match = M_TEXT, .prefix = "400::", .text = "API version",
+          .flags = R_SETUP_ONLY,
           .action = ACT_FATAL, .cause = "api_version",
           .why = "400::Unsupported API version / API version in the URI is mandatory" },
         { .match = M_TEXT, .prefix = "403::", .text = "does not have access",
@@ -170,7 +175,11 @@ static const struct recovery_rule recovery_rules[] = {
           .action = ACT_RETRY, .cause = "advice_retry",
           .why = "failed /meta/connect, advice.reconnect = retry: after interval" },
 
-        /* Never silent. */
+        /* Never silent, never a reason to stop. */
+        { .match = M_ANY, .flags = R_CONNECT_ONLY,
+          .action = ACT_BACKOFF, .cause = "connect_error",
+          .why = "any other unsuccessful /meta/connect reply (404::Unknown channel, ...): "
+                 "backoff, handshake, resubscribe, log the text; never exit" },
         { .match = M_ANY,
           .action = ACT_REHANDSHAKE, .cause = "unknown_error",
           .why = "any other unsuccessful reply: handshake, resubscribe, log the text" },
@@ -230,9 +239,13 @@ static int recovery_is_auth_error(const char *s)
         return s && (!strncmp(s, "401::", 5) || !strncmp(s, "403::", 5));
 }
 
-static int recovery_text_matches(const struct recovery_rule *rule, const char *s)
+static int recovery_text_matches(const struct recovery_rule *rule, const struct bayeux_msg *msg,
+                                 const char *s)
 {
         if (!s)
+                return 0;
+        if ((rule->flags & R_SETUP_ONLY) && msg->kind != BAYEUX_HANDSHAKE &&
+            msg->kind != BAYEUX_SUBSCRIBE)
                 return 0;
         if (rule->prefix && strncmp(s, rule->prefix, strlen(rule->prefix)) != 0)
                 return 0;
@@ -273,7 +286,7 @@ static int recovery_matches(const struct recovery_rule *rule, const struct recov
                         return 0;
                 return 1;
         case M_ANY:
-                return 1;
+                return !(rule->flags & R_CONNECT_ONLY) || msg->kind == BAYEUX_CONNECT;
         case M_LOCAL:
                 return 0;
         }
@@ -309,7 +322,7 @@ struct recovery_decision recovery_classify(const struct recovery_input *in)
         texts[1] = in->msg->error;
         for (t = 0; t < 2; t++)
                 for (i = first_text; texts[t] && i < end_text; i++)
-                        if (recovery_text_matches(&recovery_rules[i], texts[t]))
+                        if (recovery_text_matches(&recovery_rules[i], in->msg, texts[t]))
                                 return recovery_decide(i);
         for (i = end_text; i < RECOVERY_NRULES; i++)
                 if (recovery_matches(&recovery_rules[i], in))
@@ -328,7 +341,7 @@ struct recovery_decision recovery_local(const char *cause)
                         return recovery_decide(i);
         /* A cause missing from the table is a bug; still never silent. */
         for (i = 0; i < RECOVERY_NRULES; i++)
-                if (recovery_rules[i].match == M_ANY)
+                if (recovery_rules[i].match == M_ANY && !recovery_rules[i].flags)
                         break;
         return recovery_decide(i);
 }

@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "secure_file.h"
+
 int token_file_read(const char *path, char **token, char *errstr, size_t errstr_size)
 {
         char buf[TOKEN_FILE_MAX + 2];
@@ -21,11 +23,13 @@ int token_file_read(const char *path, char **token, char *errstr, size_t errstr_
         int fd;
 
         *token = NULL;
-        fd = open(path, O_RDONLY | O_CLOEXEC);
+        /* Not blocking on a FIFO, and only a regular file. */
+        fd = secure_file_open(path, NULL, NULL, errstr, errstr_size);
         if (fd == -1) {
                 if (errno == ENOENT)
                         return 0;
-                snprintf(errstr, errstr_size, "%s: cannot read: %s", path, strerror(errno));
+                if (errno != EINVAL)
+                        snprintf(errstr, errstr_size, "%s: cannot read: %s", path, strerror(errno));
                 return -1;
         }
         while (n < sizeof(buf) - 1 && (r = read(fd, buf + n, sizeof(buf) - 1 - n)) != 0) {

@@ -22,6 +22,7 @@
 #include "http.h"
 #include "httpd.h"
 #include "log.h"
+#include "log_limit.h"
 #include "metrics.h"
 #include "murmur2.h"
 #include "recovery.h"
@@ -30,6 +31,7 @@
 #include "session.h"
 #include "org_limits.h"
 #include "sink_kafka.h"
+#include "topic_set.h"
 #include "unit.h"
 #include "units.h"
 
@@ -93,7 +95,17 @@ struct unit {
         unsigned char *stopped;        /* per route: once held before an event it cannot forward */
         long long *stopped_at;         /* ... that event's replay ID (LLONG_MIN: unreadable) */
         unsigned char *partition_warned; /* per route: said once that events lacked a record ID */
+        /* Per route, while nothing is stored for it and it started with -1:
+         * the replay ID of the first event seen. If that event's batch fails,
+         * a resubscribe with -1 would lose it, so the route comes back with -2
+         * and the events before the floor (older than its start) are passed
+         * over, counted, not produced. */
+        long long *floor_id;
+        unsigned char *floor_set;
+        unsigned long *floor_skipped;  /* per route: passed over in this batch */
         struct unit_tally dead;      /* dead letters per (route, reason) */
+        unsigned long unrouted_dead;   /* dead letters of events no route subscribes to */
+        struct topic_set **topics;     /* per route with {entity}: its topics (routes[].max_topics) */
 };
 
 static long long mono_ms(void)
@@ -127,6 +139,26 @@ static void unit_recovery(enum log_level lvl, const char *cause, const char *fmt
         snprintf(pairs, sizeof(pairs), "cause=%s action=%s %s", dec.cause, act, fmt);
         va_start(ap, fmt);
         log_vmsg(lvl, "recovery", pairs, ap);
+        va_end(ap);
+        metrics_recovery_inc(dec.cause, act);
+}
+
+/* unit_recovery() for what may come thousands of times in one answer: every
+ * one counted, the same (cause, key) written once per log_limit window. */
+static void unit_recovery_limited(const char *key, enum log_level lvl, const char *cause,
+                                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void unit_recovery_limited(const char *key, enum log_level lvl, const char *cause,
+                                  const char *fmt, ...)
+{
+        struct recovery_decision dec = recovery_local(cause);
+        const char *act = recovery_action_name(dec.action);
+        char pairs[512], kind[128];
+        va_list ap;
+
+        snprintf(pairs, sizeof(pairs), "cause=%s action=%s %s", dec.cause, act, fmt);
+        snprintf(kind, sizeof(kind), "%s/%s", dec.cause, key);
+        va_start(ap, fmt);
+        log_vmsg_limited(kind, lvl, "recovery", pairs, ap);
         va_end(ap);
         metrics_recovery_inc(dec.cause, act);
 }
@@ -237,6 +269,7 @@ static void unit_batch_reset(struct unit *br)
 
         br->events.len = 0;
         br->dead.len = 0;
+        br->unrouted_dead = 0;
         for (i = 0; i < br->cfg->nroutes; i++) {
                 br->last_id_set[i] = 0;
                 br->cdc_gaps[i] = 0;
@@ -272,6 +305,8 @@ static void unit_batch_committed(struct unit *br)
         for (i = 0; i < br->dead.len; i++)
                 metrics_dead_letters_add(config_route_label(&cfg->routes[br->dead.list[i].route]),
                                          br->dead.list[i].label, br->dead.list[i].n);
+        if (br->unrouted_dead)
+                metrics_dead_letters_add("_unrouted", "unrouted", br->unrouted_dead);
         for (i = 0; i < cfg->nroutes; i++) {
                 if (!br->last_id_set[i])
                         continue;
@@ -397,6 +432,10 @@ static const char *unit_resolve_hint(const char *reason)
                 return "create the topic (the cluster does not auto-create it), or set "
                        "kafka.dead_letter_topic, or move the route past it with `sfbridge replay "
                        "set`; then restart";
+        if (!strcmp(reason, "too_many_topics"))
+                return "raise the route's max_topics (each entity is a topic Kafka must hold), or "
+                       "set kafka.dead_letter_topic, or move the route past it with `sfbridge replay "
+                       "set`; then restart";
         if (!strcmp(reason, "dead_letter_failed"))
                 return "make kafka.dead_letter_topic exist and accept the record, or move the route "
                        "past it with `sfbridge replay set`; then restart";
@@ -502,9 +541,9 @@ static int unit_poison(struct unit *br, size_t ri, const struct bayeux_msg *m,
                 snprintf(err, err_size, "out of memory counting dead letters");
                 return SINK_FATAL;
         }
-        unit_recovery(LOG_WARN, "poison_event",
-                        "channel=%s replay_id=%s reason=%s topic=%s dead_letter_topic=%s err=\"%s\"",
-                        m->channel, id, reason, topic, dlq, why);
+        unit_recovery_limited(reason, LOG_WARN, "poison_event",
+                              "channel=%s replay_id=%s reason=%s topic=%s dead_letter_topic=%s err=\"%s\"",
+                              m->channel, id, reason, topic, dlq, why);
         return SINK_OK;
 }
 
@@ -632,6 +671,110 @@ static void unit_count_redelivered(struct unit *br, const struct config_route *r
                 metrics_redelivered_add(config_route_label(rt), 1);
 }
 
+/* A {entity} route's topic: admitted, or poison past routes[].max_topics.
+ * @returns NULL, or the poison reason with why set. */
+static const char *unit_topic_admit(struct unit *br, size_t ri, const char *topic, char *why,
+                                    size_t why_size)
+{
+        switch (topic_set_admit(br->topics[ri], topic)) {
+        case 1:
+                return NULL;
+        case 0:
+                snprintf(why, why_size, "the route already writes to %zu topics (routes[].max_topics); "
+                         "%.250s would be one more", topic_set_size(br->topics[ri]), topic);
+                return "too_many_topics";
+        default:
+                snprintf(why, why_size, "out of memory admitting topic %.250s", topic);
+                return "too_many_topics";
+        }
+}
+
+/*
+ * An event on a channel no route subscribes to (Salesforce sends only what
+ * was subscribed; a proxy or a broken server may not). No route means no
+ * replay position it could move past: with kafka.dead_letter_topic it is
+ * written there in its batch (reason unrouted), else it is counted and
+ * logged, once per window however many come.
+ * @returns SINK_OK, or the sink status of a failed batch (err set).
+ */
+static int unit_unrouted(struct unit *br, const struct bayeux_msg *m, char *err, size_t err_size)
+{
+        const char *dlq = br->cfg->kafka.dead_letter_topic;
+        const char *why = "an event on a channel no route subscribes to";
+        struct sink_dead_letter dl = { 0 };
+        char id[32];
+        int st;
+
+        unit_event_id(m, id, sizeof(id));
+        if (!dlq) {
+                unit_recovery_limited("unrouted", LOG_ERROR, "unrouted_event",
+                                      "channel=%s replay_id=%s err=\"%s\"", m->channel, id, why);
+                return SINK_OK;
+        }
+        dl.channel = m->channel;
+        dl.replay_id = id;
+        dl.error = why;
+        dl.topic = "";
+        dl.value = m->message.p;
+        dl.value_len = m->message.len;
+        st = sink_dead_letter(br->sink, &dl, err, err_size);
+        if (st == SINK_POISON) {
+                unit_recovery_limited("unrouted", LOG_ERROR, "unrouted_event",
+                                      "channel=%s replay_id=%s err=\"%s; its dead letter to %s cannot be "
+                                      "produced either: %s\"", m->channel, id, why, dlq, err);
+                return SINK_OK;
+        }
+        if (st != SINK_OK)
+                return st;
+        br->unrouted_dead++;
+        unit_recovery_limited("unrouted", LOG_WARN, "poison_event",
+                              "channel=%s replay_id=%s reason=unrouted topic= dead_letter_topic=%s "
+                              "err=\"%s\"", m->channel, id, dlq, why);
+        return SINK_OK;
+}
+
+/*
+ * A route that started with -1 and has nothing stored yet: remember its first
+ * event (the floor). Should that batch fail, the route is resubscribed with
+ * -2 (unit_replay_from) rather than -1, which would lose the batch and every
+ * event published until the resubscribe; the retained events older than the
+ * floor that -2 brings were never wanted and are passed over here.
+ * @returns 1 when the event lies before the floor (pass it over).
+ */
+static int unit_floor(struct unit *br, const struct config_route *rt, size_t ri, long long id)
+{
+        long long stored;
+
+        if (br->floor_set[ri]) {
+                if (id >= br->floor_id[ri])
+                        return 0;
+                br->floor_skipped[ri]++;
+                return 1;
+        }
+        if (rt->start != REPLAY_NEW || br->produced_set[ri] ||
+            replay_store_get(br->rs, rt->channel, &stored) == 0)
+                return 0;
+        br->floor_id[ri] = id;
+        br->floor_set[ri] = 1;
+        return 0;
+}
+
+/* One line per route and batch for the events passed over: never silent, never per event. */
+static void unit_floor_report(struct unit *br)
+{
+        size_t i;
+
+        for (i = 0; i < br->cfg->nroutes; i++) {
+                if (!br->floor_skipped[i])
+                        continue;
+                log_msg(LOG_INFO, "replay_before_start",
+                        "channel=%s skipped=%lu first_replay_id=%lld reason=\"resubscribed with -2 after "
+                        "the route's first batch failed; these events are older than its start (-1)\"",
+                        br->cfg->routes[i].channel, br->floor_skipped[i], br->floor_id[i]);
+                br->floor_skipped[i] = 0;
+        }
+}
+
 /*
  * One batch: every event of the response, in order, into one Kafka batch
  * (a transaction with exactly_once) with the replay gaps waiting to be
@@ -666,13 +809,16 @@ static void unit_take_batch(struct unit *br, const struct bayeux_response *resp)
                         continue;
                 rt = config_find_route(cfg, m->channel);
                 if (!rt) {
-                        unit_recovery(LOG_ERROR, "unrouted_event", "channel=%s err=\"an event "
-                                        "on a channel no route subscribes to\"", m->channel);
+                        st = unit_unrouted(br, m, err, sizeof(err));
+                        if (st != SINK_OK)
+                                break;
                         continue;
                 }
                 ri = (size_t)(rt - cfg->routes);
                 if (!session_route_up(br->sess, ri))
                         continue; /* held, not lost: its committed replay ID stays before them */
+                if (m->problem == BAYEUX_EVENT_OK && unit_floor(br, rt, ri, m->replay_id))
+                        continue; /* older than the route's start (-1): never wanted */
                 unit_count_redelivered(br, rt, m);
                 /* An event that cannot be produced is poison: dead-lettered or its route stops. */
                 reason = NULL;
@@ -691,6 +837,8 @@ static void unit_take_batch(struct unit *br, const struct bayeux_response *resp)
                                 rendered = 1;
                                 if (rc == ROUTER_ILLEGAL_TOPIC)
                                         reason = "illegal_topic";
+                                else if (br->topics[ri])
+                                        reason = unit_topic_admit(br, ri, rec.topic, why, sizeof(why));
                         }
                 }
                 if (!reason && sink_poison_count(br->sink)) {
@@ -705,8 +853,9 @@ static void unit_take_batch(struct unit *br, const struct bayeux_response *resp)
                 }
                 if (!reason) {
                         if (warned & ~ROUTER_WARN_NO_PARTITION_ID)
-                                log_msg(LOG_WARN, "event_incomplete", "channel=%s replay_id=%lld topic=%s",
-                                        m->channel, m->replay_id, rec.topic);
+                                log_msg_limited(rt->channel, LOG_WARN, "event_incomplete",
+                                                "channel=%s replay_id=%lld topic=%s", m->channel,
+                                                m->replay_id, rec.topic);
                         /* Once per route, not per event: a stream of such events would flood the log. */
                         if ((warned & ROUTER_WARN_NO_PARTITION_ID) && !br->partition_warned[ri]) {
                                 br->partition_warned[ri] = 1;
@@ -759,6 +908,8 @@ static void unit_take_batch(struct unit *br, const struct bayeux_response *resp)
                         br->cdc_gaps[ri]++;
         }
         buf_trim(&br->scratch, BAYEUX_KEEP_BYTES);
+        unit_floor_report(br);
+        log_limit_flush(0);
         if (st == SINK_FATAL) {
                 snprintf(br->fatal, sizeof(br->fatal), "%s", err);
                 return;
@@ -848,8 +999,12 @@ static long long unit_replay_from(void *ctx, const struct config_route *rt)
                 return REPLAY_NEW;
         if (br->group_mode)
                 unit_org_first_login(br);
-        if (replay_store_get(br->rs, rt->channel, &id) == 0)
+        if (replay_store_get(br->rs, rt->channel, &id) == 0) {
+                br->floor_set[rt - br->cfg->routes] = 0;
                 return id;
+        }
+        if (br->floor_set[rt - br->cfg->routes])
+                return REPLAY_ALL; /* its first batch failed: see unit_floor() */
         return rt->start;
 }
 
@@ -1308,7 +1463,7 @@ struct unit *unit_new(const struct config *cfg, const struct unit_env *env, char
         struct unit *br = calloc(1, sizeof(*br));
         struct session_opts sopts = { 0 };
         struct session_hooks hooks = { 0 };
-        size_t n = cfg->nroutes + 1;
+        size_t n = cfg->nroutes + 1, i;
 
         if (!br) {
                 snprintf(errstr, errstr_size, "out of memory");
@@ -1330,10 +1485,22 @@ struct unit *unit_new(const struct config *cfg, const struct unit_env *env, char
             !(br->produced_id = calloc(n, sizeof(*br->produced_id))) ||
             !(br->produced_set = calloc(n, 1)) ||
             !(br->committed_id = calloc(n, sizeof(*br->committed_id))) ||
-            !(br->committed_set = calloc(n, 1))) {
+            !(br->committed_set = calloc(n, 1)) ||
+            !(br->floor_id = calloc(n, sizeof(*br->floor_id))) || !(br->floor_set = calloc(n, 1)) ||
+            !(br->floor_skipped = calloc(n, sizeof(*br->floor_skipped))) ||
+            !(br->topics = calloc(n, sizeof(*br->topics)))) {
                 snprintf(errstr, errstr_size, "out of memory");
                 unit_destroy(br);
                 return NULL;
+        }
+        for (i = 0; i < cfg->nroutes; i++) {
+                if (!strstr(cfg->routes[i].topic, "{entity}"))
+                        continue;
+                if (!(br->topics[i] = topic_set_new((size_t)cfg->routes[i].max_topics))) {
+                        snprintf(errstr, errstr_size, "out of memory");
+                        unit_destroy(br);
+                        return NULL;
+                }
         }
         /* A single instance proves its start before it claims (then runs for
          * real after session_restart); a group's unit was chosen by the group. */
@@ -1366,8 +1533,11 @@ struct unit *unit_new(const struct config *cfg, const struct unit_env *env, char
 
 void unit_destroy(struct unit *br)
 {
+        size_t i;
+
         if (!br)
                 return;
+        log_limit_flush(1); /* a burst held back is still reported */
         org_limits_destroy(br->limits);
         session_destroy(br->sess);
         sink_destroy(br->sink);
@@ -1386,6 +1556,12 @@ void unit_destroy(struct unit *br)
         free(br->produced_set);
         free(br->committed_id);
         free(br->committed_set);
+        free(br->floor_id);
+        free(br->floor_set);
+        free(br->floor_skipped);
+        for (i = 0; br->topics && i < br->cfg->nroutes; i++)
+                topic_set_free(br->topics[i]);
+        free(br->topics);
         free(br->dead.list);
         free(br);
 }

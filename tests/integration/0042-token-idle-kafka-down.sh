@@ -21,7 +21,7 @@ fi
 stream_wait
 recovered_within 20 "after the idle token"
 expect_delivery "token idle during a Kafka outage"
-log_has "the refusal is classified as an auth failure" "cause=auth_invalid"
+check_recoveries_logged "the refusal is classified as an auth failure" auth_invalid any
 logins=$(grep -c ' msg=login flow=password ' "$T/bridge.log")
 if [ "$logins" -ge 2 ]; then ok "logged in again ($logins logins)"; else not_ok "logged in again" "$logins login(s)"; fi
 fault_finish

@@ -15,5 +15,5 @@ recovered_within 10 "after repeated revocation"
 expect_delivery "token revocation x10"
 n=$(metric 'sfbridge_reauth_total{cause="auth_invalid"}')
 [ "${n:-0}" -ge 5 ] && ok "re-logins counted by cause ($n)" || not_ok "re-logins counted by cause" "sfbridge_reauth_total{cause=\"auth_invalid\"}=$n"
-log_has "recovery logged with its cause" "msg=recovery cause=auth_invalid action=reauth"
+check_recoveries_logged "token revocation" auth_invalid reauth
 fault_finish

@@ -9,6 +9,6 @@ fault_admin forget-clients
 stream_wait
 recovered_within 10 "after forget-clients"
 expect_delivery "unknown client"
-log_has "recovery logged" "msg=recovery cause=unknown_client action=rehandshake"
+check_recoveries_logged "forget-clients" unknown_client rehandshake
 assert_eq "no re-login for an unknown client" "" "$(metric 'sfbridge_reauth_total{cause="unknown_client"}')"
 fault_finish

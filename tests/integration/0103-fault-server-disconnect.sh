@@ -8,5 +8,5 @@ fault_admin disconnect
 stream_wait
 recovered_within 10 "after a server disconnect"
 expect_delivery "server disconnect"
-grep -q 'msg=recovery cause=server_disconnect\|msg=recovery cause=unknown_client' "$T/bridge.log" && ok "recovery logged" || not_ok "recovery logged"
+check_recoveries_logged "server disconnect" 'server_disconnect|unknown_client' rehandshake
 fault_finish

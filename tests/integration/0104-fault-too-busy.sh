@@ -10,7 +10,7 @@ fault_admin too-busy 3
 stream_wait
 recovered_within 10 "after too busy"
 expect_delivery "too busy"
-log_has "recovery logged as too_busy" "msg=recovery cause=too_busy action=backoff_long"
+check_recoveries_logged "too busy" too_busy backoff_long
 tokens_after=$(sfsim_admin GET /admin/stats | sed -n 's/.*"tokens_issued":\([0-9]*\).*/\1/p')
 assert_eq "too busy: no new login" "$tokens_before" "$tokens_after"
 assert_eq "too busy: not counted as a re-login" "" "$(metric 'sfbridge_reauth_total{cause="too_busy"}')"

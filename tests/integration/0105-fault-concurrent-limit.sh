@@ -13,7 +13,5 @@ fault_admin clear
 stream_wait
 recovered_within 15 "after the limit lifted"
 expect_delivery "concurrent limit"
-log_has "recovery logged as concurrent_limit" "cause=concurrent_limit"
-n=$(metric 'sfbridge_recoveries_total{cause="concurrent_limit",action="backoff_long"}')
-[ "${n:-0}" -ge 1 ] && ok "counted by cause ($n)" || not_ok "counted by cause" "$n"
+check_recoveries_logged "concurrent limit" concurrent_limit backoff_long
 fault_finish

@@ -8,5 +8,5 @@ fault_admin close-mid-poll 3
 stream_wait
 recovered_within 10 "after closed connections"
 expect_delivery "connection closed mid-poll"
-log_has "recovery logged as a transport failure" "msg=recovery cause=transport"
+check_recoveries_logged "closed mid-poll" transport any
 fault_finish

@@ -9,5 +9,5 @@ fault_admin malformed 3
 stream_wait
 recovered_within 10 "after malformed answers"
 expect_delivery "malformed JSON"
-log_has "recovery logged as malformed" "msg=recovery cause=malformed_response"
+check_recoveries_logged "malformed answers" malformed_response any
 fault_finish

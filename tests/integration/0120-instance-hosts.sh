@@ -35,7 +35,7 @@ st=$(sfsim_admin GET /admin/stats)
 lb=$(printf '%s' "$st" | sed -n 's/.*"lb_refused":\([0-9]*\).*/\1/p')
 [ "${lb:-0}" -ge 1 ] && ok "the load-balancer cookie expired under the bridge ($lb times)" \
         || not_ok "the load-balancer cookie expired under the bridge" "$st"
-log_has "the expired cookie led to a new handshake" "msg=recovery cause=unknown_client action=rehandshake"
+check_recoveries_logged "the expired cookie led to a new handshake" unknown_client rehandshake
 hs=$(printf '%s' "$st" | sed -n 's/.*"handshakes":\([0-9]*\).*/\1/p')
 note "sfsim: handshakes=$hs lb_refused=$lb wrong_host=$(printf '%s' "$st" | sed -n 's/.*"wrong_host":\([0-9]*\).*/\1/p')"
 fault_finish

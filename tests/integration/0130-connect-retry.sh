@@ -22,21 +22,13 @@ sleep 1
 # --- HTTP 503 on connect: same client ---------------------------------------
 h0=$(sfsim_stat handshakes)
 fault_admin http-503 2
-if wait_for 10 grep -q 'msg=recovery cause=http_5xx action=retry' "$T/bridge.log"; then
-        ok "503 on /meta/connect: retried on the same clientId"
-else
-        not_ok "503 on /meta/connect: retried on the same clientId"
-fi
+check_recoveries_logged -w 10 "503 on /meta/connect: retried on the same clientId" http_5xx retry
 sleep 1
 assert_eq "503 on /meta/connect: no new handshake" "$h0" "$(sfsim_stat handshakes)"
 
 # --- connection closed mid-poll: same client --------------------------------
 fault_admin close-mid-poll 2
-if wait_for 10 grep -q 'msg=recovery cause=transport action=retry' "$T/bridge.log"; then
-        ok "closed mid-poll: retried on the same clientId"
-else
-        not_ok "closed mid-poll: retried on the same clientId"
-fi
+check_recoveries_logged -w 10 "closed mid-poll: retried on the same clientId" transport retry
 sleep 1
 assert_eq "closed mid-poll: no new handshake" "$h0" "$(sfsim_stat handshakes)"
 assert_eq "one live client" 1 "$(sfsim_stat clients)"

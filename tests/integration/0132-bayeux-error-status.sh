@@ -12,32 +12,20 @@ count() {
         grep -c "$1" "$T/bridge.log"
 }
 
-count_ge() {
-        [ "$(count "$1")" -ge "$2" ]
-}
-
 fault_setup it-bayeux-status
 stream_start 15 20 0.3
 sleep 1
 
 # --- 403::Unknown client in an HTTP 400 ----------------------------------------
 fault_admin "forget-clients&status=400"
-if wait_for 10 count_ge 'msg=recovery cause=unknown_client action=rehandshake' 1; then
-        ok "HTTP 400 holding 403::Unknown client: re-handshake (cause unknown_client)"
-else
-        not_ok "HTTP 400 holding 403::Unknown client: re-handshake (cause unknown_client)"
-fi
+check_recoveries_logged -w 10 "HTTP 400 holding 403::Unknown client: re-handshake (cause unknown_client)" unknown_client rehandshake 1
 assert_eq "not classified by the status alone" 0 "$(count 'cause=http_4xx')"
 wait_for 10 ready
 fault_admin clear
 
 # --- 401::Authentication invalid in an HTTP 401 ---------------------------------
 fault_admin "revoke-tokens&status=401"
-if wait_for 10 count_ge 'msg=recovery cause=auth_invalid action=reauth' 1; then
-        ok "HTTP 401 holding 401::Authentication invalid: new token (cause auth_invalid)"
-else
-        not_ok "HTTP 401 holding 401::Authentication invalid: new token (cause auth_invalid)"
-fi
+check_recoveries_logged -w 10 "HTTP 401 holding 401::Authentication invalid: new token (cause auth_invalid)" auth_invalid reauth 1
 assert_eq "not classified as a bare HTTP 401" 0 "$(count 'cause=http_401')"
 wait_for 10 ready
 fault_admin clear
@@ -45,21 +33,13 @@ fault_admin clear
 # --- 403::Unknown client with reconnect: none ----------------------------------
 reauth0=$(count 'action=reauth')
 fault_admin "forget-clients&advice=none"
-if wait_for 10 count_ge 'msg=recovery cause=unknown_client action=rehandshake' 2; then
-        ok "Unknown client with reconnect none: re-handshake"
-else
-        not_ok "Unknown client with reconnect none: re-handshake"
-fi
+check_recoveries_logged -w 10 "Unknown client with reconnect none: re-handshake" unknown_client rehandshake 2
 wait_for 10 ready
 fault_admin clear
 
 # --- server-side disconnect, reconnect: none (sfsim's default now) -------------
 fault_admin disconnect
-if wait_for 10 count_ge 'msg=recovery cause=server_disconnect action=rehandshake' 1; then
-        ok "server disconnect with reconnect none: re-handshake"
-else
-        not_ok "server disconnect with reconnect none: re-handshake"
-fi
+check_recoveries_logged -w 10 "server disconnect with reconnect none: re-handshake" server_disconnect rehandshake 1
 assert_eq "no new login for either" "$reauth0" "$(count 'action=reauth')"
 
 stream_wait

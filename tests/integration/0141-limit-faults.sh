@@ -20,18 +20,14 @@ if wait_for 10 not_ready; then ok "daily limit: not ready"; else not_ok "daily l
 sleep 2
 fault_admin clear
 recovered_within 15 "after the daily limit"
-log_has "daily limit: logged by cause" "cause=daily_limit action=backoff_long"
-n=$(metric 'sfbridge_recoveries_total{cause="daily_limit",action="backoff_long"}')
-[ "${n:-0}" -ge 1 ] && ok "daily limit: counted ($n)" || not_ok "daily limit: counted" "$n"
+check_recoveries_logged "daily limit" daily_limit backoff_long
 
 fault_admin server-limit 2
 fault_admin forget-clients
 if wait_for 10 not_ready; then ok "server limit: not ready"; else not_ok "server limit: not ready"; fi
 stream_wait
 recovered_within 15 "after the server limit"
-log_has "server limit: logged by cause" "cause=server_limit action=backoff_long"
-n=$(metric 'sfbridge_recoveries_total{cause="server_limit",action="backoff_long"}')
-[ "${n:-0}" -ge 1 ] && ok "server limit: counted ($n)" || not_ok "server limit: counted" "$n"
+check_recoveries_logged "server limit" server_limit backoff_long
 assert_eq "no new login for either" "$tokens_before" "$(tokens)"
 expect_delivery "org limits"
 fault_finish

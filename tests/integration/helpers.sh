@@ -175,6 +175,59 @@ assert_file_not_contains() {
         fi
 }
 
+# check_recoveries_logged [-w S] [-l LOG] NAME CAUSE ACTION [MIN [MAX]]: LOG
+# ($T/bridge.log) holds at least MIN (1) and, when given, at most MAX lines
+# "msg=recovery cause=CAUSE action=ACTION", waiting up to S s (0) for MIN.
+# CAUSE may be an alternation (server_disconnect|unknown_client); ACTION
+# "any" takes every action. While the bridge's /metrics answers
+# ($METRICS_PORT), sfbridge_recoveries_total for the same cause and action
+# must count within the same bounds too: every recovery is logged once and
+# counted (README). One ok/not_ok line each.
+check_recoveries_logged() {
+        _cr_wait=0
+        _cr_log=$T/bridge.log
+        while :; do
+                case "$1" in
+                -w) _cr_wait=$2; shift 2 ;;
+                -l) _cr_log=$2; shift 2 ;;
+                *) break ;;
+                esac
+        done
+        _cr_cause=$2
+        _cr_action=$3
+        _cr_min=${4:-1}
+        _cr_max=${5:-}
+        [ "$_cr_action" = any ] && _cr_action='[a-z_]+'
+        _cr_re="msg=recovery cause=($_cr_cause) action=($_cr_action)( |\$)"
+        wait_for "$_cr_wait" _cr_logged_ge "$_cr_log" "$_cr_re" "$_cr_min"
+        _cr_n=$(grep -cE -- "$_cr_re" "$_cr_log" 2>/dev/null)
+        _cr_n=${_cr_n:-0}
+        if [ "$_cr_n" -ge "$_cr_min" ] && { [ -z "$_cr_max" ] || [ "$_cr_n" -le "$_cr_max" ]; }; then
+                ok "$1: recovery cause=$2 action=$3 logged $_cr_n time(s)"
+        else
+                not_ok "$1: recovery cause=$2 action=$3 logged $_cr_n time(s)" \
+                        "want ${_cr_min}..${_cr_max:-} lines matching [$_cr_re] in $_cr_log"
+                grep -E 'msg=recovery' "$_cr_log" 2>/dev/null | tail -n 5 | sed 's/^/#   /'
+        fi
+        [ -n "${METRICS_PORT:-}" ] || return 0
+        _cr_scrape=$(curl -sf --max-time 5 "http://127.0.0.1:$METRICS_PORT/metrics") || return 0
+        _cr_m=$(printf '%s\n' "$_cr_scrape" | awk -v c="$_cr_cause" -v a="$_cr_action" '
+                $1 ~ "^sfbridge_recoveries_total[{]" &&
+                $1 ~ ("[{,]cause=\"(" c ")\"") && $1 ~ ("[{,]action=\"(" a ")\"") { s += $2 }
+                END { print s + 0 }')
+        if [ "$_cr_m" -ge "$_cr_min" ] && { [ -z "$_cr_max" ] || [ "$_cr_m" -le "$_cr_max" ]; }; then
+                ok "$1: recovery cause=$2 action=$3 counted $_cr_m"
+        else
+                not_ok "$1: recovery cause=$2 action=$3 counted $_cr_m" \
+                        "want ${_cr_min}..${_cr_max:-} in sfbridge_recoveries_total"
+        fi
+}
+
+# _cr_logged_ge LOG ERE N: LOG holds at least N lines matching ERE.
+_cr_logged_ge() {
+        [ "$(grep -cE -- "$2" "$1" 2>/dev/null)" -ge "$3" ]
+}
+
 # finish: print a summary; exit non-zero if any not_ok. On failure, show the
 # tails of the logs of this test so the runner's log explains it.
 finish() {

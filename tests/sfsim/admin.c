@@ -426,7 +426,7 @@ static void fault(struct sim *sim, const struct admin_request *req, struct admin
                              "fault: unknown kind '%.100s' (known: revoke-tokens, forget-clients, disconnect, "
                              "too-busy, concurrent-limit, stall, close-mid-poll, http-503, malformed, "
                              "restricted-channel, subscribe-denied, daily-limit, server-limit, redeliver, "
-                             "forget-after-first-connect, clear)",
+                             "forget-after-first-connect, connect-unknown-channel, clear)",
                              kind);
                 return;
         }

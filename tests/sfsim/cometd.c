@@ -787,6 +787,13 @@ static void meta_connect(struct ctx *ctx, const cJSON *msg)
                 client_touch_locked(cl, sim_now_ms());
                 goto out_put;
         }
+        if (faults_take(&sim->faults, FAULT_CONNECT_UNKNOWN_CHANNEL)) {
+                reply = reply_new(msg, client_id(cl), "/meta/connect");
+                reply_fail(reply, "404::Unknown channel");
+                emit(ctx, reply);
+                client_touch_locked(cl, sim_now_ms());
+                goto out_put;
+        }
         if (faults_take(&sim->faults, FAULT_DAILY_LIMIT) || client_limit_spent_locked(cl, &sim->limits)) {
                 daily_limit(ctx, msg, cl);
                 client_touch_locked(cl, sim_now_ms());

@@ -18,6 +18,7 @@ static const char *const fault_names[FAULT_COUNT] = {
         [FAULT_SERVER_LIMIT] = "server-limit",
         [FAULT_REDELIVER] = "redeliver",
         [FAULT_FORGET_AFTER_FIRST_CONNECT] = "forget-after-first-connect",
+        [FAULT_CONNECT_UNKNOWN_CHANNEL] = "connect-unknown-channel",
 };
 
 int fault_parse(const char *name)

@@ -23,6 +23,9 @@ enum fault_kind {
                                   * retained event, as if -2 (Salesforce sending again what it sent) */
         FAULT_FORGET_AFTER_FIRST_CONNECT, /* handshakes: the client is forgotten once its
                                            * first /meta/connect answered (a flapping session) */
+        FAULT_CONNECT_UNKNOWN_CHANNEL, /* connects: successful false, 404::Unknown channel (words
+                                        * that are fatal on a subscribe reply; a bridge must not
+                                        * stop on them here) */
         FAULT_COUNT
 };
 

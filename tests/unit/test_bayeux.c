@@ -16,18 +16,12 @@
 #include <cjson/cJSON.h>  /* an independent parser, to read back built bodies */
 
 #include "bayeux.h"
+#include "sf_messages.h"
 
 static char err[256];
 
 /* Reference §3.1, verbatim Salesforce sample. */
-static const char HANDSHAKE_REPLY[] =
-        "{\n"
-        "  \"ext\":{\"replay\":true,\"payload.format\":true},\n"
-        "  \"minimumVersion\":\"1.0\",\n"
-        "  \"clientId\":\"41kdiuvgig2tfxdh9weakuiwyh\",\n"
-        "  \"supportedConnectionTypes\":[\"long-polling\"],\n"
-        "  \"channel\":\"/meta/handshake\",\n"
-        "  \"id\":\"1\",\"version\":\"1.0\",\"successful\":true,\"reestablish\":false}";
+static char *HANDSHAKE_REPLY; /* handshake-reply.json */
 
 /* Reference §5.1 PushTopic event + §3.3 connect reply, as one connect response. */
 static const char CONNECT_BATCH[] =
@@ -43,46 +37,19 @@ static const char CONNECT_BATCH[] =
         "\"reconnect\":\"retry\",\"timeout\":110000},\"channel\":\"/meta/connect\",\"id\":\"2\",\"successful\":true}]";
 
 /* Reference §4.1 (a): auth invalidated on /meta/connect; note the numeric id. */
-static const char AUTH_INVALID_CONNECT[] =
-        "{\n"
-        "  \"clientId\": \"1q1ib66fvm7kli1gfoauu95i78g\",\n"
-        "  \"advice\": {\"reconnect\": \"none\", \"interval\": 0},\n"
-        "  \"channel\": \"/meta/connect\",\n"
-        "  \"id\": 7,\n"
-        "  \"error\": \"401::Authentication invalid\",\n"
-        "  \"successful\": false\n"
-        "}";
+static char *AUTH_INVALID_CONNECT; /* connect-error-401-auth-invalid.json */
 
 /* Reference §4.1 (b). */
-static const char HANDSHAKE_DENIED[] =
-        "{\n"
-        "  \"ext\": {\"sfdc\": {\"failureReason\": \"401::Authentication invalid\"}, \"replay\": true, \"payload.format\": true},\n"
-        "  \"advice\": {\"reconnect\": \"none\"},\n"
-        "  \"channel\": \"/meta/handshake\",\n"
-        "  \"id\": \"2x\",\n"
-        "  \"error\": \"403::Handshake denied\",\n"
-        "  \"successful\": false\n"
-        "}";
+static char *HANDSHAKE_DENIED; /* handshake-error-403-denied-401.json */
 
 /* Reference §4.1 (c), first form: no channel at all. */
-static const char UNKNOWN_CLIENT_NO_CHANNEL[] =
-        "{\"error\":\"403::Unknown client\",\"successful\":false,\"advice\":{\"interval\":0,\"reconnect\":\"handshake\"}}";
+static char *UNKNOWN_CLIENT_NO_CHANNEL; /* error-403-unknown-client-bare.json */
 
 /* Reference §3.2 verbatim success. */
-static const char SUBSCRIBE_OK[] =
-        "{\"clientId\":\"41kdiuvgig2tfxdh9weakuiwyh\",\"channel\":\"/meta/subscribe\",\"id\":\"15\","
-        "\"subscription\":\"/topic/InvoiceStatementUpdates\",\"successful\":true}";
+static char *SUBSCRIBE_OK; /* subscribe-reply.json */
 
 /* Reference §5.1, verbatim. */
-static const char PUSHTOPIC[] =
-        "{\n"
-        "  \"clientId\": \"lxdl9o32njygi1gj47kgfaga4k\",\n"
-        "  \"data\": {\n"
-        "    \"event\": {\"createdDate\": \"2016-09-16T19:45:27.454Z\", \"replayId\": 1, \"type\": \"created\"},\n"
-        "    \"sobject\": {\"Phone\": \"(415) 555-1212\", \"Id\": \"001D000000KneakIAB\", \"Name\": \"Blackbeard\"}\n"
-        "  },\n"
-        "  \"channel\": \"/topic/AccountUpdates\"\n"
-        "}";
+static char *PUSHTOPIC; /* event-pushtopic.json */
 
 /* Reference §5.2 (the inferred full wrapper). */
 static const char GENERIC[] =
@@ -90,52 +57,39 @@ static const char GENERIC[] =
         "\"payload\":\"hello \\\"you\\\"\"},\"channel\":\"/u/notifications\"}";
 
 /* Reference §5.3, verbatim. */
-static const char PLATFORM_EVENT[] =
-        "{\n"
-        "  \"data\": {\n"
-        "    \"schema\": \"dffQ2QLzDNHqwB8_sHMxdA\",\n"
-        "    \"payload\": {\n"
-        "      \"CreatedDate\": \"2023-04-09T18:31:40.517Z\",\n"
-        "      \"CreatedById\": \"005D0000001cSZs\",\n"
-        "      \"Printer_Model__c\": \"XZO-5\",\n"
-        "      \"Serial_Number__c\": \"12345\",\n"
-        "      \"Ink_Percentage__c\": 0.2\n"
-        "    },\n"
-        "    \"event\": {\"EventUuid\": \"2ec0e371-1395-457f-9275-be1b527a72f7\", \"replayId\": 2112}\n"
-        "  },\n"
-        "  \"channel\": \"/event/Low_Ink__e\"\n"
-        "}";
+static char *PLATFORM_EVENT; /* event-platform.json */
 
 /* Reference §5.4, verbatim. */
-static const char CDC[] =
-        "{\n"
-        "  \"data\": {\n"
-        "    \"schema\": \"IeRuaY6cbI_HsV8Rv1Mc5g\",\n"
-        "    \"payload\": {\n"
-        "      \"ChangeEventHeader\": {\n"
-        "        \"entityName\": \"Account\",\n"
-        "        \"recordIds\": [\"<record_ID>\"],\n"
-        "        \"changeType\": \"CREATE\",\n"
-        "        \"changeOrigin\": \"com.salesforce.core\",\n"
-        "        \"transactionKey\": \"001b7375-0086-250e-e6ca-b99bc3a8b69f\",\n"
-        "        \"sequenceNumber\": 1,\n"
-        "        \"isTransactionEnd\": true,\n"
-        "        \"commitTimestamp\": 1501010206653,\n"
-        "        \"commitNumber\": 92847272780,\n"
-        "        \"commitUser\": \"<User_ID>\"\n"
-        "      },\n"
-        "      \"Name\": \"Acme\",\n"
-        "      \"Description\": \"Everyone is talking about the cloud. But what does it mean?\",\n"
-        "      \"OwnerId\": \"<Owner_ID>\",\n"
-        "      \"CreatedDate\": \"2017-07-25T19:16:44Z\",\n"
-        "      \"CreatedById\": \"<User_ID>\",\n"
-        "      \"LastModifiedDate\": \"2017-07-25T19:16:44Z\",\n"
-        "      \"LastModifiedById\": \"<User_ID>\"\n"
-        "    },\n"
-        "    \"event\": {\"replayId\": 6421}\n"
-        "  },\n"
-        "  \"channel\": \"/data/ChangeEvents\"\n"
-        "}";
+static char *CDC; /* event-cdc.json */
+
+/* The verbatim messages above, read from tests/data/salesforce/ once. */
+static int load_messages(void **state)
+{
+        (void)state;
+        HANDSHAKE_REPLY = sf_message("handshake-reply.json", NULL);
+        AUTH_INVALID_CONNECT = sf_message("connect-error-401-auth-invalid.json", NULL);
+        HANDSHAKE_DENIED = sf_message("handshake-error-403-denied-401.json", NULL);
+        UNKNOWN_CLIENT_NO_CHANNEL = sf_message("error-403-unknown-client-bare.json", NULL);
+        SUBSCRIBE_OK = sf_message("subscribe-reply.json", NULL);
+        PUSHTOPIC = sf_message("event-pushtopic.json", NULL);
+        PLATFORM_EVENT = sf_message("event-platform.json", NULL);
+        CDC = sf_message("event-cdc.json", NULL);
+        return 0;
+}
+
+static int free_messages(void **state)
+{
+        (void)state;
+        free(HANDSHAKE_REPLY);
+        free(AUTH_INVALID_CONNECT);
+        free(HANDSHAKE_DENIED);
+        free(UNKNOWN_CLIENT_NO_CHANNEL);
+        free(SUBSCRIBE_OK);
+        free(PUSHTOPIC);
+        free(PLATFORM_EVENT);
+        free(CDC);
+        return 0;
+}
 
 /*
  * Values a double cannot hold, escapes a re-encoder would rewrite, keys out
@@ -1456,5 +1410,5 @@ int main(void)
                 cmocka_unit_test(test_base_channel),
         };
 
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        return cmocka_run_group_tests(tests, load_messages, free_messages);
 }

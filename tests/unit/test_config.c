@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -167,9 +168,13 @@ static void test_corpus(void **state)
                         /* Join the warnings as the .warn file holds them. */
                         got = calloc(1, 4096);
                         assert_non_null(got);
+                        /* The file's mode is the checkout's, not the corpus's:
+                         * the warning on a readable literal secret is left out
+                         * (test_readable_secret_warns has it). */
                         for (i = 0, o = 0; i < cfg->nwarnings; i++)
-                                o += (size_t)snprintf(got + o, 4096 - o, "%s%s", i ? "\n" : "",
-                                                      cfg->warnings[i]);
+                                if (!strstr(cfg->warnings[i], "which group or others can read"))
+                                        o += (size_t)snprintf(got + o, 4096 - o, "%s%s", o ? "\n" : "",
+                                                              cfg->warnings[i]);
                         warns++;
                 } else {
                         errors++;
@@ -347,7 +352,9 @@ static void test_audience_default(void **state)
                          cases[i].login_url ? cases[i].login_url : "", cases[i].login_url ? "\n" : "");
                 cfg = must_load(text);
                 assert_string_equal(cfg->sf.audience, cases[i].audience);
-                assert_int_equal(cfg->nwarnings, 0);
+                /* Plain http (the emulator) warns that the credentials go in clear. */
+                assert_int_equal(cfg->nwarnings,
+                                 cases[i].login_url && !strncmp(cases[i].login_url, "http://", 7));
                 config_destroy(cfg);
         }
         /* Given: kept as is, even against a sandbox login URL. */
@@ -462,7 +469,10 @@ static void test_every_key(void **state)
         assert_int_equal(cfg->routes[3].partition_by, ROUTE_PARTITION_CHANNEL);
         /* An explicit value wins over the /data/ default. */
         assert_int_equal(cfg->routes[4].partition_by, ROUTE_PARTITION_CHANNEL);
-        assert_int_equal(cfg->nwarnings, 0);
+        /* Only the plain-http login URL's. */
+        assert_int_equal(cfg->nwarnings, 1);
+        assert_non_null(strstr(cfg->warnings[0], "salesforce.login_url: http:// sends the password "
+                                                 "and client secret in clear; use https://"));
         config_destroy(cfg);
 }
 
@@ -621,8 +631,9 @@ static void test_examples(void **state)
                         fail_msg("%s", err);
                 assert_int_equal(cfg->sf.flow, flows[i]);
                 assert_true(cfg->nroutes >= 1);
-                if (cfg->nwarnings)
-                        fail_msg("%s: %s", examples[i], cfg->warnings[0]);
+                /* The demo's emulator is plain http, and says so. */
+                if (cfg->nwarnings > (strcmp(examples[i], "config/demo.yaml") == 0))
+                        fail_msg("%s: %s", examples[i], cfg->warnings[cfg->nwarnings - 1]);
                 config_destroy(cfg);
         }
         /* Every file in config/ is one of the documented examples. */
@@ -905,6 +916,116 @@ static void test_no_secret_in_errors(void **state)
         }
         /* The unused-secret cases did load and warn. */
         assert_int_equal(nwarned, 2);
+}
+
+/*
+ * Issue 14: a broken file whose error lies inside a secret's value (the
+ * value on the next line, block and multi-line quoted scalars, flow style,
+ * invalid UTF-8 and control characters), where libyaml gives no document and
+ * so no spans; and an alias copying a secret into another key.
+ */
+static void test_no_secret_in_broken_files(void **state)
+{
+        static const char *const texts[] = {
+                "salesforce:\n  auth:\n    password:\n      " PLANTED ": x: y\n",
+                "salesforce:\n  auth:\n    password:\n      \"" PLANTED "\" x\n",
+                "salesforce:\n  auth:\n    password:\n      " PLANTED "\xff\n",
+                "salesforce:\n  auth:\n    password:\n      " PLANTED "\x01\n",
+                "salesforce:\n  auth:\n    password: |\n      a\n      " PLANTED "\x01\n",
+                "salesforce:\n  auth:\n    password: >\n      a\n     " PLANTED ": [\n",
+                "salesforce:\n  auth:\n    password: \"abc\n      " PLANTED "\" junk\n",
+                "salesforce:\n  auth:\n    password: 'abc\n      " PLANTED "\xff'\n",
+                "salesforce:\n  auth:\n    password: \"abc\n" PLANTED ": x\" ]\n",
+                "salesforce:\n  auth:\n    password: [a,\n      " PLANTED ": }\n",
+                "kafka:\n  properties:\n    sasl.password:\n      " PLANTED ": x: y\n",
+                /* Aliases of a secret into another key, and the other way round. */
+                "salesforce:\n  auth:\n    password: &x " PLANTED "\n    flow: *x\n",
+                "salesforce:\n  auth:\n    password: &x " PLANTED "\nkafka:\n  delivery: *x\n",
+                "salesforce:\n  auth:\n    password: &x " PLANTED "\nkafka:\n  properties:\n"
+                "    linger.ms: *x\n",
+                "kafka:\n  properties:\n    sasl.password: &x " PLANTED "\n    acks: *x\n",
+                "salesforce:\n  login_url: &x https://" PLANTED "\n  auth:\n    password: *x\n"
+                "    flow: nope\n",
+        };
+        char err[2048];
+        struct config *cfg;
+        size_t i;
+
+        (void)state;
+        for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+                err[0] = '\0';
+                cfg = config_load_string("secret.yaml", texts[i], strlen(texts[i]), err, sizeof(err));
+                if (cfg)
+                        fail_msg("case %zu loaded", i);
+                if (strncmp(err, "secret.yaml:", 12) != 0)
+                        fail_msg("case %zu: no file:line:column: %s", i, err);
+                if (strstr(err, PLANTED))
+                        fail_msg("case %zu shows a secret:\n%s", i, err);
+        }
+        /* The alias is refused at the other key, whatever that key's check would say. */
+        expect_error("salesforce:\n  auth:\n    password: &x " PLANTED "\n    flow: *x\n",
+                     "test.yaml:4:5: salesforce.auth.flow: shares its value with a secret key (anchor & "
+                     "and alias *); only secret keys may share a secret: write the value out\n"
+                     ">>>     flow: *x");
+}
+
+/* Flow nesting is measured before libyaml, whose scanner is quadratic in it. */
+static void test_nesting_depth(void **state)
+{
+        size_t n = 100000, i;
+        char *deep = malloc(2 * n + 8), err[512];
+        const char *text;
+
+        (void)state;
+        assert_non_null(deep);
+        memcpy(deep, "a: ", 3);
+        for (i = 0; i < n; i++) {
+                deep[3 + i] = '[';
+                deep[3 + n + i] = ']';
+        }
+        deep[3 + 2 * n] = '\0';
+        assert_null(config_load_string("deep.yaml", deep, strlen(deep), err, sizeof(err)));
+        assert_non_null(strstr(err, "deep.yaml:1:68: nesting deeper than 64 levels of [ and {"));
+        free(deep);
+        /* Brackets inside quotes, comments and plain scalars are not nesting. */
+        text = "name: \"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"  # "
+               "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\n"
+               "kafka:\n  replay_topic: a[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\n";
+        assert_null(config_load_string("t.yaml", text, strlen(text), err, sizeof(err)));
+        assert_null(strstr(err, "nesting"));
+}
+
+/* A literal secret in a file others can read; an http:// login URL. */
+static void test_readable_secret_warns(void **state)
+{
+        char path[] = "/tmp/sfb-config-XXXXXX", err[1024] = "";
+        const char *text = "salesforce:\n  login_url: http://127.0.0.1:8080\n  auth:\n"
+                           "    flow: password\n    client_id: x\n    client_secret: ${SF_CLIENT_SECRET}\n"
+                           "    username: u\n    password: " PLANTED "-lit\n" MIN_REST;
+        struct config *cfg;
+        int fd;
+
+        (void)state;
+        assert_true((fd = mkstemp(path)) >= 0);
+        assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+        close(fd);
+        assert_int_equal(chmod(path, 0644), 0);
+        cfg = config_load(path, err, sizeof(err));
+        if (!cfg)
+                fail_msg("%s", err);
+        assert_no_secret_in(cfg, err);
+        assert_int_equal(cfg->nwarnings, 2);
+        assert_non_null(strstr(cfg->warnings[0], ":2:14: salesforce.login_url: http:// sends the "
+                                                 "password and client secret in clear; use https://"));
+        assert_non_null(strstr(cfg->warnings[1], ":8:15: salesforce.auth.password: a secret written in"));
+        assert_non_null(strstr(cfg->warnings[1], "which group or others can read (mode 0644)"));
+        config_destroy(cfg);
+        assert_int_equal(chmod(path, 0600), 0);
+        cfg = config_load(path, err, sizeof(err));
+        assert_non_null(cfg);
+        assert_int_equal(cfg->nwarnings, 1);
+        config_destroy(cfg);
+        unlink(path);
 }
 
 /* What the "value hidden" echo looks like, and that other lines are shown. */
@@ -1287,6 +1408,9 @@ int main(void)
                 cmocka_unit_test(test_missing_file),
                 cmocka_unit_test(test_too_large),
                 cmocka_unit_test(test_no_secret_in_errors),
+                cmocka_unit_test(test_no_secret_in_broken_files),
+                cmocka_unit_test(test_nesting_depth),
+                cmocka_unit_test(test_readable_secret_warns),
                 cmocka_unit_test(test_secret_echo),
                 cmocka_unit_test(test_unused_field_warning),
                 cmocka_unit_test(test_reference),

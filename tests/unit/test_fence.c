@@ -1,6 +1,7 @@
 /*
- * fence: the owner claim record and instance IDs. (The watch itself is
- * exercised end to end by tests/integration/0115-fault-fencing.sh.)
+ * fence: the owner claim record and instance IDs, and the watcher (claim
+ * detection, who claimed) against librdkafka's in-process mock cluster.
+ * tests/integration/0115-fault-fencing.sh runs it end to end.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,9 +9,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fence.h"
+#include "kafka_fixture.h"
 
 static struct config *make_config(void)
 {
@@ -139,15 +144,157 @@ static void await_release_without_live_owner_returns_at_once(void **state)
         fence_destroy(fence);
 }
 
-static void unwatched_fence_is_never_fenced(void **state)
-{
-        char err[256];
-        struct fence *fence = fence_new(make_config(), err, sizeof(err));
+/* ---- the watcher, against the in-process mock cluster ---- */
 
-        (void)state;
-        assert_int_equal(fence_check(fence, err, sizeof(err)), 0);
-        fence_destroy(fence);
+#define OTHER_OLD   "0011223344556677" /* claimed before we watched: history */
+#define OTHER_GONE  "1122334455667788" /* released, never a claim */
+#define OTHER_NAME  "2233445566778899" /* claims another bridge name */
+#define OTHER_REPLAY "33445566778899aa" /* a replay record that parses as a claim */
+#define OTHER_LONGER "445566778899aabb" /* a key that only starts like ours */
+#define NEWCOMER    "fedcba9876543210"
+#define THIRD       "abcdefabcdefabcd"
+
+struct watch_fixture {
+        struct config cfg;
+        struct config_property props[1];
+        char bootstraps[256];
+        char name[16];
+        char topic[64];
+        struct fence *fence;
+};
+
+static int watch_setup(void **state)
+{
+        static int n;
+        struct watch_fixture *wf = calloc(1, sizeof(*wf));
+        char err[256];
+
+        assert_non_null(wf);
+        snprintf(wf->name, sizeof(wf->name), "acme-prod");
+        snprintf(wf->topic, sizeof(wf->topic), "sfbridge.replay.fence.%d", ++n);
+        kfx_topic_create(wf->topic, 1);
+        kfx_config_init(&wf->cfg, wf->bootstraps, sizeof(wf->bootstraps), wf->name, wf->topic,
+                        wf->props);
+        wf->fence = fence_new(&wf->cfg, err, sizeof(err));
+        assert_non_null(wf->fence);
+        *state = wf;
+        return 0;
+}
+
+static int watch_teardown(void **state)
+{
+        struct watch_fixture *wf = *state;
+
+        fence_destroy(wf->fence);
+        free(wf);
+        return 0;
+}
+
+static void produce_owner(const struct watch_fixture *wf, const char *key, const char *instance,
+                          const char *st)
+{
+        char value[128];
+
+        snprintf(value, sizeof(value), "{\"instance\":\"%s\",\"state\":\"%s\"}", instance, st);
+        kfx_produce(wf->topic, 0, key, value);
+}
+
+/* Poll fence_check() until it says fenced or 5 s pass. @returns its last answer. */
+static int check_until_fenced(struct fence *fence, char *err, size_t err_size)
+{
+        long long deadline = kfx_now_ms() + 5000;
+        int rc;
+
+        while (!(rc = fence_check(fence, err, err_size)) && kfx_now_ms() < deadline)
+                usleep(20 * 1000);
+        return rc;
+}
+
+/*
+ * Only a claim of our name by another instance, read after the watch began,
+ * fences; claimed_by (in errstr) names that instance. The records that must
+ * not fence go first, each from a distinct instance, on one partition: had
+ * any of them fenced, errstr would name it instead of the newcomer.
+ */
+static void watcher_fences_on_newer_claim_only(void **state)
+{
+        struct watch_fixture *wf = *state;
+        char err[512] = "", mine_key[300];
+        struct buf key, value;
+
+        /* Not watching yet: nothing to read, never fenced. */
+        assert_int_equal(fence_check(wf->fence, err, sizeof(err)), 0);
+        produce_owner(wf, "acme-prod:owner", OTHER_OLD, "claimed");
+        assert_int_equal(fence_watch_start(wf->fence, 5000, err, sizeof(err)), 0);
+
+        /* Our own claim, as the bridge writes it at start. */
+        buf_init(&key, 1024);
+        buf_init(&value, 4096);
+        assert_int_equal(fence_claim_encode(wf->fence, &key, &value), 0);
+        snprintf(mine_key, sizeof(mine_key), "%.*s", (int)key.len, key.data);
+        assert_string_equal(mine_key, "acme-prod:owner");
+        kfx_produce(wf->topic, 0, mine_key, value.data);
+        produce_owner(wf, "acme-prod:owner", OTHER_GONE, "released");
+        /* Keys as long as ours, so only their bytes tell them apart. */
+        produce_owner(wf, "acme-prox:owner", OTHER_NAME, "claimed");
+        produce_owner(wf, "acme-prod:/u/ab", OTHER_REPLAY, "claimed");
+        produce_owner(wf, "acme-prod:owner.x", OTHER_LONGER, "claimed");
+        kfx_produce(wf->topic, 0, "acme-prod:owner", "{\"instance\":5}");
+        kfx_produce(wf->topic, 0, "acme-prod:owner", NULL);
+        /* Give the watcher time to read all of that: still ours. */
+        {
+                long long until = kfx_now_ms() + 500;
+
+                while (kfx_now_ms() < until) {
+                        assert_int_equal(fence_check(wf->fence, err, sizeof(err)), 0);
+                        usleep(20 * 1000);
+                }
+        }
+        assert_int_equal(fence_is_fenced(wf->fence), 0);
+
+        produce_owner(wf, "acme-prod:owner", NEWCOMER, "claimed");
+        assert_int_equal(check_until_fenced(wf->fence, err, sizeof(err)), 1);
+        assert_int_equal(fence_is_fenced(wf->fence), 1);
+        if (!strstr(err, "(instance " NEWCOMER ")"))
+                fail_msg("fenced, but not by the newcomer: %s", err);
+        assert_non_null(strstr(err, fence_instance(wf->fence)));
+        assert_non_null(strstr(err, "acme-prod"));
+
+        /* Sticky: a later release or claim does not change who fenced us. */
+        produce_owner(wf, "acme-prod:owner", NEWCOMER, "released");
+        produce_owner(wf, "acme-prod:owner", THIRD, "claimed");
+        usleep(200 * 1000);
+        err[0] = '\0';
+        assert_int_equal(fence_check(wf->fence, err, sizeof(err)), 1);
+        assert_non_null(strstr(err, "(instance " NEWCOMER ")"));
+        buf_free(&key);
+        buf_free(&value);
         fence_destroy(NULL);
+}
+
+/* A takeover: the previous owner's release ends the wait; a third claim meanwhile fences. */
+static void await_release_reads_the_watcher(void **state)
+{
+        struct watch_fixture *wf = *state;
+        const char *previous = "{\"instance\":\"" OTHER_OLD "\",\"state\":\"claimed\"}";
+        char err[512] = "";
+        long long start;
+
+        assert_int_equal(fence_watch_start(wf->fence, 5000, err, sizeof(err)), 0);
+        produce_owner(wf, "acme-prod:owner", OTHER_GONE, "released"); /* someone else's release */
+        produce_owner(wf, "acme-prod:owner", OTHER_OLD, "released");
+        start = kfx_now_ms();
+        /* 60 s is the wait when no release came: ending well before it means the release was seen. */
+        assert_int_equal(fence_await_release(wf->fence, previous, strlen(previous), 60000, err,
+                                             sizeof(err)), 0);
+        assert_true(kfx_now_ms() - start < 30000);
+        assert_int_equal(fence_is_fenced(wf->fence), 0);
+
+        produce_owner(wf, "acme-prod:owner", THIRD, "claimed");
+        assert_int_equal(fence_await_release(wf->fence, previous, strlen(previous), 60000, err,
+                                             sizeof(err)), 1);
+        assert_non_null(strstr(err, "(instance " THIRD ")"));
+        assert_int_equal(fence_is_fenced(wf->fence), 1);
 }
 
 int main(void)
@@ -158,7 +305,10 @@ int main(void)
                 cmocka_unit_test(owner_live_names_instance_and_time),
                 cmocka_unit_test(decode_rejects_bad_values),
                 cmocka_unit_test(await_release_without_live_owner_returns_at_once),
-                cmocka_unit_test(unwatched_fence_is_never_fenced),
+                cmocka_unit_test_setup_teardown(watcher_fences_on_newer_claim_only, watch_setup,
+                                                watch_teardown),
+                cmocka_unit_test_setup_teardown(await_release_reads_the_watcher, watch_setup,
+                                                watch_teardown),
         };
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        return cmocka_run_group_tests(tests, mock_group_setup, mock_group_teardown);
 }

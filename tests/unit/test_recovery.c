@@ -1,23 +1,30 @@
 /*
  * recovery.c: every row of the table, driven by the verbatim Salesforce
- * messages of the reference (§3, §4.1, §4.2), parsed by bayeux.c as the
- * session would. The last test proves every row was reached by some case.
+ * messages of the reference (§3, §4.1, §4.2; whole messages are read from
+ * tests/data/salesforce/, the fuzzers' seeds), parsed by bayeux.c as the
+ * session would. test_every_rule_is_exercised proves every row is reached
+ * by some case, on its own.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
 #include "recovery.h"
+#include "sf_messages.h"
+
+/* A verbatim message of tests/data/salesforce/, read when the case runs. */
+#define F(file) "@" file
 
 struct rcase {
         const char *name;
         int transport_error;
         int http_status;
-        const char *json;   /* one Bayeux reply, or NULL for no msg */
+        const char *json;   /* one Bayeux reply, F(file), or NULL for no msg */
         enum recovery_action action;
         const char *cause;
 };
@@ -47,18 +54,11 @@ static const struct rcase cases[] = {
         { "server-sent /meta/disconnect without successful", 0, 200,
           "{\"channel\":\"/meta/disconnect\"}", ACT_REHANDSHAKE, "server_disconnect" },
         { "successful connect (verbatim)", 0, 200,
-          "[{\"channel\":\"/meta/connect\",\"clientId\":\"1ljvke3c5bpf3nv818c1ayqzg\",\"advice\":"
-          "{\"reconnect\":\"retry\",\"interval\":0,\"timeout\":110000},\"successful\":true}]",
-          ACT_NONE, "ok" },
+          F("connect-reply.json"), ACT_NONE, "ok" },
         { "successful connect, multiple-clients", 0, 200,
-          "{\"clientId\":\"41kdiuvgig2tfxdh9weakuiwyh\",\"advice\":{\"interval\":2000,\"multiple-clients\":true,"
-          "\"reconnect\":\"retry\",\"timeout\":110000},\"channel\":\"/meta/connect\",\"id\":\"2\",\"successful\":true}",
-          ACT_NONE, "ok" },
+          F("connect-reply-multiple-clients.json"), ACT_NONE, "ok" },
         { "successful handshake (verbatim)", 0, 200,
-          "{\"ext\":{\"replay\":true,\"payload.format\":true},\"minimumVersion\":\"1.0\",\"clientId\":"
-          "\"41kdiuvgig2tfxdh9weakuiwyh\",\"supportedConnectionTypes\":[\"long-polling\"],\"channel\":"
-          "\"/meta/handshake\",\"id\":\"1\",\"version\":\"1.0\",\"successful\":true,\"reestablish\":false}",
-          ACT_NONE, "ok" },
+          F("handshake-reply.json"), ACT_NONE, "ok" },
         { "successful connect, reconnect handshake", 0, 200,
           "{\"channel\":\"/meta/connect\",\"successful\":true,\"advice\":{\"reconnect\":\"handshake\",\"interval\":0}}",
           ACT_REHANDSHAKE, "advice_handshake" },
@@ -66,15 +66,11 @@ static const struct rcase cases[] = {
           "{\"channel\":\"/meta/connect\",\"successful\":true,\"advice\":{\"reconnect\":\"none\",\"interval\":0}}",
           ACT_REHANDSHAKE, "advice_none" },
         { "successful subscribe (verbatim)", 0, 200,
-          "{\"clientId\":\"41kdiuvgig2tfxdh9weakuiwyh\",\"channel\":\"/meta/subscribe\",\"id\":\"15\","
-          "\"subscription\":\"/topic/InvoiceStatementUpdates\",\"successful\":true}", ACT_NONE, "ok" },
+          F("subscribe-reply.json"), ACT_NONE, "ok" },
 
         /* --- what Salesforce says --- */
         { "(e) 503 too busy in failureReason, error says 401", 0, 200,
-          "{\"channel\":\"/meta/connect\",\"id\":\"6\",\"error\":\"401::Authentication invalid\",\"successful\":false,"
-          "\"ext\":{\"sfdc\":{\"failureReason\":\"503::Server is too busy.  Please try your request again later.\"}},"
-          "\"clientId\":\"b1unwa43ckd43m16v60gs6v2yv7\",\"advice\":{\"reconnect\":\"none\",\"interval\":0}}",
-          ACT_BACKOFF_LONG, "too_busy" },
+          F("connect-error-503-too-busy.json"), ACT_BACKOFF_LONG, "too_busy" },
         { "503 too busy on a subscribe, handshake denied", 0, 200,
           "{\"channel\":\"/meta/handshake\",\"error\":\"403::Handshake denied\",\"successful\":false,"
           "\"ext\":{\"sfdc\":{\"failureReason\":\"503::Server is too busy. Please try your request again later.\"}}}",
@@ -83,12 +79,7 @@ static const struct rcase cases[] = {
           "{\"channel\":\"/meta/subscribe\",\"successful\":false,\"ext\":{\"sfdc\":{\"failureReason\":\"SERVER_UNAVAILABLE\"}}}",
           ACT_BACKOFF_LONG, "too_busy" },
         { "(d) per-server connection limit", 0, 200,
-          "{\"channel\":\"/meta/handshake\",\"id\":\"1\",\"error\":\"403::Handshake denied\",\"successful\":false,"
-          "\"advice\":{\"reconnect\":\"none\"},\"ext\":{\"sfdc\":{\"failureReason\":\"403::To protect all customers "
-          "from excessive use and Denial of Service attacks, we limit the number of simultaneous connections per "
-          "server.  Your request has been denied because this limit has been exceeded.  Please try your request "
-          "again later.\"},\"replay\":true,\"payload.format\":true}}",
-          ACT_BACKOFF_LONG, "server_limit" },
+          F("handshake-error-403-connection-limit.json"), ACT_BACKOFF_LONG, "server_limit" },
         { "concurrent user limit in error", 0, 200,
           "{\"channel\":\"/meta/handshake\",\"error\":\"403::Organization concurrent user limit exceeded\","
           "\"successful\":false}", ACT_BACKOFF_LONG, "concurrent_limit" },
@@ -100,9 +91,7 @@ static const struct rcase cases[] = {
           "{\"channel\":\"/meta/handshake\",\"error\":\"403::API streaming limit has been exceeded.\","
           "\"successful\":false}", ACT_BACKOFF_LONG, "concurrent_limit" },
         { "daily limit on subscribe (stackexchange, verbatim)", 0, 200,
-          "{\"clientId\":\"1xj1529zd8mx3ol01sl8hlzm5ewwj\",\"channel\":\"/meta/subscribe\",\"id\":\"2\","
-          "\"subscription\":\"/event/Workato_Trigger__e\",\"error\":\"403::Organization total events daily limit "
-          "exceeded\",\"successful\":false}", ACT_BACKOFF_LONG, "daily_limit" },
+          F("subscribe-error-403-daily-limit.json"), ACT_BACKOFF_LONG, "daily_limit" },
         { "daily limit on connect", 0, 200,
           "{\"channel\":\"/meta/connect\",\"error\":\"403::Organization total events daily limit exceeded\","
           "\"successful\":false,\"advice\":{\"reconnect\":\"none\"}}", ACT_BACKOFF_LONG, "daily_limit" },
@@ -110,27 +99,19 @@ static const struct rcase cases[] = {
           "{\"channel\":\"/meta/subscribe\",\"error\":\"403::Subscription limit exceeded for this topic\","
           "\"successful\":false}", ACT_BACKOFF_LONG, "topic_limit" },
         { "(a) 401 Authentication invalid on connect", 0, 200,
-          "{\"clientId\":\"1q1ib66fvm7kli1gfoauu95i78g\",\"advice\":{\"reconnect\":\"none\",\"interval\":0},"
-          "\"channel\":\"/meta/connect\",\"id\":7,\"error\":\"401::Authentication invalid\",\"successful\":false}",
-          ACT_REAUTH, "auth_invalid" },
+          F("connect-error-401-auth-invalid.json"), ACT_REAUTH, "auth_invalid" },
         { "(b) handshake denied, failureReason 401", 0, 200,
-          "{\"ext\":{\"sfdc\":{\"failureReason\":\"401::Authentication invalid\"},\"replay\":true,"
-          "\"payload.format\":true},\"advice\":{\"reconnect\":\"none\"},\"channel\":\"/meta/handshake\","
-          "\"id\":\"2x\",\"error\":\"403::Handshake denied\",\"successful\":false}", ACT_REAUTH, "auth_invalid" },
+          F("handshake-error-403-denied-401.json"), ACT_REAUTH, "auth_invalid" },
         { "no token: 401 Request requires authentication", 0, 200,
           "{\"channel\":\"/meta/handshake\",\"error\":\"403::Handshake denied\",\"successful\":false,"
           "\"ext\":{\"sfdc\":{\"failureReason\":\"401::Request requires authentication\"}}}",
           ACT_REAUTH, "auth_invalid" },
         { "(c) unknown client, no channel", 0, 200,
-          "{\"error\":\"403::Unknown client\",\"successful\":false,\"advice\":{\"interval\":0,\"reconnect\":\"handshake\"}}",
-          ACT_REHANDSHAKE, "unknown_client" },
+          F("error-403-unknown-client-bare.json"), ACT_REHANDSHAKE, "unknown_client" },
         { "(c) unknown client on connect", 0, 200,
-          "{\"advice\":{\"interval\":0,\"reconnect\":\"handshake\"},\"channel\":\"/meta/connect\",\"id\":\"83\","
-          "\"error\":\"403::Unknown client\",\"successful\":false}", ACT_REHANDSHAKE, "unknown_client" },
+          F("connect-error-403-unknown-client.json"), ACT_REHANDSHAKE, "unknown_client" },
         { "(c) unknown client + reconnect none (faye #492)", 0, 200,
-          "{\"clientId\":\"5rw1bxn4jzyed3vhbcjnpkwb2fsd\",\"advice\":{\"interval\":0,\"reconnect\":\"none\"},"
-          "\"channel\":\"/meta/connect\",\"id\":\"k1\",\"error\":\"403::Unknown client\",\"successful\":false}",
-          ACT_REHANDSHAKE, "unknown_client" },
+          F("connect-error-403-unknown-client-none.json"), ACT_REHANDSHAKE, "unknown_client" },
         { "402 unknown client (older servers)", 0, 200,
           "{\"channel\":\"/meta/connect\",\"error\":\"402::Unknown client\",\"successful\":false}",
           ACT_REHANDSHAKE, "unknown_client" },
@@ -201,17 +182,35 @@ static const struct rcase cases[] = {
           "{\"channel\":\"/meta/connect\",\"successful\":false,\"error\":\"408::Timeout\","
           "\"advice\":{\"reconnect\":\"retry\",\"interval\":1000}}", ACT_RETRY, "advice_retry" },
 
-        /* --- never silent --- */
+        /* --- never silent, never an exit on a connect reply --- */
         { "unlisted error, no advice", 0, 200,
           "{\"channel\":\"/meta/connect\",\"successful\":false,\"error\":\"500::Something unexpected\"}",
+          ACT_BACKOFF, "connect_error" },
+        { "404 Unknown channel on a connect reply", 0, 200,
+          "{\"channel\":\"/meta/connect\",\"successful\":false,\"error\":\"404::Unknown channel\"}",
+          ACT_BACKOFF, "connect_error" },
+        { "channel doesn't exist on a connect reply", 0, 200,
+          "{\"channel\":\"/meta/connect\",\"successful\":false,"
+          "\"error\":\"400::The channel you requested to subscribe to doesn't exist {/topic/Nope}\"}",
+          ACT_BACKOFF, "connect_error" },
+        { "unsupported API version on a connect reply", 0, 200,
+          "{\"channel\":\"/meta/connect\",\"successful\":false,\"error\":\"400::Unsupported API version\"}",
+          ACT_BACKOFF, "connect_error" },
+        { "replay map error on a connect reply", 0, 200,
+          "{\"channel\":\"/meta/connect\",\"successful\":false,\"error\":\"400::The replayId for channel "
+          "{/topic/X} wasn't found using the provided replay ID map {}\"}", ACT_BACKOFF, "connect_error" },
+        { "unlisted error on a subscribe reply", 0, 200,
+          "{\"channel\":\"/meta/subscribe\",\"successful\":false,\"error\":\"500::Something unexpected\"}",
           ACT_REHANDSHAKE, "unknown_error" },
         { "advice retry on a failed handshake", 0, 200,
           "{\"channel\":\"/meta/handshake\",\"successful\":false,\"error\":\"500::x\",\"advice\":{\"reconnect\":\"retry\"}}",
           ACT_REHANDSHAKE, "unknown_error" },
         { "reconnect none on a non-auth error", 0, 200,
           "{\"channel\":\"/meta/connect\",\"successful\":false,\"error\":\"500::x\",\"advice\":{\"reconnect\":\"none\"}}",
-          ACT_REHANDSHAKE, "unknown_error" },
+          ACT_BACKOFF, "connect_error" },
         { "a meta reply without successful", 0, 200, "{\"channel\":\"/meta/connect\"}",
+          ACT_BACKOFF, "connect_error" },
+        { "a subscribe reply without successful", 0, 200, "{\"channel\":\"/meta/subscribe\"}",
           ACT_REHANDSHAKE, "unknown_error" },
         { "status 0 with a reply counts as 200", 0, 0,
           "{\"channel\":\"/meta/connect\",\"successful\":true}", ACT_NONE, "ok" },
@@ -219,26 +218,28 @@ static const struct rcase cases[] = {
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
-static int rule_hits[128];
-
 static struct recovery_decision run_case(const struct rcase *rc)
 {
         struct bayeux_response resp = { 0 };
         struct recovery_input in;
         struct recovery_decision dec;
-        char err[256];
+        char err[256], *file = NULL;
+        const char *json = rc->json;
 
         memset(&in, 0, sizeof(in));
         in.transport_error = rc->transport_error;
         in.http_status = rc->http_status;
-        if (rc->json) {
-                if (bayeux_response_parse(&resp, rc->json, strlen(rc->json), err, sizeof(err)) == -1)
+        if (json && json[0] == '@')
+                json = file = sf_message(json + 1, NULL);
+        if (json) {
+                if (bayeux_response_parse(&resp, json, strlen(json), err, sizeof(err)) == -1)
                         fail_msg("%s: fixture does not parse: %s", rc->name, err);
                 assert_int_equal(resp.nmsgs, 1);
                 in.msg = &resp.msgs[0];
         }
         dec = recovery_classify(&in);
         bayeux_response_free(&resp);
+        free(file);
         return dec;
 }
 
@@ -264,13 +265,16 @@ static const struct {
         { "route_error", ACT_QUARANTINE },
 };
 
-static void test_every_case(void **state)
+/*
+ * Run every case and every local cause; count in hits[rule] which row of
+ * the table decided each. @returns how many decided other than expected.
+ */
+static int walk_cases(int *hits, size_t nhits)
 {
         size_t i;
         int bad = 0;
 
-        (void)state;
-        assert_true(recovery_rule_count() < sizeof(rule_hits) / sizeof(rule_hits[0]));
+        assert_true(recovery_rule_count() < nhits);
         for (i = 0; i < NCASES; i++) {
                 struct recovery_decision dec = run_case(&cases[i]);
 
@@ -282,7 +286,7 @@ static void test_every_case(void **state)
                         bad++;
                 }
                 assert_true(dec.rule >= 1 && (size_t)dec.rule <= recovery_rule_count());
-                rule_hits[dec.rule]++;
+                hits[dec.rule]++;
         }
         for (i = 0; i < sizeof(local_cases) / sizeof(local_cases[0]); i++) {
                 struct recovery_decision dec = recovery_local(local_cases[i].cause);
@@ -294,9 +298,17 @@ static void test_every_case(void **state)
                         bad++;
                 }
                 assert_true(dec.rule >= 1 && (size_t)dec.rule <= recovery_rule_count());
-                rule_hits[dec.rule]++;
+                hits[dec.rule]++;
         }
-        assert_int_equal(bad, 0);
+        return bad;
+}
+
+static void test_every_case(void **state)
+{
+        int hits[128] = { 0 };
+
+        (void)state;
+        assert_int_equal(walk_cases(hits, sizeof(hits) / sizeof(hits[0])), 0);
 }
 
 /* A cause missing from the table still gets a loud decision, never none. */
@@ -309,13 +321,18 @@ static void test_unknown_local_cause(void **state)
         assert_string_equal(dec.cause, "unknown_error");
 }
 
-/* The table has no dead row: each one decided at least one verbatim case. */
+/*
+ * The table has no dead row: each one decided at least one verbatim case.
+ * It walks the cases itself, so it holds whatever runs before it (or alone).
+ */
 static void test_every_rule_is_exercised(void **state)
 {
+        int rule_hits[128] = { 0 };
         size_t r;
         int missing = 0;
 
         (void)state;
+        walk_cases(rule_hits, sizeof(rule_hits) / sizeof(rule_hits[0]));
         for (r = 1; r <= recovery_rule_count(); r++) {
                 assert_non_null(recovery_rule_describe((int)r));
                 if (!rule_hits[r]) {
@@ -422,8 +439,9 @@ static void test_action_names(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_every_case),
+                /* First, so that nothing ran before it. */
                 cmocka_unit_test(test_every_rule_is_exercised),
+                cmocka_unit_test(test_every_case),
                 cmocka_unit_test(test_unknown_local_cause),
                 cmocka_unit_test(test_per_route_rows),
                 cmocka_unit_test(test_failure_reason_before_error),

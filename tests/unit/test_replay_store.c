@@ -20,17 +20,9 @@
 #include "buf.h"
 #include "config.h"
 #include "replay_store.h"
-#include "mock_cluster.h"
+#include "kafka_fixture.h"
 
 /* ---- helpers ---- */
-
-static long long now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*
  * Run the librdkafka/log output of a block into a file so a test can read
@@ -93,17 +85,10 @@ static int fixture_setup(void **state)
 
         assert_non_null(fx);
         fx->mc = mock_cluster;
-        snprintf(fx->bootstraps, sizeof(fx->bootstraps), "%s",
-                 rd_kafka_mock_cluster_bootstraps(fx->mc));
         snprintf(fx->name, sizeof(fx->name), "acme-prod");
         snprintf(fx->topic, sizeof(fx->topic), "sfbridge.replay.%d", ++test_count);
-        fx->cfg.name = fx->name;
-        fx->cfg.kafka.bootstrap_servers = fx->bootstraps;
-        fx->cfg.kafka.replay_topic = fx->topic;
-        fx->cfg.kafka.delivery = DELIVERY_EXACTLY_ONCE;
-        fx->cfg.kafka.max_in_flight = 10000;
-        fx->cfg.kafka.properties = fx->props;
-        fx->cfg.kafka.nproperties = 0;
+        kfx_config_init(&fx->cfg, fx->bootstraps, sizeof(fx->bootstraps), fx->name, fx->topic,
+                        fx->props);
         *state = fx;
         return 0;
 }
@@ -112,39 +97,6 @@ static int fixture_teardown(void **state)
 {
         free(*state);
         return 0;
-}
-
-/* Produce one raw record (value may be NULL: a tombstone) and wait for its ack. */
-static void produce_raw(const struct fixture *fx, const char *topic, int32_t partition,
-                        const char *key, const char *value)
-{
-        rd_kafka_conf_t *conf = rd_kafka_conf_new();
-        char errstr[256];
-        rd_kafka_t *rk;
-
-        assert_int_equal(
-            rd_kafka_conf_set(conf, "bootstrap.servers", fx->bootstraps, errstr, sizeof(errstr)),
-            RD_KAFKA_CONF_OK);
-        rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-        assert_non_null(rk);
-        /* Know the topic first, or the first record may wait for librdkafka's 1 s topic scan. */
-        {
-                const struct rd_kafka_metadata *md;
-                rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-
-                assert_int_equal(rd_kafka_metadata(rk, 0, rkt, &md, 5000),
-                                 RD_KAFKA_RESP_ERR_NO_ERROR);
-                rd_kafka_metadata_destroy(md);
-                rd_kafka_topic_destroy(rkt);
-        }
-        assert_int_equal(
-            rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
-                              RD_KAFKA_V_KEY(key, strlen(key)),
-                              RD_KAFKA_V_VALUE((void *)value, value ? strlen(value) : 0),
-                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
-            RD_KAFKA_RESP_ERR_NO_ERROR);
-        assert_int_equal(rd_kafka_flush(rk, 5000), RD_KAFKA_RESP_ERR_NO_ERROR);
-        rd_kafka_destroy(rk);
 }
 
 static const struct replay_entry *entry_of(const struct replay_store *rs, const char *channel)
@@ -156,15 +108,6 @@ static const struct replay_entry *entry_of(const struct replay_store *rs, const 
                         return replay_store_entry(rs, i);
         fail_msg("no entry for %s", channel);
         return NULL;
-}
-
-static long long stored(const struct replay_store *rs, const char *channel)
-{
-        long long id = -999;
-
-        if (replay_store_get(rs, channel, &id))
-                return -999;
-        return id;
 }
 
 /* ---- codec ---- */
@@ -397,8 +340,8 @@ static void test_store_in_memory(void **state)
         assert_int_equal(replay_store_set(rs, "/topic/B", 9, NULL), 0);
         assert_int_equal(replay_store_set(rs, "/topic/A", 6, NULL), 0);
         assert_int_equal(replay_store_count(rs), 2);
-        assert_true(stored(rs, "/topic/A") == 6);
-        assert_true(stored(rs, "/topic/B") == 9);
+        assert_true(kfx_stored(rs, "/topic/A") == 6);
+        assert_true(kfx_stored(rs, "/topic/B") == 9);
         entry = replay_store_entry(rs, 0);
         assert_non_null(entry);
         assert_string_equal(entry->channel, "/topic/A");
@@ -425,11 +368,11 @@ static void test_load_fresh_topic_is_quick_and_empty(void **state)
 
         assert_non_null(rs);
         rd_kafka_mock_topic_create(fx->mc, fx->topic, 3, 1);
-        start = now_ms();
+        start = kfx_now_ms();
         assert_int_equal(replay_store_load(rs, 10000, errstr, sizeof(errstr)), 0);
         assert_string_equal(errstr, "");
         assert_int_equal(replay_store_count(rs), 0);
-        assert_true(now_ms() - start < 3000);
+        assert_true(kfx_now_ms() - start < 3000);
         replay_store_destroy(rs);
 }
 
@@ -450,13 +393,13 @@ static void test_load_missing_topic_without_controller(void **state)
 
         assert_non_null(rs);
         rd_kafka_mock_topic_set_error(fx->mc, fx->topic, RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART);
-        start = now_ms();
+        start = kfx_now_ms();
         capture_start(&cap);
         rc = replay_store_load(rs, 10000, errstr, sizeof(errstr));
         text = capture_end(&cap);
         assert_int_equal(rc, 0);
         assert_int_equal(replay_store_count(rs), 0);
-        assert_true(now_ms() - start < 3000);
+        assert_true(kfx_now_ms() - start < 3000);
         snprintf(fx->expect, sizeof(fx->expect),
                  "level=info msg=replay_topic_not_created topic=%s ", fx->topic);
         assert_non_null(strstr(text, fx->expect));
@@ -475,9 +418,9 @@ static void test_load_unreachable_kafka_fails_in_time(void **state)
         fx->cfg.kafka.bootstrap_servers = closed;
         rs = replay_store_new(&fx->cfg, NULL, 0);
         assert_non_null(rs);
-        start = now_ms();
+        start = kfx_now_ms();
         assert_int_equal(replay_store_load(rs, 1000, errstr, sizeof(errstr)), -1);
-        assert_true(now_ms() - start < 4000);
+        assert_true(kfx_now_ms() - start < 4000);
         snprintf(fx->expect, sizeof(fx->expect), "replay topic %s", fx->topic);
         assert_non_null(strstr(errstr, fx->expect));
         replay_store_destroy(rs);
@@ -498,13 +441,13 @@ static void test_write_then_load(void **state)
         assert_int_equal(replay_store_write(rs, "/topic/A", 200, 5000, errstr, sizeof(errstr)), 0);
         assert_int_equal(
             replay_store_write(rs, "/event/B__e", REPLAY_NEW, 5000, errstr, sizeof(errstr)), 0);
-        assert_true(stored(rs, "/topic/A") == 200); /* write updates the local store too */
+        assert_true(kfx_stored(rs, "/topic/A") == 200); /* write updates the local store too */
 
         assert_int_equal(replay_store_load(rs2, 5000, errstr, sizeof(errstr)), 0);
         assert_string_equal(errstr, "");
         assert_int_equal(replay_store_count(rs2), 2);
-        assert_true(stored(rs2, "/topic/A") == 200);
-        assert_true(stored(rs2, "/event/B__e") == REPLAY_NEW);
+        assert_true(kfx_stored(rs2, "/topic/A") == 200);
+        assert_true(kfx_stored(rs2, "/event/B__e") == REPLAY_NEW);
 
         /* Loading again starts over rather than merging. */
         assert_int_equal(replay_store_set(rs2, "/topic/stale", 1, NULL), 0);
@@ -533,29 +476,29 @@ static void test_load_filters_keys_and_skips_garbage(void **state)
 
         assert_non_null(rs);
         rd_kafka_mock_topic_create(fx->mc, fx->topic, 2, 1);
-        produce_raw(fx, fx->topic, 0, "acme-prod:/topic/A",
+        kfx_produce(fx->topic, 0, "acme-prod:/topic/A",
                     "{\"channel\":\"/topic/"
                     "A\",\"replay_id\":10,\"event_time\":\"2026-01-01T00:00:00.000Z\","
                     "\"committed_at\":\"2026-01-01T00:00:01.000Z\"}");
         /* Another bridge whose name starts like ours, and one named "acme". */
-        produce_raw(fx, fx->topic, 0, "acme-prod-eu:/topic/A",
+        kfx_produce(fx->topic, 0, "acme-prod-eu:/topic/A",
                     "{\"channel\":\"/topic/"
                     "A\",\"replay_id\":999,\"committed_at\":\"2026-01-01T00:00:02.000Z\"}");
-        produce_raw(fx, fx->topic, 0, "acme:/topic/A",
+        kfx_produce(fx->topic, 0, "acme:/topic/A",
                     "{\"channel\":\"/topic/A\",\"replay_id\":998}");
         /* Gap audit record: not a replay ID. */
-        produce_raw(fx, fx->topic, 0, "acme-prod:/topic/A:gap",
+        kfx_produce(fx->topic, 0, "acme-prod:/topic/A:gap",
                     "{\"channel\":\"/topic/"
                     "A\",\"last_committed_replay_id\":10,\"policy\":\"all\",\"at\":\"x\"}");
         /* Garbage at partition 1, offsets 0 and 1: skipped with a warning. */
-        produce_raw(fx, fx->topic, 1, "acme-prod:/topic/B", "{oops");
-        produce_raw(fx, fx->topic, 1, "acme-prod:/topic/C",
+        kfx_produce(fx->topic, 1, "acme-prod:/topic/B", "{oops");
+        kfx_produce(fx->topic, 1, "acme-prod:/topic/C",
                     "{\"channel\":\"/topic/NOT-C\",\"replay_id\":3}");
         /* Deleted channel: written, then a tombstone. */
-        produce_raw(fx, fx->topic, 1, "acme-prod:/topic/D",
+        kfx_produce(fx->topic, 1, "acme-prod:/topic/D",
                     "{\"channel\":\"/topic/D\",\"replay_id\":4}");
-        produce_raw(fx, fx->topic, 1, "acme-prod:/topic/D", NULL);
-        produce_raw(fx, fx->topic, 1, "acme-prod:/topic/E",
+        kfx_produce(fx->topic, 1, "acme-prod:/topic/D", NULL);
+        kfx_produce(fx->topic, 1, "acme-prod:/topic/E",
                     "{\"channel\":\"/topic/E\",\"replay_id\":5}");
 
         capture_start(&cap);
@@ -563,13 +506,13 @@ static void test_load_filters_keys_and_skips_garbage(void **state)
         text = capture_end(&cap);
         assert_int_equal(rc, 0);
         assert_int_equal(replay_store_count(rs), 2);
-        assert_true(stored(rs, "/topic/A") == 10);
+        assert_true(kfx_stored(rs, "/topic/A") == 10);
         assert_string_equal(entry_of(rs, "/topic/A")->event_time, "2026-01-01T00:00:00.000Z");
         assert_string_equal(entry_of(rs, "/topic/A")->committed_at, "2026-01-01T00:00:01.000Z");
-        assert_true(stored(rs, "/topic/E") == 5);
-        assert_true(stored(rs, "/topic/B") == -999);
-        assert_true(stored(rs, "/topic/C") == -999);
-        assert_true(stored(rs, "/topic/D") == -999);
+        assert_true(kfx_stored(rs, "/topic/E") == 5);
+        assert_true(kfx_stored(rs, "/topic/B") == -999);
+        assert_true(kfx_stored(rs, "/topic/C") == -999);
+        assert_true(kfx_stored(rs, "/topic/D") == -999);
         assert_non_null(strstr(
             errstr,
             "skipped 2 undecodable record(s), first at partition 1 offset 0: not valid JSON"));
@@ -591,7 +534,7 @@ static void test_load_filters_keys_and_skips_garbage(void **state)
                 assert_non_null(rs2);
                 assert_int_equal(replay_store_load(rs2, 5000, errstr, sizeof(errstr)), 0);
                 assert_int_equal(replay_store_count(rs2), 1);
-                assert_true(stored(rs2, "/topic/A") == 998);
+                assert_true(kfx_stored(rs2, "/topic/A") == 998);
                 replay_store_destroy(rs2);
                 fx->cfg.name = fx->name;
         }
@@ -607,17 +550,17 @@ static void test_load_keeps_newest(void **state)
 
         assert_non_null(rs);
         rd_kafka_mock_topic_create(fx->mc, fx->topic, 2, 1);
-        produce_raw(fx, fx->topic, 0, "acme-prod:/topic/A",
+        kfx_produce(fx->topic, 0, "acme-prod:/topic/A",
                     "{\"channel\":\"/topic/"
                     "A\",\"replay_id\":1,\"committed_at\":\"2026-01-01T00:00:01.000Z\"}");
-        produce_raw(fx, fx->topic, 0, "acme-prod:/topic/A",
+        kfx_produce(fx->topic, 0, "acme-prod:/topic/A",
                     "{\"channel\":\"/topic/"
                     "A\",\"replay_id\":3,\"committed_at\":\"2026-01-01T00:00:03.000Z\"}");
-        produce_raw(fx, fx->topic, 1, "acme-prod:/topic/A",
+        kfx_produce(fx->topic, 1, "acme-prod:/topic/A",
                     "{\"channel\":\"/topic/"
                     "A\",\"replay_id\":2,\"committed_at\":\"2026-01-01T00:00:02.000Z\"}");
         assert_int_equal(replay_store_load(rs, 5000, errstr, sizeof(errstr)), 0);
-        assert_true(stored(rs, "/topic/A") == 3);
+        assert_true(kfx_stored(rs, "/topic/A") == 3);
         replay_store_destroy(rs);
 }
 
@@ -682,10 +625,10 @@ static void test_org_bound_records(void **state)
         assert_int_equal(replay_store_count(rs), 0);
 
         /* Loaded from the topic: org per channel; the origin survives a load. */
-        produce_raw(fx, fx->topic, 0, "acme-prod:/topic/A",
+        kfx_produce(fx->topic, 0, "acme-prod:/topic/A",
                     "{\"channel\":\"/topic/A\",\"replay_id\":4,\"org\":\"00D000000000001AAA\","
                     "\"login_host\":\"127.0.0.1:1\"}");
-        produce_raw(fx, fx->topic, 0, "acme-prod:/topic/C", "{\"channel\":\"/topic/C\",\"replay_id\":5}");
+        kfx_produce(fx->topic, 0, "acme-prod:/topic/C", "{\"channel\":\"/topic/C\",\"replay_id\":5}");
         assert_int_equal(replay_store_load(rs, 5000, errstr, sizeof(errstr)), 0);
         assert_int_equal(replay_store_count(rs), 2);
         for (i = 0; i < replay_store_count(rs); i++) {

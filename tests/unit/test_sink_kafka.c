@@ -29,21 +29,13 @@
 #include "replay_store.h"
 #include "router.h"
 #include "sink_kafka.h"
-#include "mock_cluster.h"
+#include "kafka_fixture.h"
 
 /* Kafka protocol ApiKeys (rdkafka_protocol.h is not installed). */
 #define APIKEY_PRODUCE               0
 #define APIKEY_INIT_PRODUCER_ID      22
 #define APIKEY_ADD_PARTITIONS_TO_TXN 24
 #define APIKEY_END_TXN               26
-
-static long long now_ms(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*
  * One mock cluster for the whole run (destroying one costs a second); each
@@ -75,19 +67,13 @@ static int fixture_setup(void **state)
 
         assert_non_null(fx);
         fx->mc = mock_cluster;
-        snprintf(fx->bootstraps, sizeof(fx->bootstraps), "%s",
-                 rd_kafka_mock_cluster_bootstraps(fx->mc));
         snprintf(fx->name, sizeof(fx->name), "acme-prod-%d", n);
         snprintf(fx->topic, sizeof(fx->topic), "sfbridge.replay.%d", n);
         snprintf(fx->event_topic, sizeof(fx->event_topic), "salesforce.account-updates.%d", n);
-        rd_kafka_mock_topic_create(fx->mc, fx->topic, 1, 1);
-        rd_kafka_mock_topic_create(fx->mc, fx->event_topic, 2, 1);
-        fx->cfg.name = fx->name;
-        fx->cfg.kafka.bootstrap_servers = fx->bootstraps;
-        fx->cfg.kafka.replay_topic = fx->topic;
-        fx->cfg.kafka.delivery = DELIVERY_EXACTLY_ONCE;
-        fx->cfg.kafka.max_in_flight = 10000;
-        fx->cfg.kafka.properties = fx->props;
+        kfx_topic_create(fx->topic, 1);
+        kfx_topic_create(fx->event_topic, 2);
+        kfx_config_init(&fx->cfg, fx->bootstraps, sizeof(fx->bootstraps), fx->name, fx->topic,
+                        fx->props);
         snprintf(fx->route_channel, sizeof(fx->route_channel), "/topic/A");
         fx->route.channel = fx->route_channel;
         fx->route.topic = fx->event_topic;
@@ -208,126 +194,6 @@ static unsigned long long event_bytes(const char *channel, long long replay_id)
                strlen(channel) + strlen("sf.replay_id") + (unsigned long long)klen;
 }
 
-/* What a read_committed reader finds in a topic, read to its end. */
-#define READ_MAX 64
-struct topic_read {
-        size_t n;
-        char keys[READ_MAX][128];
-        int key_null[READ_MAX];        /* the record has no key at all */
-        char values[READ_MAX][1024];   /* NUL-terminated copy (cut at 1023 bytes) */
-        size_t value_len[READ_MAX];    /* the real length */
-        char channel_header[READ_MAX][64];
-        char headers[READ_MAX][512];   /* "name=value;" for every header, in order */
-};
-
-static void read_topic(const struct fixture *fx, const char *topic, struct topic_read *out)
-{
-        rd_kafka_topic_partition_list_t *parts;
-        const struct rd_kafka_metadata *md;
-        rd_kafka_conf_t *conf = rd_kafka_conf_new();
-        rd_kafka_topic_t *rkt;
-        char errstr[256];
-        rd_kafka_t *rk;
-        long long deadline = now_ms() + 5000;
-        int p, left = 0;
-
-        memset(out, 0, sizeof(*out));
-        assert_int_equal(
-            rd_kafka_conf_set(conf, "bootstrap.servers", fx->bootstraps, errstr, sizeof(errstr)),
-            0);
-        assert_int_equal(rd_kafka_conf_set(conf, "group.id", "test-reader", errstr, sizeof(errstr)),
-                         0);
-        assert_int_equal(
-            rd_kafka_conf_set(conf, "isolation.level", "read_committed", errstr, sizeof(errstr)),
-            0);
-        assert_int_equal(
-            rd_kafka_conf_set(conf, "enable.partition.eof", "true", errstr, sizeof(errstr)), 0);
-        assert_int_equal(
-            rd_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof(errstr)), 0);
-        assert_int_equal(rd_kafka_conf_set(conf, "fetch.wait.max.ms", "10", errstr, sizeof(errstr)),
-                         0);
-        rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-        assert_non_null(rk);
-        rkt = rd_kafka_topic_new(rk, topic, NULL);
-        assert_int_equal(rd_kafka_metadata(rk, 0, rkt, &md, 5000), 0);
-        assert_int_equal(md->topic_cnt, 1);
-        parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
-        for (p = 0; p < md->topics[0].partition_cnt; p++) {
-                rd_kafka_topic_partition_list_add(parts, topic, p)->offset =
-                    RD_KAFKA_OFFSET_BEGINNING;
-                left++;
-        }
-        rd_kafka_metadata_destroy(md);
-        rd_kafka_topic_destroy(rkt);
-        assert_int_equal(rd_kafka_assign(rk, parts), 0);
-        rd_kafka_topic_partition_list_destroy(parts);
-        while (left > 0 && now_ms() < deadline) {
-                rd_kafka_message_t *rkm = rd_kafka_consumer_poll(rk, 100);
-                rd_kafka_headers_t *hdrs;
-                const void *hv;
-                size_t hlen;
-
-                if (!rkm)
-                        continue;
-                if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                        left--;
-                } else if (!rkm->err && out->n < READ_MAX) {
-                        size_t vlen = rkm->len < sizeof(out->values[0]) - 1
-                                          ? rkm->len
-                                          : sizeof(out->values[0]) - 1;
-                        const char *hname;
-                        size_t h, used = 0;
-
-                        snprintf(out->keys[out->n], sizeof(out->keys[0]), "%.*s", (int)rkm->key_len,
-                                 rkm->key ? (const char *)rkm->key : "");
-                        out->key_null[out->n] = rkm->key == NULL;
-                        /* Byte for byte, NULs included. */
-                        if (rkm->payload)
-                                memcpy(out->values[out->n], rkm->payload, vlen);
-                        out->values[out->n][vlen] = '\0';
-                        out->value_len[out->n] = rkm->len;
-                        if (!rd_kafka_message_headers(rkm, &hdrs)) {
-                                if (!rd_kafka_header_get_last(hdrs, "sf.channel", &hv, &hlen))
-                                        snprintf(out->channel_header[out->n],
-                                                 sizeof(out->channel_header[0]), "%.*s",
-                                                 (int)hlen, (const char *)hv);
-                                for (h = 0; !rd_kafka_header_get_all(hdrs, h, &hname, &hv, &hlen);
-                                     h++)
-                                        used += (size_t)snprintf(
-                                            out->headers[out->n] + used,
-                                            used < sizeof(out->headers[0])
-                                                ? sizeof(out->headers[0]) - used
-                                                : 0,
-                                            "%s=%.*s;", hname, (int)hlen, (const char *)hv);
-                        }
-                        out->n++;
-                }
-                rd_kafka_message_destroy(rkm);
-        }
-        assert_int_equal(left, 0);
-        rd_kafka_consumer_close(rk);
-        rd_kafka_destroy(rk);
-}
-
-static size_t count_key(const struct topic_read *rd, const char *key)
-{
-        size_t i, n = 0;
-
-        for (i = 0; i < rd->n; i++)
-                if (!strcmp(rd->keys[i], key))
-                        n++;
-        return n;
-}
-
-static long long stored(const struct replay_store *rs, const char *channel)
-{
-        long long id = -999;
-
-        if (replay_store_get(rs, channel, &id))
-                return -999;
-        return id;
-}
-
 /* ---- exactly_once ---- */
 
 static void test_eos_commit_is_visible_and_updates_store(void **state)
@@ -335,7 +201,7 @@ static void test_eos_commit_is_visible_and_updates_store(void **state)
         struct fixture *fx = *state;
         struct sink *sink = start_sink(fx);
         struct replay_store *loaded;
-        struct topic_read rd;
+        struct kfx_read rd;
         char errstr[512];
 
         assert_int_equal(sink_begin(sink, errstr, sizeof(errstr)), SINK_OK);
@@ -343,35 +209,35 @@ static void test_eos_commit_is_visible_and_updates_store(void **state)
         assert_int_equal(produce_event(sink, "/topic/A", 102), SINK_OK);
         assert_int_equal(produce_event(sink, "/event/B__e", 7), SINK_OK);
         assert_int_equal(produce_event(sink, "/topic/A", 103), SINK_OK);
-        assert_true(stored(fx->rs, "/topic/A") == -999); /* nothing before the commit */
+        assert_true(kfx_stored(fx->rs, "/topic/A") == -999); /* nothing before the commit */
         assert_int_equal(sink_commit(sink, 10000, errstr, sizeof(errstr)), SINK_OK);
         assert_int_equal(sink_in_flight(sink), 0);
-        assert_true(stored(fx->rs, "/topic/A") == 103);
-        assert_true(stored(fx->rs, "/event/B__e") == 7);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == 103);
+        assert_true(kfx_stored(fx->rs, "/event/B__e") == 7);
 
-        read_topic(fx, fx->event_topic, &rd);
+        kfx_read_topic(fx->bootstraps, fx->event_topic, &rd);
         assert_int_equal(rd.n, 4);
-        assert_int_equal(count_key(&rd, "101") + count_key(&rd, "102") + count_key(&rd, "103") +
-                             count_key(&rd, "7"),
+        assert_int_equal(kfx_count_key(&rd, "101") + kfx_count_key(&rd, "102") + kfx_count_key(&rd, "103") +
+                             kfx_count_key(&rd, "7"),
                          4);
         assert_string_equal(rd.channel_header[0][0] ? "ok" : "missing", "ok");
-        read_topic(fx, fx->topic, &rd);
+        kfx_read_topic(fx->bootstraps, fx->topic, &rd);
         assert_int_equal(rd.n, 2);
-        assert_int_equal(count_key(&rd, key_of(fx, "/topic/A")), 1);
-        assert_int_equal(count_key(&rd, key_of(fx, "/event/B__e")), 1);
+        assert_int_equal(kfx_count_key(&rd, key_of(fx, "/topic/A")), 1);
+        assert_int_equal(kfx_count_key(&rd, key_of(fx, "/event/B__e")), 1);
 
         /* A restart reads the same IDs back. */
         loaded = replay_store_new(&fx->cfg, errstr, sizeof(errstr));
         assert_non_null(loaded);
         assert_int_equal(replay_store_load(loaded, 5000, errstr, sizeof(errstr)), 0);
-        assert_true(stored(loaded, "/topic/A") == 103);
-        assert_true(stored(loaded, "/event/B__e") == 7);
+        assert_true(kfx_stored(loaded, "/topic/A") == 103);
+        assert_true(kfx_stored(loaded, "/event/B__e") == 7);
         replay_store_destroy(loaded);
 
         /* Empty batches commit too, and change nothing. */
         assert_int_equal(sink_begin(sink, errstr, sizeof(errstr)), SINK_OK);
         assert_int_equal(sink_commit(sink, 10000, errstr, sizeof(errstr)), SINK_OK);
-        assert_true(stored(fx->rs, "/topic/A") == 103);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == 103);
         assert_true(sink_errors(sink) == 0);
         sink_destroy(sink);
 }
@@ -385,7 +251,7 @@ static void test_eos_abortable_error_aborts_batch(void **state)
 {
         struct fixture *fx = *state;
         struct sink *sink = start_sink(fx);
-        struct topic_read rd;
+        struct kfx_read rd;
         char errstr[512];
         int status, attempt;
 
@@ -405,7 +271,7 @@ static void test_eos_abortable_error_aborts_batch(void **state)
         status = sink_commit(sink, 10000, errstr, sizeof(errstr));
         assert_int_equal(status, SINK_ABORTED);
         assert_non_null(strstr(errstr, "batch aborted"));
-        assert_true(stored(fx->rs, "/topic/A") == 10);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == 10);
         assert_true(sink_errors(sink) > 0);
         assert_int_equal(sink_in_flight(sink), 0);
         rd_kafka_mock_clear_request_errors(fx->mc, APIKEY_PRODUCE);
@@ -422,10 +288,10 @@ static void test_eos_abortable_error_aborts_batch(void **state)
                 assert_false(sink_poison_known(sink, "/topic/B", "11", &reason, &why, &dead_failed));
         }
 
-        read_topic(fx, fx->event_topic, &rd);
+        kfx_read_topic(fx->bootstraps, fx->event_topic, &rd);
         assert_int_equal(rd.n, 1);
-        assert_int_equal(count_key(&rd, "10"), 1);
-        read_topic(fx, fx->topic, &rd);
+        assert_int_equal(kfx_count_key(&rd, "10"), 1);
+        kfx_read_topic(fx->bootstraps, fx->topic, &rd);
         assert_int_equal(rd.n, 1);
         assert_non_null(strstr(rd.values[0], "\"replay_id\":10,"));
 
@@ -453,14 +319,14 @@ static void test_eos_abortable_error_aborts_batch(void **state)
                 if (status == SINK_OK)
                         break;
                 assert_int_equal(status, SINK_ABORTED);
-                assert_true(stored(fx->rs, "/topic/A") == 10);
+                assert_true(kfx_stored(fx->rs, "/topic/A") == 10);
         }
         assert_int_equal(status, SINK_OK);
-        assert_true(stored(fx->rs, "/topic/A") == 12);
-        read_topic(fx, fx->event_topic, &rd);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == 12);
+        kfx_read_topic(fx->bootstraps, fx->event_topic, &rd);
         assert_int_equal(rd.n, 3);
-        assert_int_equal(count_key(&rd, "11"), 1);
-        assert_int_equal(count_key(&rd, "12"), 1);
+        assert_int_equal(kfx_count_key(&rd, "11"), 1);
+        assert_int_equal(kfx_count_key(&rd, "12"), 1);
         sink_destroy(sink);
 }
 
@@ -475,7 +341,7 @@ static void test_eos_poison_dead_letter_same_txn(void **state)
         struct fixture *fx = *state;
         struct sink_dead_letter dl = { 0 };
         struct router_record rec;
-        struct topic_read rd;
+        struct kfx_read rd;
         char errstr[512], dlq[80], *big;
         struct sink *sink;
         size_t i;
@@ -512,13 +378,13 @@ static void test_eos_poison_dead_letter_same_txn(void **state)
         assert_int_equal(sink_mark(sink, "/topic/A", 21, NULL, errstr, sizeof(errstr)), SINK_OK);
         assert_int_equal(produce_event(sink, "/topic/A", 22), SINK_OK);
         assert_int_equal(sink_commit(sink, 10000, errstr, sizeof(errstr)), SINK_OK);
-        assert_true(stored(fx->rs, "/topic/A") == 22);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == 22);
 
-        read_topic(fx, fx->event_topic, &rd);
+        kfx_read_topic(fx->bootstraps, fx->event_topic, &rd);
         assert_int_equal(rd.n, 2);
-        assert_int_equal(count_key(&rd, "20"), 1);
-        assert_int_equal(count_key(&rd, "22"), 1);
-        read_topic(fx, dlq, &rd);
+        assert_int_equal(kfx_count_key(&rd, "20"), 1);
+        assert_int_equal(kfx_count_key(&rd, "22"), 1);
+        kfx_read_topic(fx->bootstraps, dlq, &rd);
         assert_int_equal(rd.n, 1);
         assert_string_equal(rd.keys[0], "21");
         assert_true(rd.value_len[0] > 1000 && rd.value_len[0] < 4000);
@@ -546,11 +412,11 @@ static void test_eos_abortable_commit_error(void **state)
         rd_kafka_mock_push_request_errors(fx->mc, APIKEY_END_TXN, 1,
                                           RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED);
         assert_int_equal(sink_commit(sink, 10000, errstr, sizeof(errstr)), SINK_ABORTED);
-        assert_true(stored(fx->rs, "/topic/A") == -999);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == -999);
         assert_int_equal(sink_begin(sink, errstr, sizeof(errstr)), SINK_OK);
         assert_int_equal(produce_event(sink, "/topic/A", 20), SINK_OK);
         assert_int_equal(sink_commit(sink, 10000, errstr, sizeof(errstr)), SINK_OK);
-        assert_true(stored(fx->rs, "/topic/A") == 20);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == 20);
         sink_destroy(sink);
 }
 
@@ -559,7 +425,7 @@ static void test_eos_second_instance_fences_first(void **state)
         struct fixture *fx = *state;
         struct sink *first = start_sink(fx);
         struct sink *second;
-        struct topic_read rd;
+        struct kfx_read rd;
         char errstr[512];
         int status;
 
@@ -585,16 +451,16 @@ static void test_eos_second_instance_fences_first(void **state)
         assert_non_null(strstr(errstr, fx->key));
         /* Once fatal, everything says so and takes ownership still. */
         assert_int_equal(produce_event(first, "/topic/A", 3), SINK_FATAL);
-        assert_true(stored(fx->rs, "/topic/A") == 1);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == 1);
 
         /* The newer instance carries on. */
         assert_int_equal(sink_begin(second, errstr, sizeof(errstr)), SINK_OK);
         assert_int_equal(produce_event(second, "/topic/A", 2), SINK_OK);
         assert_int_equal(sink_commit(second, 10000, errstr, sizeof(errstr)), SINK_OK);
-        assert_true(stored(fx->rs, "/topic/A") == 2);
-        read_topic(fx, fx->event_topic, &rd);
-        assert_int_equal(count_key(&rd, "2"), 1);
-        assert_int_equal(count_key(&rd, "3"), 0);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == 2);
+        kfx_read_topic(fx->bootstraps, fx->event_topic, &rd);
+        assert_int_equal(kfx_count_key(&rd, "2"), 1);
+        assert_int_equal(kfx_count_key(&rd, "3"), 0);
         sink_destroy(first);
         sink_destroy(second);
 }
@@ -603,7 +469,7 @@ static void test_eos_broker_down_then_up(void **state)
 {
         struct fixture *fx = *state;
         struct sink *sink = start_sink(fx);
-        struct topic_read rd;
+        struct kfx_read rd;
         char errstr[512];
         unsigned long long commits;
         long long start;
@@ -624,13 +490,13 @@ static void test_eos_broker_down_then_up(void **state)
         commits = sink_commits(sink);
         fx->broker_down = 1;
         rd_kafka_mock_broker_set_down(fx->mc, 1);
-        start = now_ms();
+        start = kfx_now_ms();
         status = sink_commit(sink, 500, errstr, sizeof(errstr));
         assert_int_equal(status, SINK_RETRY);
-        assert_true(now_ms() - start < 3000);
+        assert_true(kfx_now_ms() - start < 3000);
         status = sink_commit(sink, 300, errstr, sizeof(errstr));
         assert_int_equal(status, SINK_RETRY);
-        assert_true(stored(fx->rs, "/topic/A") == -999);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == -999);
         assert_int_equal(sink_kafka_down(sink), 1);
         assert_true(sink_errors(sink) > 0);
         assert_non_null(strstr(sink_last_error(sink), "commit_transaction"));
@@ -642,16 +508,16 @@ static void test_eos_broker_down_then_up(void **state)
         status = sink_commit(sink, 10000, errstr, sizeof(errstr));
         if (status != SINK_OK)
                 fail_msg("commit after the broker came back: %d %s", status, errstr);
-        assert_true(stored(fx->rs, "/topic/A") == 31);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == 31);
         assert_int_equal(sink_kafka_down(sink), 0);
         assert_true(sink_in_flight_bytes(sink) == 0);
         assert_true(sink_commits(sink) == commits + 1);
         assert_int_equal(sink_settled(sink), 1);
-        read_topic(fx, fx->event_topic, &rd);
+        kfx_read_topic(fx->bootstraps, fx->event_topic, &rd);
         assert_int_equal(rd.n, 2);
-        assert_int_equal(count_key(&rd, "30"), 1);
-        assert_int_equal(count_key(&rd, "31"), 1);
-        read_topic(fx, fx->topic, &rd);
+        assert_int_equal(kfx_count_key(&rd, "30"), 1);
+        assert_int_equal(kfx_count_key(&rd, "31"), 1);
+        kfx_read_topic(fx->bootstraps, fx->topic, &rd);
         assert_int_equal(rd.n, 1);
         sink_destroy(sink);
 }
@@ -665,7 +531,7 @@ static void test_eos_gap_record(void **state)
         struct fixture *fx = *state;
         struct sink *sink = start_sink(fx);
         struct replay_store *loaded;
-        struct topic_read rd;
+        struct kfx_read rd;
         struct buf key, value;
         char errstr[512], gaps[256];
 
@@ -680,17 +546,17 @@ static void test_eos_gap_record(void **state)
                                   sizeof(errstr)), SINK_OK);
         assert_int_equal(produce_event(sink, "/topic/A", 50), SINK_OK);
         assert_int_equal(sink_commit(sink, 10000, errstr, sizeof(errstr)), SINK_OK);
-        read_topic(fx, fx->topic, &rd);
+        kfx_read_topic(fx->bootstraps, fx->topic, &rd);
         assert_int_equal(rd.n, 1);
-        assert_int_equal(count_key(&rd, key_of(fx, "/topic/A")), 1);
-        read_topic(fx, gaps, &rd);
+        assert_int_equal(kfx_count_key(&rd, key_of(fx, "/topic/A")), 1);
+        kfx_read_topic(fx->bootstraps, gaps, &rd);
         assert_int_equal(rd.n, 1);
-        assert_int_equal(count_key(&rd, key.data), 1);
+        assert_int_equal(kfx_count_key(&rd, key.data), 1);
         assert_non_null(strstr(rd.values[0], "\"stored_replay_id\":41,\"resubscribed_from\":-2,\"policy\":\"all\""));
         loaded = replay_store_new(&fx->cfg, errstr, sizeof(errstr));
         assert_int_equal(replay_store_load(loaded, 5000, errstr, sizeof(errstr)), 0);
         assert_int_equal(replay_store_count(loaded), 1);
-        assert_true(stored(loaded, "/topic/A") == 50);
+        assert_true(kfx_stored(loaded, "/topic/A") == 50);
         replay_store_destroy(loaded);
         buf_free(&key);
         buf_free(&value);
@@ -701,7 +567,7 @@ static void test_eos_sink_abort_drops_batch(void **state)
 {
         struct fixture *fx = *state;
         struct sink *sink = start_sink(fx);
-        struct topic_read rd;
+        struct kfx_read rd;
         char errstr[512];
 
         assert_int_equal(sink_begin(sink, errstr, sizeof(errstr)), SINK_OK);
@@ -709,8 +575,8 @@ static void test_eos_sink_abort_drops_batch(void **state)
         assert_int_equal(sink_abort(sink, 5000, errstr, sizeof(errstr)), SINK_OK);
         assert_int_equal(sink_commit(sink, 5000, errstr, sizeof(errstr)),
                          SINK_OK); /* nothing open */
-        assert_true(stored(fx->rs, "/topic/A") == -999);
-        read_topic(fx, fx->topic, &rd);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == -999);
+        kfx_read_topic(fx->bootstraps, fx->topic, &rd);
         assert_int_equal(rd.n, 0);
         assert_int_equal(sink_abort(sink, 5000, errstr, sizeof(errstr)), SINK_OK);
         sink_destroy(sink);
@@ -751,7 +617,7 @@ static void test_value_reaches_kafka_exactly(void **state)
         struct fixture *fx = *state;
         struct sink *sink = start_sink(fx);
         struct router_record rec;
-        struct topic_read rd;
+        struct kfx_read rd;
         char body[sizeof(value) + 16], expect_headers[512], errstr[512];
         size_t len = sizeof(value) - 1, i, first;
 
@@ -792,9 +658,9 @@ static void test_value_reaches_kafka_exactly(void **state)
                                    sizeof(errstr)),
                          SINK_OK);
         assert_int_equal(sink_commit(sink, 10000, errstr, sizeof(errstr)), SINK_OK);
-        assert_true(stored(fx->rs, "/event/Order__e") == 9007199254740993LL);
+        assert_true(kfx_stored(fx->rs, "/event/Order__e") == 9007199254740993LL);
 
-        read_topic(fx, fx->event_topic, &rd);
+        kfx_read_topic(fx->bootstraps, fx->event_topic, &rd);
         assert_int_equal(rd.n, 2);
         /* No key: librdkafka's partitioner may put them anywhere; find each. */
         first = rd.key_null[0] ? 1 : 0;
@@ -837,14 +703,14 @@ static void test_eos_large_replay_id_survives_restart(void **state)
                 assert_int_equal(produce_event(sink, channels[i], ids[i]), SINK_OK);
         assert_int_equal(sink_commit(sink, 10000, errstr, sizeof(errstr)), SINK_OK);
         for (i = 0; i < 2; i++)
-                assert_true(stored(fx->rs, channels[i]) == ids[i]);
+                assert_true(kfx_stored(fx->rs, channels[i]) == ids[i]);
         sink_destroy(sink);
 
         loaded = replay_store_new(&fx->cfg, errstr, sizeof(errstr));
         assert_non_null(loaded);
         assert_int_equal(replay_store_load(loaded, 5000, errstr, sizeof(errstr)), 0);
         for (i = 0; i < 2; i++)
-                read_back[i] = stored(loaded, channels[i]);
+                read_back[i] = kfx_stored(loaded, channels[i]);
         replay_store_destroy(loaded); /* before any failure: no handle may outlive the run */
         for (i = 0; i < 2; i++)
                 if (read_back[i] != ids[i])
@@ -900,7 +766,7 @@ static void test_alo_replay_record_after_acks(void **state)
         struct fixture *fx = *state;
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
         rd_kafka_mock_cluster_t *mc;
-        struct topic_read rd;
+        struct kfx_read rd;
         struct sink *sink;
         rd_kafka_t *mrk;
         char errstr[512];
@@ -925,26 +791,26 @@ static void test_alo_replay_record_after_acks(void **state)
         assert_int_equal(produce_event(sink, "/topic/A", 70), SINK_OK);
         assert_int_equal(produce_event(sink, "/topic/A", 71), SINK_OK);
         assert_int_equal(sink_commit(sink, 1000, errstr, sizeof(errstr)), SINK_OK);
-        deadline = now_ms() + 500;
-        while (now_ms() < deadline) {
+        deadline = kfx_now_ms() + 500;
+        while (kfx_now_ms() < deadline) {
                 sink_poll(sink);
                 usleep(20 * 1000);
         }
         assert_int_equal(sink_in_flight(sink), 2);
-        assert_true(stored(fx->rs, "/topic/A") == -999);
-        read_topic(fx, fx->topic, &rd);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == -999);
+        kfx_read_topic(fx->bootstraps, fx->topic, &rd);
         assert_int_equal(rd.n, 0);
 
         /* Acks arrive through sink_poll; the replay record follows, then the store. */
         rd_kafka_mock_broker_set_up(mc, 2);
-        deadline = now_ms() + 8000;
-        while (stored(fx->rs, "/topic/A") == -999 && now_ms() < deadline) {
+        deadline = kfx_now_ms() + 8000;
+        while (kfx_stored(fx->rs, "/topic/A") == -999 && kfx_now_ms() < deadline) {
                 sink_poll(sink);
                 usleep(10 * 1000);
         }
         assert_int_equal(sink_in_flight(sink), 0);
-        assert_true(stored(fx->rs, "/topic/A") == 71);
-        read_topic(fx, fx->topic, &rd);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == 71);
+        kfx_read_topic(fx->bootstraps, fx->topic, &rd);
         assert_int_equal(rd.n, 1);
         assert_string_equal(rd.keys[0], key_of(fx, "/topic/A"));
         assert_non_null(strstr(rd.values[0], "\"replay_id\":71,"));
@@ -966,7 +832,7 @@ static void test_alo_failed_delivery_never_advances(void **state)
 {
         struct fixture *fx = *state;
         struct sink *sink;
-        struct topic_read rd;
+        struct kfx_read rd;
         char errstr[512];
         long long id;
 
@@ -976,7 +842,7 @@ static void test_alo_failed_delivery_never_advances(void **state)
         assert_int_equal(produce_event(sink, "/topic/A", 80), SINK_OK);
         assert_int_equal(sink_commit(sink, 1000, errstr, sizeof(errstr)), SINK_OK);
         assert_int_equal(sink_flush(sink, 5000), 0);
-        assert_true(stored(fx->rs, "/topic/A") == 80);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == 80);
 
         rd_kafka_mock_push_request_errors(
             fx->mc, APIKEY_PRODUCE, 4, RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,
@@ -1000,7 +866,7 @@ static void test_alo_failed_delivery_never_advances(void **state)
         assert_int_equal(produce_event(sink, "/topic/A", 84), SINK_OK);
         assert_int_equal(sink_commit(sink, 1000, errstr, sizeof(errstr)), SINK_OK);
         assert_int_equal(sink_flush(sink, 5000), 0);
-        assert_true(stored(fx->rs, "/topic/A") == 80);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == 80);
         assert_true(sink_errors(sink) > 0);
         assert_int_equal(sink_in_flight(sink), 0);
         assert_int_equal(sink_take_delivery_failure(sink), 1);
@@ -1013,10 +879,10 @@ static void test_alo_failed_delivery_never_advances(void **state)
                 assert_int_equal(produce_event(sink, "/topic/A", id), SINK_OK);
         assert_int_equal(sink_commit(sink, 1000, errstr, sizeof(errstr)), SINK_OK);
         assert_int_equal(sink_flush(sink, 5000), 0);
-        assert_true(stored(fx->rs, "/topic/A") == 84);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == 84);
         assert_int_equal(sink_take_delivery_failure(sink), 0);
 
-        read_topic(fx, fx->topic, &rd);
+        kfx_read_topic(fx->bootstraps, fx->topic, &rd);
         assert_int_equal(rd.n, 2);
         assert_non_null(strstr(rd.values[0], "\"replay_id\":80,"));
         assert_non_null(strstr(rd.values[1], "\"replay_id\":84,"));
@@ -1074,8 +940,8 @@ static void test_alo_in_flight_bytes(void **state)
 
         rd_kafka_mock_broker_set_up(fx->mc, 1);
         fx->broker_down = 0;
-        deadline = now_ms() + 8000;
-        while (!sink_settled(sink) && now_ms() < deadline) {
+        deadline = kfx_now_ms() + 8000;
+        while (!sink_settled(sink) && kfx_now_ms() < deadline) {
                 sink_poll(sink);
                 usleep(10 * 1000);
         }
@@ -1084,7 +950,7 @@ static void test_alo_in_flight_bytes(void **state)
         assert_true(sink_in_flight_bytes(sink) == 0);
         assert_int_equal(sink_pending_ms(sink), 0);
         assert_true(sink_commits(sink) == commits + 2); /* two replay records */
-        assert_true(stored(fx->rs, "/event/B__e") == 41234);
+        assert_true(kfx_stored(fx->rs, "/event/B__e") == 41234);
         sink_destroy(sink);
 }
 
@@ -1108,8 +974,8 @@ static void test_alo_batches_in_order(void **state)
         assert_int_equal(produce_event(sink, "/topic/A", 500), SINK_OK);
         assert_int_equal(sink_abort(sink, 1000, errstr, sizeof(errstr)), SINK_OK);
         assert_int_equal(sink_flush(sink, 5000), 0);
-        assert_true(stored(fx->rs, "/topic/A") == 119);
-        assert_true(stored(fx->rs, "/event/B__e") == 118);
+        assert_true(kfx_stored(fx->rs, "/topic/A") == 119);
+        assert_true(kfx_stored(fx->rs, "/event/B__e") == 118);
         assert_int_equal(sink_in_flight(sink), 0);
         sink_destroy(sink);
 }
