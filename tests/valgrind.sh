@@ -11,7 +11,7 @@
 # Left out, so the pass stays under a minute on two shared cores (valgrind
 # runs code 20-50 times slower):
 # - tests that start librdkafka (its mock cluster, or a client): found by
-#   their source naming mock_cluster.h, rd_kafka_mock or rd_kafka_new; a
+#   their source naming kafka_fixture.h, rd_kafka_mock or rd_kafka_new; a
 #   client's threads and timers make each take 20 s and more, and the ASan
 #   build covers them;
 # - test_jwt: RSA signing under valgrind takes over a minute;
@@ -36,7 +36,7 @@ for bin in "$B"/tests/unit/test_*; do
         [ -x "$bin" ] && [ -f "$bin" ] || continue
         t=$(basename "$bin")
         case " $SLOW " in *" $t "*) echo "# skipped $t: too slow or timing-bound under valgrind"; continue ;; esac
-        if grep -qE 'mock_cluster\.h|rd_kafka_mock|rd_kafka_new' "tests/unit/$t.c" 2>/dev/null; then
+        if grep -qE 'kafka_fixture\.h|rd_kafka_mock|rd_kafka_new' "tests/unit/$t.c" 2>/dev/null; then
                 echo "# skipped $t: starts librdkafka"
                 continue
         fi
