@@ -8,7 +8,7 @@ TEST_PKGS := libmicrohttpd cmocka
 DEB_DEPS  := build-essential pkg-config libcurl4-openssl-dev libcjson-dev \
              librdkafka-dev libssl-dev libyaml-dev libcmocka-dev \
              libmicrohttpd-dev kcat openssl curl procps \
-             docker-compose python3 python3-yaml systemd prometheus
+             docker-compose python3 python3-yaml systemd prometheus clang valgrind
 
 FLAVOUR ?= release
 ifeq ($(FLAVOUR),asan)
@@ -110,11 +110,13 @@ certs: tests/certs/server.pem
 tests/certs/server.pem: tests/gen-certs.sh
 	sh tests/gen-certs.sh tests/certs
 
-# Both flavours build on every core; the runner runs SFB_JOBS programs at once.
+# Both flavours and the fuzz targets build on every core; the runner runs
+# SFB_JOBS programs at once.
 NPROC := $(shell nproc 2>/dev/null || echo 2)
 test: deps
 	$(MAKE) -j$(NPROC) all
 	$(MAKE) -j$(NPROC) FLAVOUR=asan all
+	$(MAKE) -j$(NPROC) fuzz
 	$(MAKE) certs
 	$(MAKE) test-run
 
@@ -141,24 +143,46 @@ soak: deps
 	$(MAKE) all
 	sh tests/soak.sh
 
-# libFuzzer targets (clang); run e.g. build-fuzz/fuzz_bayeux -max_total_time=60
-FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 \
-               -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iconnector \
-               $(shell pkg-config --cflags libcjson rdkafka 2>/dev/null)
-fuzz:
-	@mkdir -p build-fuzz
-	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_bayeux.c connector/bayeux.c connector/json.c \
-	    connector/recovery.c connector/router.c connector/buf.c -o build-fuzz/fuzz_bayeux
-	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_config.c connector/config.c connector/config_keys.c \
-	    connector/config_diag.c connector/expand.c connector/buf.c connector/kafka_conf.c connector/units.c \
-	    connector/log.c connector/jwt.c -lyaml -lrdkafka -lcjson -lcrypto -lm \
-	    -o build-fuzz/fuzz_config
-	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_expand.c connector/expand.c connector/buf.c \
-	    -o build-fuzz/fuzz_expand
-	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_replay.c connector/replay_store.c connector/json.c \
-	    connector/kafka_conf.c connector/config_keys.c connector/buf.c connector/log.c \
-	    connector/jwt.c connector/units.c connector/kafka_topic.c -lcjson -lrdkafka -lcrypto -lm \
-	    -o build-fuzz/fuzz_replay
+# libFuzzer targets (clang) in build-fuzz/: every object is built with the
+# fuzzer's coverage and ASan+UBSan, once, and each target links only the
+# modules it exercises. Run one longer with its seeds, e.g.
+#   build-fuzz/fuzz_bayeux -max_total_time=600 /tmp/corpus tests/data/salesforce \
+#       tests/fuzz/corpus/fuzz_bayeux
+# `make fuzz-smoke` runs each a few seconds over its seeds (tests/fuzz/smoke.sh).
+FB          := build-fuzz
+FUZZ_CC     := clang
+FUZZ_SAN    := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
+               -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -MMD -MP -Iconnector \
+               $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+FUZZ_TARGETS := bayeux config expand httpd replay
+# A target links the modules its unit tests link (tests/unit/test_X.deps),
+# so a module that gains a dependency keeps its fuzz target building.
+fuzz_deps = $(sort $(foreach t,$(1),$(shell cat tests/unit/test_$(t).deps 2>/dev/null)))
+FUZZ_MODS_bayeux := $(call fuzz_deps,bayeux router recovery)
+FUZZ_MODS_config := $(call fuzz_deps,config)
+FUZZ_MODS_expand := $(call fuzz_deps,expand)
+FUZZ_MODS_httpd  := $(call fuzz_deps,httpd)
+FUZZ_MODS_replay := $(call fuzz_deps,replay_store)
+FUZZ_BIN := $(FUZZ_TARGETS:%=$(FB)/fuzz_%)
+FUZZ_OBJ := $(sort $(foreach t,$(FUZZ_TARGETS),$(FB)/tests/fuzz/fuzz_$(t).o \
+              $(FUZZ_MODS_$(t):%=$(FB)/connector/%.o)))
+.SECONDARY: $(FUZZ_OBJ)
+
+.PHONY: fuzz-smoke
+fuzz: $(FUZZ_BIN)
+
+fuzz-smoke: fuzz
+	@SFB_BUILD=$(CURDIR)/$(FB) sh tests/fuzz/smoke.sh
+
+$(FB)/%.o: %.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FB)/fuzz_%: $(FB)/tests/fuzz/fuzz_%.o $$(addprefix $(FB)/connector/,$$(addsuffix .o,$$(FUZZ_MODS_$$*)))
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(FUZZ_CC) -g $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
 # Install, release. `make install PREFIX=/usr DESTDIR=/tmp/pkg` (a package's
 # staging tree): the binary, sfbridge(1) generated from `sfbridge --help`, the
@@ -220,4 +244,4 @@ lint:  # advisory: not part of make test
 clean:
 	rm -rf build build-asan build-fuzz tests/certs
 
--include $(shell find build build-asan -name '*.d' 2>/dev/null)
+-include $(shell find build build-asan build-fuzz -name '*.d' 2>/dev/null)

@@ -197,48 +197,78 @@ static void serve_readyz(struct httpd_conn *conn)
         conn_respond_text(conn, 503, text, NULL);
 }
 
+/* Is @p s (@p n bytes) exactly the NUL-terminated @p lit? */
+static int span_is(const char *s, size_t n, const char *lit)
+{
+        return strlen(lit) == n && memcmp(s, lit, n) == 0;
+}
+
+static int headers_complete(const char *req, size_t len, size_t from);
+
+int httpd_parse_request(const char *req, size_t len, enum httpd_path *path)
+{
+        const char *line = req, *eol, *sp1, *sp2, *target, *version, *q;
+        size_t target_len, version_len;
+
+        if (memchr(req, '\0', len))
+                return 400;
+        if (!headers_complete(req, len, 0))
+                return len >= HTTPD_REQUEST_MAX ? 431 : 0;
+        /* A blank line is in: so is an end of the request line. */
+        for (eol = line; *eol != '\r' && *eol != '\n'; eol++)
+                ;
+        /* METHOD SP request-target SP HTTP-version, nothing more. */
+        sp1 = memchr(line, ' ', (size_t)(eol - line));
+        if (!sp1 || sp1 == line)
+                return 400;
+        target = sp1 + 1;
+        sp2 = memchr(target, ' ', (size_t)(eol - target));
+        if (!sp2 || sp2 == target)
+                return 400;
+        version = sp2 + 1;
+        version_len = (size_t)(eol - version);
+        if (memchr(version, ' ', version_len) || version_len != 8 ||
+            memcmp(version, "HTTP/1.", 7))
+                return 400;
+        if (!span_is(line, (size_t)(sp1 - line), "GET"))
+                return 405;
+        q = memchr(target, '?', (size_t)(sp2 - target));
+        target_len = (size_t)((q ? q : sp2) - target);
+        if (span_is(target, target_len, "/metrics"))
+                *path = HTTPD_PATH_METRICS;
+        else if (span_is(target, target_len, "/healthz"))
+                *path = HTTPD_PATH_HEALTHZ;
+        else if (span_is(target, target_len, "/readyz"))
+                *path = HTTPD_PATH_READYZ;
+        else
+                return 404;
+        return 200;
+}
+
 /* The whole request (line and headers) is in conn->req: answer it. */
 static void conn_dispatch(struct httpd_conn *conn)
 {
-        char *line = conn->req, *eol, *method, *target, *version, *q;
+        enum httpd_path path = HTTPD_PATH_METRICS;
 
-        eol = strpbrk(line, "\r\n");
-        if (eol)
-                *eol = '\0';
-        /* METHOD SP request-target SP HTTP-version, nothing more. */
-        method = line;
-        target = strchr(method, ' ');
-        if (!target) {
-                conn_respond_text(conn, 400, "bad request\n", NULL);
-                return;
-        }
-        *target++ = '\0';
-        version = strchr(target, ' ');
-        if (!version) {
-                conn_respond_text(conn, 400, "bad request\n", NULL);
-                return;
-        }
-        *version++ = '\0';
-        if (!*method || !*target || strchr(version, ' ') || strncmp(version, "HTTP/1.", 7) ||
-            !version[7] || version[8]) {
-                conn_respond_text(conn, 400, "bad request\n", NULL);
-                return;
-        }
-        if (strcmp(method, "GET")) {
-                conn_respond_text(conn, 405, "method not allowed\n", "Allow: GET\r\n");
-                return;
-        }
-        q = strchr(target, '?');
-        if (q)
-                *q = '\0';
-        if (!strcmp(target, "/metrics"))
-                serve_metrics(conn);
-        else if (!strcmp(target, "/healthz"))
-                serve_healthz(conn);
-        else if (!strcmp(target, "/readyz"))
-                serve_readyz(conn);
-        else
+        switch (httpd_parse_request(conn->req, conn->req_len, &path)) {
+        case 200:
+                if (path == HTTPD_PATH_METRICS)
+                        serve_metrics(conn);
+                else if (path == HTTPD_PATH_HEALTHZ)
+                        serve_healthz(conn);
+                else
+                        serve_readyz(conn);
+                break;
+        case 404:
                 conn_respond_text(conn, 404, "not found\n", NULL);
+                break;
+        case 405:
+                conn_respond_text(conn, 405, "method not allowed\n", "Allow: GET\r\n");
+                break;
+        default:
+                conn_respond_text(conn, 400, "bad request\n", NULL);
+                break;
+        }
 }
 
 /* Has the blank line ending the headers arrived? Scans only from @p from. */

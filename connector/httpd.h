@@ -16,6 +16,22 @@
 
 struct httpd;
 
+enum httpd_path { HTTPD_PATH_METRICS, HTTPD_PATH_HEALTHZ, HTTPD_PATH_READYZ };
+
+/**
+ * @brief Judge a request as the listener does: pure, so it can be fuzzed.
+ * @param req, len  the bytes received so far (request line and headers);
+ *                  need not be NUL-terminated, only req[0..len) is read.
+ * @param path      set on 200 to the path asked for.
+ * @returns 0 while the headers are incomplete (no blank line yet) and len
+ *          is under HTTPD_REQUEST_MAX; else the status to answer: 200 (GET
+ *          of /metrics, /healthz or /readyz, query string ignored), 400 (a
+ *          NUL byte, or a request line other than "METHOD SP target SP
+ *          HTTP/1.x"), 404, 405 (not GET), 431 (HTTPD_REQUEST_MAX bytes
+ *          without a blank line).
+ */
+int httpd_parse_request(const char *req, size_t len, enum httpd_path *path);
+
 /**
  * @brief Bind @p listen_addr and start serving on a thread of its own.
  * @param listen_addr  "host:port" ("[v6addr]:port" for IPv6; an empty host binds

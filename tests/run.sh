@@ -52,6 +52,10 @@ plan() {
     for t in tests/integration/[0-9]*.sh tests/hostile/[0-9]*.sh; do
         [ -f "$t" ] && echo "build-asan sh $t"
     done
+    # A few seconds of each fuzz target over its seeds (make fuzz), and the
+    # plain build's unit tests under valgrind: a minute or so each.
+    echo "build-fuzz sh tests/fuzz/smoke.sh"
+    echo "build sh tests/valgrind.sh"
     for build in build build-asan; do
         for t in "$build"/tests/unit/test_*; do
             [ -x "$t" ] && [ ! -d "$t" ] && case "$t" in *.d|*.o) ;; *) echo "$build $t" ;; esac

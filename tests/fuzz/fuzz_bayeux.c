@@ -4,7 +4,7 @@
  * with one reused struct bayeux_response, renders every forwardable event
  * as a Kafka record and classifies every meta reply. Any crash, sanitizer
  * report or broken invariant is a bug. Built by `make fuzz`; run e.g.
- *   build-fuzz/fuzz_bayeux -max_len=65536 CORPUS_DIR
+ *   build-fuzz/fuzz_bayeux -max_len=65536 /tmp/corpus tests/data/salesforce tests/fuzz/corpus/fuzz_bayeux
  */
 #include <stddef.h>
 #include <stdint.h>

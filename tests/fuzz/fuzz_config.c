@@ -5,12 +5,8 @@
  * warning.
  *
  * Build and run (from the repository root):
- *   mkdir -p build-fuzz
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 \
- *       -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iconnector \
- *       tests/fuzz/fuzz_config.c connector/config.c connector/expand.c \
- *       connector/buf.c -lyaml -o build-fuzz/fuzz_config
- *   build-fuzz/fuzz_config -max_total_time=60 tests/data/config config
+ *   make fuzz && build-fuzz/fuzz_config -max_total_time=60 /tmp/corpus \
+ *       config tests/data/config tests/fuzz/corpus/fuzz_config
  */
 #include <stddef.h>
 #include <stdint.h>

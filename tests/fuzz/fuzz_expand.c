@@ -4,12 +4,7 @@
  * environment has short, empty, '$'-holding and huge values.
  *
  * Build and run (from the repository root):
- *   mkdir -p build-fuzz
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -std=c11 \
- *       -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iconnector \
- *       tests/fuzz/fuzz_expand.c connector/expand.c connector/buf.c \
- *       -o build-fuzz/fuzz_expand
- *   build-fuzz/fuzz_expand -max_total_time=60
+ *   make fuzz && build-fuzz/fuzz_expand -max_total_time=60 /tmp/corpus tests/fuzz/corpus/fuzz_expand
  */
 #include <stddef.h>
 #include <stdint.h>
