@@ -142,8 +142,6 @@ void http_xfer_cleanup(struct http_xfer *x)
         memset(x, 0, sizeof(*x));
 }
 
-/* Appends "Authorization: AUTH": the line holds the token, so it is built
- * here, wiped after libcurl copied it, and never logged. */
 /* libcurl sends a header line as given: CR or LF in it would start another
  * header. The session refuses such a token before it gets here
  * (token_rejected); this is the last line of defence. */
@@ -155,6 +153,8 @@ static int auth_refused(const char *auth, char *errstr, size_t errstr_size)
         return 1;
 }
 
+/* Appends "Authorization: AUTH": the line holds the token, so it is built
+ * here, wiped after libcurl copied it, and never logged. */
 static int append_auth(struct curl_slist **list, const char *auth)
 {
         size_t n = strlen("Authorization: ") + strlen(auth) + 1;
