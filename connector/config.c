@@ -1495,6 +1495,7 @@ static void config_sf_free(struct config_sf *sf)
         free(sf->audience);
         free(sf->ca_file);
         free(sf->proxy);
+        free(sf->allowed_hosts);
         memset(sf, 0, sizeof(*sf));
 }
 

@@ -83,6 +83,8 @@ struct config_sf {
         char *audience;         /* JWT aud; set by the loader for every config */
         char *ca_file;          /* NULL: system trust store only */
         char *proxy;            /* NULL: none */
+        char *allowed_hosts;    /* salesforce.allowed_hosts as written, or NULL: more hosts
+                                 * instance_url may name (trust_instance_url()) */
         int stall_timeout_s;    /* default 150 */
         int limit_backoff_s;    /* salesforce.limit_backoff_s, default 60: first wait after
                                  * "too busy" or an org limit, doubling to 8x */

@@ -90,6 +90,7 @@ static int check_url(const char *v, char *msg, size_t msg_size);
 static int check_api_version(const char *v, char *msg, size_t msg_size);
 static int check_topic_name(const char *v, char *msg, size_t msg_size);
 static int check_listen(const char *v, char *msg, size_t msg_size);
+static int check_allowed_hosts(const char *v, char *msg, size_t msg_size);
 static int check_channel(const char *v, char *msg, size_t msg_size);
 static int check_group(const char *v, char *msg, size_t msg_size);
 
@@ -160,6 +161,13 @@ const struct key_def config_keys[] = {
                  "emulator); must be readable. Unset: the system trust store only." },
         { .path = "salesforce.proxy", .type = KEY_STRING, IN_CFG(sf.proxy),
           .doc = "Proxy for Salesforce traffic, as libcurl takes it (http://host:port). Unset: none." },
+        { .path = "salesforce.allowed_hosts", .type = KEY_STRING, IN_CFG(sf.allowed_hosts),
+          .check = check_allowed_hosts,
+          .doc = "More hosts the token endpoint's instance_url may name, comma-separated: an "
+                 "exact host name, or .domain for any host below it (.corp.example). The bearer "
+                 "token goes only to https hosts under .salesforce.com, .force.com, "
+                 ".cloudforce.com or .salesforce.mil, to the login_url's host, or to these; "
+                 "plain http only when login_url is http. Unset: none more." },
         { .path = "salesforce.stall_timeout_s", .type = KEY_INT, .def = "150", .min = 1,
           .max = 86400, IN_CFG(sf.stall_timeout_s),
           .doc = "Longest wait, in seconds, for an answer to a /meta/connect (the wait is the "
@@ -598,6 +606,63 @@ int config_login_is_generic(const char *login_url)
 
         url_host(login_url ? login_url : "", host, sizeof(host));
         return !strcmp(host, "login.salesforce.com") || !strcmp(host, "test.salesforce.com");
+}
+
+/* salesforce.allowed_hosts: host names or .domains, separated by commas or
+ * blanks. A .domain needs two labels: ".com" would hand the token to half
+ * the Internet. */
+static int check_allowed_hosts(const char *v, char *msg, size_t msg_size)
+{
+        const char *s = v;
+        char q[96];
+        int n_entries = 0;
+
+        while (*s) {
+                size_t n, i, label = 0, dots = 0;
+                const char *e;
+                int ok = 1;
+
+                s += strspn(s, ", \t");
+                n = strcspn(s, ", \t");
+                if (!n)
+                        break;
+                e = s;
+                if (e[0] == '.') {
+                        e++;
+                        n--;
+                }
+                for (i = 0; i < n && ok; i++) {
+                        char c = e[i];
+
+                        if (c == '.') {
+                                ok = label > 0 && e[i - 1] != '-';
+                                label = 0;
+                                dots++;
+                        } else if (isalnum((unsigned char)c) || (c == '-' && label > 0)) {
+                                ok = ++label <= 63;
+                        } else {
+                                ok = 0;
+                        }
+                }
+                ok = ok && n > 0 && n <= 253 && label > 0 && e[n - 1] != '-' &&
+                     (e == s || dots > 0);
+                if (!ok) {
+                        char entry[96];
+
+                        snprintf(entry, sizeof(entry), "%.*s", (int)strcspn(s, ", \t"), s);
+                        snprintf(msg, msg_size, "%s is not a host name or a .domain of two labels or "
+                                 "more (list entries are separated by commas)",
+                                 config_quote(entry, q, sizeof(q)));
+                        return -1;
+                }
+                s = e + n;
+                n_entries++;
+        }
+        if (!n_entries) {
+                snprintf(msg, msg_size, "lists no host (give host names or .domains, comma-separated)");
+                return -1;
+        }
+        return 0;
 }
 
 static int check_url(const char *v, char *msg, size_t msg_size)

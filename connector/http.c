@@ -3,6 +3,7 @@
  * Salesforce, librdkafka's callbacks and signals together.
  */
 #include "http.h"
+#include "trust.h"
 
 #include <curl/curl.h>
 #include <openssl/crypto.h>
@@ -85,6 +86,21 @@ int http_xfer_init(struct http *http, struct http_xfer *x, char *errstr, size_t 
                 return -1;
         }
         x->easy = easy;
+        /* HTTP(S) only, whatever a URL from the network says: libcurl also
+         * speaks gopher, dict, file, smtp… and a gopher:// instance_url would
+         * write arbitrary bytes to any TCP port. Redirects are not followed
+         * (FOLLOWLOCATION stays off), and would be held to the same
+         * protocols; the bearer token never follows one to another host. */
+        if (curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+            curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") != CURLE_OK ||
+            curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L) != CURLE_OK ||
+            curl_easy_setopt(easy, CURLOPT_UNRESTRICTED_AUTH, 0L) != CURLE_OK) {
+                curl_easy_cleanup(easy);
+                x->easy = NULL;
+                snprintf(errstr, errstr_size, "libcurl cannot restrict protocols to http,https "
+                         "(libcurl 7.85 or later with https is needed)");
+                return -1;
+        }
         curl_easy_setopt(easy, CURLOPT_PRIVATE, x);
         curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, http_write_cb);
         curl_easy_setopt(easy, CURLOPT_WRITEDATA, x);
@@ -124,6 +140,17 @@ void http_xfer_cleanup(struct http_xfer *x)
         curl_slist_free_all(x->headers);
         buf_free(&x->body);
         memset(x, 0, sizeof(*x));
+}
+
+/* libcurl sends a header line as given: CR or LF in it would start another
+ * header. The session refuses such a token before it gets here
+ * (token_rejected); this is the last line of defence. */
+static int auth_refused(const char *auth, char *errstr, size_t errstr_size)
+{
+        if (!auth || trust_header_value(auth))
+                return 0;
+        snprintf(errstr, errstr_size, "request not sent: the Authorization value holds control characters");
+        return 1;
 }
 
 /* Appends "Authorization: AUTH": the line holds the token, so it is built
@@ -180,6 +207,8 @@ int http_xfer_post(struct http_xfer *x, const char *url, const char *content_typ
         struct curl_slist *list = NULL, *tmp;
 
         http_xfer_cancel(x);
+        if (auth_refused(auth, errstr, errstr_size))
+                return -1;
         snprintf(hdr, sizeof(hdr), "Content-Type: %s", content_type);
         if (!(tmp = curl_slist_append(list, hdr)))
                 goto oom;
@@ -204,6 +233,8 @@ int http_xfer_get(struct http_xfer *x, const char *url, const char *auth, long t
         struct curl_slist *list = NULL;
 
         http_xfer_cancel(x);
+        if (auth_refused(auth, errstr, errstr_size))
+                return -1;
         if (auth && append_auth(&list, auth) == -1) {
                 curl_slist_free_all(list);
                 snprintf(errstr, errstr_size, "out of memory");

@@ -204,6 +204,14 @@ static const struct recovery_rule recovery_rules[] = {
           .action = ACT_BACKOFF, .cause = "auth_rejected",
           .why = "credentials refused after they once worked: retry at the capped pace (at start: exit 3)" },
         { .match = M_LOCAL,
+          .action = ACT_BACKOFF, .cause = "instance_url_rejected",
+          .why = "the token answer's instance_url is not https on a Salesforce domain, the login host "
+                 "or salesforce.allowed_hosts: never contacted; backoff, log in again (at start: exit 3)" },
+        { .match = M_LOCAL,
+          .action = ACT_BACKOFF, .cause = "token_rejected",
+          .why = "a token or ID in the token answer holds control characters (header injection): "
+                 "not used; backoff, log in again (at start: exit 3)" },
+        { .match = M_LOCAL,
           .action = ACT_REHANDSHAKE, .cause = "no_request_in_flight",
           .why = "a wait with nothing in flight (cannot happen by construction): rebuild, say so" },
         { .match = M_LOCAL,

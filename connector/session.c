@@ -19,6 +19,7 @@
 #include "metrics.h"
 #include "recovery.h"
 #include "token_file.h"
+#include "trust.h"
 
 /* Requests other than the long-poll get this long. */
 #define SESSION_REQUEST_TIMEOUT_MS 30000L
@@ -749,6 +750,73 @@ static int session_start_login(struct session *sess, char *errstr, size_t errstr
         return 0;
 }
 
+/*
+ * Refuse an answer of the token endpoint before anything of it is used: a
+ * value that goes into a header or a record (token, org and user IDs) with
+ * control bytes could inject request headers (token_rejected), and the
+ * bearer token goes only to an instance_url that trust_instance_url()
+ * accepts (instance_url_rejected: another scheme reaches other services,
+ * another host receives the token, plain http shows it to the network).
+ * The rejected URL is never contacted. At the first login this stops the
+ * start (exit 3, the operator must look); later it is a counted recovery
+ * that logs in again after a backoff, as a refused login is.
+ * @returns 0 when the answer may be used; 1 when it was refused, with
+ *          sess->state S_DEAD (errstr) at the first login, else a backoff.
+ */
+static int session_untrusted_answer(struct session *sess, char *errstr, size_t errstr_size)
+{
+        const struct auth_token *tok = &sess->tok;
+        const char *flow = config_flow_name(sess->cfg->sf.flow), *field = NULL, *cause;
+        char host[256], detail[640];
+        enum trust_verdict v;
+
+        if (!trust_header_value(tok->access_token))
+                field = "access_token";
+        else if (tok->refresh_token && !trust_header_value(tok->refresh_token))
+                field = "refresh_token";
+        else if (tok->org_id && !trust_header_value(tok->org_id))
+                field = "org_id";
+        else if (tok->user_id && !trust_header_value(tok->user_id))
+                field = "user_id";
+        if (field) {
+                cause = "token_rejected";
+                snprintf(detail, sizeof(detail), "the token endpoint's %s holds control characters "
+                         "(CR, LF or another byte below 0x20): not used, so it cannot inject request "
+                         "headers", field);
+                log_msg(LOG_ERROR, "token_rejected", "flow=%s field=%s err=\"%s\"", flow, field, detail);
+        } else {
+                /* A rotated refresh token is adopted even when the URL is
+                 * refused: the old one is retired, and presenting it again
+                 * would revoke the whole family. */
+                session_adopt_refresh_token(sess);
+                v = trust_instance_url(tok->instance_url, sess->cfg->sf.login_url,
+                                       sess->cfg->sf.allowed_hosts, host, sizeof(host));
+                if (v == TRUST_OK)
+                        return 0;
+                cause = "instance_url_rejected";
+                snprintf(detail, sizeof(detail), "the token endpoint named an instance_url on host %s "
+                         "that may not receive the access token (%s): %s; not contacted. %s",
+                         host[0] ? host : "(none)", trust_verdict_name(v),
+                         v == TRUST_SCHEME ? "only https is used" :
+                         v == TRUST_PLAIN_HTTP ? "plain http only when salesforce.login_url is http" :
+                         v == TRUST_HOST ? "neither a Salesforce domain nor the login host" :
+                         "not https://host[:port] (no userinfo, path, query or fragment)",
+                         v == TRUST_HOST ? "If that host is right, list it in salesforce.allowed_hosts" :
+                         "salesforce.allowed_hosts admits more hosts, never another scheme or syntax");
+                log_msg(LOG_ERROR, "instance_url_rejected", "cause=%s host=%s flow=%s err=\"%s\"",
+                        trust_verdict_name(v), host, flow, detail);
+        }
+        session_forget_token(sess);
+        if (!sess->ever_logged_in) {
+                snprintf(errstr, errstr_size, "login (%s flow) refused by sfbridge: %s", flow, detail);
+                sess->state = S_DEAD;
+                return 1;
+        }
+        if (session_recover(sess, recovery_local(cause), detail, errstr, errstr_size) == -1)
+                sess->state = S_DEAD;
+        return 1;
+}
+
 static int session_login_done(struct session *sess, char *errstr, size_t errstr_size)
 {
         struct http_xfer *x = &sess->oauth;
@@ -778,9 +846,10 @@ static int session_login_done(struct session *sess, char *errstr, size_t errstr_
                 return session_recover(sess, recovery_local("auth_unavailable"), err, errstr,
                                        errstr_size);
         }
+        if (session_untrusted_answer(sess, errstr, errstr_size))
+                return sess->state == S_DEAD ? -1 : 0;
         sess->auth_failed = 0;
         sess->ever_logged_in = 1;
-        session_adopt_refresh_token(sess);
         sess->auth_header = auth_bearer(&sess->tok);
         sess->cometd_url = auth_cometd_url(&sess->tok, sess->cfg->sf.api_version);
         if (!sess->auth_header || !sess->cometd_url) {

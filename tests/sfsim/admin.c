@@ -500,6 +500,21 @@ static void credentials(struct sim *sim, const struct admin_request *req, struct
         answer(resp, 200, strdup("{\"rotated\":\"password\"}"));
 }
 
+/* POST /admin/token-answer[?instance_url=URL][&access_token=crlf]: a hostile
+ * token endpoint; without parameters, the real answer again. */
+static void token_answer(struct sim *sim, const struct admin_request *req, struct admin_response *resp)
+{
+        const char *url = req->arg(req->arg_ctx, "instance_url");
+        const char *tok = req->arg(req->arg_ctx, "access_token");
+
+        if ((url && strlen(url) >= 512) || (tok && strcmp(tok, "crlf") && strcmp(tok, "normal"))) {
+                answer_error(resp, 400, "token-answer: instance_url under 512 bytes, access_token=crlf|normal");
+                return;
+        }
+        oauth_set_answer(sim->oauth, url, tok && !strcmp(tok, "crlf"));
+        answer(resp, 200, strdup("{\"token_answer\":\"set\"}"));
+}
+
 void admin_handle(struct sim *sim, const struct admin_request *req, struct admin_response *resp)
 {
         static const struct {
@@ -513,6 +528,7 @@ void admin_handle(struct sim *sim, const struct admin_request *req, struct admin
                 { "/admin/stats", "GET", NULL },
                 { "/admin/clients", "GET", clients_list },
                 { "/admin/reset-pollers", "POST", reset_pollers },
+                { "/admin/token-answer", "POST", token_answer },
         };
         size_t i;
 
@@ -533,6 +549,6 @@ void admin_handle(struct sim *sim, const struct admin_request *req, struct admin
         answer_error(resp, 404,
                      "unknown admin endpoint '%.100s' (known: /admin/publish, /admin/fault, "
                      "/admin/retention, /admin/credentials, /admin/stats, /admin/clients, "
-                     "/admin/reset-pollers)",
+                     "/admin/reset-pollers, /admin/token-answer)",
                      req->path);
 }

@@ -61,6 +61,9 @@ struct oauth {
         int rt_revoked;       /* a retired token came back: the family is dead */
         unsigned long long rt_rotations;
         char password[256];   /* rotated by /admin/credentials; "" until then: cfg's */
+        /* /admin/token-answer: what a hostile or broken token endpoint says. */
+        char bad_instance_url[512]; /* "": the real instance URL */
+        int crlf_token;             /* access_token carries CR LF and a header */
 };
 
 struct oauth *oauth_new(const struct sim_config *cfg, const char *login_url,
@@ -219,6 +222,15 @@ void oauth_set_instance_url(struct oauth *oauth, const char *url)
         pthread_mutex_unlock(&oauth->lock);
 }
 
+void oauth_set_answer(struct oauth *oauth, const char *instance_url, int crlf_token)
+{
+        pthread_mutex_lock(&oauth->lock);
+        snprintf(oauth->bad_instance_url, sizeof(oauth->bad_instance_url), "%s",
+                 instance_url ? instance_url : "");
+        oauth->crlf_token = crlf_token;
+        pthread_mutex_unlock(&oauth->lock);
+}
+
 uint64_t oauth_tokens_issued(struct oauth *oauth)
 {
         uint64_t n;
@@ -362,7 +374,7 @@ static int same(const char *given, const char *expected)
 /* @param refresh_token  a rotated refresh token to hand out, or NULL. */
 static int grant(struct oauth *oauth, const char *refresh_token, char **body)
 {
-        char token[128], issued_at[32], sig_b64[64], instance[256];
+        char token[128 + 32], issued_at[32], sig_b64[64], instance[512];
         unsigned char mac[EVP_MAX_MD_SIZE];
         unsigned int mac_len = 0;
         char *msg = NULL;
@@ -384,7 +396,12 @@ static int grant(struct oauth *oauth, const char *refresh_token, char **body)
         free(msg);
         EVP_EncodeBlock((unsigned char *)sig_b64, mac, (int)mac_len);
         pthread_mutex_lock(&oauth->lock);
-        snprintf(instance, sizeof(instance), "%s", oauth->instance_url);
+        snprintf(instance, sizeof(instance), "%s",
+                 oauth->bad_instance_url[0] ? oauth->bad_instance_url : oauth->instance_url);
+        /* The token stays valid: a client that sends it as given puts a
+         * header of the server's choosing into its requests. */
+        if (oauth->crlf_token && strlen(token) + 32 < sizeof(token))
+                strcat(token, "\r\nX-Sfsim-Injected: 1");
         pthread_mutex_unlock(&oauth->lock);
 
         obj = cJSON_CreateObject();

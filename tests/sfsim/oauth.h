@@ -74,6 +74,14 @@ int oauth_set_password(struct oauth *oauth, const char *password);
  */
 void oauth_set_instance_url(struct oauth *oauth, const char *url);
 
+/**
+ * @brief From now on answer token requests as a hostile token endpoint
+ *        would: @p instance_url (copied; NULL or "": the real one) as
+ *        instance_url, and with @p crlf_token an access_token followed by
+ *        CR LF "X-Sfsim-Injected: 1" (the token before it stays valid).
+ */
+void oauth_set_answer(struct oauth *oauth, const char *instance_url, int crlf_token);
+
 /** @returns the number of tokens issued. */
 uint64_t oauth_tokens_issued(struct oauth *oauth);
 

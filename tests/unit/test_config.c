@@ -734,7 +734,7 @@ static void test_errors_inline(void **state)
         /* Anchors and aliases are plain YAML and work. */
         expect_error("salesforce:\n  auth: &a\n    flow: jwt\n  other: *a\n",
                      "test.yaml:4:3: salesforce.other: unknown key (known here: login_url, api_version, "
-                     "auth, ca_file, proxy, stall_timeout_s, limit_backoff_s, limits_poll_s, max_response_bytes)\n"
+                     "auth, ca_file, proxy, allowed_hosts, stall_timeout_s, limit_backoff_s, limits_poll_s, max_response_bytes)\n"
                      ">>>   other: *a");
 }
 
@@ -1043,7 +1043,7 @@ static void test_secret_echo(void **state)
         expect_error("salesforce:\n  auth:\n    password: |\n      " PLANTED "\n      more\n"
                      "  nope: 1\n",
                      "test.yaml:6:3: salesforce.nope: unknown key (known here: login_url, api_version, "
-                     "auth, ca_file, proxy, stall_timeout_s, limit_backoff_s, limits_poll_s, max_response_bytes)\n"
+                     "auth, ca_file, proxy, allowed_hosts, stall_timeout_s, limit_backoff_s, limits_poll_s, max_response_bytes)\n"
                      ">>>   nope: ***");
 }
 

@@ -255,6 +255,8 @@ static const struct {
         { "no_reply", ACT_BACKOFF },
         { "auth_unavailable", ACT_BACKOFF },
         { "auth_rejected", ACT_BACKOFF },
+        { "instance_url_rejected", ACT_BACKOFF },
+        { "token_rejected", ACT_BACKOFF },
         { "no_request_in_flight", ACT_REHANDSHAKE },
         { "batch_aborted", ACT_REHANDSHAKE },
         { "kafka_delivery_failed", ACT_REHANDSHAKE },

@@ -257,7 +257,7 @@ static void establish(struct fixture *fx)
         step(fx);
         assert_int_equal(nreqs, 1);
         assert_non_null(strstr(last_req()->url, "/services/oauth2/token"));
-        answer("{\"access_token\":\"tok\",\"instance_url\":\"https://inst.example.com\"}");
+        answer("{\"access_token\":\"tok\",\"instance_url\":\"https://inst.my.salesforce.com\"}");
         step(fx);
         assert_true(body_has(last_req(), "/meta/handshake"));
         answer("[{\"channel\":\"/meta/handshake\",\"successful\":true,\"clientId\":\"c1\",\"ext\":{\"replay\":true}}]");
@@ -430,7 +430,7 @@ static void test_invalid_replay_on_subscribe_queues_gap(void **state)
         struct session_gap gap;
 
         step(fx);
-        answer("{\"access_token\":\"tok\",\"instance_url\":\"https://inst.example.com\"}");
+        answer("{\"access_token\":\"tok\",\"instance_url\":\"https://inst.my.salesforce.com\"}");
         step(fx);
         answer("[{\"channel\":\"/meta/handshake\",\"successful\":true,\"clientId\":\"c1\"}]");
         step(fx);
@@ -569,7 +569,7 @@ static void test_handled_gap_not_met_again(void **state)
         struct session_gap gap;
 
         step(fx);
-        answer("{\"access_token\":\"tok\",\"instance_url\":\"https://inst.example.com\"}");
+        answer("{\"access_token\":\"tok\",\"instance_url\":\"https://inst.my.salesforce.com\"}");
         step(fx);
         answer("[{\"channel\":\"/meta/handshake\",\"successful\":true,\"clientId\":\"c1\"}]");
         step(fx);
@@ -639,7 +639,7 @@ static int count_reqs(const char *s)
 static void establish_two(struct fixture *fx)
 {
         step(fx);
-        answer("{\"access_token\":\"tok\",\"instance_url\":\"https://inst.example.com\"}");
+        answer("{\"access_token\":\"tok\",\"instance_url\":\"https://inst.my.salesforce.com\"}");
         step(fx);
         answer("[{\"channel\":\"/meta/handshake\",\"successful\":true,\"clientId\":\"c1\",\"ext\":{\"replay\":true}}]");
         step(fx);
@@ -755,7 +755,7 @@ static void test_start_unknown_channel_fatal(void **state)
         struct fixture *fx = *state;
 
         step(fx);
-        answer("{\"access_token\":\"tok\",\"instance_url\":\"https://inst.example.com\"}");
+        answer("{\"access_token\":\"tok\",\"instance_url\":\"https://inst.my.salesforce.com\"}");
         step(fx);
         answer("[{\"channel\":\"/meta/handshake\",\"successful\":true,\"clientId\":\"c1\"}]");
         step(fx);
@@ -860,7 +860,7 @@ static void test_start_probe_then_run(void **state)
         fx->sess = session_new(fx->cfg, NULL, &opts, &hooks, fx->err, sizeof(fx->err));
         assert_non_null(fx->sess);
         step(fx);
-        answer("{\"access_token\":\"tok\",\"instance_url\":\"https://inst.example.com\","
+        answer("{\"access_token\":\"tok\",\"instance_url\":\"https://inst.my.salesforce.com\","
                "\"id\":\"https://login.example.com/id/00D000000000001AAA/005000000000001AAA\"}");
         step(fx);
         assert_true(body_has(last_req(), "/meta/handshake"));
@@ -929,7 +929,7 @@ static void test_refresh_token_rotation_kept(void **state)
         assert_non_null(s1);
         assert_int_equal(session_step(s1, buf, sizeof(buf)), 0);
         assert_true(body_has(last_req(), "&refresh_token=rt-configured"));
-        answer("{\"access_token\":\"tok\",\"instance_url\":\"https://inst.example.com\","
+        answer("{\"access_token\":\"tok\",\"instance_url\":\"https://inst.my.salesforce.com\","
                "\"refresh_token\":\"rt-2\"}");
         assert_int_equal(session_step(s1, buf, sizeof(buf)), 0);
         assert_true(body_has(last_req(), "/meta/handshake"));
@@ -1217,6 +1217,108 @@ static void test_unknown_client_in_http_403(void **state)
         assert_true(metrics_has("cause=\"http_401\",action=\"reauth\"} 1"));
 }
 
+/* Issue 14, item 3: what the token endpoint answers is checked before use. */
+static int any_req_url_has(const char *s)
+{
+        int i;
+
+        for (i = 0; i < nreqs; i++)
+                if (strstr(reqs[i].url, s))
+                        return 1;
+        return 0;
+}
+
+/* At start, an instance_url the bridge may not trust stops it (exit 3)
+ * naming salesforce.allowed_hosts; the URL is never contacted. */
+static void test_untrusted_instance_url_at_start(void **state)
+{
+        struct fixture *fx = *state;
+
+        step(fx);
+        answer("{\"access_token\":\"S3CR3T\",\"instance_url\":\"gopher://127.0.0.1:6379\"}");
+        assert_int_equal(session_step(fx->sess, fx->err, sizeof(fx->err)), -1);
+        assert_non_null(strstr(fx->err, "salesforce.allowed_hosts"));
+        assert_null(strstr(fx->err, "S3CR3T"));
+        assert_int_equal(nreqs, 1);
+        assert_null(session_token(fx->sess));
+}
+
+/* A CR LF inside access_token would add request headers: refused at start. */
+static void test_crlf_token_at_start(void **state)
+{
+        struct fixture *fx = *state;
+
+        step(fx);
+        answer("{\"access_token\":\"tok\\r\\nX-Injected: 1\","
+               "\"instance_url\":\"https://inst.my.salesforce.com\"}");
+        assert_int_equal(session_step(fx->sess, fx->err, sizeof(fx->err)), -1);
+        assert_non_null(strstr(fx->err, "access_token holds control characters"));
+        assert_null(strstr(fx->err, "X-Injected"));
+        assert_int_equal(nreqs, 1);
+}
+
+/* After start, a foreign host (then a CR LF token) is a counted recovery:
+ * backoff and a new login, never an exit, never a request to that host. */
+static void test_untrusted_answer_after_start_recovers(void **state)
+{
+        struct fixture *fx = *state;
+        int i, logins;
+
+        establish(fx);
+        answer_status(401, "[{\"message\":\"Session expired or invalid\",\"errorCode\":\"INVALID_SESSION_ID\"}]");
+        step(fx);
+        assert_int_equal(count_reqs("grant_type"), 2);
+        answer("{\"access_token\":\"tok2\",\"instance_url\":\"https://evil.example.com\"}");
+        step(fx);
+        assert_true(metrics_has("cause=\"instance_url_rejected\",action=\"backoff\"} 1"));
+        assert_false(any_req_url_has("evil.example.com"));
+        for (i = 0; i < 300 && count_reqs("grant_type") < 3; i++) {
+                usleep(10 * 1000);
+                step(fx);
+        }
+        assert_int_equal(count_reqs("grant_type"), 3);
+        answer("{\"access_token\":\"tok3\\n\",\"instance_url\":\"https://inst.my.salesforce.com\"}");
+        step(fx);
+        assert_true(metrics_has("cause=\"token_rejected\",action=\"backoff\"} 1"));
+        for (i = 0; i < 300 && (logins = count_reqs("grant_type")) < 4; i++) {
+                usleep(10 * 1000);
+                step(fx);
+        }
+        assert_int_equal(count_reqs("grant_type"), 4);
+        answer("{\"access_token\":\"tok4\",\"instance_url\":\"https://inst.my.salesforce.com\"}");
+        step(fx);
+        assert_true(body_has(last_req(), "/meta/handshake"));
+        assert_non_null(strstr(last_req()->url, "https://inst.my.salesforce.com/cometd/"));
+        assert_false(any_req_url_has("evil.example.com"));
+}
+
+/* salesforce.allowed_hosts lets a host through. */
+static void test_allowed_host_accepted(void **state)
+{
+        static const char *const text =
+                "name: t\nsalesforce:\n  login_url: https://login.example.com\n"
+                "  allowed_hosts: other.example, .corp.example\n"
+                "  auth:\n    flow: password\n    client_id: id\n    client_secret: secret\n"
+                "    username: u@example.com\n    password: pw\n"
+                "kafka:\n  bootstrap_servers: localhost:9092\n"
+                "routes:\n  - channel: /topic/A\n    topic: t.a\n";
+        struct fixture *fx = *state;
+        struct session_opts opts = { .backoff_cap_ms = 60000, .limit_backoff_cap_ms = 60000 };
+        struct session_hooks hooks = { .replay_from = fake_replay_from };
+
+        session_destroy(fx->sess);
+        config_destroy(fx->cfg);
+        fx->cfg = config_load_string("t.yaml", text, strlen(text), fx->err, sizeof(fx->err));
+        assert_non_null(fx->cfg);
+        fx->sess = session_new(fx->cfg, NULL, &opts, &hooks, fx->err, sizeof(fx->err));
+        assert_non_null(fx->sess);
+        step(fx);
+        answer("{\"access_token\":\"tok\",\"instance_url\":\"https://sf.corp.example:8443\"}");
+        step(fx);
+        assert_true(body_has(last_req(), "/meta/handshake"));
+        assert_string_equal(last_req()->url, "https://sf.corp.example:8443/cometd/59.0");
+}
+
 /* A rebuild abandons a live clientId: it gets a short /meta/disconnect; a
  * failed one is ignored and the handshake goes on. */
 static void test_abandoned_client_disconnected(void **state)
@@ -1266,6 +1368,10 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_bayeux_error_in_http_status, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unknown_client_in_http_403, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_abandoned_client_disconnected, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_untrusted_instance_url_at_start, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_crlf_token_at_start, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_untrusted_answer_after_start_recovers, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_allowed_host_accepted, setup, teardown),
         };
 
         log_setup(LOG_FORMAT_LOGFMT, LOG_ERROR);

@@ -125,7 +125,8 @@ static void test_help_lists_every_flag(void **state)
                                 "--single-host", "--lb-cookie-ttl-ms", "instance URL",
                                 "/admin/publish", "fields=", "pretty=1", "/admin/fault",
                                 "/admin/retention", "/admin/stats", "close-mid-poll", "/admin/clients",
-                                "/admin/reset-pollers", "max_concurrent_pollers", "poll_overlap_ms" };
+                                "/admin/reset-pollers", "max_concurrent_pollers", "poll_overlap_ms",
+                                "/admin/token-answer" };
         struct run r;
         size_t i;
 
@@ -226,7 +227,7 @@ static void test_admin_routes(void **state)
         json = admin_call(&fx->sim, "POST", "/admin/nope", 404);
         assert_json(json, "{\"error\":\"unknown admin endpoint '/admin/nope' (known: /admin/publish, "
                           "/admin/fault, /admin/retention, /admin/credentials, /admin/stats, /admin/clients, "
-                          "/admin/reset-pollers)\"}");
+                          "/admin/reset-pollers, /admin/token-answer)\"}");
         cJSON_Delete(json);
         json = admin_call(&fx->sim, "POST", "/admin/credentials", 400);
         assert_json(json, "{\"error\":\"credentials: parameter 'password' must be 1 to 255 bytes\"}");
@@ -387,6 +388,43 @@ static void test_public_url(void **state)
         hres_free(&res);
 }
 
+/* POST /admin/token-answer: a hostile token endpoint's instance_url and a
+ * CR LF access_token (the token before it still valid); none: undone. */
+static void test_token_answer(void **state)
+{
+        struct fixture *fx = *state;
+        static const char form[] = "grant_type=password&client_id=" T_CLIENT_ID "&client_secret="
+                                   T_CLIENT_SECRET "&username=user%40example.com&password=" T_PASSWORD;
+        char instance[256];
+        struct hres res;
+        cJSON *json;
+        const char *tok;
+
+        current_instance(&fx->sim, instance, sizeof(instance));
+        json = admin_call(&fx->sim, "POST", "/admin/token-answer?instance_url=gopher%3A%2F%2F127.0.0.1%3A1"
+                          "&access_token=crlf", 200);
+        cJSON_Delete(json);
+        form_post(&fx->sim, form, NULL, &res);
+        assert_int_equal(res.status, 200);
+        json = cJSON_Parse(res.body);
+        assert_string_equal(json_str(json, "instance_url"), "gopher://127.0.0.1:1");
+        tok = json_str(json, "access_token");
+        assert_non_null(strstr(tok, "\r\nX-Sfsim-Injected: 1"));
+        assert_true(strstr(tok, "\r\n") != tok);
+        cJSON_Delete(json);
+        hres_free(&res);
+        json = admin_call(&fx->sim, "POST", "/admin/token-answer?access_token=other", 400);
+        cJSON_Delete(json);
+        json = admin_call(&fx->sim, "POST", "/admin/token-answer", 200);
+        cJSON_Delete(json);
+        form_post(&fx->sim, form, NULL, &res);
+        json = cJSON_Parse(res.body);
+        assert_string_equal(json_str(json, "instance_url"), instance);
+        assert_null(strchr(json_str(json, "access_token"), '\r'));
+        cJSON_Delete(json);
+        hres_free(&res);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -401,6 +439,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_stats_json_at_exit, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_verbose_log_has_no_secret, fx_setup, fx_teardown),
                 cmocka_unit_test_setup_teardown(test_public_url, fx_setup, fx_teardown),
+                cmocka_unit_test_setup_teardown(test_token_answer, fx_setup, fx_teardown),
         };
 
         return RUN("sfsim admin", tests);
