@@ -149,14 +149,14 @@ fuzz:
 	@mkdir -p build-fuzz
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_bayeux.c connector/bayeux.c connector/json.c \
 	    connector/recovery.c connector/router.c connector/buf.c -o build-fuzz/fuzz_bayeux
-	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_config.c connector/config.c connector/config_keys.c \
+	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_config.c connector/config.c connector/config_keys.c connector/cidr.c \
 	    connector/config_diag.c connector/expand.c connector/buf.c connector/kafka_conf.c connector/units.c \
 	    connector/log.c connector/jwt.c -lyaml -lrdkafka -lcjson -lcrypto -lm \
 	    -o build-fuzz/fuzz_config
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_expand.c connector/expand.c connector/buf.c \
 	    -o build-fuzz/fuzz_expand
 	clang $(FUZZ_CFLAGS) tests/fuzz/fuzz_replay.c connector/replay_store.c connector/json.c \
-	    connector/kafka_conf.c connector/config_keys.c connector/buf.c connector/log.c \
+	    connector/kafka_conf.c connector/config_keys.c connector/cidr.c connector/buf.c connector/log.c \
 	    connector/jwt.c connector/units.c connector/kafka_topic.c -lcjson -lrdkafka -lcrypto -lm \
 	    -o build-fuzz/fuzz_replay
 

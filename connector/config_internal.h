@@ -16,7 +16,7 @@
 #define MSG_MAX      512 /* one message, before file:line:column and the echo */
 
 /* The number of entries in config_keys[]; config_keys.c checks it. */
-#define CONFIG_NKEYS 54
+#define CONFIG_NKEYS 57
 
 enum key_type {
         KEY_STRING,
