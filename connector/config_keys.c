@@ -245,8 +245,8 @@ const struct key_def config_keys[] = {
         { .path = "metrics.listen", .type = KEY_STRING, .def = "127.0.0.1:9464",
           IN_CFG(metrics_listen), .check = check_listen,
           .doc = "host:port to listen on; [addr]:port for IPv6; port 0 picks a free port. "
-                 "An empty host ([::]:9464 or :9464) listens on every address: then set "
-                 "metrics.allow or metrics.token." },
+                 "0.0.0.0 or [::] listens on every address: then "
+                 "consider metrics.allow and metrics.token." },
         { .path = "metrics.token", .type = KEY_STRING, .secret = 1, IN_CFG(metrics_token),
           .check = check_metrics_token,
           .doc = "Bearer token /metrics requires (Authorization: Bearer <token>), else 401; "
