@@ -812,7 +812,7 @@ static void test_events_add_does_not_allocate(void **state)
 {
 #ifdef COUNT_ALLOCATIONS
         unsigned long calls;
-        char *text, *probe;
+        char *text;
         int i;
 
         (void)state;
@@ -820,13 +820,22 @@ static void test_events_add_does_not_allocate(void **state)
         metrics_last_event_set("/topic/hot", 1.0);
         metrics_replay_id_set("/topic/hot", 1);
 
-        /* The counter itself works: a malloc and a free are seen. */
+        /*
+         * The counter sees the module's allocations: a new label set
+         * allocates. Under valgrind (or another tool that replaces the
+         * allocator) it does not, and a count of 0 below would prove
+         * nothing: skip, saying so.
+         */
         alloc_calls = 0;
         alloc_counting = 1;
-        probe = malloc(16);
-        free(probe);
+        metrics_events_add("/topic/cold", "sf.cold", 1);
         alloc_counting = 0;
-        assert_int_equal(alloc_calls, 2);
+        if (alloc_calls == 0) {
+                print_message("SKIPPED test_events_add_does_not_allocate: the allocator is "
+                              "replaced (valgrind?), so allocations cannot be counted; the "
+                              "plain build runs it\n");
+                skip();
+        }
 
         alloc_calls = 0;
         alloc_counting = 1;
@@ -840,13 +849,6 @@ static void test_events_add_does_not_allocate(void **state)
         alloc_counting = 0;
         calls = alloc_calls;
         assert_int_equal(calls, 0);
-
-        /* A new label set does allocate: the counter would see it. */
-        alloc_calls = 0;
-        alloc_counting = 1;
-        metrics_events_add("/topic/cold", "sf.cold", 1);
-        alloc_counting = 0;
-        assert_true(alloc_calls >= 1);
 
         text = render_checked();
         assert_true(has_line(text, "sfbridge_events_total{channel=\"/topic/hot\",topic=\"sf.hot\"} 100001"));
