@@ -584,13 +584,21 @@ int bridge_run(const struct config *cfg, int wake_fd, volatile sig_atomic_t *sto
                 snprintf(errstr, errstr_size, "out of memory");
                 return EXIT_FATAL;
         }
+        /* Data-derived label sets are capped, but a configured route always has room. */
+        metrics_max_series_set((size_t)cfg->metrics_max_series > cfg->nroutes + 1
+                                       ? (size_t)cfg->metrics_max_series : cfg->nroutes + 1);
         /* Every route's freshness gauge exists from the start, its age counted from here. */
         if (!cfg->coord.enabled)
                 for (size_t i = 0; i < cfg->nroutes; i++)
                         metrics_commit_route(config_route_label(&cfg->routes[i]));
-        if (cfg->metrics_listen && cfg->metrics_listen[0] &&
-            !(httpd = httpd_start(cfg->metrics_listen, errstr, errstr_size)))
-                goto out;
+        if (cfg->metrics_listen && cfg->metrics_listen[0]) {
+                struct httpd_opts ho = { .listen = cfg->metrics_listen,
+                                         .token = cfg->metrics_token,
+                                         .allow = cfg->metrics_allow };
+
+                if (!(httpd = httpd_start_opts(&ho, errstr, errstr_size)))
+                        goto out;
+        }
         /* One multi handle serves every unit: the first org's trust store
          * and proxy serve them all (README: orgs share ca_file and proxy). */
         sf = cfg->norgs ? &cfg->orgs[0].sf : &cfg->sf;

@@ -1517,6 +1517,8 @@ void config_destroy(struct config *cfg)
         }
         free(cfg->kafka.properties);
         free(cfg->metrics_listen);
+        free(cfg->metrics_token);
+        free(cfg->metrics_allow);
         for (i = 0; i < cfg->nroutes; i++) {
                 free(cfg->routes[i].channel);
                 free(cfg->routes[i].topic);

@@ -154,6 +154,9 @@ struct config {
         enum route_error on_route_error;        /* default quarantine */
         enum org_change on_org_change;          /* default fail */
         char *metrics_listen;   /* host:port; default 127.0.0.1:9464 */
+        char *metrics_token;    /* secret: bearer token /metrics requires; NULL: none */
+        char *metrics_allow;    /* CIDR list of peers let in; NULL: every peer */
+        int metrics_max_series; /* label sets per data-derived metric family; default 200 */
         struct config_route *routes;  /* every org's, grouped by unit */
         size_t nroutes;
         struct config_coordination coord;

@@ -17,7 +17,7 @@
 #define CONFIG_DEPTH_MAX 64 /* flow nesting ([ {): the deepest key is 5 levels down */
 
 /* The number of entries in config_keys[]; config_keys.c checks it. */
-#define CONFIG_NKEYS 56
+#define CONFIG_NKEYS 59
 
 enum key_type {
         KEY_STRING,

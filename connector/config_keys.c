@@ -5,6 +5,7 @@
  * reference (config_diag.c) read it; nothing here knows YAML.
  */
 #include "config_internal.h"
+#include "cidr.h"
 #include "jwt.h"
 
 #include <ctype.h>
@@ -93,6 +94,8 @@ static int check_listen(const char *v, char *msg, size_t msg_size);
 static int check_allowed_hosts(const char *v, char *msg, size_t msg_size);
 static int check_channel(const char *v, char *msg, size_t msg_size);
 static int check_group(const char *v, char *msg, size_t msg_size);
+static int check_metrics_token(const char *v, char *msg, size_t msg_size);
+static int check_metrics_allow(const char *v, char *msg, size_t msg_size);
 
 /* The table. Order matters twice: a parent comes before its children (so a
  * missing parent is reported before its missing children), and it is the
@@ -249,7 +252,25 @@ const struct key_def config_keys[] = {
           .doc = "The HTTP listener for /metrics (Prometheus), /healthz and /readyz." },
         { .path = "metrics.listen", .type = KEY_STRING, .def = "127.0.0.1:9464",
           IN_CFG(metrics_listen), .check = check_listen,
-          .doc = "host:port to listen on; [addr]:port for IPv6; port 0 picks a free port." },
+          .doc = "host:port to listen on; [addr]:port for IPv6; port 0 picks a free port. "
+                 "0.0.0.0 or [::] listens on every address: then "
+                 "consider metrics.allow and metrics.token." },
+        { .path = "metrics.token", .type = KEY_STRING, .secret = 1, IN_CFG(metrics_token),
+          .check = check_metrics_token,
+          .doc = "Bearer token /metrics requires (Authorization: Bearer <token>), else 401; "
+                 "/healthz and /readyz stay open for probes. 16 to 256 printable characters, "
+                 "no spaces. Secret: never logged; use ${VAR}. Unset: /metrics is open." },
+        { .path = "metrics.allow", .type = KEY_STRING, IN_CFG(metrics_allow),
+          .check = check_metrics_allow,
+          .doc = "Networks allowed to connect, comma-separated CIDRs (10.0.0.0/8, "
+                 "127.0.0.1, fd00::/8; at most 64): a connection from elsewhere is closed "
+                 "unanswered, probes included. Unset: every address." },
+        { .path = "metrics.max_series_per_family", .type = KEY_INT, .def = "200", .min = 1,
+          .max = 3584, IN_CFG(metrics_max_series),
+          .doc = "Label sets each metric family whose labels come from data (channel, topic, "
+                 "dead-letter reason) may hold, never fewer than the routes; beyond it new ones "
+                 "add to the family's series labelled \"__overflow__\". Recovery, re-auth and "
+                 "other series are never crowded out." },
         { .path = "coordination", .type = KEY_MAP,
           .doc = "Present: this instance is one member of a replica group (see \"Running several "
                  "replicas\"): a Kafka consumer group on the coordination topic gives each unit "
@@ -741,6 +762,30 @@ static int check_topic_name(const char *v, char *msg, size_t msg_size)
                 if (!is_topic_char(v[i]))
                         return bad_topic_char((unsigned char)v[i], msg, msg_size);
         return check_kafka_topic(v, i, msg, msg_size);
+}
+
+/* The value is a secret: the message never quotes it. */
+static int check_metrics_token(const char *v, char *msg, size_t msg_size)
+{
+        size_t n = strlen(v), i;
+
+        if (n < 16 || n > 256) {
+                snprintf(msg, msg_size, "must be 16 to 256 characters long, found %zu", n);
+                return -1;
+        }
+        for (i = 0; i < n; i++) {
+                if ((unsigned char)v[i] <= 0x20 || (unsigned char)v[i] >= 0x7f) {
+                        snprintf(msg, msg_size, "must be printable ASCII without spaces "
+                                 "(character %zu is not)", i + 1);
+                        return -1;
+                }
+        }
+        return 0;
+}
+
+static int check_metrics_allow(const char *v, char *msg, size_t msg_size)
+{
+        return cidr_list_parse(v, NULL, NULL, msg, msg_size);
 }
 
 static int check_listen(const char *v, char *msg, size_t msg_size)

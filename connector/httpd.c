@@ -1,9 +1,10 @@
 /*
  * The operations listener: one thread, one poll(2) loop over a self-pipe
  * (for httpd_stop()), the listening socket and up to HTTPD_MAX_CONNS
- * non-blocking connections. Each connection reads one request into a fixed
- * buffer, gets one response, and is closed; a deadline bounds its whole life
- * so a slow or silent client only ever holds its own slot.
+ * non-blocking connections. Each connection reads one request, gets one
+ * response, and is closed. It is built so that nobody can starve the
+ * probes: short deadlines, eviction of the oldest connection when every slot
+ * is taken, and the cheap answers before the expensive one.
  */
 #include "httpd.h"
 
@@ -17,32 +18,48 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
+#include "cidr.h"
 #include "log.h"
 #include "metrics.h"
 
 #define HTTPD_DRAIN_MS 1000 /* after the response, wait this long for the client's close */
 #define HTTPD_ACCEPT_PAUSE_MS 100
+#define HTTPD_ACCEPT_BATCH 64    /* accepts per loop turn, so reads are never put off long */
+#define HTTPD_BACKLOG 1024
+#define HTTPD_REFUSED_LOG_MS 60000 /* at most one refused-peer line a minute */
+#define HTTPD_HEAD_MAX 256
 
 enum httpd_conn_state {
         CONN_FREE,
-        CONN_READ,  /* reading the request */
-        CONN_WRITE, /* sending resp */
-        CONN_DRAIN, /* response sent, our side shut down: read until the client closes */
+        CONN_READ,    /* reading the request */
+        CONN_METRICS, /* asked for /metrics: answered after this turn's probes */
+        CONN_WRITE,   /* sending the response */
+        CONN_DRAIN,   /* response sent, our side shut down: read until the client closes */
+};
+
+/* A response body, shared by every /metrics request of one loop turn. */
+struct httpd_body {
+        unsigned refs;
+        size_t len;
+        char data[];
 };
 
 struct httpd_conn {
         enum httpd_conn_state state;
         int fd;
+        unsigned long long seq;      /* accept order: the smallest is evicted first */
         long long deadline_ms;       /* CLOCK_MONOTONIC */
-        size_t req_len;
-        char req[HTTPD_REQUEST_MAX + 1];
-        struct buf resp;             /* status line, headers and body */
-        size_t resp_off;
+        struct buf req;              /* only when a request arrives in pieces */
+        char head[HTTPD_HEAD_MAX];   /* status line and headers */
+        size_t head_len;
+        struct httpd_body *body;
+        size_t off;                  /* bytes of head + body sent */
 };
 
 struct httpd {
@@ -53,6 +70,13 @@ struct httpd {
         pthread_t thread;
         long long accept_paused_until_ms;
         int accept_failing;          /* log an accept failure once per streak */
+        unsigned long long accepted;
+        char *token;                 /* secret; NULL: /metrics open */
+        size_t token_len;
+        struct cidr *allow;          /* NULL: every peer */
+        size_t nallow;
+        unsigned long long refused;  /* peers outside allow, since the last log line */
+        long long refused_logged_ms;
         struct httpd_conn conns[HTTPD_MAX_CONNS];
 };
 
@@ -73,24 +97,46 @@ static int set_nonblock_cloexec(int fd)
         return fcntl(fd, F_SETFD, FD_CLOEXEC);
 }
 
+static struct httpd_body *body_new(const char *data, size_t len)
+{
+        struct httpd_body *body = malloc(sizeof(*body) + len);
+
+        if (!body)
+                return NULL;
+        body->refs = 1;
+        body->len = len;
+        memcpy(body->data, data, len);
+        return body;
+}
+
+static void body_unref(struct httpd_body *body)
+{
+        if (body && --body->refs == 0)
+                free(body);
+}
+
 static void conn_close(struct httpd_conn *conn)
 {
         if (conn->state == CONN_FREE)
                 return;
         close(conn->fd);
         conn->fd = -1;
-        buf_free(&conn->resp);
+        buf_free(&conn->req);
+        body_unref(conn->body);
+        conn->body = NULL;
         conn->state = CONN_FREE;
 }
 
 /*
- * Queue a whole response. On failure to build it (out of memory) the
- * connection is just closed: the client sees a reset, the next scrape retries.
+ * Queue a response around @p body (a reference is taken). On failure to
+ * build it the connection is just closed: the client sees a reset, the next
+ * scrape retries.
  */
-static void conn_respond(struct httpd_conn *conn, int status, const char *body, size_t body_len,
-                         const char *content_type, const char *extra_header)
+static void conn_respond_body(struct httpd_conn *conn, int status, struct httpd_body *body,
+                              const char *content_type, const char *extra_header)
 {
         const char *reason;
+        int n;
 
         switch (status) {
         case 200:
@@ -98,6 +144,9 @@ static void conn_respond(struct httpd_conn *conn, int status, const char *body, 
                 break;
         case 400:
                 reason = "Bad Request";
+                break;
+        case 401:
+                reason = "Unauthorized";
                 break;
         case 404:
                 reason = "Not Found";
@@ -116,45 +165,40 @@ static void conn_respond(struct httpd_conn *conn, int status, const char *body, 
                 reason = "Internal Server Error";
                 break;
         }
-        buf_init(&conn->resp, HTTPD_RESPONSE_MAX + 1024);
-        if (buf_printf(&conn->resp,
-                       "HTTP/1.0 %d %s\r\n"
-                       "Content-Type: %s\r\n"
-                       "Content-Length: %zu\r\n"
-                       "%s"
-                       "Cache-Control: no-store\r\n"
-                       "Connection: close\r\n"
-                       "\r\n",
-                       status, reason, content_type, body_len,
-                       extra_header ? extra_header : "") == -1 ||
-            buf_append(&conn->resp, body, body_len) == -1) {
+        /* The request is answered: its bytes are no longer needed. */
+        buf_free(&conn->req);
+        n = snprintf(conn->head, sizeof(conn->head),
+                     "HTTP/1.0 %d %s\r\n"
+                     "Content-Type: %s\r\n"
+                     "Content-Length: %zu\r\n"
+                     "%s"
+                     "Cache-Control: no-store\r\n"
+                     "Connection: close\r\n"
+                     "\r\n",
+                     status, reason, content_type, body->len, extra_header ? extra_header : "");
+        if (n < 0 || (size_t)n >= sizeof(conn->head)) {
                 conn_close(conn);
                 return;
         }
-        conn->resp_off = 0;
+        conn->head_len = (size_t)n;
+        body->refs++;
+        conn->body = body;
+        conn->off = 0;
         conn->state = CONN_WRITE;
+        conn->deadline_ms = now_ms() + HTTPD_WRITE_TIMEOUT_MS;
 }
 
 static void conn_respond_text(struct httpd_conn *conn, int status, const char *text,
                               const char *extra_header)
 {
-        conn_respond(conn, status, text, strlen(text), "text/plain; charset=utf-8", extra_header);
-}
+        struct httpd_body *body = body_new(text, strlen(text));
 
-static void serve_metrics(struct httpd_conn *conn)
-{
-        struct buf body;
-
-        buf_init(&body, HTTPD_RESPONSE_MAX);
-        if (metrics_render(&body) == -1) {
-                log_msg(LOG_WARN, "httpd", "err=\"metrics could not be rendered\" toobig=%d",
-                        body.toobig);
-                conn_respond_text(conn, 500, "metrics unavailable\n", NULL);
-        } else {
-                conn_respond(conn, 200, body.data, body.len,
-                             "text/plain; version=0.0.4; charset=utf-8", NULL);
+        if (!body) {
+                conn_close(conn);
+                return;
         }
-        buf_free(&body);
+        conn_respond_body(conn, status, body, "text/plain; charset=utf-8", extra_header);
+        body_unref(body);
 }
 
 static void serve_healthz(struct httpd_conn *conn)
@@ -245,30 +289,84 @@ int httpd_parse_request(const char *req, size_t len, enum httpd_path *path)
         return 200;
 }
 
-/* The whole request (line and headers) is in conn->req: answer it. */
-static void conn_dispatch(struct httpd_conn *conn)
+/*
+ * Does the header block @p hdrs (after the request line, NUL-terminated)
+ * carry "Authorization: Bearer <token>"? The comparison takes the same time
+ * whatever prefix of the token matches, so timing tells nothing about it.
+ */
+static int bearer_ok(const struct httpd *httpd, const char *hdrs)
+{
+        static const char name[] = "authorization:";
+        const char *p = hdrs, *v, *end;
+        unsigned char diff = 0;
+        size_t len, i;
+
+        while (*p) {
+                end = strpbrk(p, "\r\n");
+                if (!end)
+                        end = p + strlen(p);
+                if ((size_t)(end - p) > sizeof(name) - 1 &&
+                    !strncasecmp(p, name, sizeof(name) - 1)) {
+                        v = p + sizeof(name) - 1;
+                        while (v < end && (*v == ' ' || *v == '\t'))
+                                v++;
+                        if ((size_t)(end - v) < 7 || strncasecmp(v, "Bearer ", 7))
+                                return 0;
+                        v += 7;
+                        while (v < end && *v == ' ')
+                                v++;
+                        len = (size_t)(end - v);
+                        while (len && (v[len - 1] == ' ' || v[len - 1] == '\t'))
+                                len--;
+                        if (len != httpd->token_len)
+                                return 0;
+                        for (i = 0; i < len; i++)
+                                diff |= (unsigned char)(v[i] ^ httpd->token[i]);
+                        return diff == 0;
+                }
+                p = end;
+                while (*p == '\r' || *p == '\n')
+                        p++;
+        }
+        return 0;
+}
+
+/* The whole request (line and headers, NUL-terminated, no NUL inside) is in @p req: answer it. */
+static void conn_dispatch(struct httpd *httpd, struct httpd_conn *conn, const char *req)
 {
         enum httpd_path path = HTTPD_PATH_METRICS;
+        const char *hdrs;
 
-        switch (httpd_parse_request(conn->req, conn->req_len, &path)) {
+        switch (httpd_parse_request(req, strlen(req), &path)) {
         case 200:
-                if (path == HTTPD_PATH_METRICS)
-                        serve_metrics(conn);
-                else if (path == HTTPD_PATH_HEALTHZ)
-                        serve_healthz(conn);
-                else
-                        serve_readyz(conn);
                 break;
         case 404:
                 conn_respond_text(conn, 404, "not found\n", NULL);
-                break;
+                return;
         case 405:
                 conn_respond_text(conn, 405, "method not allowed\n", "Allow: GET\r\n");
-                break;
+                return;
         default:
                 conn_respond_text(conn, 400, "bad request\n", NULL);
-                break;
+                return;
         }
+        if (path == HTTPD_PATH_HEALTHZ) {
+                serve_healthz(conn);
+                return;
+        }
+        if (path == HTTPD_PATH_READYZ) {
+                serve_readyz(conn);
+                return;
+        }
+        hdrs = strpbrk(req, "\r\n"); /* the headers follow the request line */
+        if (httpd->token && !bearer_ok(httpd, hdrs ? hdrs : "")) {
+                conn_respond_text(conn, 401, "unauthorized\n",
+                                  "WWW-Authenticate: Bearer realm=\"sfbridge\"\r\n");
+                return;
+        }
+        /* Rendered after this turn's probes are answered. */
+        buf_free(&conn->req);
+        conn->state = CONN_METRICS;
 }
 
 /* Has the blank line ending the headers arrived? Scans only from @p from. */
@@ -285,21 +383,21 @@ static int headers_complete(const char *req, size_t len, size_t from)
         return 0;
 }
 
-static void conn_on_readable(struct httpd_conn *conn)
+static void conn_on_readable(struct httpd *httpd, struct httpd_conn *conn)
 {
-        size_t old_len = conn->req_len;
+        char scratch[HTTPD_REQUEST_MAX + 1];
+        size_t old_len = conn->req.len, total;
+        const char *req;
         ssize_t n;
 
         if (conn->state == CONN_DRAIN) {
-                char scratch[4096];
-
                 n = recv(conn->fd, scratch, sizeof(scratch), 0);
                 if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
                         conn_close(conn);
                 return;
         }
 
-        n = recv(conn->fd, conn->req + conn->req_len, HTTPD_REQUEST_MAX - conn->req_len, 0);
+        n = recv(conn->fd, scratch, HTTPD_REQUEST_MAX - old_len, 0);
         if (n < 0) {
                 if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
                         conn_close(conn);
@@ -310,58 +408,160 @@ static void conn_on_readable(struct httpd_conn *conn)
                 conn_close(conn);
                 return;
         }
-        conn->req_len += (size_t)n;
-        conn->req[conn->req_len] = '\0';
-        if (memchr(conn->req + old_len, '\0', (size_t)n))
+        if (memchr(scratch, '\0', (size_t)n)) {
                 conn_respond_text(conn, 400, "bad request\n", NULL);
-        else if (headers_complete(conn->req, conn->req_len, old_len >= 2 ? old_len - 2 : 0))
-                conn_dispatch(conn);
-        else if (conn->req_len == HTTPD_REQUEST_MAX)
+                return;
+        }
+        /*
+         * A request that comes in one piece (nearly all do) is answered
+         * from the stack; only one that comes in pieces gets a buffer, so
+         * idle connections cost no memory beyond their slot.
+         */
+        if (old_len == 0) {
+                req = scratch;
+                total = (size_t)n;
+                scratch[total] = '\0';
+        } else {
+                if (buf_append(&conn->req, scratch, (size_t)n) == -1) {
+                        conn_close(conn);
+                        return;
+                }
+                req = conn->req.data;
+                total = conn->req.len;
+        }
+        if (headers_complete(req, total, old_len >= 2 ? old_len - 2 : 0)) {
+                /* Dispatch works on a copy it may cut up: the stack one. */
+                if (req != scratch) {
+                        memcpy(scratch, req, total);
+                        scratch[total] = '\0';
+                }
+                conn_dispatch(httpd, conn, scratch);
+        } else if (total == HTTPD_REQUEST_MAX) {
                 conn_respond_text(conn, 431, "request too large\n", NULL);
+        } else if (old_len == 0 && buf_append(&conn->req, scratch, total) == -1) {
+                conn_close(conn);
+        }
 }
 
 static void conn_on_writable(struct httpd_conn *conn)
 {
+        size_t total = conn->head_len + conn->body->len;
+        const char *p;
+        size_t left;
         ssize_t n;
 
-        n = send(conn->fd, conn->resp.data + conn->resp_off, conn->resp.len - conn->resp_off,
-                 MSG_NOSIGNAL);
+        if (conn->off < conn->head_len) {
+                p = conn->head + conn->off;
+                left = conn->head_len - conn->off;
+        } else {
+                p = conn->body->data + (conn->off - conn->head_len);
+                left = total - conn->off;
+        }
+        n = send(conn->fd, p, left, MSG_NOSIGNAL);
         if (n < 0) {
                 if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
                         conn_close(conn);
                 return;
         }
-        conn->resp_off += (size_t)n;
-        if (conn->resp_off < conn->resp.len)
+        conn->off += (size_t)n;
+        if (conn->off < total)
                 return;
         /*
          * Closing with unread request bytes (a POST body, the rest of an
          * oversized request) would send a reset that can destroy the response
          * in flight; so shut our side and read until the client closes.
          */
-        buf_free(&conn->resp);
+        body_unref(conn->body);
+        conn->body = NULL;
         shutdown(conn->fd, SHUT_WR);
         conn->state = CONN_DRAIN;
-        if (conn->deadline_ms > now_ms() + HTTPD_DRAIN_MS)
-                conn->deadline_ms = now_ms() + HTTPD_DRAIN_MS;
+        conn->deadline_ms = now_ms() + HTTPD_DRAIN_MS;
+}
+
+/* Render /metrics once for every connection that asked for it this turn. */
+static void serve_pending_metrics(struct httpd *httpd)
+{
+        struct httpd_body *body = NULL;
+        struct buf text;
+        size_t i;
+        int failed = 0;
+
+        for (i = 0; i < HTTPD_MAX_CONNS; i++) {
+                struct httpd_conn *conn = &httpd->conns[i];
+
+                if (conn->state != CONN_METRICS)
+                        continue;
+                if (!body && !failed) {
+                        buf_init(&text, HTTPD_RESPONSE_MAX);
+                        if (metrics_render(&text) == -1) {
+                                log_msg(LOG_WARN, "httpd",
+                                        "err=\"metrics could not be rendered\" toobig=%d",
+                                        text.toobig);
+                                failed = 1;
+                        } else if (!(body = body_new(text.data ? text.data : "", text.len))) {
+                                failed = 1;
+                        }
+                        buf_free(&text);
+                }
+                if (failed)
+                        conn_respond_text(conn, 500, "metrics unavailable\n", NULL);
+                else
+                        conn_respond_body(conn, 200, body,
+                                          "text/plain; version=0.0.4; charset=utf-8", NULL);
+                if (conn->state == CONN_WRITE)
+                        conn_on_writable(conn);
+        }
+        body_unref(body);
+}
+
+/* A peer outside metrics.allow: say so, at most once a minute, with a count. */
+static void note_refused(struct httpd *httpd)
+{
+        long long now = now_ms();
+
+        httpd->refused++;
+        if (httpd->refused_logged_ms && now - httpd->refused_logged_ms < HTTPD_REFUSED_LOG_MS)
+                return;
+        log_msg(LOG_WARN, "metrics_peer_refused",
+                "refused=%llu reason=\"peer outside metrics.allow\"", httpd->refused);
+        httpd->refused = 0;
+        httpd->refused_logged_ms = now;
+}
+
+/*
+ * A free slot, or the one of the oldest connection, closed: with every slot
+ * taken, the newest connection is the likeliest to be a probe, and a client
+ * that has held a slot longest has had its chance.
+ */
+static struct httpd_conn *conn_slot(struct httpd *httpd)
+{
+        struct httpd_conn *oldest = NULL;
+        size_t i;
+
+        for (i = 0; i < HTTPD_MAX_CONNS; i++) {
+                struct httpd_conn *conn = &httpd->conns[i];
+
+                if (conn->state == CONN_FREE)
+                        return conn;
+                if (conn->state != CONN_METRICS && (!oldest || conn->seq < oldest->seq))
+                        oldest = conn;
+        }
+        if (oldest)
+                conn_close(oldest);
+        return oldest;
 }
 
 static void httpd_accept(struct httpd *httpd)
 {
-        for (;;) {
-                struct httpd_conn *conn = NULL;
-                size_t i;
+        int k;
+
+        for (k = 0; k < HTTPD_ACCEPT_BATCH; k++) {
+                struct sockaddr_storage ss;
+                socklen_t sslen = sizeof(ss);
+                struct httpd_conn *conn;
                 int fd;
 
-                for (i = 0; i < HTTPD_MAX_CONNS; i++) {
-                        if (httpd->conns[i].state == CONN_FREE) {
-                                conn = &httpd->conns[i];
-                                break;
-                        }
-                }
-                if (!conn)
-                        return;
-                fd = accept(httpd->lfd, NULL, NULL);
+                fd = accept(httpd->lfd, (struct sockaddr *)&ss, &sslen);
                 if (fd == -1) {
                         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
                             errno == ECONNABORTED)
@@ -375,17 +575,28 @@ static void httpd_accept(struct httpd *httpd)
                         return;
                 }
                 httpd->accept_failing = 0;
+                if (httpd->allow &&
+                    !cidr_list_match(httpd->allow, httpd->nallow, (struct sockaddr *)&ss)) {
+                        note_refused(httpd);
+                        close(fd);
+                        continue;
+                }
                 if (set_nonblock_cloexec(fd) == -1) {
+                        close(fd);
+                        continue;
+                }
+                conn = conn_slot(httpd);
+                if (!conn) {
                         close(fd);
                         continue;
                 }
                 conn->fd = fd;
                 conn->state = CONN_READ;
-                conn->req_len = 0;
-                conn->req[0] = '\0';
-                conn->resp_off = 0;
-                buf_init(&conn->resp, 0);
-                conn->deadline_ms = now_ms() + HTTPD_TIMEOUT_MS;
+                conn->seq = ++httpd->accepted;
+                buf_init(&conn->req, HTTPD_REQUEST_MAX);
+                conn->body = NULL;
+                conn->off = conn->head_len = 0;
+                conn->deadline_ms = now_ms() + HTTPD_READ_TIMEOUT_MS;
         }
 }
 
@@ -399,7 +610,7 @@ static void *httpd_thread(void *arg)
         for (;;) {
                 long long now = now_ms(), next = -1;
                 nfds_t nfd = 0;
-                int timeout, listening = 0, rc;
+                int timeout, listening = 1, rc;
                 size_t i;
 
                 pfd[nfd].fd = httpd->wake[0];
@@ -409,13 +620,10 @@ static void *httpd_thread(void *arg)
                 for (i = 0; i < HTTPD_MAX_CONNS; i++) {
                         struct httpd_conn *conn = &httpd->conns[i];
 
-                        if (conn->state == CONN_FREE) {
-                                listening = 1;
+                        if (conn->state == CONN_FREE)
                                 continue;
-                        }
                         if (now >= conn->deadline_ms) {
                                 conn_close(conn);
-                                listening = 1;
                                 continue;
                         }
                         if (next == -1 || conn->deadline_ms < next)
@@ -424,7 +632,7 @@ static void *httpd_thread(void *arg)
                         pfd[nfd].events = conn->state == CONN_WRITE ? POLLOUT : POLLIN;
                         polled[nfd++] = conn;
                 }
-                if (listening && now < httpd->accept_paused_until_ms) {
+                if (now < httpd->accept_paused_until_ms) {
                         listening = 0;
                         if (next == -1 || httpd->accept_paused_until_ms < next)
                                 next = httpd->accept_paused_until_ms;
@@ -445,25 +653,25 @@ static void *httpd_thread(void *arg)
                 }
                 if (pfd[0].revents)
                         break; /* httpd_stop() */
+                /* Requests first (probes are answered at once), then /metrics, then new clients. */
                 for (k = 1; k < (size_t)nfd; k++) {
                         short ev = pfd[k].revents;
 
-                        if (!ev)
+                        if (!ev || !polled[k])
                                 continue;
-                        if (!polled[k]) {
-                                httpd_accept(httpd);
-                                continue;
-                        }
                         if (polled[k]->state == CONN_WRITE) {
                                 if (ev & (POLLOUT | POLLERR | POLLHUP))
                                         conn_on_writable(polled[k]);
                         } else {
-                                conn_on_readable(polled[k]);
+                                conn_on_readable(httpd, polled[k]);
                         }
                         /* A request answered at once can be written at once. */
                         if (polled[k]->state == CONN_WRITE)
                                 conn_on_writable(polled[k]);
                 }
+                serve_pending_metrics(httpd);
+                if (listening && pfd[nfd - 1].revents)
+                        httpd_accept(httpd);
         }
 
         for (k = 0; k < HTTPD_MAX_CONNS; k++)
@@ -569,7 +777,7 @@ static int httpd_bind(struct httpd *httpd, const char *listen_addr, char *errstr
                         close(fd);
                         continue;
                 }
-                if (listen(fd, 64) == -1 || set_nonblock_cloexec(fd) == -1) {
+                if (listen(fd, HTTPD_BACKLOG) == -1 || set_nonblock_cloexec(fd) == -1) {
                         err = errno;
                         what = "listen";
                         close(fd);
@@ -596,8 +804,9 @@ static int httpd_bind(struct httpd *httpd, const char *listen_addr, char *errstr
         return 0;
 }
 
-struct httpd *httpd_start(const char *listen_addr, char *errstr, size_t errstr_size)
+struct httpd *httpd_start_opts(const struct httpd_opts *opts, char *errstr, size_t errstr_size)
 {
+        const char *listen_addr = opts ? opts->listen : NULL;
         struct httpd *httpd;
         sigset_t all, old;
         size_t i;
@@ -616,6 +825,17 @@ struct httpd *httpd_start(const char *listen_addr, char *errstr, size_t errstr_s
         for (i = 0; i < HTTPD_MAX_CONNS; i++)
                 httpd->conns[i].fd = -1;
 
+        if (opts->allow && cidr_list_parse(opts->allow, &httpd->allow, &httpd->nallow, errstr,
+                                           errstr_size) == -1)
+                goto fail;
+        if (opts->token) {
+                /* Never quoted: the token is a secret. */
+                httpd->token_len = strlen(opts->token);
+                if (!httpd->token_len || !(httpd->token = strdup(opts->token))) {
+                        snprintf(errstr, errstr_size, "token: empty or out of memory");
+                        goto fail;
+                }
+        }
         if (httpd_bind(httpd, listen_addr, errstr, errstr_size) == -1)
                 goto fail;
         if (pipe(httpd->wake) == -1) {
@@ -645,6 +865,13 @@ fail:
         return NULL;
 }
 
+struct httpd *httpd_start(const char *listen_addr, char *errstr, size_t errstr_size)
+{
+        struct httpd_opts opts = { .listen = listen_addr };
+
+        return httpd_start_opts(&opts, errstr, errstr_size);
+}
+
 int httpd_port(const struct httpd *httpd)
 {
         return httpd->port;
@@ -671,5 +898,14 @@ void httpd_stop(struct httpd *httpd)
                 close(httpd->wake[0]);
         if (httpd->wake[1] != -1)
                 close(httpd->wake[1]);
+        if (httpd->token) {
+                /* Not left behind in freed memory (a core dump, a later allocation). */
+                volatile char *t = httpd->token;
+
+                for (i = 0; i < httpd->token_len; i++)
+                        t[i] = 0;
+                free(httpd->token);
+        }
+        free(httpd->allow);
         free(httpd);
 }

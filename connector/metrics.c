@@ -33,7 +33,30 @@ enum metrics_family {
         FAM_REDELIVERED,        /* channel: count */
         FAM_REBALANCE,          /* event: count (group mode) */
         FAM_UNIT_FENCED,        /* unit, cause: count (group mode) */
+        FAM_COUNT
 };
+
+/*
+ * Does data choose this family's label values? Channels and topics do (a
+ * CDC entity name, a stored replay record's channel), so do dead-letter
+ * reasons; causes, actions, limit names, group events and unit ids come
+ * from tables in the code or the config.
+ */
+static int family_is_data(enum metrics_family fam)
+{
+        switch (fam) {
+        case FAM_REAUTH:
+        case FAM_RECOVERY:
+        case FAM_SF_LIMIT_MAX:
+        case FAM_SF_LIMIT_REMAINING:
+        case FAM_REBALANCE:
+        case FAM_UNIT_FENCED:
+        case FAM_COUNT:
+                return 0;
+        default:
+                return 1;
+        }
+}
 
 struct series {
         enum metrics_family fam;
@@ -105,6 +128,8 @@ struct metrics_state {
         size_t nseries;
         unsigned short slots[METRICS_HASH_SLOTS]; /* index + 1; 0 = empty */
         unsigned long long label_overflow;
+        size_t fam_series[FAM_COUNT];             /* label sets per family, overflow's not */
+        size_t data_series;                       /* label sets of data-derived families */
 
         unsigned long long handshakes;
         unsigned long long sessions_opened;
@@ -130,6 +155,8 @@ struct metrics_state {
 };
 
 static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Outside ms: metrics_init() keeps it. */
+static size_t max_series_per_family = METRICS_MAX_SERIES_DEFAULT;
 static struct metrics_state ms = { .health_max_age_s = METRICS_HEALTH_MAX_AGE_DEFAULT,
                                    .unit[0].not_ready_reason = "starting" };
 
@@ -155,6 +182,8 @@ static void series_free_all(void)
                 free(ms.series[i].l1);
         ms.nseries = 0;
         memset(ms.slots, 0, sizeof(ms.slots));
+        memset(ms.fam_series, 0, sizeof(ms.fam_series));
+        ms.data_series = 0;
 }
 
 static uint32_t label_hash(enum metrics_family fam, const char *l1, const char *l2)
@@ -172,22 +201,13 @@ static uint32_t label_hash(enum metrics_family fam, const char *l1, const char *
         return h;
 }
 
-/*
- * Find the series of (fam, l1[, l2]), creating it the first time. Call with
- * the lock held. Returns NULL, counted as overflow, when the table is full,
- * a value is too long, or memory ran out: a metric is lost, never the event.
- */
-static struct series *series_get(enum metrics_family fam, const char *l1, const char *l2)
+/* Call with the lock held: the existing series of (fam, l1[, l2]), or NULL with *slotp where it goes. */
+static struct series *series_find(enum metrics_family fam, const char *l1, const char *l2,
+                                  uint32_t h, size_t *slotp)
 {
+        size_t slot = h & (METRICS_HASH_SLOTS - 1);
         struct series *se;
-        uint32_t h;
-        size_t slot, n1, n2 = 0;
-        char *mem;
 
-        if (!l1)
-                l1 = "";
-        h = label_hash(fam, l1, l2);
-        slot = h & (METRICS_HASH_SLOTS - 1);
         while (ms.slots[slot]) {
                 se = &ms.series[ms.slots[slot] - 1];
                 if (se->hash == h && se->fam == fam && !strcmp(se->l1, l1) &&
@@ -195,20 +215,21 @@ static struct series *series_get(enum metrics_family fam, const char *l1, const 
                         return se;
                 slot = (slot + 1) & (METRICS_HASH_SLOTS - 1);
         }
+        *slotp = slot;
+        return NULL;
+}
 
-        n1 = strlen(l1);
-        if (l2)
-                n2 = strlen(l2);
-        if (ms.nseries == METRICS_MAX_LABEL_SETS || n1 > METRICS_LABEL_MAX ||
-            n2 > METRICS_LABEL_MAX) {
-                ms.label_overflow++;
-                return NULL;
-        }
+/* Call with the lock held: a new series in @p slot, or NULL when out of memory. */
+static struct series *series_add(enum metrics_family fam, const char *l1, const char *l2,
+                                 uint32_t h, size_t slot)
+{
+        size_t n1 = strlen(l1), n2 = l2 ? strlen(l2) : 0;
+        struct series *se;
+        char *mem;
+
         mem = malloc(n1 + 1 + n2 + 1);
-        if (!mem) {
-                ms.label_overflow++;
+        if (!mem)
                 return NULL;
-        }
         se = &ms.series[ms.nseries];
         memset(se, 0, sizeof(*se));
         se->fam = fam;
@@ -221,6 +242,70 @@ static struct series *series_get(enum metrics_family fam, const char *l1, const 
         }
         ms.slots[slot] = (unsigned short)(++ms.nseries);
         return se;
+}
+
+/*
+ * Call with the lock held: the family's overflow series, made on first use.
+ * It always fits: at most FAM_COUNT of them, and the data-derived families
+ * stop METRICS_CORE_RESERVE short of the table's end.
+ */
+static struct series *series_overflow(enum metrics_family fam, int two_labels)
+{
+        const char *l2 = two_labels ? METRICS_OVERFLOW_LABEL : NULL;
+        uint32_t h = label_hash(fam, METRICS_OVERFLOW_LABEL, l2);
+        struct series *se;
+        size_t slot;
+
+        se = series_find(fam, METRICS_OVERFLOW_LABEL, l2, h, &slot);
+        if (se || ms.nseries == METRICS_MAX_LABEL_SETS)
+                return se;
+        return series_add(fam, METRICS_OVERFLOW_LABEL, l2, h, slot);
+}
+
+/*
+ * Find the series of (fam, l1[, l2]), creating it the first time. Call with
+ * the lock held. A data-derived family past its cap (or the data share of
+ * the table), or a label value too long, gets its overflow series instead;
+ * a code-named family in those cases, or anyone out of memory, gets NULL.
+ * Either way it is counted: a metric is lost, never the event.
+ */
+static struct series *series_get(enum metrics_family fam, const char *l1, const char *l2)
+{
+        int data = family_is_data(fam);
+        struct series *se;
+        size_t slot;
+        uint32_t h;
+
+        if (!l1)
+                l1 = "";
+        h = label_hash(fam, l1, l2);
+        se = series_find(fam, l1, l2, h, &slot);
+        if (se)
+                return se;
+
+        if (strlen(l1) > METRICS_LABEL_MAX || (l2 && strlen(l2) > METRICS_LABEL_MAX) ||
+            (data && (ms.fam_series[fam] >= max_series_per_family ||
+                      ms.data_series >= METRICS_MAX_LABEL_SETS - METRICS_CORE_RESERVE)) ||
+            ms.nseries == METRICS_MAX_LABEL_SETS) {
+                ms.label_overflow++;
+                return data ? series_overflow(fam, l2 != NULL) : NULL;
+        }
+        se = series_add(fam, l1, l2, h, slot);
+        if (!se) {
+                ms.label_overflow++;
+                return NULL;
+        }
+        ms.fam_series[fam]++;
+        if (data)
+                ms.data_series++;
+        return se;
+}
+
+void metrics_max_series_set(size_t per_family)
+{
+        pthread_mutex_lock(&metrics_lock);
+        max_series_per_family = per_family ? per_family : METRICS_MAX_SERIES_DEFAULT;
+        pthread_mutex_unlock(&metrics_lock);
 }
 
 /* Call with the lock held: the unit ids of group mode. */
@@ -1104,8 +1189,10 @@ static int render_locked(struct buf *out, const struct timespec *wall)
         if (ms.group && render_group_locked(out, wall) == -1)
                 return -1;
         return put_scalar_ull(out, "sfbridge_metrics_label_overflow_total", "counter",
-                              "Label sets dropped because the series table was full or a "
-                              "label value too long.",
+                              "Writes to a new label set that went to the family's "
+                              "__overflow__ series (or were dropped): the family's cap "
+                              "(metrics.max_series_per_family) reached, or a label value too "
+                              "long.",
                               ms.label_overflow);
 }
 

@@ -7,8 +7,19 @@
  * mutex: the main thread writes, the httpd thread reads. Labelled series live
  * in a fixed table of METRICS_MAX_LABEL_SETS entries; a label set is
  * allocated the first time it is seen and never again, so the per-event call
- * costs a hash lookup and an add. Label sets beyond the cap (or with a value
- * longer than METRICS_LABEL_MAX bytes) are dropped and counted in
+ * costs a hash lookup and an add.
+ *
+ * Cardinality: the families whose labels come from data (channel, topic,
+ * dead-letter reason: a CDC entity name or a stored replay record can make
+ * any number of them) hold at most metrics_max_series_set() label sets each
+ * and together at most METRICS_MAX_LABEL_SETS - METRICS_CORE_RESERVE; a new
+ * label set beyond either goes to the family's one overflow series, every
+ * label "__overflow__" (METRICS_OVERFLOW_LABEL), so counts still add up.
+ * The families whose labels the code names (reauth and recovery causes,
+ * limit names, group events, units) draw on the reserve, which data can
+ * never fill, so they always appear. A label value longer than
+ * METRICS_LABEL_MAX bytes also goes to the overflow series (a code-named
+ * family's is dropped). Every diverted or dropped write is counted in
  * sfbridge_metrics_label_overflow_total.
  */
 #ifndef SFB_METRICS_H
@@ -17,7 +28,10 @@
 #include <stddef.h>
 #include "buf.h"
 
-#define METRICS_MAX_LABEL_SETS 1024
+#define METRICS_MAX_LABEL_SETS 4096
+#define METRICS_CORE_RESERVE 512            /* of the above, only for code-named label sets */
+#define METRICS_MAX_SERIES_DEFAULT 200      /* label sets per data-derived family */
+#define METRICS_OVERFLOW_LABEL "__overflow__"
 #define METRICS_LABEL_MAX 512               /* bytes per label value */
 #define METRICS_HEALTH_MAX_AGE_DEFAULT 30.0 /* seconds */
 
@@ -31,6 +45,14 @@
  * @locality main thread, before httpd_start().
  */
 int metrics_init(const char *bridge_name, const char *version);
+
+/**
+ * @brief Cap the label sets of each data-derived family (see the top of
+ *        this file); 0 restores METRICS_MAX_SERIES_DEFAULT.
+ * @remark metrics_init() keeps the cap. Label sets already made stay.
+ * @locality main thread, after metrics_init().
+ */
+void metrics_max_series_set(size_t per_family);
 
 /**
  * @brief Free every label set and the build info strings.

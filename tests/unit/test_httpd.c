@@ -260,6 +260,7 @@ static void test_large_metrics(void **state)
         int i;
 
         memset(ch, 'c', sizeof(ch));
+        metrics_max_series_set(2000);
         for (i = 0; i < 1000; i++) {
                 snprintf(ch, sizeof(ch), "/topic/%0250d", i);
                 metrics_events_add(ch, "sf.topic.with.a.long.name", (unsigned long)i);
@@ -272,6 +273,7 @@ static void test_large_metrics(void **state)
         assert_non_null(strstr(rs.body, "0999\",topic=\"sf.topic.with.a.long.name\"} 999\n"));
         assert_non_null(strstr(rs.body, "sfbridge_metrics_label_overflow_total 0\n"));
         resp_free(&rs);
+        metrics_max_series_set(0);
 }
 
 static void test_healthz(void **state)
@@ -411,7 +413,7 @@ static void test_slow_client(void **state)
         double t0, t1;
         char c;
 
-        slow = client_connect(port, HTTPD_TIMEOUT_MS + 3000);
+        slow = client_connect(port, HTTPD_READ_TIMEOUT_MS + 3000);
         assert_true(slow >= 0);
         assert_int_equal(send_all(slow, "GET /met", 8), 0);
         t0 = mono_now();
@@ -419,37 +421,216 @@ static void test_slow_client(void **state)
                 assert_status_body(port, "/healthz", 200, "ok\n");
         assert_true(mono_now() - t0 < 1.0);
 
-        /* The server drops the silent client after its deadline. */
+        /* The server drops the silent client after the read deadline. */
         assert_int_equal(recv(slow, &c, 1, 0), 0);
         t1 = mono_now();
-        assert_true(t1 - t0 >= HTTPD_TIMEOUT_MS / 1000.0 - 0.5);
-        assert_true(t1 - t0 < HTTPD_TIMEOUT_MS / 1000.0 + 2.0);
+        assert_true(t1 - t0 >= HTTPD_READ_TIMEOUT_MS / 1000.0 - 0.5);
+        assert_true(t1 - t0 < HTTPD_READ_TIMEOUT_MS / 1000.0 + 2.0);
         close(slow);
 }
 
-/* Idle connections beyond the slot count wait; they are not refused. */
+/* A slow-loris client that keeps dribbling bytes is cut all the same. */
+static void test_slow_loris_cut(void **state)
+{
+        static const char req[] = "GET /metrics HTTP/1.0\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        int port = port_of(state), fd;
+        double t0;
+        size_t i;
+        char c;
+
+        fd = client_connect(port, 5000);
+        assert_true(fd >= 0);
+        t0 = mono_now();
+        for (i = 0; i < sizeof(req) - 1; i++) {
+                if (send(fd, req + i, 1, MSG_NOSIGNAL) != 1)
+                        break; /* cut */
+                usleep(100 * 1000);
+                if (mono_now() - t0 > 4.0)
+                        break;
+        }
+        assert_true(mono_now() - t0 < HTTPD_READ_TIMEOUT_MS / 1000.0 + 1.5);
+        assert_true(recv(fd, &c, 1, 0) <= 0);
+        close(fd);
+}
+
+static double probe_seconds(int port, const char *path, int want_status)
+{
+        struct resp rs;
+        double t0 = mono_now(), dt;
+
+        get(port, path, &rs);
+        dt = mono_now() - t0;
+        if (rs.status != want_status)
+                fail_msg("GET %s: status %d", path, rs.status);
+        resp_free(&rs);
+        return dt;
+}
+
+/*
+ * 300 idle connections (more than the slots) and 50 that dribble a request
+ * byte by byte: the probes still answer, each well within a second, again
+ * and again. Before, 64 idle connections made /healthz take 8-9 s.
+ */
+static void test_probes_not_starved(void **state)
+{
+        enum { NIDLE = 300, NSLOW = 50, ROUNDS = 10 };
+        int port = port_of(state), idle[NIDLE], slow[NSLOW], r, i;
+        double worst = 0, dt;
+
+        metrics_ready_set(1, 1, 0, NULL);
+        for (i = 0; i < NIDLE; i++) {
+                idle[i] = client_connect(port, 2000);
+                assert_true(idle[i] >= 0);
+        }
+        for (i = 0; i < NSLOW; i++) {
+                slow[i] = client_connect(port, 2000);
+                assert_true(slow[i] >= 0);
+        }
+        for (r = 0; r < ROUNDS; r++) {
+                for (i = 0; i < NSLOW; i++)
+                        send(slow[i], "G", 1, MSG_NOSIGNAL);
+                dt = probe_seconds(port, "/healthz", 200);
+                worst = dt > worst ? dt : worst;
+                dt = probe_seconds(port, "/readyz", 200);
+                worst = dt > worst ? dt : worst;
+                usleep(150 * 1000);
+        }
+        for (i = 0; i < NIDLE; i++)
+                close(idle[i]);
+        for (i = 0; i < NSLOW; i++)
+                close(slow[i]);
+        if (worst >= 1.0)
+                fail_msg("slowest probe took %.2f s with %d idle and %d slow clients", worst,
+                         NIDLE, NSLOW);
+}
+
+/* Every slot taken: a new connection evicts the oldest, and is served. */
 static void test_more_clients_than_slots(void **state)
 {
         int port = port_of(state), fds[HTTPD_MAX_CONNS + 4];
-        size_t i;
+        size_t i, closed = 0;
         struct resp rs;
+        char c;
 
         for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
-                fds[i] = client_connect(port, 5000);
+                fds[i] = client_connect(port, 300);
                 assert_true(fds[i] >= 0);
         }
-        /* Each completes its request in turn and gets its answer. */
-        for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
-                static const char req[] = "GET /healthz HTTP/1.0\r\n\r\n";
-                assert_int_equal(send_all(fds[i], req, sizeof(req) - 1), 0);
-                shutdown(fds[i], SHUT_WR);
-        }
-        for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
-                assert_int_equal(read_response(fds[i], &rs), 0);
-                assert_int_equal(rs.status, 200);
-                resp_free(&rs);
+        get(port, "/healthz", &rs);
+        assert_int_equal(rs.status, 200);
+        resp_free(&rs);
+        /* The first five (oldest) were closed to make room, well before the read deadline. */
+        for (i = 0; i < 5; i++)
+                if (recv(fds[i], &c, 1, 0) == 0)
+                        closed++;
+        assert_int_equal(closed, 5);
+        for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
                 close(fds[i]);
-        }
+}
+
+static struct httpd *start_with(const char *token, const char *allow)
+{
+        struct httpd_opts opts = { .listen = "127.0.0.1:0", .token = token, .allow = allow };
+        char err[256];
+        struct httpd *httpd = httpd_start_opts(&opts, err, sizeof(err));
+
+        if (!httpd)
+                fail_msg("httpd_start_opts: %s", err);
+        return httpd;
+}
+
+static void get_with_header(int port, const char *path, const char *hdr, struct resp *rs)
+{
+        char req[512];
+
+        snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n%s\r\n\r\n", path, hdr);
+        exchange(port, req, strlen(req), rs);
+}
+
+/* metrics.token: /metrics needs the bearer token; the probes do not. */
+static void test_token(void **state)
+{
+        static const char token[] = "s3cr3t-t0ken-0123456789";
+        struct httpd *httpd;
+        char www[64];
+        struct resp rs;
+        int port;
+
+        (void)state;
+        httpd = start_with(token, NULL);
+        port = httpd_port(httpd);
+
+        get(port, "/metrics", &rs);
+        assert_int_equal(rs.status, 401);
+        assert_int_equal(header(&rs, "WWW-Authenticate", www, sizeof(www)), 0);
+        assert_string_equal(www, "Bearer realm=\"sfbridge\"");
+        assert_null(strstr(rs.raw, token));
+        assert_null(strstr(rs.raw, "sfbridge_up"));
+        resp_free(&rs);
+
+        get_with_header(port, "/metrics", "Authorization: Bearer s3cr3t-t0ken-012345678", &rs);
+        assert_int_equal(rs.status, 401);
+        resp_free(&rs);
+        get_with_header(port, "/metrics", "Authorization: Bearer s3cr3t-t0ken-01234567890", &rs);
+        assert_int_equal(rs.status, 401);
+        resp_free(&rs);
+        get_with_header(port, "/metrics", "Authorization: Basic czNjcjN0LXQwa2Vu", &rs);
+        assert_int_equal(rs.status, 401);
+        resp_free(&rs);
+
+        get_with_header(port, "/metrics", "Authorization: Bearer s3cr3t-t0ken-0123456789", &rs);
+        assert_int_equal(rs.status, 200);
+        assert_non_null(strstr(rs.body, "sfbridge_up "));
+        resp_free(&rs);
+        /* Header name and scheme are case-insensitive (RFC 7235). */
+        get_with_header(port, "/metrics", "authorization: bearer s3cr3t-t0ken-0123456789", &rs);
+        assert_int_equal(rs.status, 200);
+        resp_free(&rs);
+
+        assert_status_body(port, "/healthz", 200, "ok\n");
+        assert_status_body(port, "/readyz", 503, "not ready: starting\n");
+        httpd_stop(httpd);
+}
+
+/* metrics.allow: a peer outside the list is closed unanswered, probes included. */
+static void test_allow(void **state)
+{
+        struct httpd *httpd;
+        struct resp rs;
+        int fd, port;
+        char buf[64];
+        ssize_t n;
+
+        (void)state;
+        httpd = start_with(NULL, "10.0.0.0/8, fd00::/8");
+        port = httpd_port(httpd);
+        fd = client_connect(port, 2000);
+        assert_true(fd >= 0);
+        send_all(fd, "GET /healthz HTTP/1.0\r\n\r\n", 25);
+        n = recv(fd, buf, sizeof(buf), 0);
+        assert_true(n <= 0);
+        close(fd);
+        httpd_stop(httpd);
+
+        httpd = start_with(NULL, "10.0.0.0/8,127.0.0.0/8");
+        port = httpd_port(httpd);
+        get(port, "/healthz", &rs);
+        assert_int_equal(rs.status, 200);
+        resp_free(&rs);
+        httpd_stop(httpd);
+}
+
+static void test_bad_opts(void **state)
+{
+        struct httpd_opts opts = { .listen = "127.0.0.1:0", .allow = "10.0.0.0/33" };
+        char err[256];
+
+        (void)state;
+        assert_null(httpd_start_opts(&opts, err, sizeof(err)));
+        assert_non_null(strstr(err, "10.0.0.0/33"));
+        opts.allow = NULL;
+        opts.token = "";
+        assert_null(httpd_start_opts(&opts, err, sizeof(err)));
 }
 
 static void test_bind_failure(void **state)
@@ -548,10 +729,15 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_bad_request, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_oversize_request, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_slow_client, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_slow_loris_cut, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_probes_not_starved, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_more_clients_than_slots, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_bind_failure, setup, teardown),
                 cmocka_unit_test(test_bad_listen_strings),
                 cmocka_unit_test(test_stop),
+                cmocka_unit_test_setup_teardown(test_token, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_allow, setup, teardown),
+                cmocka_unit_test(test_bad_opts),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
