@@ -148,7 +148,7 @@ class Handler(BaseHTTPRequestHandler):
             "body": body[:4096].decode("utf-8", "replace")})
 
     def send(self, status, obj, extra=None):
-        data = obj if isinstance(obj, (bytes, bytearray)) else json.dumps(obj).encode()
+        data = obj if isinstance(obj, (bytes, bytearray)) else json.dumps(obj, separators=(",", ":")).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json;charset=UTF-8")
         self.send_header("Content-Length", str(len(data)))
