@@ -34,7 +34,7 @@ start_hostile() {
         rm -f "$T/hostile.port"
         python3 "$HOSTILE_PY" --scenario "$_h_scn" --port-file "$T/hostile.port" \
                 --log "$HOSTILE_LOG" --tokens-file "$HOSTILE_TOKENS" \
-                --deadline "${HOSTILE_DEADLINE:-120}" "$@" \
+                --deadline "${HOSTILE_DEADLINE:-240}" "$@" \
                 >"$T/hostile.out" 2>"$T/hostile.err" </dev/null &
         HOSTILE_PID=$!
         track_pid "$HOSTILE_PID"
@@ -57,7 +57,7 @@ stop_hostile() {
 # (lines "raw_bytes N" in $T/raw.log); sets RAW_PORT.
 start_raw_listener() {
         python3 "$HOSTILE_PY" --raw --port-file "$T/raw.port" --log "$T/raw.log" \
-                --deadline "${HOSTILE_DEADLINE:-120}" >/dev/null 2>"$T/raw.err" </dev/null &
+                --deadline "${HOSTILE_DEADLINE:-240}" >/dev/null 2>"$T/raw.err" </dev/null &
         RAW_PID=$!
         track_pid "$RAW_PID"
         wait_for 10 test -s "$T/raw.port" || return 1
