@@ -1,6 +1,7 @@
 #!/bin/sh
 # A token answer that points the bridge somewhere else (issue 14, finding 3):
-#  (1) instance_url gopher://127.0.0.1:P/... where P is a raw TCP listener:
+#  (1) instance_url gopher://127.0.0.1:P where P is a raw TCP listener (and
+#      again with a path carrying a payload):
 #      refused (instance_url_rejected cause=scheme), exit 3 at start naming
 #      salesforce.allowed_hosts, and the listener never gets a byte;
 #  (2) instance_url https://evil.example.net: refused (cause=host), exit 3;
@@ -43,6 +44,25 @@ no_crash "(1)"
 no_secrets "(1)"
 stop_hostile
 save_bridge_log gopher
+
+# (1b) the same with a path that carries a payload: refused too (the cause
+# may be the scheme or the syntax, a path being wrong as well), no byte sent.
+start_hostile gopher --raw-port "$RAW_PORT" --gopher-path '/_HOSTILE%0d%0aPAYLOAD' ||
+        { not_ok "(1b) start hostile"; finish; }
+hostile_config "$T/gopher-path.yaml" hx-gopher-path
+run_to_exit gopher-path
+assert_eq "(1b) exit 3 at start" 3 "$RC"
+line=$(grep -m 1 'msg=instance_url_rejected' "$T/bridge.log")
+case "$line" in
+*"cause=scheme"*|*"cause=syntax"*) ok "(1b) instance_url_rejected, cause scheme or syntax" ;;
+*) not_ok "(1b) instance_url_rejected, cause scheme or syntax" "$line" ;;
+esac
+sleep 1
+assert_eq "(1b) the raw listener got no connection" 0 "$(grep -c raw_connection "$T/raw.log")"
+no_crash "(1b)"
+no_secrets "(1b)"
+stop_hostile
+save_bridge_log gopher-path
 
 # --- (2) a foreign host -------------------------------------------------------
 start_hostile foreign-host || { not_ok "(2) start hostile"; finish; }

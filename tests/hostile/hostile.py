@@ -209,7 +209,7 @@ class Handler(BaseHTTPRequestHandler):
         base = "http://127.0.0.1:%d" % self.server.server_address[1]
         instance = base
         if sc == "gopher":
-            instance = "gopher://127.0.0.1:%d/_HOSTILE%%0d%%0aPAYLOAD" % ST.args.raw_port
+            instance = "gopher://127.0.0.1:%d%s" % (ST.args.raw_port, ST.args.gopher_path)
         elif sc == "foreign-host":
             instance = "https://evil.example.net"
         if sc == "header-inject":
@@ -448,6 +448,7 @@ def main():
     p.add_argument("--deadline", type=float, default=120)
     p.add_argument("--raw", action="store_true")
     p.add_argument("--raw-port", type=int, default=0)
+    p.add_argument("--gopher-path", default="")
     p.add_argument("--huge-bytes", type=int, default=32 << 20)
     args = p.parse_args()
 
