@@ -5,10 +5,10 @@
 #      each land on the dead-letter topic; the good events around them land
 #      on their topic once; the stored replay ID is the last good event's
 #      (it never passes an event that was neither delivered nor dead-lettered);
-#  (9) one /meta/connect answer with 50,000 bad events: the bridge's log
+#  (9) one /meta/connect answer with 5,000 bad events: the bridge's log
 #      stays small (< 200 lines mention them), the repeated error is
 #      rate-limited (log_suppressed event=... count=N), and /metrics counts
-#      all 50,000.
+#      all 5,000.
 . "$SFB_ROOT/tests/hostile/hostile.inc.sh"
 
 start_kafka 1 || { not_ok "start kafka"; finish; }
@@ -53,7 +53,10 @@ no_secrets "(8)"
 save_bridge_log poison
 
 # --- (9) a log flood ---------------------------------------------------------------
-FLOOD=50000
+# 5,000 keeps the dead letters (about 400 bytes each) well inside what the
+# mock cluster keeps per partition; it drops the oldest records beyond a
+# few MB, which read back as offsets without records.
+FLOOD=5000
 FLOOD_EXTRA=0
 FCHANNEL=/event/Flood__e
 hpublish "$FCHANNEL" 1 >"$T/f.good"
@@ -92,25 +95,10 @@ else
 fi
 n=$(grep -cE 'Flood__e|poison_event|bad_event|unrouted|dead_letter|log_suppressed' "$T/bridge.log")
 if [ "$n" -lt 200 ]; then ok "(9) the log stays small ($n lines about the flood)"; else not_ok "(9) the log stays small" "$n lines mention the flood ($(wc -c <"$T/bridge.log") bytes of log)"; fi
-# Every bad event reached the dead-letter topic: its partitions' end offsets
-# (records plus transaction markers) cover them. kcat is not asked to read
-# them back: with librdkafka 2.0.2's mock cluster it returned 42,000 to
-# 47,000 of 50,000 records whose offsets exist (read_committed and
-# read_uncommitted alike, no abort in the bridge's log): not yet explained.
-end_offsets() {
-        _e_n=$(timeout 10 kcat -b "$KAFKA_BOOTSTRAP" -L -t "$1" 2>/dev/null | grep -c '^    partition ')
-        _e_s=0
-        _e_p=0
-        while [ "$_e_p" -lt "$_e_n" ]; do
-                _e_o=$(timeout 10 kcat -b "$KAFKA_BOOTSTRAP" -Q -t "$1:$_e_p:-1" 2>/dev/null | awk '{ print $NF }')
-                _e_s=$((_e_s + ${_e_o:-0}))
-                _e_p=$((_e_p + 1))
-        done
-        echo "$_e_s"
-}
-dlq_end=$(end_offsets hostile.flood.dlq)
-note "(9) dead-letter topic: end offsets sum to $dlq_end, kcat reads $(kcat_count hostile.flood.dlq) records"
-if [ "$dlq_end" -ge $((FLOOD + FLOOD_EXTRA)) ]; then ok "(9) every bad event in the dead-letter topic"; else not_ok "(9) every bad event in the dead-letter topic" "end offsets sum to $dlq_end"; fi
+# Every bad event reached the dead-letter topic, read back by kcat.
+dlq_n=$(kcat_count hostile.flood.dlq)
+note "(9) dead-letter topic: kcat reads $dlq_n records"
+if [ "$dlq_n" -ge $((FLOOD + FLOOD_EXTRA)) ]; then ok "(9) every bad event in the dead-letter topic"; else not_ok "(9) every bad event in the dead-letter topic" "kcat reads $dlq_n"; fi
 check "(9) the bridge is still running" bridge_alive
 rss=$(peak_rss_mib "$BRIDGE_PID")
 note "(9) peak RSS ${rss:-?} MiB for a ~12 MB answer"
