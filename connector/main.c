@@ -291,8 +291,6 @@ static int run(const char *path)
                 fprintf(stderr, "%s\n", err);
                 return EXIT_CONFIG;
         }
-        for (i = 0; i < cfg->nwarnings; i++)
-                log_msg(LOG_WARN, "config", "err=\"%s\"", cfg->warnings[i]);
         for (i = 0; i < cfg->nroutes && off < sizeof(routes); i++) {
                 int n = snprintf(routes + off, sizeof(routes) - off, "%s%s->%s", i ? "," : "",
                                  cfg->routes[i].channel, cfg->routes[i].topic);
@@ -312,6 +310,8 @@ static int run(const char *path)
                 config_flow_name(sf0->flow), routes);
         log_hardening(core_dumps_allowed);
         /* After the startup line, which comes first. */
+        for (i = 0; i < cfg->nwarnings; i++)
+                log_msg(LOG_WARN, "config", "err=\"%s\"", cfg->warnings[i]);
         for (i = 0; i < (cfg->norgs ? cfg->norgs : 1); i++) {
                 const struct config_sf *sf = cfg->norgs ? &cfg->orgs[i].sf : &cfg->sf;
                 static const char why[] = "Salesforce blocks the username-password flow by default "

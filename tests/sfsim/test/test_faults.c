@@ -641,7 +641,7 @@ static void test_fault_input_checks(void **state)
         assert_json(json, "{\"error\":\"fault: unknown kind 'explode' (known: revoke-tokens, forget-clients, "
                           "disconnect, too-busy, concurrent-limit, stall, close-mid-poll, http-503, malformed, "
                           "restricted-channel, subscribe-denied, daily-limit, server-limit, redeliver, "
-                          "forget-after-first-connect, clear)\"}");
+                          "forget-after-first-connect, connect-unknown-channel, clear)\"}");
         cJSON_Delete(json);
         json = admin_call(&fx->sim, "POST", "/admin/fault?kind=forget-clients&advice=maybe", 400);
         assert_json(json, "{\"error\":\"fault: parameter 'advice' must be none or handshake or absent\"}");
