@@ -122,6 +122,7 @@ static const char usage[] =
         "       401::Authentication invalid (403::Unknown client) replies come with HTTP S\n"
         "       advice and status are kept until clear\n"
         "  POST /admin/retention?keep=N\n"
+        "  POST /admin/max-response?bytes=N   as --max-response-bytes, from the next answer\n"
         "  POST /admin/credentials?password=P   rotate the password-flow password\n"
         "  GET  /admin/stats   (clients live and clients_peak, deliveries per allocation, ...)\n"
         "       pollers: {CH: {now, max_concurrent_pollers, poll_overlap_ms}} per channel: clients\n"
