@@ -608,19 +608,27 @@ fail:
 
 void bayeux_response_trim(struct bayeux_response *resp)
 {
+        int freed = 0;
+
         if (resp->arena_cap > BAYEUX_KEEP_BYTES) {
                 free(resp->arena);
                 resp->arena = NULL;
                 resp->arena_cap = 0;
                 resp->arena_len = 0;
                 resp->nmsgs = 0;
+                freed = 1;
         }
         if (resp->cap * sizeof(*resp->msgs) > BAYEUX_KEEP_BYTES) {
                 free(resp->msgs);
                 resp->msgs = NULL;
                 resp->cap = 0;
                 resp->nmsgs = 0;
+                freed = 1;
         }
+        /* Called once the batch is committed, when Kafka's copies of its
+         * events are freed too: now RSS can fall back to the steady state. */
+        if (freed)
+                buf_release_memory();
 }
 
 void bayeux_response_free(struct bayeux_response *resp)

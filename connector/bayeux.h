@@ -125,7 +125,7 @@ struct bayeux_response {
 int bayeux_response_parse(struct bayeux_response *resp, const char *body, size_t len,
                           char *errstr, size_t errstr_size);
 
-/** @brief Give back scratch above BAYEUX_KEEP_BYTES (then resp holds no messages). Call when done with a response. */
+/** @brief Give back scratch above BAYEUX_KEEP_BYTES (then resp holds no messages) and return the freed pages to the system. Call when done with a response. */
 void bayeux_response_trim(struct bayeux_response *resp);
 
 /** @brief Free the array and the arena; resp may be parsed into again. */

@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>   /* malloc_trim() */
+#endif
 
 void buf_init(struct buf *b, size_t max)
 {
@@ -96,9 +99,21 @@ void buf_free(struct buf *b)
         b->toobig = 0;
 }
 
-void buf_trim(struct buf *b, size_t keep)
+int buf_trim(struct buf *b, size_t keep)
 {
-        if (b->cap > keep + 1) {
-                buf_free(b);
-        }
+        if (b->cap <= keep + 1)
+                return 0;
+        buf_free(b);
+        buf_release_memory();
+        return 1;
+}
+
+void buf_release_memory(void)
+{
+#ifdef __GLIBC__
+        /* Freed blocks below the heap top, and the arenas of librdkafka's
+         * threads, stay resident without this: a one-off 10 MiB answer
+         * would hold its peak RSS for the life of the process. */
+        malloc_trim(0);
+#endif
 }

@@ -38,8 +38,21 @@ int buf_printf(struct buf *b, const char *fmt, ...)
  */
 int buf_reserve(struct buf *b, size_t need);
 
-/** @brief Give the memory back when it grew past @p keep bytes (after a rare large body); empties the buffer. */
-void buf_trim(struct buf *b, size_t keep);
+/**
+ * @brief Give the memory back when it grew past @p keep bytes (after a rare
+ *        large body), and ask the allocator to hand the freed pages to the
+ *        system (buf_release_memory()); empties the buffer then.
+ * @returns 1 when memory was released, else 0 (the buffer is left as it was).
+ */
+int buf_trim(struct buf *b, size_t keep);
+
+/**
+ * @brief Return the allocator's free pages to the system (glibc
+ *        malloc_trim(0)): after a large answer was freed, RSS falls back
+ *        instead of staying at its peak. Costs a walk of the heap: call it
+ *        after a rare large release, never per request.
+ */
+void buf_release_memory(void);
 
 /** @brief Empty the buffer, keep its memory and ceiling; clears toobig. */
 void buf_reset(struct buf *b);

@@ -89,7 +89,7 @@ struct config_sf {
         int limit_backoff_s;    /* salesforce.limit_backoff_s, default 60: first wait after
                                  * "too busy" or an org limit, doubling to 8x */
         int limits_poll_s;      /* salesforce.limits_poll_s, default 300; 0: off */
-        size_t max_response_bytes; /* salesforce.max_response_bytes, default 16 MiB:
+        size_t max_response_bytes; /* salesforce.max_response_bytes, default 10 MiB:
                                     * the ceiling of one HTTP response body */
 };
 

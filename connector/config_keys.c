@@ -189,12 +189,16 @@ const struct key_def config_keys[] = {
                  "delaying it): gauges sfbridge_sf_limit_max and _remaining, a warning below "
                  "20% remaining and an error below 5%; below 5%, on_invalid_replay: all "
                  "resubscribes with -1. 0: off." },
-        { .path = "salesforce.max_response_bytes", .type = KEY_INT, .def = "16777216",
+        { .path = "salesforce.max_response_bytes", .type = KEY_INT, .def = "10485760",
           .min = 65536, .max = 1073741824, IN_CFG(sf.max_response_bytes), .is_size = 1,
-          .doc = "Ceiling, in bytes, of one Salesforce HTTP response body: an answer that "
-                 "grows past it is an error, never a larger buffer. Salesforce's largest "
-                 "long-poll batch is about 10 MB (EMP-Connector allows 10 MB); the default "
-                 "is 16 MiB." },
+          .doc = "Ceiling, in bytes, of one Salesforce HTTP response body (decoded): a larger "
+                 "answer is refused (error response_too_large), the session rebuilt with "
+                 "backoff from the committed replay IDs, nothing lost; Salesforce sends the "
+                 "same batch again, so raise this. An event is at most 1 MB (platform and "
+                 "change events) and one /meta/connect answer carries several: Salesforce's "
+                 "EMP-Connector reads up to 10 MB, so does the default, 10 MiB. One answer "
+                 "costs about 2x its size plus ~1 KB per event of memory at peak, given "
+                 "back after its batch." },
         { .path = "kafka", .type = KEY_MAP, .required = REQUIRED,
           .doc = "The Kafka producer." },
         { .path = "kafka.bootstrap_servers", .type = KEY_STRING, .required = REQUIRED,

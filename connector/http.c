@@ -25,8 +25,14 @@ static size_t http_write_cb(char *p, size_t size, size_t n, void *arg)
 
         /* Returning less than len makes libcurl fail the transfer with
          * CURLE_WRITE_ERROR: an over-long body is an error, never a truncation. */
-        if (buf_append(&x->body, p, len) == -1)
+        if (buf_append(&x->body, p, len) == -1) {
+                if (x->body.toobig) {
+                        x->too_large = x->body.len + len;
+                        /* What was read is of no use: give it back now, not at the next request. */
+                        buf_trim(&x->body, HTTP_KEEP_BYTES);
+                }
                 return 0;
+        }
         return len;
 }
 
@@ -119,6 +125,10 @@ int http_xfer_init(struct http *http, struct http_xfer *x, char *errstr, size_t 
          * built on 1.1; the token endpoint does not mind. */
         curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
         curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
+        /* An announced Content-Length over the ceiling fails before a byte
+         * of the body is buffered (the write callback still bounds chunked
+         * and compressed answers, whose decoded size counts). */
+        curl_easy_setopt(easy, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)http->opts.max_response);
         curl_easy_setopt(easy, CURLOPT_USERAGENT, "sfbridge/" SFBRIDGE_VERSION);
         /* Re-read the trust store for each new connection, so an operator
          * who fixes a wrong ca_file on disk needs no restart. */
@@ -182,7 +192,12 @@ static int xfer_start(struct http_xfer *x, struct curl_slist *list, const char *
 
         curl_slist_free_all(x->headers);
         x->headers = list;
+        /* The last answer was parsed and handed on before this request was
+         * sent: a large one's buffer goes back now (the next /meta/connect
+         * may go out while that batch commits, so the caller cannot). */
+        buf_trim(&x->body, HTTP_KEEP_BYTES);
         buf_reset(&x->body);
+        x->too_large = 0;
         x->done = 0;
         x->curl_code = 0;
         x->status = 0;
@@ -293,12 +308,22 @@ int http_perform(struct http *http)
                 x->curl_code = msg->data.result;
                 curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
                 curl_easy_getinfo(x->easy, CURLINFO_TOTAL_TIME, &x->seconds);
+                if (x->curl_code == CURLE_FILESIZE_EXCEEDED && !x->too_large) {
+                        curl_off_t cl = -1;
+
+                        curl_easy_getinfo(x->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &cl);
+                        x->too_large = cl > (curl_off_t)http->opts.max_response
+                                           ? (size_t)cl
+                                           : http->opts.max_response + 1;
+                }
                 if (x->curl_code != CURLE_OK) {
                         x->status = 0;
-                        if (x->body.toobig)
+                        if (x->too_large)
                                 snprintf(x->error, sizeof(x->error),
-                                         "response larger than the %zu-byte ceiling "
-                                         "(salesforce.max_response_bytes)", x->body.max);
+                                         "response of %s%zu bytes is larger than the %zu-byte "
+                                         "ceiling (salesforce.max_response_bytes)",
+                                         x->curl_code == CURLE_FILESIZE_EXCEEDED ? "" : "at least ",
+                                         x->too_large, http->opts.max_response);
                         else if (!x->error[0])
                                 snprintf(x->error, sizeof(x->error), "%s",
                                          curl_easy_strerror((CURLcode)x->curl_code));
@@ -330,6 +355,16 @@ int http_xfer_run(struct http_xfer *x, const char *url, const char *content_type
                 return -1;
         }
         return 0;
+}
+
+int http_xfer_is_too_large(const struct http_xfer *x)
+{
+        return x->curl_code != CURLE_OK && x->too_large != 0;
+}
+
+size_t http_max_response(const struct http *http)
+{
+        return http->opts.max_response;
 }
 
 int http_xfer_is_tls_error(const struct http_xfer *x)

@@ -13,11 +13,15 @@
 
 struct http;
 
+/* A body buffer larger than this is given back before the next request:
+ * one rare large answer must not pin its size for the process's life. */
+#define HTTP_KEEP_BYTES (1u << 20)
+
 struct http_opts {
         const char *ca_file;        /* extra trust anchor, or NULL */
         const char *proxy;          /* or NULL */
         long connect_timeout_ms;    /* TCP + TLS setup */
-        size_t max_response;        /* body ceiling */
+        size_t max_response;        /* body ceiling (salesforce.max_response_bytes) */
 };
 
 struct http_xfer {
@@ -30,6 +34,9 @@ struct http_xfer {
         int curl_code;              /* CURLcode; 0 = an HTTP answer arrived */
         long status;                /* HTTP status, 0 without an answer */
         double seconds;             /* total time of the exchange */
+        size_t too_large;           /* non-zero: the answer passed the body ceiling and was
+                                     * refused; at least this many bytes (Content-Length
+                                     * when announced) */
         char error[256];            /* curl's message when curl_code != 0 */
 };
 
@@ -82,6 +89,16 @@ int http_perform(struct http *http);
 int http_xfer_run(struct http_xfer *x, const char *url, const char *content_type,
                   const char *auth, const char *body, size_t len, long timeout_ms,
                   char *errstr, size_t errstr_size);
+
+/**
+ * @returns non-zero when x failed because its answer was larger than the
+ *          body ceiling (curl_code set, x->too_large the size seen, at least
+ *          ceiling + 1); nothing of the answer is kept.
+ */
+int http_xfer_is_too_large(const struct http_xfer *x);
+
+/** @returns the body ceiling of this layer (http_opts.max_response). */
+size_t http_max_response(const struct http *http);
 
 /** @returns non-zero when x failed on TLS (verification, handshake, CA file). */
 int http_xfer_is_tls_error(const struct http_xfer *x);

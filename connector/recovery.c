@@ -195,6 +195,10 @@ static const struct recovery_rule recovery_rules[] = {
           .action = ACT_BACKOFF, .cause = "malformed_response",
           .why = "a response that is not JSON or not a Bayeux array: backoff, handshake" },
         { .match = M_LOCAL,
+          .action = ACT_BACKOFF, .cause = "response_too_large",
+          .why = "an answer over salesforce.max_response_bytes: backoff, handshake, resubscribe "
+                 "from the committed IDs (the same batch comes again until the limit is raised)" },
+        { .match = M_LOCAL,
           .action = ACT_BACKOFF, .cause = "bad_handshake",
           .why = "a successful handshake reply without a clientId: backoff, handshake" },
         { .match = M_LOCAL,

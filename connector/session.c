@@ -675,6 +675,18 @@ static int session_transport_failure(struct session *sess, struct http_xfer *x, 
                         return 0;
                 return session_recover(sess, dec, detail, errstr, errstr_size);
         }
+        if (http_xfer_is_too_large(x)) {
+                /* Salesforce will send the same batch again: only a larger
+                 * ceiling gets past it. Nothing is lost meanwhile. */
+                log_msg(LOG_ERROR, "response_too_large",
+                        "bytes=%zu limit=%zu state=%s action=rebuild_with_backoff "
+                        "resolve=\"raise salesforce.max_response_bytes above bytes (memory "
+                        "needed grows with it); the bridge resubscribes from the committed "
+                        "replay IDs meanwhile\"", x->too_large, http_max_response(sess->http),
+                        state_names[sess->state]);
+                return session_recover(sess, recovery_local("response_too_large"), x->error,
+                                       errstr, errstr_size);
+        }
         in.transport_error = x->curl_code != 0;
         in.http_status = (int)x->status;
         dec = recovery_classify(&in);

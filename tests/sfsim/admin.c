@@ -478,6 +478,27 @@ static void retention(struct sim *sim, const struct admin_request *req, struct a
         answer(resp, 200, strdup(text));
 }
 
+/* POST /admin/max-response?bytes=N: as --max-response-bytes, from the next
+ * answer on (a test makes one answer just under a client's ceiling, then one
+ * over it). */
+static void max_response(struct sim *sim, const struct admin_request *req,
+                         struct admin_response *resp)
+{
+        long bytes = 0;
+        char text[64];
+
+        if (arg_long(req, "bytes", 4096, 30L * 1024 * 1024, &bytes) != 0) {
+                answer_error(resp, 400, "max-response: parameter 'bytes' must be an integer "
+                             "from 4096 to %ld", 30L * 1024 * 1024);
+                return;
+        }
+        pthread_mutex_lock(&sim->lock);
+        sim->cfg.max_response_bytes = (size_t)bytes;
+        pthread_mutex_unlock(&sim->lock);
+        snprintf(text, sizeof(text), "{\"max_response_bytes\":%ld}", bytes);
+        answer(resp, 200, strdup(text));
+}
+
 /* POST /admin/credentials?password=P: rotate the password-flow password. */
 static void clients_list(struct sim *sim, const struct admin_request *req, struct admin_response *resp)
 {
@@ -524,6 +545,7 @@ void admin_handle(struct sim *sim, const struct admin_request *req, struct admin
                 { "/admin/publish", "POST", publish },
                 { "/admin/fault", "POST", fault },
                 { "/admin/retention", "POST", retention },
+                { "/admin/max-response", "POST", max_response },
                 { "/admin/credentials", "POST", credentials },
                 { "/admin/stats", "GET", NULL },
                 { "/admin/clients", "GET", clients_list },
@@ -548,7 +570,7 @@ void admin_handle(struct sim *sim, const struct admin_request *req, struct admin
         }
         answer_error(resp, 404,
                      "unknown admin endpoint '%.100s' (known: /admin/publish, /admin/fault, "
-                     "/admin/retention, /admin/credentials, /admin/stats, /admin/clients, "
-                     "/admin/reset-pollers, /admin/token-answer)",
+                     "/admin/retention, /admin/max-response, /admin/credentials, /admin/stats, "
+                     "/admin/clients, /admin/reset-pollers, /admin/token-answer)",
                      req->path);
 }

@@ -26,7 +26,6 @@
 #include "store.h"
 
 #define RESPONSE_MAX (32 * 1024 * 1024)  /* ceiling on one response body */
-#define EVENTS_MAX_BYTES (8 * 1024 * 1024) /* events per response, about */
 /* How often a held poll looks at its socket: a replica killed mid-poll must
  * stop counting as a poller (pollers.h) within about this long. */
 #define PEER_CHECK_MS 50
@@ -844,7 +843,7 @@ static void meta_connect(struct ctx *ctx, const cJSON *msg)
                                 break;
                         }
                         if (client_has_pending_locked(cl)) {
-                                n = client_collect_locked(cl, sim->cfg.max_batch, EVENTS_MAX_BYTES,
+                                n = client_collect_locked(cl, sim->cfg.max_batch, sim->cfg.max_response_bytes,
                                                           &sim->limits, &ctx->out);
                                 sim->stats.events_delivered += n;
                                 connect_ok(ctx, msg, cl);

@@ -64,6 +64,8 @@ static const char usage[] =
         "  --retention N            events kept per channel (100000)\n"
         "  --retention-age-s N      drop events older than this; 0: never (86400)\n"
         "  --max-batch N            most events in one /meta/connect response (1000)\n"
+        "  --max-response-bytes N   events' bytes in one /meta/connect response, about: an\n"
+        "                           event is never split, the first always goes (8388608)\n"
         "  --max-clients N          concurrent CometD clients before 403::Organization\n"
         "                           concurrent user limit exceeded (0: 10000)\n"
         "  --daily-delivery-limit N events delivered per allocation (platform + change\n"
@@ -120,6 +122,7 @@ static const char usage[] =
         "       401::Authentication invalid (403::Unknown client) replies come with HTTP S\n"
         "       advice and status are kept until clear\n"
         "  POST /admin/retention?keep=N\n"
+        "  POST /admin/max-response?bytes=N   as --max-response-bytes, from the next answer\n"
         "  POST /admin/credentials?password=P   rotate the password-flow password\n"
         "  POST /admin/token-answer[?instance_url=URL][&access_token=crlf]   answer token\n"
         "       requests as a hostile endpoint: URL as instance_url, CR LF and a header\n"
@@ -137,7 +140,7 @@ static const char usage[] =
 enum opt {
         OPT_LISTEN = 1000, OPT_CLIENT_ID, OPT_CLIENT_SECRET, OPT_USERNAME, OPT_PASSWORD,
         OPT_JWT_KEY, OPT_REFRESH, OPT_CONNECT_TIMEOUT, OPT_EXPIRY, OPT_RETENTION,
-        OPT_RETENTION_AGE, OPT_MAX_BATCH, OPT_MAX_CLIENTS, OPT_DAILY_LIMIT, OPT_FIRST_REPLAY_ID, OPT_MISSING,
+        OPT_RETENTION_AGE, OPT_MAX_BATCH, OPT_MAX_RESPONSE, OPT_MAX_CLIENTS, OPT_DAILY_LIMIT, OPT_FIRST_REPLAY_ID, OPT_MISSING,
         OPT_ORG_ID, OPT_TLS_CERT, OPT_TLS_KEY, OPT_PUBLIC_URL, OPT_STATS_JSON, OPT_VERBOSE, OPT_HELP,
         OPT_ROTATE_RT, OPT_MY_DOMAIN, OPT_EXPERIENCE_SITE, OPT_PASSWORD_BLOCKED, OPT_TOKEN_IDLE,
         OPT_SINGLE_HOST, OPT_LB_COOKIE_TTL,
@@ -156,6 +159,7 @@ static const struct option options[] = {
         { "retention", required_argument, NULL, OPT_RETENTION },
         { "retention-age-s", required_argument, NULL, OPT_RETENTION_AGE },
         { "max-batch", required_argument, NULL, OPT_MAX_BATCH },
+        { "max-response-bytes", required_argument, NULL, OPT_MAX_RESPONSE },
         { "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
         { "daily-delivery-limit", required_argument, NULL, OPT_DAILY_LIMIT },
         { "first-replay-id", required_argument, NULL, OPT_FIRST_REPLAY_ID },
@@ -241,6 +245,7 @@ static int parse_args(int argc, char **argv, struct sim_config *cfg)
         cfg->retention = 100000;
         cfg->retention_age_s = 86400;
         cfg->max_batch = 1000;
+        cfg->max_response_bytes = 8 * 1024 * 1024;
         cfg->org_id = "00D000000000001AAA";
         cfg->lb_cookie_ttl_ms = 3L * 3600 * 1000;
 
@@ -280,6 +285,12 @@ static int parse_args(int argc, char **argv, struct sim_config *cfg)
                         if (parse_num("max-batch", optarg, 1, 1000000, &v) == -1)
                                 return 2;
                         cfg->max_batch = (size_t)v;
+                        break;
+                case OPT_MAX_RESPONSE:
+                        /* Under RESPONSE_MAX (32 MiB) with room for the replies. */
+                        if (parse_num("max-response-bytes", optarg, 4096, 30L * 1024 * 1024, &v) == -1)
+                                return 2;
+                        cfg->max_response_bytes = (size_t)v;
                         break;
                 case OPT_MAX_CLIENTS:
                         if (parse_num("max-clients", optarg, 0, 10000, &v) == -1)

@@ -47,6 +47,7 @@ struct sim_config {
         size_t retention;             /* events kept per channel */
         long retention_age_s;         /* 0: no age limit */
         size_t max_batch;             /* events per /meta/connect response */
+        size_t max_response_bytes;    /* events' bytes per /meta/connect response, about */
         size_t max_clients;           /* 0: no limit but the hard cap */
         uint64_t daily_delivery_limit; /* per allocation, enforced; 0: reported only */
         uint64_t first_replay_id;     /* of every channel; 0: per-channel default */

@@ -239,7 +239,7 @@ static void test_defaults(void **state)
         assert_int_equal(cfg->sf.stall_timeout_s, 150);
         assert_int_equal(cfg->sf.limit_backoff_s, 60);
         assert_int_equal(cfg->sf.limits_poll_s, 300);
-        assert_true(cfg->sf.max_response_bytes == 16u * 1024 * 1024);
+        assert_true(cfg->sf.max_response_bytes == 10u * 1024 * 1024);
         assert_string_equal(cfg->kafka.bootstrap_servers, "localhost:9092");
         assert_int_equal(cfg->kafka.delivery, DELIVERY_EXACTLY_ONCE);
         assert_string_equal(cfg->kafka.replay_topic, "sfbridge.replay");
@@ -738,7 +738,7 @@ static void test_errors_inline(void **state)
                      ">>>   other: *a");
 }
 
-/* salesforce.max_response_bytes: a size_t, 64 KiB to 1 GiB, 16 MiB by default. */
+/* salesforce.max_response_bytes: a size_t, 64 KiB to 1 GiB, 10 MiB by default. */
 static void test_max_response_bytes(void **state)
 {
         struct config *cfg;
@@ -1107,7 +1107,7 @@ static void test_reference(void **state)
         assert_non_null(strstr(text, "\nsalesforce.auth.private_key_file\n    string; required by flow jwt;"));
         assert_non_null(strstr(text, "\nsalesforce.stall_timeout_s\n    integer 1..86400; default 150\n"));
         assert_non_null(strstr(text, "\nsalesforce.max_response_bytes\n"
-                                     "    integer 65536..1073741824; default 16777216\n"));
+                                     "    integer 65536..1073741824; default 10485760\n"));
         assert_non_null(strstr(text, "\nkafka.max_in_flight_bytes\n"
                                      "    integer 1048576..4294967296; default 67108864\n"));
         assert_non_null(strstr(text, "\nkafka.delivery\n    one of: exactly_once, at_least_once; default exactly_once\n"));

@@ -260,6 +260,7 @@ static const struct {
         { "no_request_in_flight", ACT_REHANDSHAKE },
         { "batch_aborted", ACT_REHANDSHAKE },
         { "kafka_delivery_failed", ACT_REHANDSHAKE },
+        { "response_too_large", ACT_BACKOFF },
         { "kafka_unavailable", ACT_HOLD_BATCH },
         { "bad_event", ACT_STOP_ROUTE },
         { "poison_event", ACT_DEAD_LETTER },

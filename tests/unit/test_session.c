@@ -114,6 +114,17 @@ int http_xfer_is_tls_error(const struct http_xfer *x)
         return 0;
 }
 
+int http_xfer_is_too_large(const struct http_xfer *x)
+{
+        return x->curl_code != 0 && x->too_large != 0;
+}
+
+size_t http_max_response(const struct http *http)
+{
+        (void)http;
+        return 10u << 20;
+}
+
 static struct fake_req *last_req(void)
 {
         assert_true(nreqs > 0);

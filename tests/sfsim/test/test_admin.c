@@ -226,8 +226,8 @@ static void test_admin_routes(void **state)
 
         json = admin_call(&fx->sim, "POST", "/admin/nope", 404);
         assert_json(json, "{\"error\":\"unknown admin endpoint '/admin/nope' (known: /admin/publish, "
-                          "/admin/fault, /admin/retention, /admin/credentials, /admin/stats, /admin/clients, "
-                          "/admin/reset-pollers, /admin/token-answer)\"}");
+                          "/admin/fault, /admin/retention, /admin/max-response, /admin/credentials, "
+                          "/admin/stats, /admin/clients, /admin/reset-pollers, /admin/token-answer)\"}");
         cJSON_Delete(json);
         json = admin_call(&fx->sim, "POST", "/admin/credentials", 400);
         assert_json(json, "{\"error\":\"credentials: parameter 'password' must be 1 to 255 bytes\"}");
