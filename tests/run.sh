@@ -9,7 +9,7 @@
 # lines. A program that exits non-zero without reporting a failure counts as
 # one failure, so a crash can never pass.
 #
-# Programs run SFB_JOBS at a time (default 2): each test's servers bind free
+# Programs run SFB_JOBS at a time (default 3, on 2 cores too): each test's servers bind free
 # ports and its files live in its own temporary directory, so they do not
 # meet, and most of an integration test's time is spent waiting on timers.
 #
@@ -31,7 +31,7 @@ case "$SUITE" in
 *) echo "run.sh: SFB_SUITE must be empty or slow, not '$SUITE'" >&2; exit 2 ;;
 esac
 LIMIT=${SFB_TEST_TIMEOUT:-$([ "$SUITE" = slow ] && echo 1200 || echo 600)}
-JOBS=${SFB_JOBS:-2}
+JOBS=${SFB_JOBS:-3}
 export ROOT LOGS LIMIT
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1:exitcode=99"
