@@ -16,32 +16,7 @@
 
 #include "log.h"
 #include "log_limit.h"
-
-static char captured[65536];
-static int saved_fd = -1, pipe_fd[2] = { -1, -1 };
-
-static void capture_begin(void)
-{
-        assert_int_equal(pipe(pipe_fd), 0);
-        saved_fd = dup(2);
-        assert_true(saved_fd >= 0);
-        assert_int_equal(dup2(pipe_fd[1], 2), 2);
-        close(pipe_fd[1]);
-}
-
-static const char *capture_end(void)
-{
-        ssize_t n;
-        size_t len = 0;
-
-        dup2(saved_fd, 2);
-        close(saved_fd);
-        while ((n = read(pipe_fd[0], captured + len, sizeof(captured) - 1 - len)) > 0)
-                len += (size_t)n;
-        close(pipe_fd[0]);
-        captured[len] = '\0';
-        return captured;
-}
+#include "stderr_capture.h"
 
 static size_t count_lines(const char *s, const char *needle)
 {
