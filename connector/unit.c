@@ -124,45 +124,52 @@ static double wall_seconds(void)
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* A cause the bridge sees itself: one log line with cause and action, one count. */
-static void unit_recovery(enum log_level lvl, const char *cause, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-static void unit_recovery(enum log_level lvl, const char *cause, const char *fmt, ...)
+/*
+ * A cause the bridge sees itself: one log line with cause and action, one
+ * count. With a key, what may come thousands of times in one answer: every
+ * one counted, the same (cause, key) written once per log_limit window.
+ */
+static void unit_vrecovery(const char *key, enum log_level lvl, const char *cause, const char *fmt,
+                           va_list ap)
 {
         struct recovery_decision dec = recovery_local(cause);
         const char *act = recovery_action_name(dec.action);
-        char pairs[512];
-        va_list ap;
+        char pairs[512], kind[128];
 
         /* The caller's pairs go to the logger unformatted, so each value is
          * escaped; cause and action are names from recovery's table. */
         snprintf(pairs, sizeof(pairs), "cause=%s action=%s %s", dec.cause, act, fmt);
-        va_start(ap, fmt);
-        log_vmsg(lvl, "recovery", pairs, ap);
-        va_end(ap);
+        if (key) {
+                snprintf(kind, sizeof(kind), "%s/%s", dec.cause, key);
+                log_vmsg_limited(kind, lvl, "recovery", pairs, ap);
+        } else {
+                log_vmsg(lvl, "recovery", pairs, ap);
+        }
         metrics_recovery_inc(dec.cause, act);
 }
 
-/* unit_recovery() for what may come thousands of times in one answer: every
- * one counted, the same (cause, key) written once per log_limit window. */
+static void unit_recovery(enum log_level lvl, const char *cause, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static void unit_recovery(enum log_level lvl, const char *cause, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        unit_vrecovery(NULL, lvl, cause, fmt, ap);
+        va_end(ap);
+}
+
 static void unit_recovery_limited(const char *key, enum log_level lvl, const char *cause,
                                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static void unit_recovery_limited(const char *key, enum log_level lvl, const char *cause,
                                   const char *fmt, ...)
 {
-        struct recovery_decision dec = recovery_local(cause);
-        const char *act = recovery_action_name(dec.action);
-        char pairs[512], kind[128];
         va_list ap;
 
-        snprintf(pairs, sizeof(pairs), "cause=%s action=%s %s", dec.cause, act, fmt);
-        snprintf(kind, sizeof(kind), "%s/%s", dec.cause, key);
         va_start(ap, fmt);
-        log_vmsg_limited(kind, lvl, "recovery", pairs, ap);
+        unit_vrecovery(key, lvl, cause, fmt, ap);
         va_end(ap);
-        metrics_recovery_inc(dec.cause, act);
 }
-
 
 /*
  * Kafka cannot take a commit (what: "commit", "produce", "delivery", "start
